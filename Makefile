@@ -1,0 +1,41 @@
+# Two commands matter: `make demo` and `make test`. Both work on a fresh machine
+# with only Python >= 3.11 and make: they create .venv and install what they need.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+
+.PHONY: demo test lint format bench reliability clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "deniedwatch needs Python >= 3.11 (set PYTHON=python3.12)")'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(PIP) install -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[dev]'
+	@touch $@ $(VENV)/.installed
+
+## demo: scan the bundled CloudTrail export and print the findings as a table
+demo: $(VENV)/.installed
+	$(BIN)/deniedwatch scan examples/cloudtrail --config examples/deniedwatch.toml --format table
+
+## test: lint, then every test (unit, moto server, local Slack stand-in)
+test: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) .pytest_cache build dist src/*.egg-info

@@ -1,0 +1,100 @@
+"""The Typer app, the stderr console, and the one place errors become messages."""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="deniedwatch",
+    help="Catch unauthorised AWS API calls (AccessDenied & co.) and tell the right people fast.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+err = Console(stderr=True, highlight=False)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from deniedwatch import __version__
+
+        typer.echo(f"deniedwatch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """Catch unauthorised AWS API calls (AccessDenied & co.) and tell the right people fast."""
+
+# Exit codes, documented in the README.
+EXIT_OK = 0
+EXIT_FINDINGS = 1  # --fail-on-findings and something was found
+EXIT_USAGE = 2  # bad flags, bad settings, missing credentials, AWS refused
+EXIT_BAD_INPUT = 3  # the scan finished but some input could not be read
+
+
+class CliError(Exception):
+    """A problem the user can fix; shown as one line, never as a traceback."""
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    raise typer.Exit(code)
+
+
+def friendly(exc: BaseException) -> str | None:
+    """A one-line explanation for errors a user can act on; None for real bugs."""
+    from deniedwatch.config import ConfigError
+
+    if isinstance(exc, CliError | ConfigError | FileNotFoundError):
+        return str(exc)
+    module = type(exc).__module__ or ""
+    if module.startswith(("botocore", "boto3")):
+        name = type(exc).__name__
+        if name in ("NoCredentialsError", "PartialCredentialsError"):
+            return (
+                "no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY, or run `aws sso login` / `aws configure`"
+            )
+        if name == "NoRegionError":
+            return "no AWS region: pass --region or set AWS_REGION"
+        if name == "ProfileNotFound":
+            return f"{exc} (check AWS_PROFILE and ~/.aws/config)"
+        response = getattr(exc, "response", None)
+        if isinstance(response, dict) and "Error" in response:
+            error = response["Error"]
+            op = getattr(exc, "operation_name", "the call")
+            return f"AWS refused {op}: {error.get('Code')}: {error.get('Message')}"
+        return f"AWS: {exc}"
+    return None
+
+
+def main() -> None:
+    """Console-script entry: run the app, turning known errors into one clear line."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:
+        message = friendly(exc)
+        if message is None:
+            raise
+        err.print(f"[bold red]error:[/] {_escape(message)}")
+        sys.exit(EXIT_USAGE)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

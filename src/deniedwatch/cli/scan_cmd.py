@@ -1,0 +1,210 @@
+"""`deniedwatch scan`: options and wiring; the work is in deniedwatch.scan."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from deniedwatch.cli._app import EXIT_BAD_INPUT, EXIT_FINDINGS, app, err, fail
+
+
+def _s3_client_factory(region: str | None) -> Any:
+    """One lazily built boto3 client, shared by the reader threads (clients are thread-safe)."""
+    client: Any = None
+
+    def get() -> Any:
+        nonlocal client
+        if client is None:
+            import boto3
+            from botocore.config import Config
+
+            client = boto3.session.Session().client(
+                "s3",
+                region_name=region,
+                config=Config(max_pool_connections=32, retries={"mode": "standard"}),
+            )
+        return client
+
+    return get
+
+
+@app.command()
+def scan(
+    sources: Annotated[
+        list[str],
+        typer.Argument(
+            help="CloudTrail log files, folders (walked recursively) or s3://bucket/prefix.",
+            show_default=False,
+        ),
+    ],
+    since: Annotated[
+        str | None,
+        typer.Option(help="Only events at or after this: 2026-11-01, 2026-11-01T12:00Z or 7d, 12h."),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Only events at or before this (same forms as --since).")
+    ] = None,
+    account: Annotated[
+        list[str] | None, typer.Option(help="Only this account id (repeatable).")
+    ] = None,
+    region: Annotated[
+        list[str] | None,
+        typer.Option(help="Only events in this AWS region (repeatable); not the S3 client region."),
+    ] = None,
+    output_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table | jsonl | json | csv. Default: table on a terminal, jsonl otherwise.",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write findings to this file.")
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="Settings file (TOML). Default: $DENIEDWATCH_CONFIG or ./deniedwatch.toml."),
+    ] = None,
+    include_suppressed: Annotated[
+        bool,
+        typer.Option(
+            "--include-suppressed", help="Also output denials that suppressions would hide."
+        ),
+    ] = False,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", min=0, help="Files decoded in parallel (0: one per CPU).")
+    ] = 0,
+    fail_on_findings: Annotated[
+        bool,
+        typer.Option(
+            "--fail-on-findings", help=f"Exit {EXIT_FINDINGS} when anything is found (for CI)."
+        ),
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+) -> None:
+    """Find denied AWS API calls in CloudTrail log files on disk or in S3.
+
+    Exit status: 0 done, 1 findings with --fail-on-findings, 2 usage or AWS error,
+    3 some input could not be read (each bad file is named on stderr).
+    """
+    from deniedwatch import report
+    from deniedwatch.config import load_settings
+    from deniedwatch.scan import FindingFilter, ScanRequest, ScanSummary, discover, run
+    from deniedwatch.timespec import parse_when
+
+    settings = load_settings(config)
+    fmt = output_format or ("table" if output is None and sys.stdout.isatty() else "jsonl")
+    if fmt not in report.FORMATS:
+        fail(f"--format must be one of {', '.join(report.FORMATS)}, not {fmt!r}")
+    now = datetime.now(UTC)
+    try:
+        start = parse_when(since, now) if since else None
+        end = parse_when(until, now) if until else None
+    except ValueError as exc:
+        fail(f"--since/--until: {exc}")
+    if start and end and start > end:
+        fail("--since is after --until")
+
+    wanted = FindingFilter(start, end, frozenset(account or ()), frozenset(region or ()))
+    request = ScanRequest(tuple(sources), wanted, include_suppressed, jobs)
+    summary = ScanSummary()
+    s3 = _s3_client_factory(None)
+    with err.status("listing log files…", spinner="dots") if not quiet and err.is_terminal else _null():
+        files = discover(request, s3, summary)
+
+    findings = []
+    progress = _progress(quiet, len(files))
+    with progress:
+        task = progress.add_task("scanning", total=len(files))
+        for result in run(request, settings.ruleset, files, s3):
+            summary.add(result)
+            if result.error:
+                progress.console.print(f"[yellow]warning:[/] {result.location}: {result.error}")
+            findings.extend(result.findings)
+            findings.extend(result.suppressed_findings)
+            progress.advance(task)
+
+    findings.sort(key=lambda f: (f.event_time or "", f.event_id or ""))
+    _write(fmt, findings, output, settings.ruleset.account_labels)
+    if not quiet:
+        _print_summary(summary, len(findings))
+    if fail_on_findings and summary.findings:
+        raise typer.Exit(EXIT_FINDINGS)
+    if summary.bad_input:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _write(fmt: str, findings: list, output: Path | None, labels: dict[str, str]) -> None:
+    from deniedwatch import report
+
+    if fmt == "table":
+        from rich.console import Console
+
+        if output is None:
+            console = Console(width=max(Console().width, 160) if not sys.stdout.isatty() else None)
+        else:
+            console = Console(file=output.open("w", encoding="utf-8"), width=200)
+        if findings:
+            console.print(report.table(findings, labels))
+        else:
+            console.print("No denied API calls found.")
+        return
+    writer = {"jsonl": report.write_jsonl, "json": report.write_json, "csv": report.write_csv}[fmt]
+    if output is None:
+        writer(findings, sys.stdout)
+    else:
+        with output.open("w", encoding="utf-8", newline="") as out:
+            writer(findings, out)
+
+
+def _progress(quiet: bool, total: int) -> Any:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("files"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=quiet or not err.is_terminal or total < 2,
+    )
+
+
+def _print_summary(summary: Any, shown: int) -> None:
+    skipped = ", ".join(f"{n} {why}" for why, n in sorted(summary.skipped.items()))
+    suppressed = sum(summary.suppressed.values())
+    parts = [
+        f"{summary.files} files read" + (f" ({skipped} skipped)" if skipped else ""),
+        f"{summary.events} events",
+        f"{summary.findings} findings",
+        f"{suppressed} suppressed",
+    ]
+    if summary.bad_files:
+        parts.append(f"[yellow]{len(summary.bad_files)} bad files[/]")
+    if summary.bad_records:
+        parts.append(f"[yellow]{summary.bad_records} bad records[/]")
+    err.print("scan: " + ", ".join(parts), highlight=False, soft_wrap=True)
+    if suppressed:
+        detail = ", ".join(f"{rule} {n}" for rule, n in summary.suppressed.most_common())
+        err.print(f"  suppressed by: {detail}", highlight=False, soft_wrap=True)
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None

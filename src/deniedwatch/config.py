@@ -1,0 +1,230 @@
+"""The settings file (TOML) and environment -> Settings.
+
+Lookup order for the file: ``--config PATH``, env ``DENIEDWATCH_CONFIG``, then
+``./deniedwatch.toml`` if present; otherwise built-in defaults. Every problem is
+reported as ``file:line: key: what is wrong`` through ConfigError, never a traceback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from deniedwatch.rules import Ruleset, Suppression, build_ruleset
+
+ENV_CONFIG = "DENIEDWATCH_CONFIG"
+DEFAULT_FILE = "deniedwatch.toml"
+
+
+class ConfigError(ValueError):
+    """A settings problem a user can fix; the message names file, line and key."""
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    dedup_window_minutes: int = 60
+    threshold: int = 1  # alert a group only once it reaches N denials in the window
+    max_examples: int = 5
+    slack_channel: str | None = None  # shown in the message text, e.g. "#security-alerts"
+
+
+@dataclass(frozen=True)
+class DeploySettings:
+    stack_name: str = "deniedwatch"
+    region: str | None = None
+    email: str | None = None
+    code_bucket: str | None = None
+    existing_log_group: str | None = None
+    log_retention_days: int = 365
+    alarm_threshold: int = 1
+    alarm_period_seconds: int = 300
+    organization_trail: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    ruleset: Ruleset = field(default_factory=Ruleset)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    deploy: DeploySettings = field(default_factory=DeploySettings)
+    source: Path | None = None  # the file these came from, if any
+
+
+_SUPPRESSION_KEYS = {f.name for f in fields(Suppression)} - {"name"}
+
+
+class _Reader:
+    """Walks the parsed TOML, checking types and naming the line of each bad key."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+
+    def line_of(self, key: str, table: str | None = None, index: int | None = None) -> int | None:
+        """Best-effort line of ``key = …`` inside ``[table]`` (or its index-th ``[[table]]``)."""
+        current: str | None = None
+        seen = -1
+        header = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?")
+        assign = re.compile(r"^\s*[\"']?" + re.escape(key) + r"[\"']?\s*=")
+        for number, line in enumerate(self.lines, 1):
+            if m := header.match(line):
+                current = m.group(1)
+                if current == table and line.lstrip().startswith("[["):
+                    seen += 1
+                continue
+            if current == table and (index is None or seen == index) and assign.match(line):
+                return number
+        for number, line in enumerate(self.lines, 1):
+            if assign.match(line):
+                return number
+        return None
+
+    def fail(self, key: str, problem: str, table: str | None = None, index: int | None = None):
+        line = self.line_of(key.rsplit(".", 1)[-1].split("[")[0], table, index)
+        where = f"{self.path}:{line}" if line else str(self.path)
+        raise ConfigError(f"{where}: {key}: {problem}")
+
+    def table(self, data: dict[str, Any], name: str, allowed: set[str] | None) -> dict[str, Any]:
+        """The [name] table; with ``allowed``, every key in it must be one of those."""
+        value = data.get(name, {})
+        if not isinstance(value, dict):
+            self.fail(name, "must be a table, e.g. [" + name + "]")
+        for key in value:
+            if allowed is not None and key not in allowed:
+                known = ", ".join(sorted(allowed))
+                self.fail(f"{name}.{key}", f"unknown key (known: {known})", name)
+        return value
+
+    def typed(self, table: dict[str, Any], name: str, key: str, kind: type, default: Any) -> Any:
+        if key not in table:
+            return default
+        value = table[key]
+        ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+        if not ok:
+            self.fail(f"{name}.{key}", f"must be {_KIND_NAMES[kind]}, got {value!r}", name)
+        if kind is int and value < 0:
+            self.fail(f"{name}.{key}", f"must not be negative, got {value}", name)
+        return value
+
+    def strings(self, table: dict[str, Any], name: str, key: str) -> list[str]:
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            self.fail(f"{name}.{key}", "must be a list of non-empty strings", name)
+        return value
+
+
+_KIND_NAMES = {int: "a whole number", str: "a string", bool: "true or false"}
+
+
+def _parse_suppressions(reader: _Reader, suppress: dict[str, Any]) -> list[Suppression]:
+    rules = suppress.get("rule", [])
+    if not isinstance(rules, list):
+        reader.fail("suppress.rule", "must be an array of tables: [[suppress.rule]]", "suppress")
+    parsed = []
+    for i, rule in enumerate(rules):
+        table = "suppress.rule"
+        if not isinstance(rule, dict):
+            reader.fail(f"suppress.rule[{i}]", "must be a table", table, i)
+        unknown = set(rule) - _SUPPRESSION_KEYS - {"name"}
+        if unknown:
+            key = sorted(unknown)[0]
+            reader.fail(
+                f"suppress.rule[{i}].{key}",
+                f"unknown key (known: name, {', '.join(sorted(_SUPPRESSION_KEYS))})",
+                table,
+                i,
+            )
+        for key, value in rule.items():
+            if not isinstance(value, str) or not value:
+                reader.fail(f"suppress.rule[{i}].{key}", "must be a non-empty string", table, i)
+        if not set(rule) & _SUPPRESSION_KEYS:
+            reader.fail(
+                f"suppress.rule[{i}]",
+                "matches everything: give at least one of " + ", ".join(sorted(_SUPPRESSION_KEYS)),
+                table,
+                i,
+            )
+        if "source_ip" in rule and "/" in rule["source_ip"]:
+            try:
+                ipaddress.ip_network(rule["source_ip"], strict=False)
+            except ValueError:
+                problem = f"{rule['source_ip']!r} is not a CIDR"
+                reader.fail(f"suppress.rule[{i}].source_ip", problem, table, i)
+        parsed.append(Suppression(**{**rule, "name": rule.get("name", f"rule-{i + 1}")}))
+    return parsed
+
+
+def parse_settings(text: str, path: Path) -> Settings:
+    """Settings from TOML text; raises ConfigError naming file, line and key."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    reader = _Reader(path, text)
+    known_tables = {"denial", "suppress", "accounts", "alerts", "deploy"}
+    for key in data:
+        if key not in known_tables:
+            reader.fail(key, f"unknown section (known: {', '.join(sorted(known_tables))})")
+
+    denial = reader.table(data, "denial", {"extra_codes", "ignored_codes"})
+    suppress = reader.table(data, "suppress", {"defaults", "rule"})
+    accounts = reader.table(data, "accounts", None)
+    for account, label in accounts.items():
+        if not re.fullmatch(r"\d{12}", account):
+            reader.fail(f"accounts.{account}", "account ids are 12 digits", "accounts")
+        if not isinstance(label, str):
+            reader.fail(f"accounts.{account}", "the label must be a string", "accounts")
+
+    ruleset = build_ruleset(
+        extra_codes=reader.strings(denial, "denial", "extra_codes"),
+        ignored_codes=reader.strings(denial, "denial", "ignored_codes"),
+        default_suppressions=reader.typed(suppress, "suppress", "defaults", bool, True),
+        suppressions=_parse_suppressions(reader, suppress),
+        account_labels=accounts,
+    )
+    return Settings(
+        ruleset=ruleset,
+        alerts=_dataclass_from(reader, data, "alerts", AlertSettings),
+        deploy=_dataclass_from(reader, data, "deploy", DeploySettings),
+        source=path,
+    )
+
+
+def _dataclass_from(reader: _Reader, data: dict[str, Any], name: str, cls: type) -> Any:
+    kinds = {f.name: f.type for f in fields(cls)}
+    table = reader.table(data, name, set(kinds))
+    values = {}
+    for key, kind in kinds.items():
+        base = {"int": int, "bool": bool}.get(str(kind), str)
+        values[key] = reader.typed(table, name, key, base, getattr(cls(), key))
+    for key in ("dedup_window_minutes", "threshold", "max_examples"):
+        if key in values and key in table and values[key] < 1:
+            reader.fail(f"{name}.{key}", "must be at least 1", name)
+    return cls(**values)
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """Which settings file applies, or None for built-in defaults."""
+    if explicit:
+        return Path(explicit)
+    if env := os.environ.get(ENV_CONFIG):
+        return Path(env)
+    local = Path(DEFAULT_FILE)
+    return local if local.is_file() else None
+
+
+def load_settings(explicit: str | os.PathLike[str] | None = None) -> Settings:
+    path = config_path(explicit)
+    if path is None:
+        return Settings()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: settings file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read settings: {exc}") from None
+    return parse_settings(text, path)

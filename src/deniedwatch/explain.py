@@ -1,0 +1,58 @@
+"""Read an AWS access-denied errorMessage: which policy type said no, how, and on what.
+
+The phrasing follows the IAM user guide's access-denied message formats, e.g.
+``User: arn:… is not authorized to perform: s3:GetObject on resource: "arn:…"
+with an explicit deny in a service control policy`` or ``… because no
+identity-based policy allows the s3:GetObject action``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Phrase in the message -> the policy type name used in Findings.
+POLICY_TYPES: dict[str, str] = {
+    "service control policy": "service-control-policy",
+    "resource control policy": "resource-control-policy",
+    "identity-based policy": "identity-based-policy",
+    "resource-based policy": "resource-based-policy",
+    "permissions boundary": "permissions-boundary",
+    "session policy": "session-policy",
+    "vpc endpoint policy": "vpc-endpoint-policy",
+}
+
+_TYPE_ALT = "|".join(re.escape(p) for p in POLICY_TYPES)
+_EXPLICIT = re.compile(r"with an explicit deny in (?:a|an|the) (" + _TYPE_ALT + ")", re.IGNORECASE)
+_IMPLICIT = re.compile(r"because no (" + _TYPE_ALT + ") allows", re.IGNORECASE)
+# The resource runs until the reason clause, a sentence end or the end of the message.
+_RESOURCE = re.compile(
+    r'on resource:\s*(?:"([^"]+)"|(\S+?))(?:\s+(?:because|with)\b|[.,;]?\s*$|\s)',
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    policy: str | None
+    explicit: bool | None
+    resource: str | None
+
+
+NOTHING = Explanation(None, None, None)
+
+
+def explain(message: str | None) -> Explanation:
+    """Pull policy type, explicit/implicit and resource out of a denial message."""
+    if not message or not isinstance(message, str):
+        return NOTHING
+    policy: str | None = None
+    explicit: bool | None = None
+    if m := _EXPLICIT.search(message):
+        policy, explicit = POLICY_TYPES[m.group(1).lower()], True
+    elif m := _IMPLICIT.search(message):
+        policy, explicit = POLICY_TYPES[m.group(1).lower()], False
+    resource = None
+    if m := _RESOURCE.search(message):
+        resource = m.group(1) or m.group(2)
+    return Explanation(policy, explicit, resource)

@@ -1,0 +1,237 @@
+"""The offline scan: CloudTrail log files -> findings, with counts of everything else.
+
+Reading (local disk or S3) runs in a thread pool; decoding and the rules run in
+the calling process for ``jobs == 1`` and in a process pool otherwise, because
+decoding is CPU-bound and the GIL would serialise it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from deniedwatch.finding import Finding
+from deniedwatch.rules import Ruleset, Verdict
+from deniedwatch.sources import trailfiles
+from deniedwatch.sources.trailfiles import BadFile, PathFilter, TrailFile
+
+
+@dataclass(frozen=True)
+class FindingFilter:
+    """Exact filters on findings, applied after the path-level pruning."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    accounts: frozenset[str] = frozenset()
+    regions: frozenset[str] = frozenset()
+
+    def wants(self, f: Finding) -> bool:
+        if self.accounts and f.account_id not in self.accounts:
+            return False
+        if self.regions and f.region not in self.regions:
+            return False
+        if self.since or self.until:
+            when = _parse_time(f.event_time)
+            if when is None:
+                return True  # never hide a denial because its time is unreadable
+            if self.since and when < self.since:
+                return False
+            if self.until and when > self.until:
+                return False
+        return True
+
+    def path_filter(self) -> PathFilter:
+        return PathFilter(
+            since=self.since.date() if self.since else None,
+            until=self.until.date() if self.until else None,
+            accounts=self.accounts,
+            regions=self.regions,
+        )
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+@dataclass
+class FileResult:
+    location: str
+    events: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    suppressed: Counter[str] = field(default_factory=Counter)
+    suppressed_findings: list[Finding] = field(default_factory=list)
+    bad_records: int = 0
+    error: str | None = None
+
+
+def scan_bytes(
+    data: bytes,
+    location: str,
+    ruleset: Ruleset,
+    wanted: FindingFilter,
+    include_suppressed: bool = False,
+) -> FileResult:
+    """One log file's bytes -> its FileResult. Pure apart from decoding."""
+    result = FileResult(location)
+    try:
+        records = trailfiles.decode_records(data)
+    except BadFile as exc:
+        result.error = str(exc)
+        return result
+    result.events = len(records)
+    evaluate = ruleset.evaluate
+    for record in records:
+        if not hasattr(record, "get"):
+            result.bad_records += 1
+            continue
+        detection = evaluate(record)
+        if detection.verdict is Verdict.NOT_DENIED:
+            continue
+        finding = detection.finding
+        assert finding is not None
+        if not wanted.wants(finding):
+            continue
+        if detection.verdict is Verdict.SUPPRESSED:
+            result.suppressed[detection.suppressed_by or "?"] += 1
+            if include_suppressed:
+                result.suppressed_findings.append(finding)
+        else:
+            result.findings.append(finding)
+    return result
+
+
+@dataclass
+class ScanSummary:
+    files: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    bad_files: list[tuple[str, str]] = field(default_factory=list)
+    events: int = 0
+    findings: int = 0
+    suppressed: Counter[str] = field(default_factory=Counter)
+    bad_records: int = 0
+
+    def add(self, result: FileResult) -> None:
+        self.files += 1
+        if result.error:
+            self.bad_files.append((result.location, result.error))
+        self.events += result.events
+        self.findings += len(result.findings)
+        self.suppressed.update(result.suppressed)
+        self.bad_records += result.bad_records
+
+    @property
+    def bad_input(self) -> bool:
+        return bool(self.bad_files or self.bad_records)
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    sources: tuple[str, ...]
+    wanted: FindingFilter = FindingFilter()
+    include_suppressed: bool = False
+    jobs: int = 0  # 0: one per CPU
+
+
+def discover(
+    request: ScanRequest, s3_client: Callable[[], Any], summary: ScanSummary
+) -> list[TrailFile]:
+    """Every log file the request names, after knowingly skipping digests and pruning."""
+    keep = request.wanted.path_filter()
+    found: list[TrailFile] = []
+    for source in request.sources:
+        listing: Iterable[TrailFile] = (
+            trailfiles.list_s3(s3_client(), source)
+            if trailfiles.is_s3(source)
+            else trailfiles.list_local(source)
+        )
+        for tf in listing:
+            if reason := trailfiles.skip_reason(tf.location):
+                summary.skipped[reason] += 1
+            elif not keep.wants(tf.location):
+                summary.skipped["outside the filters"] += 1
+            else:
+                found.append(tf)
+    return found
+
+
+# ---- the worker side of the process pool -----------------------------------------
+_worker_state: tuple[Ruleset, FindingFilter, bool] | None = None
+
+
+def _init_worker(ruleset: Ruleset, wanted: FindingFilter, include_suppressed: bool) -> None:
+    global _worker_state
+    _worker_state = (ruleset, wanted, include_suppressed)
+
+
+def _scan_in_worker(data: bytes, location: str) -> FileResult:
+    assert _worker_state is not None
+    return scan_bytes(data, location, *_worker_state)
+
+
+def run(
+    request: ScanRequest,
+    ruleset: Ruleset,
+    files: list[TrailFile],
+    s3_client: Callable[[], Any],
+) -> Iterator[FileResult]:
+    """Scan files, yielding one FileResult per file, in the order given.
+
+    A bounded window of files is in flight: reader threads fetch the bytes and,
+    with jobs > 1, hand them straight to the process pool.
+    """
+    jobs = request.jobs or os.cpu_count() or 1
+    window = max(4, jobs * 4)
+    procs: ProcessPoolExecutor | None = None
+    if jobs > 1 and len(files) > 1:
+        procs = ProcessPoolExecutor(
+            max_workers=jobs,
+            initializer=_init_worker,
+            initargs=(ruleset, request.wanted, request.include_suppressed),
+        )
+
+    def fetch(tf: TrailFile) -> bytes | Future[FileResult]:
+        if trailfiles.is_s3(tf.location):
+            data = trailfiles.read_s3(s3_client(), tf.location)
+        else:
+            data = trailfiles.read_local(tf.location)
+        return data if procs is None else procs.submit(_scan_in_worker, data, tf.location)
+
+    def finish(tf: TrailFile, fetched: Future[bytes | Future[FileResult]]) -> FileResult:
+        try:
+            out = fetched.result()
+        except Exception as exc:  # a read failure is this file's problem, not the scan's
+            return FileResult(tf.location, error=f"cannot read: {_describe(exc)}")
+        if isinstance(out, Future):
+            return out.result()
+        return scan_bytes(out, tf.location, ruleset, request.wanted, request.include_suppressed)
+
+    try:
+        with ThreadPoolExecutor(max_workers=min(16, window), thread_name_prefix="read") as readers:
+            pending: deque[tuple[TrailFile, Future[bytes | Future[FileResult]]]] = deque()
+            for tf in files:
+                pending.append((tf, readers.submit(fetch, tf)))
+                if len(pending) >= window:
+                    yield finish(*pending.popleft())
+            while pending:
+                yield finish(*pending.popleft())
+    finally:
+        if procs is not None:
+            procs.shutdown(cancel_futures=True)
+
+
+def _describe(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict) and "Error" in response:
+        err = response["Error"]
+        return f"{err.get('Code')}: {err.get('Message')}"
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,131 @@
+"""CloudWatch Logs subscription payloads -> CloudTrail records.
+
+AWS delivers ``{"awslogs": {"data": base64(gzip(json))}}``; the JSON holds
+messageType (DATA_MESSAGE or CONTROL_MESSAGE), logGroup, logStream,
+subscriptionFilters and logEvents[{id, timestamp, message}], each message one
+CloudTrail record. Stdlib only: this is on the Lambda's import path.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import json
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+DATA_MESSAGE = "DATA_MESSAGE"
+CONTROL_MESSAGE = "CONTROL_MESSAGE"
+
+
+class PayloadError(ValueError):
+    """The whole payload is undecodable: the invocation must fail so AWS retries it."""
+
+
+class BadRecord(ValueError):
+    """One log event is not a CloudTrail record: log it, count it, go on."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogEvent:
+    id: str | None
+    timestamp: int | None
+    message: Any
+
+
+@dataclass(frozen=True, slots=True)
+class LogBatch:
+    message_type: str
+    owner: str | None = None
+    log_group: str | None = None
+    log_stream: str | None = None
+    subscription_filters: tuple[str, ...] = ()
+    events: tuple[LogEvent, ...] = field(default_factory=tuple)
+
+    @property
+    def is_control(self) -> bool:
+        return self.message_type == CONTROL_MESSAGE
+
+
+def decode_payload(event: Any) -> LogBatch:
+    """The Lambda event -> LogBatch; raises PayloadError when nothing can be read."""
+    try:
+        data = event["awslogs"]["data"]
+    except (KeyError, TypeError) as exc:
+        raise PayloadError(f"no awslogs.data in the event ({type(exc).__name__})") from None
+    if not isinstance(data, str | bytes):
+        raise PayloadError("awslogs.data is not a string")
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise PayloadError(f"awslogs.data is not base64: {exc}") from None
+    try:
+        text = gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise PayloadError(f"awslogs.data is not gzip: {exc}") from None
+    try:
+        body = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise PayloadError(f"awslogs.data is not JSON: {exc}") from None
+    if not isinstance(body, Mapping):
+        raise PayloadError("awslogs.data is not a JSON object")
+    message_type = body.get("messageType")
+    if message_type not in (DATA_MESSAGE, CONTROL_MESSAGE):
+        raise PayloadError(f"unknown messageType {str(message_type)[:40]!r}")
+    raw_events = body.get("logEvents", [])
+    if not isinstance(raw_events, list):
+        raise PayloadError("logEvents is not a list")
+    events = tuple(_log_event(e) for e in raw_events)
+    filters = body.get("subscriptionFilters")
+    return LogBatch(
+        message_type=message_type,
+        owner=_opt_str(body.get("owner")),
+        log_group=_opt_str(body.get("logGroup")),
+        log_stream=_opt_str(body.get("logStream")),
+        subscription_filters=tuple(f for f in filters if isinstance(f, str))
+        if isinstance(filters, list)
+        else (),
+        events=events,
+    )
+
+
+def _opt_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _log_event(raw: Any) -> LogEvent:
+    if not isinstance(raw, Mapping):
+        return LogEvent(None, None, raw)
+    ts = raw.get("timestamp")
+    return LogEvent(
+        id=_opt_str(raw.get("id")),
+        timestamp=ts if isinstance(ts, int) and not isinstance(ts, bool) else None,
+        message=raw.get("message"),
+    )
+
+
+def looks_like_cloudtrail(obj: Any) -> bool:
+    """A CloudTrail record is a JSON object with an eventVersion or an eventSource+eventName."""
+    if not isinstance(obj, Mapping):
+        return False
+    return isinstance(obj.get("eventVersion"), str) or (
+        isinstance(obj.get("eventSource"), str) and isinstance(obj.get("eventName"), str)
+    )
+
+
+def parse_record(event: LogEvent) -> dict[str, Any]:
+    """One log event's message -> a CloudTrail record; raises BadRecord with the reason."""
+    if not isinstance(event.message, str):
+        raise BadRecord("message is not a string")
+    try:
+        record = json.loads(event.message)
+    except RecursionError:
+        raise BadRecord("message nests too deeply") from None
+    except ValueError as exc:
+        raise BadRecord(f"message is not JSON: {exc}") from None
+    if not looks_like_cloudtrail(record):
+        raise BadRecord("message is not a CloudTrail record")
+    return record

@@ -1,0 +1,22 @@
+"""``--since`` / ``--until`` values: an ISO date or time, or a span back from now (``7d``)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+_SPAN = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_when(text: str, now: datetime) -> datetime:
+    """'7d' -> now minus 7 days; '2026-11-01' or '2026-11-01T12:00Z' -> that instant (UTC)."""
+    if m := _SPAN.match(text):
+        return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a date (2026-11-01, 2026-11-01T12:00:00Z) or a span (30m, 12h, 7d, 2w)"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
