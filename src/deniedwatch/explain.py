@@ -25,11 +25,9 @@ POLICY_TYPES: dict[str, str] = {
 _TYPE_ALT = "|".join(re.escape(p) for p in POLICY_TYPES)
 _EXPLICIT = re.compile(r"with an explicit deny in (?:a|an|the) (" + _TYPE_ALT + ")", re.IGNORECASE)
 _IMPLICIT = re.compile(r"because no (" + _TYPE_ALT + ") allows", re.IGNORECASE)
-# The resource runs until the reason clause, a sentence end or the end of the message.
-_RESOURCE = re.compile(
-    r'on resource:\s*(?:"([^"]+)"|(\S+?))(?:\s+(?:because|with)\b|[.,;]?\s*$|\s)',
-    re.IGNORECASE,
-)
+# The resource is quoted, or runs to the next space; punctuation ending a clause
+# ("…:alerts." / "…/key, because") is not part of it.
+_RESOURCE = re.compile(r'on resource:\s*(?:"([^"]*)"|(\S+?)[.,;]?(?=\s|$))', re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,5 +52,5 @@ def explain(message: str | None) -> Explanation:
         policy, explicit = POLICY_TYPES[m.group(1).lower()], False
     resource = None
     if m := _RESOURCE.search(message):
-        resource = m.group(1) or m.group(2)
+        resource = (m.group(1) if m.group(1) is not None else m.group(2)) or None
     return Explanation(policy, explicit, resource)

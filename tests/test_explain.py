@@ -1,0 +1,129 @@
+"""explain(): the IAM user guide's access-denied message formats -> policy, explicit, resource."""
+
+from __future__ import annotations
+
+import pytest
+
+from deniedwatch.explain import NOTHING, POLICY_TYPES, Explanation, explain
+
+USER = "arn:aws:iam::111122223333:user/mallory"
+OBJECT = "arn:aws:s3:::payroll/2026/salaries.csv"
+
+# (phrase in the message, article, value in the Finding), one per policy type.
+PHRASES = [
+    ("service control policy", "a", "service-control-policy"),
+    ("resource control policy", "a", "resource-control-policy"),
+    ("identity-based policy", "an", "identity-based-policy"),
+    ("resource-based policy", "a", "resource-based-policy"),
+    ("permissions boundary", "a", "permissions-boundary"),
+    ("session policy", "a", "session-policy"),
+    ("VPC endpoint policy", "a", "vpc-endpoint-policy"),
+]
+
+
+def test_every_policy_type_is_covered_here() -> None:
+    assert sorted(v for _, _, v in PHRASES) == sorted(POLICY_TYPES.values())
+
+
+@pytest.mark.parametrize(("phrase", "article", "policy"), PHRASES)
+def test_explicit_deny(phrase: str, article: str, policy: str) -> None:
+    message = (
+        f"User: {USER} is not authorized to perform: s3:GetObject on resource: "
+        f'"{OBJECT}" with an explicit deny in {article} {phrase}'
+    )
+    assert explain(message) == Explanation(policy, True, OBJECT)
+
+
+@pytest.mark.parametrize(("phrase", "article", "policy"), PHRASES)
+def test_implicit_deny(phrase: str, article: str, policy: str) -> None:
+    message = (
+        f"User: {USER} is not authorized to perform: s3:GetObject on resource: {OBJECT} "
+        f"because no {phrase} allows the s3:GetObject action"
+    )
+    assert explain(message) == Explanation(policy, False, OBJECT)
+
+
+@pytest.mark.parametrize(("phrase", "article", "policy"), PHRASES)
+def test_without_a_resource(phrase: str, article: str, policy: str) -> None:
+    head = f"User: {USER} is not authorized to perform: ec2:RunInstances"
+    explicit = f"{head} with an explicit deny in {article} {phrase}"
+    implicit = f"{head} because no {phrase} allows the ec2:RunInstances action"
+    assert explain(explicit) == Explanation(policy, True, None)
+    assert explain(implicit) == Explanation(policy, False, None)
+
+
+def test_policy_arn_after_the_type_is_not_the_resource() -> None:
+    message = (
+        f"User: {USER} is not authorized to perform: ec2:RunInstances with an explicit deny in a "
+        "service control policy: "
+        "arn:aws:organizations::111122223333:policy/o-abc/service_control_policy/p-1"
+    )
+    assert explain(message) == Explanation("service-control-policy", True, None)
+
+
+def test_ec2_wrapper_text_around_the_iam_message() -> None:
+    message = (
+        "You are not authorized to perform this operation. User: "
+        f"{USER} is not authorized to perform: ec2:DescribeInstances with an explicit deny in a "
+        "service control policy"
+    )
+    assert explain(message) == Explanation("service-control-policy", True, None)
+
+
+@pytest.mark.parametrize(
+    ("tail", "resource"),
+    [
+        (
+            " on resource: arn:aws:sns:us-east-1:111122223333:alerts",
+            "arn:aws:sns:us-east-1:111122223333:alerts",
+        ),
+        (
+            " on resource: arn:aws:sns:us-east-1:111122223333:alerts.",
+            "arn:aws:sns:us-east-1:111122223333:alerts",
+        ),
+        (
+            " on resource: arn:aws:s3:::my.bucket/k.txt because no identity-based policy allows it",
+            "arn:aws:s3:::my.bucket/k.txt",
+        ),
+        (
+            ' on resource: "arn:aws:s3:::b/a key with spaces" with an explicit deny in a '
+            "session policy",
+            "arn:aws:s3:::b/a key with spaces",
+        ),
+        (" on resource: arn:aws:s3:::b, because no session policy allows it", "arn:aws:s3:::b"),
+        (" ON RESOURCE: arn:aws:iam::111122223333:user/", "arn:aws:iam::111122223333:user/"),
+        (' on resource: ""', None),
+        (" on resource:", None),
+        ("", None),
+    ],
+)
+def test_resource(tail: str, resource: str | None) -> None:
+    message = f"User: {USER} is not authorized to perform: x:Y{tail}"
+    assert explain(message).resource == resource
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        None,
+        "",
+        "Access Denied",
+        "You are not authorized to perform this operation. Encoded authorization failure message",
+        "User is not authorized to access this resource",
+        "with an explicit deny in a bucket policy",  # not a policy type AWS names
+        "because no policy allows",
+        12,
+        ["with an explicit deny in a session policy"],
+    ],
+)
+def test_no_explanation(message: object) -> None:
+    assert explain(message) == NOTHING  # type: ignore[arg-type]
+
+
+def test_explicit_wins_when_both_phrases_appear() -> None:
+    message = (
+        "... with an explicit deny in a permissions boundary and because no "
+        "identity-based policy allows the x:Y action"
+    )
+    why = explain(message)
+    assert (why.policy, why.explicit) == ("permissions-boundary", True)
