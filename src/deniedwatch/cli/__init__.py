@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from deniedwatch.cli import (
+    alert_cmd,  # noqa: F401  (registers `test-alert`)
+    scan_cmd,  # noqa: F401  (registers `scan`)
+)
 from deniedwatch.cli._app import app, main
-from deniedwatch.cli import scan_cmd  # noqa: F401  (registers `scan`)
 
 __all__ = ["app", "main"]

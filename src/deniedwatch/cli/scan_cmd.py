@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,6 +87,23 @@ def scan(
         ),
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    notify: Annotated[
+        bool,
+        typer.Option(
+            "--notify",
+            help="Also send the findings as grouped alerts to Slack (and to the SNS topic "
+            "in $DENIEDWATCH_SNS_TOPIC_ARN, if set), like the Lambda does.",
+        ),
+    ] = False,
+    slack_webhook_url: Annotated[
+        str | None,
+        typer.Option(
+            "--slack-webhook-url",
+            envvar="SLACK_WEBHOOK_URL",
+            show_default=False,
+            help="Incoming webhook for --notify (default: $SLACK_WEBHOOK_URL).",
+        ),
+    ] = None,
 ) -> None:
     """Find denied AWS API calls in CloudTrail log files on disk or in S3.
 
@@ -109,6 +127,9 @@ def scan(
         fail(f"--since/--until: {exc}")
     if start and end and start > end:
         fail("--since is after --until")
+    topic_arn = os.environ.get("DENIEDWATCH_SNS_TOPIC_ARN")
+    if notify and not (slack_webhook_url or topic_arn):
+        fail("--notify needs --slack-webhook-url, SLACK_WEBHOOK_URL or DENIEDWATCH_SNS_TOPIC_ARN")
 
     wanted = FindingFilter(start, end, frozenset(account or ()), frozenset(region or ()))
     request = ScanRequest(tuple(sources), wanted, include_suppressed, jobs)
@@ -118,6 +139,7 @@ def scan(
         files = discover(request, s3, summary)
 
     findings = []
+    alertable = []  # --notify: never the suppressed ones
     progress = _progress(quiet, len(files))
     with progress:
         task = progress.add_task("scanning", total=len(files))
@@ -126,6 +148,7 @@ def scan(
             if result.error:
                 progress.console.print(f"[yellow]warning:[/] {result.location}: {result.error}")
             findings.extend(result.findings)
+            alertable.extend(result.findings)
             findings.extend(result.suppressed_findings)
             progress.advance(task)
 
@@ -133,6 +156,11 @@ def scan(
     _write(fmt, findings, output, settings.ruleset.account_labels)
     if not quiet:
         _print_summary(summary, len(findings))
+    if notify:
+        from deniedwatch.cli.alert_cmd import report_delivery, send_alerts
+
+        sent = send_alerts(alertable, settings, webhook_url=slack_webhook_url, topic_arn=topic_arn)
+        report_delivery(sent)
     if fail_on_findings and summary.findings:
         raise typer.Exit(EXIT_FINDINGS)
     if summary.bad_input:

@@ -1,0 +1,306 @@
+"""The dedup window: the same group is posted at most once per window, repeats counted.
+
+The decision is a pure function over a small per-group state (``admit``); the
+stores only keep that state. ``DynamoStore`` does read -> decide -> conditional
+write on a version number, so two concurrent invocations cannot both post the
+same group: the loser re-reads and sees the winner's claim.
+
+A claim remembers the batch that made it and the channels it reached, so an
+AWS retry of the same batch re-sends only what did not go out, and a batch that
+was already counted is never counted twice.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Protocol
+
+from deniedwatch.alerts.group import Alert, GroupKey
+
+# Batches remembered per group, so an AWS retry of a batch is not counted twice.
+RECENT_BATCHES = 20
+# A claim no channel confirmed after this long is taken over by the next batch:
+# Lambda's maximum timeout is 15 minutes, so its owner has failed by then.
+CLAIM_LEASE_SECONDS = 15 * 60
+# How long a group's state outlives its last activity (TTL attribute `expires_at`):
+# covers Lambda's retries of a failed batch (up to 6 hours) with room to spare.
+RETAIN_SECONDS = 24 * 3600
+
+ENV_TABLE = "DENIEDWATCH_DEDUP_TABLE"
+
+
+@dataclass(frozen=True, slots=True)
+class GroupState:
+    window_start: float = 0.0  # start of the threshold window
+    seen: int = 0  # denials since window_start (for the threshold)
+    held: int = 0  # denials not announced by any alert yet
+    posted_at: float | None = None  # when the current claim was made
+    owner: str | None = None  # the batch holding the current claim
+    owner_count: int = 0  # denials the claim's alert carries
+    owner_held: int = 0  # held-back denials the claim's alert announces
+    delivered: tuple[str, ...] = ()  # channels the claim has reached
+    recent: tuple[str, ...] = ()  # batches already counted
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> GroupState:
+        data = json.loads(text)
+        data["delivered"] = tuple(data.get("delivered", ()))
+        data["recent"] = tuple(data.get("recent", ()))
+        return cls(**data)
+
+    def _abandoned(self, now: float) -> bool:
+        return (
+            self.owner is not None
+            and not self.delivered
+            and self.posted_at is not None
+            and now >= self.posted_at + CLAIM_LEASE_SECONDS
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    post: bool
+    held_back: int = 0  # similar denials to announce in this alert
+    delivered: frozenset[str] = frozenset()  # channels a previous try already reached
+    reason: str = ""  # new | retry | window | threshold | repeat | no-store | store-error
+
+
+def admit(
+    state: GroupState | None,
+    *,
+    batch: str,
+    count: int,
+    now: float,
+    window_seconds: float,
+    threshold: int = 1,
+) -> tuple[GroupState, Decision]:
+    """Should this batch's alert for a group go out? Returns the new state and why."""
+    s = state or GroupState()
+    if s.owner == batch:
+        return s, Decision(True, s.owner_held, frozenset(s.delivered), "retry")
+    if batch in s.recent:
+        return s, Decision(False, reason="repeat")
+    recent = (*s.recent, batch)[-RECENT_BATCHES:]
+    abandoned = s._abandoned(now)
+    in_window = s.posted_at is not None and now < s.posted_at + window_seconds
+    if in_window and not abandoned:
+        return replace(s, held=s.held + count, recent=recent), Decision(False, reason="window")
+    window_start, seen = s.window_start, s.seen
+    if now >= window_start + window_seconds:
+        window_start, seen = now, 0
+    seen += count
+    unannounced = s.held + (s.owner_held + s.owner_count if abandoned else 0)
+    if seen < threshold:
+        new = replace(s, window_start=window_start, seen=seen, held=s.held + count, recent=recent)
+        if abandoned:
+            new = replace(new, owner=None, held=unannounced + count, owner_count=0, owner_held=0)
+        return new, Decision(False, reason="threshold")
+    claim = GroupState(
+        window_start=now,
+        seen=0,
+        held=0,
+        posted_at=now,
+        owner=batch,
+        owner_count=count,
+        owner_held=unannounced,
+        delivered=(),
+        recent=recent,
+    )
+    return claim, Decision(True, unannounced, frozenset(), "new")
+
+
+def mark_delivered(state: GroupState, *, batch: str, channel: str) -> GroupState:
+    """Remember that the claim of ``batch`` reached ``channel``."""
+    if state.owner != batch or channel in state.delivered:
+        return state
+    return replace(state, delivered=(*state.delivered, channel))
+
+
+class DedupStoreError(RuntimeError):
+    """The store could not answer: the caller fails open (the alert goes out)."""
+
+
+class DedupStore(Protocol):
+    window_seconds: float
+    threshold: int
+
+    def admit(self, alert: Alert, *, batch: str, now: float) -> Decision: ...
+
+    def delivered(self, alert: Alert, *, batch: str, channel: str, now: float) -> None: ...
+
+    def pending(self, key: GroupKey) -> int:
+        """Denials of this group held back and not announced yet."""
+        ...
+
+
+class NullStore:
+    """No cross-invocation memory: every group at or over the threshold goes out."""
+
+    def __init__(self, *, window_seconds: float = 3600, threshold: int = 1) -> None:
+        self.window_seconds = window_seconds
+        self.threshold = threshold
+
+    def admit(self, alert: Alert, *, batch: str, now: float) -> Decision:
+        if alert.count >= self.threshold:
+            return Decision(True, reason="no-store")
+        return Decision(False, reason="threshold")
+
+    def delivered(self, alert: Alert, *, batch: str, channel: str, now: float) -> None:
+        return None
+
+    def pending(self, key: GroupKey) -> int:
+        return 0
+
+
+class MemoryStore:
+    """The full window logic in one process's memory (tests, local runs)."""
+
+    def __init__(self, *, window_seconds: float = 3600, threshold: int = 1) -> None:
+        self.window_seconds = window_seconds
+        self.threshold = threshold
+        self.states: dict[str, GroupState] = {}
+        self._lock = threading.Lock()
+
+    def admit(self, alert: Alert, *, batch: str, now: float) -> Decision:
+        with self._lock:
+            digest = alert.key.digest()
+            state, decision = admit(
+                self.states.get(digest),
+                batch=batch,
+                count=alert.count,
+                now=now,
+                window_seconds=self.window_seconds,
+                threshold=self.threshold,
+            )
+            self.states[digest] = state
+            return decision
+
+    def delivered(self, alert: Alert, *, batch: str, channel: str, now: float) -> None:
+        with self._lock:
+            digest = alert.key.digest()
+            if digest in self.states:
+                self.states[digest] = mark_delivered(
+                    self.states[digest], batch=batch, channel=channel
+                )
+
+    def pending(self, key: GroupKey) -> int:
+        state = self.states.get(key.digest())
+        return state.held if state else 0
+
+
+class DynamoStore:
+    """Group states in a DynamoDB table: partition key ``pk`` (S), TTL ``expires_at`` (N).
+
+    Each write is conditional on the version read, so concurrent invocations
+    serialise per group; a lost race is retried from a fresh read.
+    """
+
+    MAX_RACES = 8
+
+    def __init__(
+        self,
+        table: str,
+        *,
+        window_seconds: float = 3600,
+        threshold: int = 1,
+        client: Any = None,
+    ) -> None:
+        self.table = table
+        self.window_seconds = window_seconds
+        self.threshold = threshold
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3  # lazily: ~160 ms, only when a table is configured
+
+            self._client = boto3.client("dynamodb")
+        return self._client
+
+    @staticmethod
+    def _pk(key: GroupKey) -> dict[str, str]:
+        return {"S": "group#" + key.digest()}
+
+    def _read(self, key: GroupKey) -> tuple[GroupState | None, int]:
+        item = self.client.get_item(
+            TableName=self.table, Key={"pk": self._pk(key)}, ConsistentRead=True
+        ).get("Item")
+        if not item:
+            return None, 0
+        return GroupState.from_json(item["state"]["S"]), int(item["version"]["N"])
+
+    def _write(self, key: GroupKey, state: GroupState, version: int, now: float) -> bool:
+        """Conditional put; False when another invocation wrote first."""
+        item = {
+            "pk": self._pk(key),
+            "version": {"N": str(version + 1)},
+            "state": {"S": state.to_json()},
+            "held": {"N": str(state.held)},
+            "expires_at": {"N": str(int(now + self.window_seconds + RETAIN_SECONDS))},
+        }
+        condition: dict[str, Any]
+        if version == 0:
+            condition = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            condition = {
+                "ConditionExpression": "version = :v",
+                "ExpressionAttributeValues": {":v": {"N": str(version)}},
+            }
+        try:
+            self.client.put_item(TableName=self.table, Item=item, **condition)
+        except Exception as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def _update(self, key: GroupKey, now: float, change: Any) -> Any:
+        try:
+            for _ in range(self.MAX_RACES):
+                state, version = self._read(key)
+                new, result = change(state)
+                if new is None or new == state:
+                    return result
+                if self._write(key, new, version, now):
+                    return result
+        except Exception as exc:
+            raise DedupStoreError(f"{type(exc).__name__}: {exc}") from None
+        raise DedupStoreError(f"lost {self.MAX_RACES} write races in a row")
+
+    def admit(self, alert: Alert, *, batch: str, now: float) -> Decision:
+        def change(state: GroupState | None) -> tuple[GroupState, Decision]:
+            return admit(
+                state,
+                batch=batch,
+                count=alert.count,
+                now=now,
+                window_seconds=self.window_seconds,
+                threshold=self.threshold,
+            )
+
+        return self._update(alert.key, now, change)
+
+    def delivered(self, alert: Alert, *, batch: str, channel: str, now: float) -> None:
+        def change(state: GroupState | None) -> tuple[GroupState | None, None]:
+            if state is None:
+                return None, None
+            return mark_delivered(state, batch=batch, channel=channel), None
+
+        self._update(alert.key, now, change)
+
+    def pending(self, key: GroupKey) -> int:
+        state, _ = self._read(key)
+        return state.held if state else 0
+
+
+def _is_condition_failure(exc: Exception) -> bool:
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return False
+    return response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
