@@ -47,7 +47,12 @@ def _arn_tail(arn: str | None) -> str | None:
     if not arn:
         return None
     _, _, resource = arn.rpartition(":")
-    return resource.split("/", 1)[-1] if "/" in resource else resource or None
+    return (resource.split("/", 1)[-1] if "/" in resource else resource) or None
+
+
+def _after(arn: str | None, marker: str) -> str | None:
+    """'arn:aws:sts::1:assumed-role/R/S' after ':assumed-role/' -> 'R/S'; None if empty."""
+    return (arn.split(marker, 1)[1] or None) if arn and marker in arn else None
 
 
 def principal_name(identity: Mapping[str, Any]) -> str | None:
@@ -61,8 +66,8 @@ def principal_name(identity: Mapping[str, Any]) -> str | None:
         return _str(identity.get("userName")) or _arn_tail(arn)
     if kind == "AssumedRole":
         # arn:aws:sts::123:assumed-role/RoleName/SessionName
-        if arn and ":assumed-role/" in arn:
-            return arn.split(":assumed-role/", 1)[1]
+        if name := _after(arn, ":assumed-role/"):
+            return name
         role = _str(issuer.get("userName"))
         session = _str(identity.get("principalId"))
         session = session.split(":", 1)[1] if session and ":" in session else None
@@ -70,9 +75,7 @@ def principal_name(identity: Mapping[str, Any]) -> str | None:
     if kind == "AWSService":
         return _str(identity.get("invokedBy"))
     if kind == "FederatedUser":
-        if arn and ":federated-user/" in arn:
-            return arn.split(":federated-user/", 1)[1]
-        return _str(issuer.get("userName"))
+        return _after(arn, ":federated-user/") or _str(issuer.get("userName"))
     if kind == "AWSAccount":
         account = _str(identity.get("accountId"))
         return f"account {account}" if account else _str(identity.get("principalId"))

@@ -1,0 +1,412 @@
+"""Finding.from_record: every principal type, every field's source, and bad input never crashes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from deniedwatch.finding import SCHEMA_FIELDS, Finding, action_of, console_url
+
+# The JSON-lines schema, copied by hand from DESIGN.md ("The Finding"), in that order.
+DESIGN_FIELDS = [
+    "event_id",
+    "event_time",
+    "account_id",
+    "region",
+    "principal_type",
+    "principal_arn",
+    "principal_name",
+    "source_ip",
+    "user_agent",
+    "service",
+    "event_name",
+    "action",
+    "error_code",
+    "error_message",
+    "denial_policy",
+    "denial_explicit",
+    "resource",
+    "console_url",
+]
+
+ACCT = "111122223333"
+
+
+def record(identity: Any = None, **fields: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "eventVersion": "1.10",
+        "eventID": "0b1c2d3e-1111-2222-3333-444444444444",
+        "eventTime": "2026-11-20T09:01:10Z",
+        "eventSource": "s3.amazonaws.com",
+        "eventName": "GetObject",
+        "awsRegion": "eu-west-1",
+        "sourceIPAddress": "203.0.113.10",
+        "userAgent": "aws-cli/2.17.0",
+        "errorCode": "AccessDenied",
+        "errorMessage": "Access Denied",
+        "recipientAccountId": ACCT,
+    }
+    if identity is not None:
+        base["userIdentity"] = identity
+    base.update(fields)
+    return base
+
+
+ROLE_ARN = f"arn:aws:sts::{ACCT}:assumed-role/deploy-pipeline/build-4711"
+ISSUER = {"type": "Role", "userName": "deploy-pipeline", "arn": f"arn:aws:iam::{ACCT}:role/x"}
+
+# (identity, principal_type, principal_arn, principal_name)
+PRINCIPALS = {
+    "iam-user": (
+        {
+            "type": "IAMUser",
+            "arn": f"arn:aws:iam::{ACCT}:user/mallory",
+            "userName": "mallory",
+            "accountId": ACCT,
+        },
+        "IAMUser",
+        f"arn:aws:iam::{ACCT}:user/mallory",
+        "mallory",
+    ),
+    "iam-user-without-username": (
+        {"type": "IAMUser", "arn": f"arn:aws:iam::{ACCT}:user/team/mallory"},
+        "IAMUser",
+        f"arn:aws:iam::{ACCT}:user/team/mallory",
+        "team/mallory",
+    ),
+    "assumed-role": (
+        {
+            "type": "AssumedRole",
+            "arn": ROLE_ARN,
+            "principalId": "AROAEXAMPLE:build-4711",
+            "sessionContext": {"sessionIssuer": ISSUER},
+        },
+        "AssumedRole",
+        ROLE_ARN,
+        "deploy-pipeline/build-4711",
+    ),
+    "assumed-role-without-arn": (
+        {
+            "type": "AssumedRole",
+            "principalId": "AROAEXAMPLE:build-4711",
+            "sessionContext": {"sessionIssuer": ISSUER},
+        },
+        "AssumedRole",
+        None,
+        "deploy-pipeline/build-4711",
+    ),
+    "root": (
+        {"type": "Root", "arn": f"arn:aws:iam::{ACCT}:root", "accountId": ACCT},
+        "Root",
+        f"arn:aws:iam::{ACCT}:root",
+        "root",
+    ),
+    "aws-service": (
+        {"type": "AWSService", "invokedBy": "config.amazonaws.com"},
+        "AWSService",
+        None,
+        "config.amazonaws.com",
+    ),
+    "federated-user": (
+        {
+            "type": "FederatedUser",
+            "arn": f"arn:aws:sts::{ACCT}:federated-user/carol",
+            "principalId": f"{ACCT}:carol",
+            "sessionContext": {"sessionIssuer": {"type": "IAMUser", "userName": "broker"}},
+        },
+        "FederatedUser",
+        f"arn:aws:sts::{ACCT}:federated-user/carol",
+        "carol",
+    ),
+    "aws-account": (
+        {"type": "AWSAccount", "principalId": "AIDAEXTERNAL0001", "accountId": "999988887777"},
+        "AWSAccount",
+        None,
+        "account 999988887777",
+    ),
+    "aws-account-without-account-id": (
+        {"type": "AWSAccount", "principalId": "AIDAEXTERNAL0001"},
+        "AWSAccount",
+        None,
+        "AIDAEXTERNAL0001",
+    ),
+    "identity-center-user": (
+        {
+            "type": "IdentityCenterUser",
+            "accountId": ACCT,
+            "onBehalfOf": {"userId": "dave@example.com", "identityStoreArn": "arn:x"},
+            "credentialId": "EXAMPLE",
+        },
+        "IdentityCenterUser",
+        None,
+        "dave@example.com",
+    ),
+    "unknown-type-with-arn": (
+        {"type": "SAMLUser", "arn": "arn:aws:sts::1:saml-user/erin", "principalId": "P1"},
+        "SAMLUser",
+        "arn:aws:sts::1:saml-user/erin",
+        "erin",
+    ),
+    "unknown-type-principal-id-only": (
+        {"type": "WebIdentityUser", "principalId": "accounts.google.com:123"},
+        "WebIdentityUser",
+        None,
+        "accounts.google.com:123",
+    ),
+    "no-type-at-all": ({}, None, None, None),
+}
+
+
+@pytest.mark.parametrize("case", PRINCIPALS)
+def test_principal(case: str) -> None:
+    identity, kind, arn, name = PRINCIPALS[case]
+    f = Finding.from_record(record(identity))
+    assert (f.principal_type, f.principal_arn, f.principal_name) == (kind, arn, name)
+
+
+def test_missing_user_identity() -> None:
+    f = Finding.from_record(record())
+    assert (f.principal_type, f.principal_arn, f.principal_name) == (None, None, None)
+    assert f.account_id == ACCT
+
+
+def test_to_dict_has_exactly_the_design_fields_in_order() -> None:
+    f = Finding.from_record(record(PRINCIPALS["root"][0]))
+    assert list(SCHEMA_FIELDS) == DESIGN_FIELDS
+    assert list(f.to_dict()) == DESIGN_FIELDS
+    assert json.loads(json.dumps(f.to_dict())) == f.to_dict()
+
+
+def test_every_field_from_a_full_record() -> None:
+    message = (
+        f"User: arn:aws:sts::{ACCT}:assumed-role/deploy-pipeline/build-4711 is not authorized "
+        "to perform: s3:GetObject on resource: arn:aws:s3:::artifacts/app.zip with an explicit "
+        "deny in a VPC endpoint policy"
+    )
+    rec = record(
+        PRINCIPALS["assumed-role"][0],
+        errorCode="VpceAccessDenied",
+        errorMessage=message,
+        resources=[{"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::other/thing"}],
+    )
+    assert Finding.from_record(rec).to_dict() == {
+        "event_id": "0b1c2d3e-1111-2222-3333-444444444444",
+        "event_time": "2026-11-20T09:01:10Z",
+        "account_id": ACCT,
+        "region": "eu-west-1",
+        "principal_type": "AssumedRole",
+        "principal_arn": ROLE_ARN,
+        "principal_name": "deploy-pipeline/build-4711",
+        "source_ip": "203.0.113.10",
+        "user_agent": "aws-cli/2.17.0",
+        "service": "s3.amazonaws.com",
+        "event_name": "GetObject",
+        "action": "s3:GetObject",
+        "error_code": "VpceAccessDenied",
+        "error_message": message,
+        "denial_policy": "vpc-endpoint-policy",
+        "denial_explicit": True,
+        "resource": "arn:aws:s3:::artifacts/app.zip",  # the message wins over resources[]
+        "console_url": "https://eu-west-1.console.aws.amazon.com/cloudtrailv2/home"
+        "?region=eu-west-1#/events/0b1c2d3e-1111-2222-3333-444444444444",
+    }
+
+
+def test_account_falls_back_to_the_callers_account() -> None:
+    rec = record({"type": "IAMUser", "userName": "u", "accountId": "999988887777"})
+    del rec["recipientAccountId"]
+    f = Finding.from_record(rec)
+    assert (f.account_id, f.caller_account_id) == ("999988887777", "999988887777")
+
+
+def test_caller_account_is_kept_apart_from_the_schema() -> None:
+    f = Finding.from_record(record({"type": "AWSAccount", "accountId": "ANONYMOUS_PRINCIPAL"}))
+    assert f.account_id == ACCT
+    assert f.caller_account_id == "ANONYMOUS_PRINCIPAL"
+    assert "caller_account_id" not in f.to_dict()
+
+
+@pytest.mark.parametrize(
+    ("resources", "expected"),
+    [
+        ([{"ARN": "arn:aws:s3:::public-site/.env"}], "arn:aws:s3:::public-site/.env"),
+        ([{"ARN": "arn:a"}, {"ARN": "arn:b"}], "arn:a"),
+        ([], None),
+        (None, None),
+        ("arn:aws:s3:::x", None),
+        (["arn:aws:s3:::x"], None),
+        ([{"arn": "lower-case key"}], None),
+        ([{"ARN": 42}], None),
+        ({"ARN": "arn:not-a-list"}, None),
+    ],
+)
+def test_resource_from_resources_when_the_message_has_none(resources: Any, expected: Any) -> None:
+    assert Finding.from_record(record(resources=resources)).resource == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "name", "action"),
+    [
+        ("s3.amazonaws.com", "GetObject", "s3:GetObject"),
+        ("monitoring.amazonaws.com", "PutMetricData", "cloudwatch:PutMetricData"),
+        ("email.amazonaws.com", "SendEmail", "ses:SendEmail"),
+        ("organizations.amazonaws.com", "LeaveOrganization", "organizations:LeaveOrganization"),
+        (None, "GetObject", "GetObject"),
+        ("s3.amazonaws.com", None, None),
+        (None, None, None),
+    ],
+)
+def test_action(source: str | None, name: str | None, action: str | None) -> None:
+    assert action_of(source, name) == action
+
+
+def test_console_url_needs_region_and_event_id() -> None:
+    assert console_url("us-east-1", "e1") == (
+        "https://us-east-1.console.aws.amazon.com/cloudtrailv2/home?region=us-east-1#/events/e1"
+    )
+    assert console_url(None, "e1") is None
+    assert console_url("us-east-1", None) is None
+    assert Finding.from_record(record(awsRegion=None)).console_url is None
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [None, 0, 1.5, True, "", [], {}, ["x"], {"nested": "dict"}],
+    ids=lambda v: type(v).__name__ + repr(v)[:10],
+)
+def test_wrongly_typed_fields_become_null(bad: Any) -> None:
+    keys = [
+        "eventID",
+        "eventTime",
+        "eventSource",
+        "eventName",
+        "awsRegion",
+        "sourceIPAddress",
+        "userAgent",
+        "errorCode",
+        "errorMessage",
+        "recipientAccountId",
+        "userIdentity",
+        "resources",
+    ]
+    f = Finding.from_record(dict.fromkeys(keys, bad))
+    assert all(v is None for v in f.to_dict().values()), f.to_dict()
+
+
+def test_wrongly_typed_identity_fields() -> None:
+    identity = {
+        "type": ["IAMUser"],
+        "arn": 5,
+        "userName": {"x": 1},
+        "sessionContext": "not a dict",
+        "onBehalfOf": [1],
+        "accountId": 111122223333,
+        "invokedBy": None,
+        "principalId": False,
+    }
+    f = Finding.from_record(record(identity, recipientAccountId=None))
+    assert (f.principal_type, f.principal_arn, f.principal_name, f.account_id) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    for kind in ("IAMUser", "AssumedRole", "Root", "AWSService", "FederatedUser", "AWSAccount"):
+        Finding.from_record(record({**identity, "type": kind}))
+
+
+def test_record_like_objects_are_accepted() -> None:
+    """Anything with a dict-like ``get`` works (the scan passes decoded structs)."""
+
+    class Wrapper:
+        def __init__(self, data: dict[str, Any]) -> None:
+            self.data = data
+
+        def get(self, key: str, default: Any = None) -> Any:
+            return self.data.get(key, default)
+
+    rec = record(PRINCIPALS["iam-user"][0])
+    assert Finding.from_record(Wrapper(rec)) == Finding.from_record(rec)
+
+
+# ---- property: random records never crash -----------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+CLOUDTRAIL_KEYS = [
+    "eventID",
+    "eventTime",
+    "eventSource",
+    "eventName",
+    "awsRegion",
+    "sourceIPAddress",
+    "userAgent",
+    "errorCode",
+    "errorMessage",
+    "recipientAccountId",
+    "resources",
+]
+IDENTITY_KEYS = [
+    "type",
+    "arn",
+    "userName",
+    "principalId",
+    "accountId",
+    "invokedBy",
+    "sessionContext",
+    "onBehalfOf",
+]
+identity_type = st.sampled_from(
+    ["IAMUser", "AssumedRole", "Root", "AWSService", "FederatedUser", "AWSAccount", "Other"]
+)
+identities = st.fixed_dictionaries(
+    {},
+    optional={
+        **{k: json_values for k in IDENTITY_KEYS},
+        "type": identity_type | json_values,
+        "arn": st.sampled_from(["", ":", "a/", "arn:aws:sts::1:assumed-role/", "x:federated-user/"])
+        | json_values,
+        "sessionContext": st.fixed_dictionaries({}, optional={"sessionIssuer": json_values}),
+    },
+)
+random_records = st.fixed_dictionaries(
+    {},
+    optional={
+        **{k: json_values for k in CLOUDTRAIL_KEYS},
+        "errorCode": st.sampled_from(["AccessDenied", "Client.UnauthorizedOperation", "X"])
+        | json_values,
+        "errorMessage": st.text() | st.just('on resource: "') | json_values,
+        "resources": st.lists(st.dictionaries(st.just("ARN"), json_values), max_size=2)
+        | json_values,
+        "userIdentity": identities | json_values,
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(random_records)
+def test_random_records_never_crash(rec: dict[str, Any]) -> None:
+    f = Finding.from_record(rec)
+    for name, value in f.to_dict().items():
+        if name == "denial_explicit":
+            assert value is None or isinstance(value, bool)
+        else:
+            assert value is None or (isinstance(value, str) and value), (name, value)
+
+
+@pytest.mark.parametrize("kind", ["IAMUser", "AssumedRole", "FederatedUser", "SAMLUser"])
+@pytest.mark.parametrize(
+    "arn", ["a/", "arn:aws:iam::1:user/", "arn:aws:sts::1:assumed-role/", "x:federated-user/"]
+)
+def test_arn_with_nothing_after_the_marker_gives_null_not_empty(kind: str, arn: str) -> None:
+    """Regression: these gave principal_name "" instead of null."""
+    assert Finding.from_record(record({"type": kind, "arn": arn})).principal_name is None
