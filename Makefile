@@ -19,12 +19,19 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(PIP) install -e '.[dev]'
 	@touch $@ $(VENV)/.installed
 
+# checkov pins old urllib3/packaging, so it lives in its own venv; tests/test_template.py
+# runs it (and cfn-lint) on the CloudFormation template.
+.venv-checkov/.installed:
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip --disable-pip-version-check -q install checkov
+	@touch $@
+
 ## demo: scan the bundled CloudTrail export and print the findings as a table
 demo: $(VENV)/.installed
 	$(BIN)/deniedwatch scan examples/cloudtrail --config examples/deniedwatch.toml --format table
 
 ## test: lint, then every test (unit, moto server, local Slack stand-in)
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev .venv-checkov/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile

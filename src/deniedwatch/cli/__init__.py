@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from deniedwatch.cli import (
     alert_cmd,  # noqa: F401  (registers `test-alert`)
+    deploy_cmd,  # noqa: F401  (registers `deploy`, `destroy`, `status`, `template`)
     scan_cmd,  # noqa: F401  (registers `scan`)
 )
 from deniedwatch.cli._app import app, main

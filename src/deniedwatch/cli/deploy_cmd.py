@@ -1,0 +1,436 @@
+"""`deniedwatch deploy / destroy / status / template`: inputs, prompts and display.
+
+The work is in deniedwatch.deploy (plan: pure; package: the zip; stack: CloudFormation;
+aws: the calls around the stack).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from deniedwatch.cli._app import app, err, fail, friendly
+from deniedwatch.config import Settings, load_settings
+
+EXIT_UNHEALTHY = 1  # `status` found something to look at
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(help="Settings file (TOML). Default: $DENIEDWATCH_CONFIG or ./deniedwatch.toml."),
+]
+StackOpt = Annotated[
+    str | None,
+    typer.Option(
+        envvar="DENIEDWATCH_STACK_NAME",
+        help="Stack name. Default: [deploy] stack_name or deniedwatch.",
+    ),
+]
+RegionOpt = Annotated[
+    str | None,
+    typer.Option(help="AWS region. Default: [deploy] region, then AWS_REGION / your profile's."),
+]
+YesOpt = Annotated[
+    bool, typer.Option("--yes", "-y", help="Ask nothing; fail if something is missing.")
+]
+
+
+@contextlib.contextmanager
+def _clear_errors() -> Iterator[None]:
+    """Known problems become one red line and exit code 2, never a traceback."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from deniedwatch.deploy.package import PackageError
+    from deniedwatch.deploy.plan import PlanError
+    from deniedwatch.deploy.stack import StackError
+
+    try:
+        yield
+    except (PlanError, StackError, PackageError) as exc:
+        fail(escape(str(exc)))
+    except (BotoCoreError, ClientError, OSError) as exc:
+        fail(escape(friendly(exc) or f"{type(exc).__name__}: {exc}"))
+    except Exception as exc:
+        message = friendly(exc)
+        if message is None:
+            raise
+        fail(escape(message))
+
+
+def _settings(config: Path | None) -> Settings:
+    with _clear_errors():
+        return load_settings(config)
+
+
+def _session(region: str | None) -> Any:
+    """A boto3 session: AWS_PROFILE, the credential chain and AWS_ENDPOINT_URL apply as usual."""
+    import boto3
+
+    return boto3.session.Session(region_name=region)
+
+
+def _region(flag: str | None, settings: Settings, yes: bool) -> str:
+    region = flag or settings.deploy.region or _session(None).region_name
+    if not yes:
+        region = typer.prompt("AWS region", default=region or "us-east-1")
+    if not region:
+        fail("no AWS region: pass --region, set AWS_REGION or [deploy] region")
+    return region
+
+
+class _RichObserver:
+    """Stack events as coloured lines above a progress bar, on stderr."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task: Any = None
+
+    def started(self, action: str, total_changes: int) -> None:
+        verb = {"create": "Creating", "update": "Updating", "delete": "Deleting"}[action]
+        self.task = self.progress.add_task(f"{verb} stack", total=total_changes or None)
+
+    def event(self, event: Any) -> None:
+        colour = "red" if "FAILED" in event.status or "ROLLBACK" in event.status else "green"
+        if event.status.endswith("IN_PROGRESS"):
+            colour = "yellow"
+        when = event.timestamp.strftime("%H:%M:%S") if event.timestamp else "--:--:--"
+        reason = f"  [dim]{escape(event.reason)}[/]" if event.reason else ""
+        self.progress.console.print(
+            f"{when} [{colour}]{event.status:<20}[/] {escape(event.logical_id)} "
+            f"[dim]({event.resource_type})[/]{reason}"
+        )
+        done = event.status.endswith("_COMPLETE") and not event.is_stack
+        if self.task is not None and done:
+            self.progress.advance(self.task)
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[_RichObserver]:
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as progress:
+        yield _RichObserver(progress)
+
+
+def _ask(label: str, current: str | None, *, yes: bool, hide: bool = False) -> str | None:
+    """Prompt like an installer: Enter keeps ``current``; blank means none."""
+    if yes:
+        return current
+    answer = typer.prompt(
+        label,
+        default="" if hide else (current or ""),
+        show_default=bool(current) and not hide,
+        hide_input=hide,
+    )
+    return answer.strip() or (current if hide else None)
+
+
+def _settings_text(settings: Settings) -> str:
+    if settings.source is None:
+        return "# deniedwatch settings: built-in defaults (no settings file was given)\n"
+    return settings.source.read_text(encoding="utf-8")
+
+
+@app.command()
+def deploy(
+    stack_name: StackOpt = None,
+    region: RegionOpt = None,
+    slack_webhook_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DENIEDWATCH_SLACK_WEBHOOK_URL",
+            help="Slack incoming webhook URL (stored in Secrets Manager, never in the stack). "
+            "Needed on the first deploy; later, omit it to keep the stored one.",
+            show_default=False,
+        ),
+    ] = None,
+    slack_channel: Annotated[
+        str | None,
+        typer.Option(envvar="DENIEDWATCH_SLACK_CHANNEL", help="Channel named in the message text."),
+    ] = None,
+    email: Annotated[
+        str | None,
+        typer.Option(envvar="DENIEDWATCH_ALERT_EMAIL", help="Address for email alerts (optional)."),
+    ] = None,
+    code_bucket: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DENIEDWATCH_CODE_BUCKET",
+            help="S3 bucket for the function zip; created if missing. "
+            "Default: deniedwatch-code-<account>-<region>.",
+        ),
+    ] = None,
+    existing_log_group: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DENIEDWATCH_EXISTING_LOG_GROUP",
+            help="Attach to this CloudTrail log group instead of creating a trail.",
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+    yes: YesOpt = False,
+) -> None:
+    """Create or update the deniedwatch stack: trail, alarm, topic and the alerting function."""
+    from deniedwatch.deploy import aws, plan
+    from deniedwatch.deploy.package import build_zip
+    from deniedwatch.deploy.stack import Stacks
+
+    settings = _settings(config)
+    wanted = settings.deploy
+    if not yes:
+        err.print("[bold]deniedwatch deploy[/]: Enter keeps the value in brackets.")
+    region = _region(region, settings, yes)
+    stack_name = _ask("Stack name", stack_name or wanted.stack_name, yes=yes) or "deniedwatch"
+
+    with _clear_errors():
+        session = _session(region)
+        stacks = Stacks(session.client("cloudformation"))
+        sm = session.client("secretsmanager")
+        secret = plan.secret_name(stack_name)
+        stored = aws.secret_value(sm, secret)
+        label = "Slack webhook URL" + (" (Enter keeps the stored one)" if stored else "")
+        webhook = _ask(label, slack_webhook_url, yes=yes, hide=True)
+        if webhook:
+            webhook = plan.check_webhook_url(webhook)
+        elif not stored:
+            fail(
+                "a Slack webhook URL is needed on the first deploy: pass --slack-webhook-url "
+                "or set DENIEDWATCH_SLACK_WEBHOOK_URL"
+            )
+        channel = _ask(
+            "Slack channel name (for the message text)",
+            slack_channel or settings.alerts.slack_channel,
+            yes=yes,
+        )
+        email = _ask("Alert email (blank: none)", email or wanted.email, yes=yes)
+        account = session.client("sts").get_caller_identity()["Account"]
+        bucket = code_bucket or wanted.code_bucket or plan.default_code_bucket(account, region)
+        bucket = _ask("Code bucket (created if missing)", bucket, yes=yes) or bucket
+        the_plan = plan.check_plan(
+            plan.DeployPlan(
+                stack_name=stack_name,
+                region=region,
+                code_bucket=bucket,
+                filter_pattern=plan.checked_filter_pattern(settings.ruleset.denial),
+                email=email,
+                existing_log_group=existing_log_group or wanted.existing_log_group,
+                organization_trail=wanted.organization_trail,
+                log_retention_days=wanted.log_retention_days,
+                alarm_threshold=wanted.alarm_threshold,
+                alarm_period_seconds=wanted.alarm_period_seconds,
+            )
+        )
+        if the_plan.existing_log_group:
+            aws.check_existing_log_group(
+                session.client("logs"), the_plan.existing_log_group, f"{stack_name}-alerts"
+            )
+        _show_plan(the_plan, account, bool(webhook), channel)
+        if not yes and not typer.confirm("Deploy?", default=True):
+            raise typer.Exit(1)
+
+        package = build_zip(plan.with_slack_channel(_settings_text(settings), channel))
+        err.print(
+            f"function zip: {package.size / 1024:.0f} KiB, {len(package.names)} files, "
+            f"sha256 {package.sha256[:12]}"
+        )
+        s3 = session.client("s3")
+        if aws.ensure_code_bucket(s3, bucket, region, account):
+            err.print(f"created code bucket {bucket} (encrypted, public access blocked)")
+        key = plan.code_key(stack_name, package.sha256)
+        aws.upload_code(s3, bucket, key, package.data)
+
+        with _progress() as observer:
+            stacks.observer = observer
+            result = stacks.deploy(stack_name, plan.template_text(), the_plan.parameters(key))
+        if webhook:
+            outcome = aws.write_webhook(sm, secret, webhook)
+            if outcome == "created":
+                err.print(
+                    f"[yellow]note:[/] secret {secret} was missing after the stack deployed "
+                    "(moto does not model it; on AWS someone deleted it), so it was created "
+                    "directly"
+                )
+    _show_result(result, the_plan)
+
+
+def _show_plan(the_plan: Any, account: str, new_webhook: bool, channel: str | None) -> None:
+    source = the_plan.existing_log_group or "a new multi-region trail"
+    if the_plan.organization_trail and not the_plan.existing_log_group:
+        source = "a new organization trail"
+    rows = [
+        ("account / region", f"{account} / {the_plan.region}"),
+        ("stack", the_plan.stack_name),
+        ("CloudTrail from", source),
+        (
+            "Slack",
+            ("new webhook URL" if new_webhook else "stored webhook URL")
+            + (f", {channel}" if channel else ""),
+        ),
+        ("email", the_plan.email or "none"),
+        ("code bucket", the_plan.code_bucket),
+    ]
+    for name, value in rows:
+        err.print(f"  [dim]{name:>16}[/]  {escape(value)}")
+
+
+def _show_result(result: Any, the_plan: Any) -> None:
+    words = {"create": "created", "update": "updated", "none": "already up to date"}
+    err.print(
+        f"[bold green]stack {the_plan.stack_name} {words[result.action]}[/] ({result.status})"
+    )
+    for key, value in sorted(result.outputs.items()):
+        typer.echo(f"{key}: {value}")
+    if the_plan.email:
+        err.print(
+            f"[yellow]AWS sent a confirmation email to {escape(the_plan.email)}: click its link, "
+            "or no email alerts arrive.[/] `deniedwatch status` shows whether it is confirmed."
+        )
+
+
+def _confirm(question: str, yes: bool) -> None:
+    if yes:
+        return
+    if not typer.confirm(question, default=False):
+        raise typer.Exit(1)
+
+
+@app.command()
+def destroy(
+    stack_name: StackOpt = None,
+    region: RegionOpt = None,
+    purge: Annotated[
+        bool,
+        typer.Option(
+            "--purge", help="Also delete the trail bucket (all log files) and the trail log group."
+        ),
+    ] = False,
+    config: ConfigOpt = None,
+    yes: YesOpt = False,
+) -> None:
+    """Delete the stack. The trail bucket and log group stay unless --purge."""
+    from deniedwatch.deploy import aws, plan
+    from deniedwatch.deploy.stack import Stacks, outputs_of
+
+    settings = _settings(config)
+    stack_name = stack_name or settings.deploy.stack_name
+    region = region or settings.deploy.region or _session(None).region_name
+    if not region:
+        fail("no AWS region: pass --region, set AWS_REGION or [deploy] region")
+    with _clear_errors():
+        session = _session(region)
+        stacks = Stacks(session.client("cloudformation"))
+        stack = stacks.describe(stack_name)
+        if stack is None:
+            err.print(f"no stack {stack_name} in {region}: nothing to delete")
+            return
+        outputs = outputs_of(stack)
+        params = {
+            p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])
+        }
+        kept = [
+            f"bucket {outputs['TrailBucketName']}" if outputs.get("TrailBucketName") else "",
+            f"log group {outputs['CreatedLogGroupName']}"
+            if outputs.get("CreatedLogGroupName")
+            else "",
+        ]
+        kept = [k for k in kept if k]
+        what = f"Delete stack {stack_name} in {region}"
+        if purge and kept:
+            what += " and " + " and ".join(kept) + " with every log file in them"
+        _confirm(what + "?", yes)
+        with _progress() as observer:
+            stacks.observer = observer
+            stacks.delete(stack_name)
+        aws.delete_secret(session.client("secretsmanager"), plan.secret_name(stack_name))
+        err.print(f"[bold green]stack {stack_name} deleted[/]")
+        if purge:
+            s3, logs = session.client("s3"), session.client("logs")
+            if bucket := outputs.get("TrailBucketName"):
+                aws.purge_bucket(s3, bucket)
+                err.print(f"deleted bucket {bucket}")
+            if group := outputs.get("CreatedLogGroupName"):
+                aws.purge_log_group(logs, group)
+                err.print(f"deleted log group {group}")
+            if code := params.get("CodeBucket"):
+                removed = aws.delete_code(s3, code, f"deniedwatch/{stack_name}/")
+                err.print(f"deleted {removed} function zip(s) from {code}")
+        elif kept:
+            err.print("kept " + " and ".join(kept) + " (CloudTrail history); --purge removes them")
+
+
+@app.command()
+def status(stack_name: StackOpt = None, region: RegionOpt = None, config: ConfigOpt = None) -> None:
+    """Is the stack healthy? Stack, trail, email subscription, function errors, dead letters."""
+    from deniedwatch.deploy.aws import gather_status, health_problems
+
+    settings = _settings(config)
+    stack_name = stack_name or settings.deploy.stack_name
+    region = region or settings.deploy.region or _session(None).region_name
+    if not region:
+        fail("no AWS region: pass --region, set AWS_REGION or [deploy] region")
+    with _clear_errors():
+        session = _session(region)
+        report = gather_status(session.client, stack_name)
+    table = Table(show_header=False, box=None)
+
+    def show(value: object, good: bool | None) -> str:
+        colour = {True: "green", False: "red", None: "dim"}[good]
+        return f"[{colour}]{escape(str(value))}[/]"
+
+    table.add_row(
+        "stack",
+        show(
+            report.stack_status or "missing",
+            report.stack_status in ("CREATE_COMPLETE", "UPDATE_COMPLETE"),
+        ),
+    )
+    if report.trail_name:
+        logging = {True: "logging", False: "NOT logging", None: "unknown"}[report.trail_logging]
+        table.add_row("trail", show(f"{report.trail_name}: {logging}", report.trail_logging))
+    elif report.stack_status:
+        table.add_row("trail", show("existing log group (not ours to check)", None))
+    for endpoint, ok in report.email_subscriptions.items():
+        table.add_row("email", show(f"{endpoint}: {'confirmed' if ok else 'pending'}", ok))
+    if report.function_errors_24h is not None:
+        n = report.function_errors_24h
+        table.add_row("function errors (24 h)", show(n, n == 0))
+    if report.dead_letters is not None:
+        table.add_row("dead-letter queue", show(report.dead_letters, report.dead_letters == 0))
+    from rich.console import Console
+
+    Console(highlight=False).print(table)
+    problems = health_problems(report)
+    for problem in problems:
+        err.print(f"[yellow]![/] {escape(problem)}")
+    if problems:
+        raise typer.Exit(EXIT_UNHEALTHY)
+
+
+@app.command()
+def template(config: ConfigOpt = None) -> None:
+    """Print the CloudFormation template (the filter pattern rendered from your settings)."""
+    from deniedwatch.deploy.plan import render_template
+
+    settings = _settings(config)
+    with _clear_errors():
+        text = render_template(settings.ruleset.denial)
+    sys.stdout.write(text)

@@ -1,0 +1,297 @@
+"""The AWS calls around the stack: code bucket and upload, the webhook secret, purge, status.
+
+Every function takes the boto3 client it needs, so tests point them at moto server.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from deniedwatch.deploy.plan import PlanError
+
+SUBSCRIPTION_FILTER_LIMIT = 2  # per log group, a CloudWatch Logs quota
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+# -- code bucket -------------------------------------------------------------------
+def tls_only_policy(bucket: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ],
+        }
+    )
+
+
+def ensure_code_bucket(s3: Any, bucket: str, region: str, account_id: str) -> bool:
+    """Make sure ``bucket`` exists, is ours and is in ``region``; True when created now."""
+    try:
+        s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=account_id)
+    except ClientError as exc:
+        if _code(exc) not in ("404", "NoSuchBucket", "NotFound"):
+            raise PlanError(
+                f"code bucket {bucket} exists but is not yours to use ({_code(exc)}); "
+                "pick another name with --code-bucket"
+            ) from None
+    else:
+        location = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint") or "us-east-1"
+        if location != region:
+            raise PlanError(
+                f"code bucket {bucket} is in {location}; the function is in {region} and "
+                "Lambda reads code only from its own region: pass another --code-bucket"
+            )
+        return False
+    create: dict[str, Any] = {"Bucket": bucket}
+    if region != "us-east-1":
+        create["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    s3.create_bucket(**create)
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    s3.put_bucket_policy(Bucket=bucket, Policy=tls_only_policy(bucket))
+    return True
+
+
+def upload_code(s3: Any, bucket: str, key: str, data: bytes) -> bool:
+    """Upload the zip unless that exact key (content-addressed) is there; True if uploaded."""
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+        return False
+    except ClientError as exc:
+        if _code(exc) not in ("404", "NoSuchKey", "NotFound"):
+            raise
+    s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/zip")
+    return True
+
+
+def delete_code(s3: Any, bucket: str, prefix: str) -> int:
+    """Remove this stack's zips; returns how many."""
+    removed = 0
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if keys:
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+                removed += len(keys)
+    except ClientError as exc:
+        if _code(exc) != "NoSuchBucket":
+            raise
+    return removed
+
+
+# -- the webhook secret ----------------------------------------------------------
+def secret_value(sm: Any, name: str) -> str | None:
+    """The secret's current value, or None when the secret or its value does not exist."""
+    try:
+        return sm.get_secret_value(SecretId=name)["SecretString"]
+    except ClientError as exc:
+        if _code(exc) == "ResourceNotFoundException":
+            return None
+        raise
+
+
+def write_webhook(sm: Any, name: str, url: str) -> str:
+    """Store the webhook URL in the secret; returns "unchanged", "updated" or "created".
+
+    The stack creates the secret empty and this fills it, so the URL never passes through
+    CloudFormation. "created" happens only when the secret is missing after the stack
+    was deployed: moto's CloudFormation skips AWS::SecretsManager::Secret; on AWS it
+    would mean the secret was deleted by hand.
+    """
+    if secret_value(sm, name) == url:
+        return "unchanged"
+    try:
+        sm.put_secret_value(SecretId=name, SecretString=url)
+        return "updated"
+    except ClientError as exc:
+        if _code(exc) != "ResourceNotFoundException":
+            raise
+    sm.create_secret(
+        Name=name,
+        SecretString=url,
+        Description="Slack incoming webhook URL used by the deniedwatch function.",
+    )
+    return "created"
+
+
+def delete_secret(sm: Any, name: str) -> None:
+    """Delete the secret now (no recovery window) so a later deploy can reuse the name."""
+    try:
+        sm.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+    except ClientError as exc:
+        if _code(exc) != "ResourceNotFoundException":
+            raise
+
+
+# -- existing-trail mode -----------------------------------------------------------
+def check_existing_log_group(logs: Any, name: str, function_name: str) -> None:
+    """The group must exist and have room for our subscription filter."""
+    groups = logs.describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
+    if not any(g["logGroupName"] == name for g in groups):
+        raise PlanError(f"log group {name} does not exist in this account and region")
+    filters = logs.describe_subscription_filters(logGroupName=name).get("subscriptionFilters", [])
+    others = [f for f in filters if not f.get("destinationArn", "").endswith(f":{function_name}")]
+    if len(others) >= SUBSCRIPTION_FILTER_LIMIT:
+        names = ", ".join(f["filterName"] for f in others)
+        raise PlanError(
+            f"log group {name} already has {len(others)} subscription filters ({names}); "
+            f"CloudWatch Logs allows {SUBSCRIPTION_FILTER_LIMIT}"
+        )
+
+
+# -- purge -------------------------------------------------------------------------
+def purge_bucket(s3: Any, bucket: str) -> bool:
+    """Delete every object version and delete marker, then the bucket; False if absent."""
+    try:
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+            doomed = [
+                {"Key": v["Key"], "VersionId": v["VersionId"]}
+                for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+            ]
+            if doomed:
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed, "Quiet": True})
+        s3.delete_bucket(Bucket=bucket)
+    except ClientError as exc:
+        if _code(exc) == "NoSuchBucket":
+            return False
+        raise
+    return True
+
+
+def purge_log_group(logs: Any, name: str) -> bool:
+    try:
+        logs.delete_log_group(logGroupName=name)
+    except ClientError as exc:
+        if _code(exc) == "ResourceNotFoundException":
+            return False
+        raise
+    return True
+
+
+# -- status ------------------------------------------------------------------------
+@dataclass
+class StatusReport:
+    stack_name: str
+    stack_status: str | None = None
+    trail_name: str | None = None
+    trail_logging: bool | None = None  # None: no trail of ours (existing-trail mode) or unknown
+    email_subscriptions: dict[str, bool] = field(default_factory=dict)  # endpoint -> confirmed
+    function_errors_24h: int | None = None
+    dead_letters: int | None = None
+    unreadable: list[str] = field(default_factory=list)  # what could not be checked, and why
+
+
+HEALTHY_STACK = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+
+
+def health_problems(report: StatusReport) -> list[str]:
+    """What a person should look at; empty when all is well."""
+    problems = []
+    if report.stack_status is None:
+        return [f"stack {report.stack_name} does not exist"]
+    if report.stack_status not in HEALTHY_STACK:
+        problems.append(f"stack is {report.stack_status}")
+    if report.trail_name and report.trail_logging is False:
+        problems.append(f"trail {report.trail_name} is not logging")
+    pending = [e for e, ok in report.email_subscriptions.items() if not ok]
+    if pending:
+        problems.append("email subscription not confirmed: " + ", ".join(pending))
+    if report.function_errors_24h:
+        problems.append(f"the function failed {report.function_errors_24h} times in 24 h")
+    if report.dead_letters:
+        problems.append(f"{report.dead_letters} undelivered alerts in the dead-letter queue")
+    return problems + [f"could not check {u}" for u in report.unreadable]
+
+
+def gather_status(clients: Any, stack_name: str, now: datetime | None = None) -> StatusReport:
+    """Read everything `deniedwatch status` shows; ``clients(name)`` returns a boto3 client."""
+    report = StatusReport(stack_name)
+    try:
+        stack = clients("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
+    except ClientError as exc:
+        if "does not exist" in str(exc):
+            return report
+        raise
+    report.stack_status = stack["StackStatus"]
+    outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", [])}
+
+    def probe(what: str, fn: Any) -> None:
+        try:
+            fn()
+        except ClientError as exc:
+            report.unreadable.append(f"{what} ({_code(exc)})")
+
+    if trail := outputs.get("TrailName"):
+        report.trail_name = trail
+
+        def trail_status() -> None:
+            status = clients("cloudtrail").get_trail_status(Name=trail)
+            report.trail_logging = bool(status.get("IsLogging"))
+
+        probe(f"trail {trail}", trail_status)
+    if topic := outputs.get("AlertTopicArn"):
+
+        def subscriptions() -> None:
+            sns = clients("sns")
+            for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic):
+                for sub in page.get("Subscriptions", []):
+                    if sub.get("Protocol") == "email":
+                        confirmed = sub.get("SubscriptionArn", "").startswith("arn:")
+                        report.email_subscriptions[sub["Endpoint"]] = confirmed
+
+        probe("the email subscription", subscriptions)
+    if function := outputs.get("FunctionName"):
+
+        def errors() -> None:
+            end = now or datetime.now(UTC)
+            stats = clients("cloudwatch").get_metric_statistics(
+                Namespace="AWS/Lambda",
+                MetricName="Errors",
+                Dimensions=[{"Name": "FunctionName", "Value": function}],
+                StartTime=end - timedelta(hours=24),
+                EndTime=end,
+                Period=3600,
+                Statistics=["Sum"],
+            )
+            report.function_errors_24h = int(sum(p["Sum"] for p in stats.get("Datapoints", [])))
+
+        probe("the function's errors", errors)
+    if queue := outputs.get("DeadLetterQueueUrl"):
+
+        def depth() -> None:
+            attrs = clients("sqs").get_queue_attributes(
+                QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"]
+            )["Attributes"]
+            report.dead_letters = int(attrs.get("ApproximateNumberOfMessages", 0))
+
+        probe("the dead-letter queue", depth)
+    return report

@@ -1,0 +1,226 @@
+"""Create / update (through a change set) / delete the stack, reporting events as they come.
+
+The CloudFormation client is passed in; what to show is the caller's business (the
+Observer gets each new stack event), so this module has no terminal code.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+CAPABILITIES = ["CAPABILITY_IAM"]
+# Statuses after which nothing more happens.
+DONE_OK = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE", "IMPORT_COMPLETE"})
+# A stack left here can only be deleted before it is created again.
+DEAD_ON_ARRIVAL = frozenset({"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "REVIEW_IN_PROGRESS"})
+_CANCELLED = ("Resource creation cancelled", "Resource update cancelled")
+_NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
+
+
+class StackError(RuntimeError):
+    """The stack did not reach the state asked for; the message names what failed and why."""
+
+    def __init__(self, message: str, failures: Iterable[StackFailure] = ()) -> None:
+        self.failures = tuple(failures)
+        lines = [message, *(f"  {f.describe()}" for f in self.failures)]
+        super().__init__("\n".join(lines))
+
+
+@dataclass(frozen=True)
+class StackEvent:
+    event_id: str
+    timestamp: datetime | None
+    logical_id: str
+    resource_type: str
+    status: str
+    reason: str | None
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> StackEvent:
+        return cls(
+            event_id=raw["EventId"],
+            timestamp=raw.get("Timestamp"),
+            logical_id=raw.get("LogicalResourceId", ""),
+            resource_type=raw.get("ResourceType", ""),
+            status=raw.get("ResourceStatus", ""),
+            reason=raw.get("ResourceStatusReason") or None,
+        )
+
+    @property
+    def is_stack(self) -> bool:
+        return self.resource_type == "AWS::CloudFormation::Stack"
+
+
+@dataclass(frozen=True)
+class StackFailure:
+    logical_id: str
+    resource_type: str
+    status: str
+    reason: str
+
+    def describe(self) -> str:
+        return f"{self.logical_id} ({self.resource_type}) {self.status}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    action: str  # "create" | "update" | "none"
+    status: str
+    outputs: dict[str, str] = field(default_factory=dict)
+
+
+def root_failures(events: Iterable[StackEvent]) -> list[StackFailure]:
+    """The failures that caused the rest, oldest first; cancellations are consequences."""
+    failed = [
+        e
+        for e in sorted(events, key=lambda e: (e.timestamp is None, e.timestamp))
+        if e.status.endswith("_FAILED") and not (e.reason or "").startswith(_CANCELLED)
+    ]
+    resources = [e for e in failed if not e.is_stack] or failed
+    return [
+        StackFailure(e.logical_id, e.resource_type, e.status, e.reason or "no reason given")
+        for e in resources
+    ]
+
+
+def is_no_change(reason: str | None) -> bool:
+    return any(text in (reason or "") for text in _NO_CHANGES)
+
+
+def outputs_of(stack: dict[str, Any]) -> dict[str, str]:
+    return {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", [])}
+
+
+class Observer:
+    """Told what happens; the CLI draws it. Defaults do nothing (for scripts and tests)."""
+
+    def started(self, action: str, total_changes: int) -> None: ...
+
+    def event(self, event: StackEvent) -> None: ...
+
+
+class Stacks:
+    """One stack name's lifecycle through a CloudFormation client."""
+
+    def __init__(
+        self,
+        cfn: Any,
+        observer: Observer | None = None,
+        *,
+        poll_seconds: float = 3.0,
+        timeout_seconds: float = 3600.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.cfn = cfn
+        self.observer = observer or Observer()
+        self.poll_seconds = poll_seconds
+        self.timeout_seconds = timeout_seconds
+        self.sleep = sleep
+        self.clock = clock
+
+    def describe(self, name: str) -> dict[str, Any] | None:
+        """The stack, or None when there is none (deleted stacks are not listed by name)."""
+        try:
+            stacks = self.cfn.describe_stacks(StackName=name)["Stacks"]
+        except self.cfn.exceptions.ClientError as exc:
+            if "does not exist" in str(exc):
+                return None
+            raise
+        return stacks[0] if stacks else None
+
+    def deploy(self, name: str, template: str, parameters: dict[str, str]) -> DeployResult:
+        """Create or update ``name`` through a change set and wait for the result."""
+        existing = self.describe(name)
+        if existing and existing["StackStatus"] in DEAD_ON_ARRIVAL:
+            # A failed first create leaves a stack that can only be deleted.
+            self.delete(name)
+            existing = None
+        if existing and existing["StackStatus"].endswith("_IN_PROGRESS"):
+            raise StackError(
+                f"stack {name} is busy ({existing['StackStatus']}); run again when it is done"
+            )
+        kind = "UPDATE" if existing else "CREATE"
+        change_set = self.cfn.create_change_set(
+            StackName=name,
+            ChangeSetName=f"deniedwatch-{int(time.time())}",
+            ChangeSetType=kind,
+            TemplateBody=template,
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+            Capabilities=CAPABILITIES,
+            Description="deniedwatch deploy",
+        )
+        change_set_id, stack_id = change_set["Id"], change_set["StackId"]
+        described = self._wait_change_set(change_set_id)
+        if described["Status"] == "FAILED":
+            reason = described.get("StatusReason")
+            if kind == "UPDATE" and is_no_change(reason):
+                self.cfn.delete_change_set(ChangeSetName=change_set_id)
+                return DeployResult("none", existing["StackStatus"], outputs_of(existing))
+            if kind == "CREATE":
+                self.cfn.delete_stack(StackName=stack_id)  # leave no REVIEW_IN_PROGRESS shell
+            raise StackError(f"CloudFormation rejected the change set: {reason}")
+        seen = {e.event_id for e in self._events(stack_id)}
+        self.observer.started(kind.lower(), len(described.get("Changes", [])))
+        self.cfn.execute_change_set(ChangeSetName=change_set_id)
+        status, events = self._wait_stack(stack_id, seen)
+        if status not in DONE_OK:
+            raise StackError(
+                f"stack {name} did not {kind.lower()}: it ended {status}", root_failures(events)
+            )
+        stack = self.describe(name) or {}
+        return DeployResult(kind.lower(), status, outputs_of(stack))
+
+    def delete(self, name: str) -> str:
+        """Delete ``name`` and wait; returns DELETE_COMPLETE or raises with the reason."""
+        stack = self.describe(name)
+        if stack is None:
+            return "DELETE_COMPLETE"
+        stack_id = stack["StackId"]
+        seen = {e.event_id for e in self._events(stack_id)}
+        self.observer.started("delete", 0)
+        self.cfn.delete_stack(StackName=stack_id)
+        status, events = self._wait_stack(stack_id, seen)
+        if status != "DELETE_COMPLETE":
+            raise StackError(f"stack {name} was not deleted: {status}", root_failures(events))
+        return status
+
+    # -- waiting ---------------------------------------------------------------
+    def _deadline_passed(self, started: float) -> bool:
+        return self.clock() - started > self.timeout_seconds
+
+    def _wait_change_set(self, change_set_id: str) -> dict[str, Any]:
+        started = self.clock()
+        while True:
+            described = self.cfn.describe_change_set(ChangeSetName=change_set_id)
+            if described["Status"] in ("CREATE_COMPLETE", "FAILED"):
+                return described
+            if self._deadline_passed(started):
+                raise StackError(f"change set still {described['Status']} after the timeout")
+            self.sleep(self.poll_seconds)
+
+    def _events(self, stack_id: str) -> list[StackEvent]:
+        """The newest page of events, oldest first."""
+        raw = self.cfn.describe_stack_events(StackName=stack_id).get("StackEvents", [])
+        return [StackEvent.from_api(e) for e in reversed(raw)]
+
+    def _wait_stack(self, stack_id: str, seen: set[str]) -> tuple[str, list[StackEvent]]:
+        """Poll until the stack settles, passing each new event on; (status, new events)."""
+        started = self.clock()
+        new: list[StackEvent] = []
+        while True:
+            for event in self._events(stack_id):
+                if event.event_id not in seen:
+                    seen.add(event.event_id)
+                    new.append(event)
+                    self.observer.event(event)
+            status = self.cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"]
+            if not status.endswith("_IN_PROGRESS"):
+                return status, new
+            if self._deadline_passed(started):
+                raise StackError(f"stack still {status} after the timeout", root_failures(new))
+            self.sleep(self.poll_seconds)
