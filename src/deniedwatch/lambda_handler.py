@@ -55,7 +55,13 @@ def load_runtime_settings() -> Settings:
     return Settings()
 
 
-def build_runtime() -> Runtime:
+def build_runtime(
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    slack_timeout: int = 10,
+) -> Runtime:
+    """The container's settings, store and channels; waits go through ``sleep``/``clock``."""
     settings = load_runtime_settings()
     a = settings.alerts
     window = a.dedup_window_minutes * 60
@@ -79,6 +85,9 @@ def build_runtime() -> Runtime:
                 slack_channel=a.slack_channel,
                 window_minutes=a.dedup_window_minutes,
                 on_rejected=secrets.forget,
+                timeout=slack_timeout,
+                sleep=sleep,
+                clock=clock,
             )
         )
     if topic := os.environ.get(ENV_TOPIC_ARN):

@@ -41,6 +41,7 @@ class GroupState:
     owner_count: int = 0  # denials the claim's alert carries
     owner_held: int = 0  # held-back denials the claim's alert announces
     delivered: tuple[str, ...] = ()  # channels the claim has reached
+    complete: bool = False  # every channel reached: the claim can never be taken over
     recent: tuple[str, ...] = ()  # batches already counted
 
     def to_json(self) -> str:
@@ -56,7 +57,7 @@ class GroupState:
     def _abandoned(self, now: float) -> bool:
         return (
             self.owner is not None
-            and not self.delivered
+            and not self.complete
             and self.posted_at is not None
             and now >= self.posted_at + CLAIM_LEASE_SECONDS
         )
@@ -114,11 +115,14 @@ def admit(
     return claim, Decision(True, unannounced, frozenset(), "new")
 
 
-def mark_delivered(state: GroupState, *, batch: str, channel: str) -> GroupState:
-    """Remember that the claim of ``batch`` reached ``channel``."""
-    if state.owner != batch or channel in state.delivered:
+def mark_delivered(
+    state: GroupState, *, batch: str, channels: tuple[str, ...], complete: bool
+) -> GroupState:
+    """Remember which channels the claim of ``batch`` reached, and whether that is all."""
+    if state.owner != batch:
         return state
-    return replace(state, delivered=(*state.delivered, channel))
+    delivered = (*state.delivered, *(c for c in channels if c not in state.delivered))
+    return replace(state, delivered=delivered, complete=state.complete or complete)
 
 
 class DedupStoreError(RuntimeError):
@@ -131,7 +135,9 @@ class DedupStore(Protocol):
 
     def admit(self, alert: Alert, *, batch: str, now: float) -> Decision: ...
 
-    def delivered(self, alert: Alert, *, batch: str, channel: str, now: float) -> None: ...
+    def delivered(
+        self, alert: Alert, *, batch: str, channels: tuple[str, ...], complete: bool, now: float
+    ) -> None: ...
 
     def pending(self, key: GroupKey) -> int:
         """Denials of this group held back and not announced yet."""
@@ -150,7 +156,9 @@ class NullStore:
             return Decision(True, reason="no-store")
         return Decision(False, reason="threshold")
 
-    def delivered(self, alert: Alert, *, batch: str, channel: str, now: float) -> None:
+    def delivered(
+        self, alert: Alert, *, batch: str, channels: tuple[str, ...], complete: bool, now: float
+    ) -> None:
         return None
 
     def pending(self, key: GroupKey) -> int:
@@ -180,12 +188,14 @@ class MemoryStore:
             self.states[digest] = state
             return decision
 
-    def delivered(self, alert: Alert, *, batch: str, channel: str, now: float) -> None:
+    def delivered(
+        self, alert: Alert, *, batch: str, channels: tuple[str, ...], complete: bool, now: float
+    ) -> None:
         with self._lock:
             digest = alert.key.digest()
             if digest in self.states:
                 self.states[digest] = mark_delivered(
-                    self.states[digest], batch=batch, channel=channel
+                    self.states[digest], batch=batch, channels=channels, complete=complete
                 )
 
     def pending(self, key: GroupKey) -> int:
@@ -286,11 +296,13 @@ class DynamoStore:
 
         return self._update(alert.key, now, change)
 
-    def delivered(self, alert: Alert, *, batch: str, channel: str, now: float) -> None:
+    def delivered(
+        self, alert: Alert, *, batch: str, channels: tuple[str, ...], complete: bool, now: float
+    ) -> None:
         def change(state: GroupState | None) -> tuple[GroupState | None, None]:
             if state is None:
                 return None, None
-            return mark_delivered(state, batch=batch, channel=channel), None
+            return mark_delivered(state, batch=batch, channels=channels, complete=complete), None
 
         self._update(alert.key, now, change)
 

@@ -78,7 +78,8 @@ def deliver(
             continue
         alert = alert.with_held_back(decision.held_back)
         log("alert", decision=decision.reason, **_summary(alert))
-        reached = False
+        reached: list[str] = []
+        failed = False
         for channel in channels:
             if channel.name in decision.delivered:
                 continue
@@ -90,25 +91,28 @@ def deliver(
                     channel.send(alert)
                 except DeliveryFailed as exc:
                     reason = broken[channel.name] = str(exc)
-            if reason is not None:
-                report.failures.append((channel.name, reason))
-                log(
-                    "delivery-failed",
-                    level="error",
-                    channel=channel.name,
-                    reason=reason,
-                    group=alert.key.digest(),
-                )
+            if reason is None:
+                reached.append(channel.name)
                 continue
-            reached = True
-            report.deliveries += 1
-            try:
-                store.delivered(alert, batch=batch, channel=channel.name, now=now)
-            except DedupStoreError as exc:
-                report.store_errors += 1
-                log("dedup-store-error", level="error", error=str(exc))
+            failed = True
+            report.failures.append((channel.name, reason))
+            log(
+                "delivery-failed",
+                level="error",
+                channel=channel.name,
+                reason=reason,
+                group=alert.key.digest(),
+            )
+        report.deliveries += len(reached)
         if reached:
             report.sent.append(alert)
+        try:
+            store.delivered(
+                alert, batch=batch, channels=tuple(reached), complete=not failed, now=now
+            )
+        except DedupStoreError as exc:
+            report.store_errors += 1
+            log("dedup-store-error", level="error", error=str(exc))
     if metrics is not None:
         metrics.add("AlertsHeld", len(report.held))
         metrics.add("AlertsDelivered", report.deliveries)

@@ -316,12 +316,12 @@ class Pacer:
 
     def __init__(
         self,
-        interval: float = POST_INTERVAL,
+        interval: float | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = time.sleep,
     ) -> None:
-        self.interval = interval
+        self.interval = POST_INTERVAL if interval is None else interval
         self.clock = clock
         self.sleep = sleep
         self._last: float | None = None

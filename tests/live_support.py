@@ -1,0 +1,201 @@
+"""Helpers for the live-path tests: real-shaped CloudTrail records and subscription
+payloads, a scripted Slack stand-in on pytest-httpserver, a fake clock for waits.
+
+Not a conftest: the test modules import what they use.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import itertools
+import json
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug import Request, Response
+
+WEBHOOK_PATH = "/services/T0000TEST/B0000TEST/aSecretWebhookToken0123"
+ACCOUNT = "111122223333"
+
+_ids = itertools.count(1)
+
+
+def denial(
+    *,
+    user: str = "mallory",
+    event_name: str = "GetObject",
+    source: str = "s3.amazonaws.com",
+    code: str = "AccessDenied",
+    account: str = ACCOUNT,
+    region: str = "eu-west-1",
+    time: str = "2026-11-20T09:05:31Z",
+    user_agent: str = "aws-cli/2.17.20 md/awscrt#0.20.11 os/linux#6.1",
+    message: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A realistic denied CloudTrail record of an IAM user."""
+    arn = f"arn:aws:iam::{account}:user/{user}"
+    action = f"{source.split('.')[0]}:{event_name}"
+    record = {
+        "eventVersion": "1.10",
+        "userIdentity": {
+            "type": "IAMUser",
+            "principalId": "AIDAEXAMPLEUSERID0001",
+            "arn": arn,
+            "accountId": account,
+            "accessKeyId": "AKIAEXAMPLEKEY000001",
+            "userName": user,
+        },
+        "eventTime": time,
+        "eventSource": source,
+        "eventName": event_name,
+        "awsRegion": region,
+        "sourceIPAddress": "203.0.113.47",
+        "userAgent": user_agent,
+        "errorCode": code,
+        "errorMessage": message
+        or f"User: {arn} is not authorized to perform: {action} because no identity-based "
+        "policy allows the "
+        + action
+        + " action",
+        "requestParameters": {"bucketName": "prod-exports", "key": "a.csv"},
+        "responseElements": None,
+        "requestID": "8Q2W5E7R9T1Y3U5I",
+        "eventID": str(uuid.uuid4()),
+        "readOnly": True,
+        "eventType": "AwsApiCall",
+        "managementEvent": False,
+        "recipientAccountId": account,
+        "eventCategory": "Management",
+    }
+    record.update(extra)
+    return record
+
+
+def log_events(messages: Iterable[Any]) -> list[dict[str, Any]]:
+    """logEvents entries; dict messages become JSON text, anything else is kept as is."""
+    return [
+        {
+            "id": f"3{next(_ids):055d}",
+            "timestamp": 1795770331000,
+            "message": json.dumps(m) if isinstance(m, dict) else m,
+        }
+        for m in messages
+    ]
+
+
+def envelope(body: Any) -> dict[str, Any]:
+    """{"awslogs": {"data": base64(gzip(json))}} exactly as Lambda receives it."""
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return {"awslogs": {"data": base64.b64encode(gzip.compress(raw)).decode()}}
+
+
+def subscription_payload(
+    messages: Iterable[Any],
+    *,
+    message_type: str = "DATA_MESSAGE",
+    log_group: str = "aws-cloudtrail-logs-111122223333",
+    log_stream: str = "111122223333_CloudTrail_eu-west-1",
+    events: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    return envelope(
+        {
+            "messageType": message_type,
+            "owner": ACCOUNT,
+            "logGroup": log_group,
+            "logStream": log_stream,
+            "subscriptionFilters": ["deniedwatch-denials"],
+            "logEvents": events if events is not None else log_events(messages),
+        }
+    )
+
+
+def control_payload() -> dict[str, Any]:
+    return envelope(
+        {
+            "messageType": "CONTROL_MESSAGE",
+            "owner": "CloudwatchLogs",
+            "logGroup": "",
+            "logStream": "",
+            "subscriptionFilters": [],
+            "logEvents": [
+                {
+                    "id": "",
+                    "timestamp": 1795770331000,
+                    "message": "CWL CONTROL MESSAGE: Checking health of destination Lambda.",
+                }
+            ],
+        }
+    )
+
+
+@dataclass
+class FakeTime:
+    """A clock that only moves when something sleeps; records every wait asked for."""
+
+    now: float = 1_795_770_331.0
+    sleeps: list[float] = field(default_factory=list)
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += max(seconds, 0)
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def time(self) -> float:
+        return self.now
+
+
+Answer = Callable[[Request], Response]
+
+
+def ok(_: Request) -> Response:
+    return Response("ok", status=200, content_type="text/plain")
+
+
+def status(code: int, body: str = "error", headers: dict[str, str] | None = None) -> Answer:
+    def answer(_: Request) -> Response:
+        return Response(body, status=code, headers=headers or {}, content_type="text/plain")
+
+    return answer
+
+
+class SlackStandIn:
+    """A real HTTP server path answering from a script, then with 200; keeps every body."""
+
+    def __init__(self, httpserver: Any, script: Sequence[Answer] = ()) -> None:
+        self.server = httpserver
+        self.script = list(script)
+        self.bodies: list[dict[str, Any]] = []
+        httpserver.expect_request(WEBHOOK_PATH, method="POST").respond_with_handler(self._answer)
+
+    @property
+    def url(self) -> str:
+        return self.server.url_for(WEBHOOK_PATH)
+
+    def _answer(self, request: Request) -> Response:
+        self.bodies.append(json.loads(request.get_data()))
+        answer = self.script.pop(0) if self.script else ok
+        return answer(request)
+
+    def ok_posts(self) -> list[dict[str, Any]]:
+        """Bodies the stand-in answered 200 to."""
+        return [
+            body
+            for (req, resp) in self.server.log
+            if req.path == WEBHOOK_PATH and resp.status_code == 200
+            for body in [json.loads(req.get_data())]
+        ]
+
+
+def mrkdwn_texts(payload: dict[str, Any]) -> list[str]:
+    """Every mrkdwn string in a webhook payload (the fallback text is mrkdwn too)."""
+    texts = [payload.get("text", "")]
+    for block in payload.get("blocks", []):
+        objs = [block.get("text"), *block.get("fields", []), *block.get("elements", [])]
+        texts += [o["text"] for o in objs if isinstance(o, dict) and o.get("type") == "mrkdwn"]
+    return texts

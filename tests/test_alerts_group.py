@@ -1,0 +1,68 @@
+"""Findings -> alerts: pure grouping, no server."""
+
+from __future__ import annotations
+
+from deniedwatch.alerts.group import GroupKey, LogLocation, group_findings
+from deniedwatch.finding import Finding
+from live_support import denial
+
+
+def findings(*records: dict) -> list[Finding]:
+    return [Finding.from_record(r) for r in records]
+
+
+def test_groups_by_account_principal_action_and_code_with_counts_and_times():
+    fs = findings(
+        denial(user="a", time="2026-11-20T09:00:02Z"),
+        denial(user="a", time="2026-11-20T09:00:01Z"),
+        denial(user="a", time="2026-11-20T09:00:03Z", region="us-east-1"),
+        denial(user="b"),
+        denial(user="a", event_name="PutObject"),
+        denial(user="a", code="AccessDeniedException"),
+        denial(user="a", account="444455556666"),
+    )
+    alerts = group_findings(fs, label={"111122223333": "prod"}.get)
+    assert len(alerts) == 5
+    a = next(x for x in alerts if x.count == 3)
+    assert a.key == GroupKey(
+        "111122223333", "arn:aws:iam::111122223333:user/a", "s3:GetObject", "AccessDenied"
+    )
+    assert (a.first_time, a.last_time) == ("2026-11-20T09:00:01Z", "2026-11-20T09:00:03Z")
+    assert a.sample.event_time == "2026-11-20T09:00:03Z"  # the latest is shown
+    assert a.variety["region"] == 2 and a.variety["source_ip"] == 1
+    assert a.account_label == "prod"
+    assert sum(x.count for x in alerts) == len(fs)
+
+
+def test_examples_are_capped_earliest_first_and_distinct():
+    fs = findings(*[denial(time=f"2026-11-20T09:00:{s:02d}Z") for s in range(9, -1, -1)])
+    fs.append(fs[0])  # the same event twice (an AWS redelivery)
+    (alert,) = group_findings(fs, max_examples=3)
+    assert alert.count == 11
+    assert [e.event_time for e in alert.examples] == [
+        "2026-11-20T09:00:00Z",
+        "2026-11-20T09:00:01Z",
+        "2026-11-20T09:00:02Z",
+    ]
+
+
+def test_digest_is_stable_short_and_distinct():
+    k1 = GroupKey("1", "arn", "s3:GetObject", "AccessDenied")
+    k2 = GroupKey("1", "arn", "s3:GetObject", "AccessDeniedException")
+    assert k1.digest() == GroupKey("1", "arn", "s3:GetObject", "AccessDenied").digest()
+    assert k1.digest() != k2.digest() and len(k1.digest()) == 32
+    assert len(GroupKey("1", "x" * 100_000, None, None).digest()) == 32
+
+
+def test_no_findings_no_alerts_and_missing_fields_still_group():
+    assert group_findings([]) == []
+    (alert,) = group_findings([Finding.from_record({"errorCode": "AccessDenied"})] * 2)
+    assert alert.count == 2 and alert.first_time is None and alert.examples == ()
+
+
+def test_log_stream_link_uses_the_console_fragment_encoding():
+    url = LogLocation("eu-west-1", "/aws/cloudtrail/org", "o-1_CloudTrail_eu-west-1").console_url()
+    assert url is not None
+    assert "log-group/$252Faws$252Fcloudtrail$252Forg/log-events/o-1_CloudTrail_eu-west-1" in url
+    assert LogLocation("eu-west-1|<x>", "g", "s").console_url() is None
+    assert LogLocation(None, "g", "s").console_url() is None
