@@ -78,13 +78,28 @@ class _Reader:
                 continue
             if current == table and (index is None or seen == index) and assign.match(line):
                 return number
+        inline = re.compile(r"(?:^|[{,])\s*[\"']?" + re.escape(key) + r"[\"']?\s*=")
         for number, line in enumerate(self.lines, 1):
-            if assign.match(line):
+            if inline.search(line):  # also `table = { key = … }`
                 return number
         return None
 
+    def header_line(self, table: str, index: int | None = None) -> int | None:
+        """Line of the ``[table]`` header (or of the index-th ``[[table]]``)."""
+        header = re.compile(r"^\s*\[\[?\s*" + re.escape(table) + r"\s*\]")
+        seen = -1
+        for number, line in enumerate(self.lines, 1):
+            if header.match(line):
+                seen += 1
+                if index is None or seen == index:
+                    return number
+        return None
+
     def fail(self, key: str, problem: str, table: str | None = None, index: int | None = None):
-        line = self.line_of(key.rsplit(".", 1)[-1].split("[")[0], table, index)
+        name = key.rsplit(".", 1)[-1]
+        line = None if "[" in name else self.line_of(name, table, index)
+        # A whole table or [[array]] entry is at fault: point at its header.
+        line = line or self.header_line(re.sub(r"\[\d+\]$", "", key), index)
         where = f"{self.path}:{line}" if line else str(self.path)
         raise ConfigError(f"{where}: {key}: {problem}")
 
@@ -118,6 +133,8 @@ class _Reader:
 
 
 _KIND_NAMES = {int: "a whole number", str: "a string", bool: "true or false"}
+# A source_ip that is an address or a CIDR, well-formed or not (vs. a service name).
+_IP_SHAPED = re.compile(r"[\d.]+(?:/.*)?|[0-9a-fA-F:.%]*:[0-9a-fA-F:.%]*(?:/.*)?|.*/.*")
 
 
 def _parse_suppressions(reader: _Reader, suppress: dict[str, Any]) -> list[Suppression]:
@@ -148,11 +165,13 @@ def _parse_suppressions(reader: _Reader, suppress: dict[str, Any]) -> list[Suppr
                 table,
                 i,
             )
-        if "source_ip" in rule and "/" in rule["source_ip"]:
+        # Anything shaped like an address or CIDR must be one ("10.0.0.256" would
+        # otherwise be compared as a plain string and silently never match).
+        if "source_ip" in rule and _IP_SHAPED.fullmatch(rule["source_ip"]):
             try:
                 ipaddress.ip_network(rule["source_ip"], strict=False)
             except ValueError:
-                problem = f"{rule['source_ip']!r} is not a CIDR"
+                problem = f"{rule['source_ip']!r} is not an IP address or CIDR"
                 reader.fail(f"suppress.rule[{i}].source_ip", problem, table, i)
         parsed.append(Suppression(**{**rule, "name": rule.get("name", f"rule-{i + 1}")}))
     return parsed
@@ -163,7 +182,10 @@ def parse_settings(text: str, path: Path) -> Settings:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        # Python 3.11's error carries its position only in the text.
+        m = re.search(r"at line (\d+)", str(exc))
+        line = m.group(1) if m else len(text.splitlines()) or 1
+        raise ConfigError(f"{path}:{line}: not valid TOML: {exc}") from None
     reader = _Reader(path, text)
     known_tables = {"denial", "suppress", "accounts", "alerts", "deploy"}
     for key in data:
