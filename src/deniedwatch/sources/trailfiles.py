@@ -23,13 +23,16 @@ try:  # optional accelerators: the scan is several times faster with them
     from isal import igzip_lib as _igzip_lib
 
     def _gunzip(data: bytes) -> bytes:
-        """One-member gzip (what CloudTrail writes) in one ISA-L call, about 2.5x faster
-        than ``igzip.decompress``, which loops over members through a stream reader.
-        Anything else (more members, a truncated or corrupt file) goes the general way,
-        which also gives the usual error."""
+        """One-member gzip (what CloudTrail writes) in one ISA-L call into one buffer of
+        the size the gzip trailer announces: ~3.5x faster than ``igzip.decompress``,
+        which goes through a stream reader and grows its output block by block (page
+        faults). Anything else (more members, a truncated, corrupt or lying file) goes
+        the general way, which also gives the usual error."""
+        announced = int.from_bytes(data[-4:], "little")  # ISIZE (RFC 1952), mod 2**32
+        limit = min(announced, len(data) * 1032) + 1  # 1032: deflate's largest ratio
         inflater = _igzip_lib.IgzipDecompressor(flag=_igzip_lib.DECOMP_GZIP)
         try:
-            text = inflater.decompress(data)
+            text = inflater.decompress(data, limit)
         except _igzip_lib.IsalError:
             return _igzip.decompress(data)
         if not inflater.eof or inflater.unused_data.strip(b"\0"):
