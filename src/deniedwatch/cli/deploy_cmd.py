@@ -292,13 +292,31 @@ def _show_plan(the_plan: Any, account: str, new_webhook: bool, channel: str | No
         err.print(f"  [dim]{name:>16}[/]  {escape(value)}")
 
 
+# What deploy prints at the end: (label, logical id) of the resources people look for.
+_SUMMARY = (
+    ("alert topic", "AlertTopic"),
+    ("function", "Function"),
+    ("dedup table", "DedupTable"),
+    ("dead-letter queue", "DeadLetterQueue"),
+    ("trail bucket", "TrailBucket"),
+    ("trail log group", "TrailLogGroup"),
+)
+
+
 def _show_result(result: Any, the_plan: Any) -> None:
+    from deniedwatch.deploy.plan import secret_name
+
     words = {"create": "created", "update": "updated", "none": "already up to date"}
-    err.print(
-        f"[bold green]stack {the_plan.stack_name} {words[result.action]}[/] ({result.status})"
-    )
+    done = words[result.action]
+    err.print(f"[bold green]stack {the_plan.stack_name} {done}[/] ({result.status})")
+    rows = {label: result.resources[key] for label, key in _SUMMARY if key in result.resources}
+    rows["webhook secret"] = secret_name(the_plan.stack_name)
+    if the_plan.existing_log_group:
+        rows["watched log group"] = the_plan.existing_log_group
+    for label, value in rows.items():
+        typer.echo(f"{label}: {value}")
     for key, value in sorted(result.outputs.items()):
-        typer.echo(f"{key}: {value}")
+        typer.echo(f"output {key}: {value}")
     if the_plan.email:
         err.print(
             f"[yellow]AWS sent a confirmation email to {escape(the_plan.email)}: click its link, "
@@ -328,7 +346,7 @@ def destroy(
 ) -> None:
     """Delete the stack. The trail bucket and log group stay unless --purge."""
     from deniedwatch.deploy import aws, plan
-    from deniedwatch.deploy.stack import Stacks, outputs_of
+    from deniedwatch.deploy.stack import Stacks, physical_ids
 
     settings = _settings(config)
     stack_name = stack_name or settings.deploy.stack_name
@@ -342,17 +360,13 @@ def destroy(
         if stack is None:
             err.print(f"no stack {stack_name} in {region}: nothing to delete")
             return
-        outputs = outputs_of(stack)
-        params = {
-            p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])
-        }
+        ids = physical_ids(stacks.cfn, stack["StackId"])
+        params = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack["Parameters"]}
         kept = [
-            f"bucket {outputs['TrailBucketName']}" if outputs.get("TrailBucketName") else "",
-            f"log group {outputs['CreatedLogGroupName']}"
-            if outputs.get("CreatedLogGroupName")
-            else "",
+            f"{kind} {ids[key]}"
+            for kind, key in (("bucket", "TrailBucket"), ("log group", "TrailLogGroup"))
+            if ids.get(key)
         ]
-        kept = [k for k in kept if k]
         what = f"Delete stack {stack_name} in {region}"
         if purge and kept:
             what += " and " + " and ".join(kept) + " with every log file in them"
@@ -364,10 +378,10 @@ def destroy(
         err.print(f"[bold green]stack {stack_name} deleted[/]")
         if purge:
             s3, logs = session.client("s3"), session.client("logs")
-            if bucket := outputs.get("TrailBucketName"):
+            if bucket := ids.get("TrailBucket"):
                 aws.purge_bucket(s3, bucket)
                 err.print(f"deleted bucket {bucket}")
-            if group := outputs.get("CreatedLogGroupName"):
+            if group := ids.get("TrailLogGroup"):
                 aws.purge_log_group(logs, group)
                 err.print(f"deleted log group {group}")
             if code := params.get("CodeBucket"):

@@ -77,7 +77,10 @@ def ensure_code_bucket(s3: Any, bucket: str, region: str, account_id: str) -> bo
             "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
         },
     )
-    s3.put_bucket_policy(Bucket=bucket, Policy=tls_only_policy(bucket))
+    if s3.meta.endpoint_url.startswith("https://"):
+        # TLS-only. Skipped for a plain-http endpoint (a local emulator such as moto
+        # server), where the policy would lock this very client out of the bucket.
+        s3.put_bucket_policy(Bucket=bucket, Policy=tls_only_policy(bucket))
     return True
 
 
@@ -234,15 +237,18 @@ def health_problems(report: StatusReport) -> list[str]:
 
 def gather_status(clients: Any, stack_name: str, now: datetime | None = None) -> StatusReport:
     """Read everything `deniedwatch status` shows; ``clients(name)`` returns a boto3 client."""
+    from deniedwatch.deploy.stack import physical_ids
+
     report = StatusReport(stack_name)
+    cfn = clients("cloudformation")
     try:
-        stack = clients("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
+        stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
     except ClientError as exc:
         if "does not exist" in str(exc):
             return report
         raise
     report.stack_status = stack["StackStatus"]
-    outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", [])}
+    ids = physical_ids(cfn, stack["StackId"])
 
     def probe(what: str, fn: Any) -> None:
         try:
@@ -250,15 +256,15 @@ def gather_status(clients: Any, stack_name: str, now: datetime | None = None) ->
         except ClientError as exc:
             report.unreadable.append(f"{what} ({_code(exc)})")
 
-    if trail := outputs.get("TrailName"):
-        report.trail_name = trail
+    if "TrailLogGroup" in ids:  # the stack made its own trail (not existing-trail mode)
+        trail = report.trail_name = ids.get("Trail") or f"{stack_name}-trail"
 
         def trail_status() -> None:
             status = clients("cloudtrail").get_trail_status(Name=trail)
             report.trail_logging = bool(status.get("IsLogging"))
 
         probe(f"trail {trail}", trail_status)
-    if topic := outputs.get("AlertTopicArn"):
+    if topic := ids.get("AlertTopic"):
 
         def subscriptions() -> None:
             sns = clients("sns")
@@ -269,7 +275,7 @@ def gather_status(clients: Any, stack_name: str, now: datetime | None = None) ->
                         report.email_subscriptions[sub["Endpoint"]] = confirmed
 
         probe("the email subscription", subscriptions)
-    if function := outputs.get("FunctionName"):
+    if function := ids.get("Function"):
 
         def errors() -> None:
             end = now or datetime.now(UTC)
@@ -285,7 +291,7 @@ def gather_status(clients: Any, stack_name: str, now: datetime | None = None) ->
             report.function_errors_24h = int(sum(p["Sum"] for p in stats.get("Datapoints", [])))
 
         probe("the function's errors", errors)
-    if queue := outputs.get("DeadLetterQueueUrl"):
+    if queue := ids.get("DeadLetterQueue"):
 
         def depth() -> None:
             attrs = clients("sqs").get_queue_attributes(

@@ -71,6 +71,7 @@ class DeployResult:
     action: str  # "create" | "update" | "none"
     status: str
     outputs: dict[str, str] = field(default_factory=dict)
+    resources: dict[str, str] = field(default_factory=dict)  # logical id -> physical id
 
 
 def root_failures(events: Iterable[StackEvent]) -> list[StackFailure]:
@@ -93,6 +94,21 @@ def is_no_change(reason: str | None) -> bool:
 
 def outputs_of(stack: dict[str, Any]) -> dict[str, str]:
     return {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", [])}
+
+
+def physical_ids(cfn: Any, stack: str) -> dict[str, str]:
+    """Logical id -> physical id of the stack's resources that exist.
+
+    deploy, destroy and status find resources this way rather than through Outputs: it
+    also works for a template deployed by someone's own pipeline, and moto's change-set
+    path leaves Outputs empty.
+    """
+    found: dict[str, str] = {}
+    for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack):
+        for r in page.get("StackResourceSummaries", []):
+            if r.get("LogicalResourceId") and r.get("PhysicalResourceId"):
+                found[r["LogicalResourceId"]] = r["PhysicalResourceId"]
+    return found
 
 
 class Observer:
@@ -160,7 +176,12 @@ class Stacks:
             reason = described.get("StatusReason")
             if kind == "UPDATE" and is_no_change(reason):
                 self.cfn.delete_change_set(ChangeSetName=change_set_id)
-                return DeployResult("none", existing["StackStatus"], outputs_of(existing))
+                return DeployResult(
+                    "none",
+                    existing["StackStatus"],
+                    outputs_of(existing),
+                    physical_ids(self.cfn, stack_id),
+                )
             if kind == "CREATE":
                 self.cfn.delete_stack(StackName=stack_id)  # leave no REVIEW_IN_PROGRESS shell
             raise StackError(f"CloudFormation rejected the change set: {reason}")
@@ -173,7 +194,9 @@ class Stacks:
                 f"stack {name} did not {kind.lower()}: it ended {status}", root_failures(events)
             )
         stack = self.describe(name) or {}
-        return DeployResult(kind.lower(), status, outputs_of(stack))
+        return DeployResult(
+            kind.lower(), status, outputs_of(stack), physical_ids(self.cfn, stack_id)
+        )
 
     def delete(self, name: str) -> str:
         """Delete ``name`` and wait; returns DELETE_COMPLETE or raises with the reason."""
