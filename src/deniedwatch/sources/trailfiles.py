@@ -14,7 +14,7 @@ import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +93,9 @@ def path_info(location: str) -> PathInfo:
     return PathInfo(m.group(1), m.group(2), day)
 
 
+_ONE_DAY = timedelta(days=1)
+
+
 @dataclass(frozen=True, slots=True)
 class PathFilter:
     """Prunes files by the account, region and day in their path; unknown parts pass."""
@@ -110,7 +113,9 @@ class PathFilter:
             return False
         if info.day and self.since and info.day < self.since:
             return False
-        return not (info.day and self.until and info.day > self.until)
+        # The day in a path is the delivery day, and a file holds events from before
+        # its delivery (minutes, usually): keep one more day after `until`.
+        return not (info.day and self.until and info.day > self.until + _ONE_DAY)
 
 
 def is_s3(source: str) -> bool:
