@@ -199,3 +199,12 @@ def mrkdwn_texts(payload: dict[str, Any]) -> list[str]:
         objs = [block.get("text"), *block.get("fields", []), *block.get("elements", [])]
         texts += [o["text"] for o in objs if isinstance(o, dict) and o.get("type") == "mrkdwn"]
     return texts
+
+
+def alert_count(payload: dict[str, Any]) -> int:
+    """The batch count a posted alert states in its fallback text: "(once)" / "(N times)"."""
+    import re
+
+    m = re.search(r"\((?:once|(\d+) times)\)$", payload["text"])
+    assert m, payload["text"]
+    return int(m.group(1) or 1)

@@ -32,12 +32,12 @@ METRIC_NAMES: tuple[str, ...] = (
 Writer = Callable[[str], None]
 
 
-def _stdout(line: str) -> None:
+def stdout_line(line: str) -> None:
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
 
 
-def log(kind: str, write: Writer = _stdout, **fields: Any) -> None:
+def log(kind: str, write: Writer = stdout_line, **fields: Any) -> None:
     """One structured log line: ``{"level", "kind", ...fields}`` as JSON."""
     level = fields.pop("level", "info")
     write(json.dumps({"level": level, "kind": kind, **fields}, default=str))
@@ -46,7 +46,9 @@ def log(kind: str, write: Writer = _stdout, **fields: Any) -> None:
 class Metrics:
     """Counts for one invocation, flushed as one EMF line."""
 
-    def __init__(self, *, write: Writer = _stdout, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, *, write: Writer = stdout_line, clock: Callable[[], float] = time.time
+    ) -> None:
         self.counts: Counter[str] = Counter()
         self.write = write
         self.clock = clock

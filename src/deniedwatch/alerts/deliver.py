@@ -14,7 +14,8 @@ from typing import Protocol
 
 from deniedwatch.alerts.dedup import Decision, DedupStore, DedupStoreError
 from deniedwatch.alerts.group import Alert
-from deniedwatch.metrics import Metrics, log
+from deniedwatch.metrics import Metrics, Writer, stdout_line
+from deniedwatch.metrics import log as log_line
 
 # Stop starting new posts when the invocation has less than this left (seconds).
 MIN_TIME_LEFT = 10.0
@@ -62,9 +63,18 @@ def deliver(
     now: float,
     metrics: Metrics | None = None,
     time_left: Callable[[], float] | None = None,
+    write: Writer = stdout_line,
 ) -> DeliveryReport:
-    """Send what the store admits; never raises for a channel or store failure."""
+    """Send what the store admits; never raises for a channel or store failure.
+
+    Each alert and each failure is also a JSON log line through ``write`` (stdout
+    in the Lambda: the last resort when every channel is down).
+    """
     report = DeliveryReport()
+
+    def log(kind: str, **fields: object) -> None:
+        log_line(kind, write, **fields)
+
     broken: dict[str, str] = {}  # channel -> why it is skipped for the rest of this batch
     for alert in alerts:
         try:

@@ -1,0 +1,70 @@
+"""`deniedwatch test-alert` and `deniedwatch scan --notify`, through the real entry
+point, against a local Slack stand-in."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import EXAMPLE_CONFIG, EXAMPLES
+from deniedwatch.alerts import slack as slack_module
+from live_support import SlackStandIn, alert_count, status
+
+
+@pytest.fixture(autouse=True)
+def no_pacing(monkeypatch):
+    """Pacing shortcut for the CLI (real sleep inside): the pacing itself is tested
+    with a fake clock in test_slack_delivery.py."""
+    monkeypatch.setattr(slack_module, "POST_INTERVAL", 0.0)
+    monkeypatch.delenv("SLACK_WEBHOOK_URL", raising=False)
+    monkeypatch.delenv("DENIEDWATCH_SNS_TOPIC_ARN", raising=False)
+
+
+def test_test_alert_posts_the_bundled_sample(cli, httpserver):
+    slack = SlackStandIn(httpserver)
+    result = cli("test-alert", "--slack-webhook-url", slack.url)
+    assert result.exit_code == 0, result.stderr
+    (body,) = slack.bodies
+    assert "s3:GetObject by deploy-pipeline/build-4711" in body["blocks"][0]["text"]["text"]
+    assert slack.url not in result.stdout + result.stderr
+
+
+def test_test_alert_reads_the_env_var_and_reports_failure_without_the_url(
+    cli, httpserver, monkeypatch
+):
+    slack = SlackStandIn(httpserver, [status(404, "no_service")])
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
+    result = cli("test-alert")
+    assert result.exit_code == 2
+    assert "HTTP 404" in result.stderr and "/services/" not in result.stderr
+    assert len(slack.bodies) == 1
+
+
+def test_scan_notify_sends_grouped_alerts_for_unsuppressed_findings(cli, httpserver):
+    slack = SlackStandIn(httpserver)
+    result = cli(
+        "scan",
+        EXAMPLES,
+        "--config",
+        EXAMPLE_CONFIG,
+        "--account",
+        "444455556666",
+        "--format",
+        "jsonl",
+        "--notify",
+        "--slack-webhook-url",
+        slack.url,
+        "--quiet",
+    )
+    assert result.exit_code == 0, result.stderr
+    findings = {json.loads(line)["event_id"] for line in result.stdout.splitlines() if line.strip()}
+    assert findings and 1 <= len(slack.bodies) <= len(findings)
+    counts = sum(alert_count(b) for b in slack.bodies)
+    assert counts == len(findings)
+    assert f"notify: {len(slack.bodies)} alerts sent" in result.stderr
+
+
+def test_scan_notify_without_a_destination_is_a_usage_error(cli):
+    result = cli("scan", EXAMPLES, "--notify")
+    assert result.exit_code == 2 and "--notify needs" in result.stderr
