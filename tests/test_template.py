@@ -1,0 +1,316 @@
+"""The CloudFormation template: linters, least privilege, patterns from the code, and
+template assertions for the resource types moto's CloudFormation silently skips."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deniedwatch.deploy import plan
+from deniedwatch.rules import CIS_METRIC_FILTER_PATTERN, DenialRule
+
+REPO = Path(__file__).resolve().parent.parent
+TEMPLATE = REPO / "src" / "deniedwatch" / "deploy" / "template.yaml"
+CHECKOV = REPO / ".venv-checkov" / "bin" / "checkov"
+
+
+def decode(text: str) -> dict[str, Any]:
+    from cfnlint.decode import decode_str
+
+    template, problems = decode_str(text)
+    assert not problems, problems
+    return template
+
+
+@pytest.fixture(scope="module")
+def tpl() -> dict[str, Any]:
+    return decode(plan.template_text())
+
+
+@pytest.fixture(scope="module")
+def res(tpl: dict[str, Any]) -> dict[str, Any]:
+    return tpl["Resources"]
+
+
+def props(res: dict[str, Any], name: str) -> dict[str, Any]:
+    return res[name]["Properties"]
+
+
+def test_packaged_template_is_the_file_in_the_repo() -> None:
+    assert plan.template_text() == TEMPLATE.read_text(encoding="utf-8")
+
+
+# -- linters -----------------------------------------------------------------------
+def cfn_lint(text: str) -> list[str]:
+    """cfn-lint's errors (E) and warnings (W); informational (I) rules are opt-in there too."""
+    from cfnlint.api import lint_all
+
+    return [str(m) for m in lint_all(text) if m.rule.id[0] in "EW"]
+
+
+def test_cfn_lint_reports_no_errors_or_warnings() -> None:
+    assert cfn_lint(plan.template_text()) == []
+
+
+def test_cfn_lint_is_clean_for_the_template_rendered_from_custom_settings() -> None:
+    rule = DenialRule(frozenset({"Client.Custom'Denied"}), frozenset({"AccessDeniedException"}))
+    assert cfn_lint(plan.render_template(rule)) == []
+
+
+def _checkov_report() -> dict[str, Any]:
+    if not CHECKOV.exists():
+        pytest.skip(
+            "checkov venv missing: `make test` (or `make .venv-checkov/.installed`) adds it"
+        )
+    run = subprocess.run(
+        [str(CHECKOV), "-f", str(TEMPLATE), "--skip-download", "--compact", "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    return json.loads(run.stdout)
+
+
+def test_checkov_passes_except_the_skips_listed_with_reasons_in_the_template(
+    res: dict[str, Any],
+) -> None:
+    report = _checkov_report()
+    results = report["results"]
+    assert report["summary"]["parsing_errors"] == 0
+    assert [(c["check_id"], c["resource"]) for c in results["failed_checks"]] == []
+    assert results["passed_checks"], "checkov ran no checks"
+    # every skip checkov honoured is one the template lists, with a reason
+    listed = {
+        (skip["id"], f"{r['Type']}.{name}"): skip["comment"]
+        for name, r in res.items()
+        for skip in r.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    }
+    honoured = {(c["check_id"], c["resource"]) for c in results["skipped_checks"]}
+    assert honoured == set(listed)
+    assert all(len(reason) > 30 for reason in listed.values())
+
+
+# -- least privilege and secrets ------------------------------------------------------
+def _statements(res: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for name, r in res.items():
+        p = r.get("Properties", {})
+        docs = [pol["PolicyDocument"] for pol in p.get("Policies", [])]
+        docs += [p["AssumeRolePolicyDocument"]] if "AssumeRolePolicyDocument" in p else []
+        docs += [p["PolicyDocument"]] if "PolicyDocument" in p else []
+        for doc in docs:
+            found += [(name, s) for s in doc["Statement"]]
+    return found
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else action
+
+
+def test_iam_role_policies_have_no_wildcard_action(res: dict[str, Any]) -> None:
+    roles = [n for n, r in res.items() if r["Type"] == "AWS::IAM::Role"]
+    assert roles == ["TrailLogsRole", "FunctionRole"]
+    for name, statement in _statements({n: res[n] for n in roles}):
+        assert not any("*" in a for a in _actions(statement)), (name, statement)
+        assert statement.get("Resource") != "*", (name, statement)
+
+
+def test_only_wildcard_action_anywhere_is_the_bucket_tls_deny(res: dict[str, Any]) -> None:
+    wild = [(n, s) for n, s in _statements(res) if any("*" in a for a in _actions(s))]
+    assert [(n, s["Sid"], s["Effect"]) for n, s in wild] == [
+        ("TrailBucketPolicy", "DenyInsecureTransport", "Deny")
+    ]
+
+
+def test_function_role_grants_exactly_what_the_live_path_needs(res: dict[str, Any]) -> None:
+    statements = props(res, "FunctionRole")["Policies"][0]["PolicyDocument"]["Statement"]
+    granted = {s["Sid"]: (sorted(_actions(s)), s["Resource"]) for s in statements}
+    assert granted == {
+        "OwnLogs": (
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            {"Fn::GetAtt": ["FunctionLogGroup", "Arn"]},
+        ),
+        "ReadWebhook": (["secretsmanager:GetSecretValue"], {"Ref": "SlackWebhookSecret"}),
+        "Dedup": (
+            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            {"Fn::GetAtt": ["DedupTable", "Arn"]},
+        ),
+        "Email": (["sns:Publish"], {"Ref": "AlertTopic"}),
+        "DeadLetters": (["sqs:SendMessage"], {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}),
+    }
+    assert "ManagedPolicyArns" not in props(res, "FunctionRole")  # no cloudwatch:PutMetricData
+
+
+def test_webhook_has_no_way_into_the_template(tpl: dict[str, Any], res: dict[str, Any]) -> None:
+    secret = props(res, "SlackWebhookSecret")
+    assert "SecretString" not in secret and "GenerateSecretString" not in secret
+    assert not [p for p in tpl["Parameters"] if "webhook" in p.lower() or "slack" in p.lower()]
+    env = props(res, "Function")["Environment"]["Variables"]
+    assert set(env) == {
+        "DENIEDWATCH_SLACK_SECRET_ARN",
+        "DENIEDWATCH_SNS_TOPIC_ARN",
+        "DENIEDWATCH_DEDUP_TABLE",
+    }
+    # the secret's name (GetSecretValue takes a name or an ARN), the same name deploy writes
+    assert env["DENIEDWATCH_SLACK_SECRET_ARN"] == {"Fn::Sub": plan.secret_name("${AWS::StackName}")}
+    assert secret["Name"] == {"Fn::Sub": plan.secret_name("${AWS::StackName}")}
+
+
+def test_function_matches_the_live_path_contract(res: dict[str, Any]) -> None:
+    from deniedwatch import lambda_handler
+
+    fn = props(res, "Function")
+    module, name = fn["Handler"].rsplit(".", 1)
+    assert module == lambda_handler.__name__ and callable(getattr(lambda_handler, name))
+    assert (fn["Runtime"], fn["Architectures"]) == ("python3.12", ["arm64"])
+    assert fn["Code"] == {"S3Bucket": {"Ref": "CodeBucket"}, "S3Key": {"Ref": "CodeKey"}}
+    table = props(res, "DedupTable")
+    assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert table["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
+# -- patterns come from the code ------------------------------------------------------
+def test_subscription_filter_pattern_is_rendered_from_the_denial_rule(
+    tpl: dict[str, Any], res: dict[str, Any]
+) -> None:
+    assert props(res, "DenialSubscriptionFilter")["FilterPattern"] == {"Ref": "DenialFilterPattern"}
+    assert tpl["Parameters"]["DenialFilterPattern"]["Default"] == DenialRule().filter_pattern()
+    custom = DenialRule(frozenset({"Client.Custom'Denied"}), frozenset({"AccessDeniedException"}))
+    rendered = decode(plan.render_template(custom))
+    assert rendered["Parameters"]["DenialFilterPattern"]["Default"] == custom.filter_pattern()
+
+
+def test_deploy_passes_the_settings_rule_as_the_filter_parameter() -> None:
+    rule = DenialRule(frozenset({"Extra"}))
+    p = plan.DeployPlan("s", "eu-west-1", "bucket", plan.checked_filter_pattern(rule))
+    assert p.parameters("key")["DenialFilterPattern"] == rule.filter_pattern()
+
+
+def test_cis_metric_filter_is_byte_exact(res: dict[str, Any]) -> None:
+    assert props(res, "UnauthorizedApiCallsMetricFilter")["FilterPattern"] == (
+        CIS_METRIC_FILTER_PATTERN
+    )
+    assert f"FilterPattern: '{CIS_METRIC_FILTER_PATTERN}'" in plan.template_text()
+
+
+# -- what moto does not model ----------------------------------------------------------
+# moto 5.2's CloudFormation reports these CREATE_COMPLETE but creates nothing.
+MOTO_SKIPS = {
+    "AWS::CloudTrail::Trail",
+    "AWS::CloudWatch::Alarm",
+    "AWS::Lambda::EventInvokeConfig",
+    "AWS::Logs::MetricFilter",
+    "AWS::Logs::SubscriptionFilter",
+    "AWS::S3::BucketPolicy",
+    "AWS::SNS::Subscription",
+    "AWS::SecretsManager::Secret",
+}
+
+
+def test_the_types_moto_does_not_model_are_the_listed_ones(res: dict[str, Any]) -> None:
+    """Computed from moto's own CloudFormation model map; fails when either side changes,
+    so the template assertions below stay the check for exactly those resources."""
+    from moto.cloudformation.parsing import get_model_map
+
+    types = {r["Type"] for r in res.values()}
+    assert types - set(get_model_map()) == MOTO_SKIPS
+
+
+def test_trail_template_multi_region_validated_own_logs_role(res: dict[str, Any]) -> None:
+    """AWS::CloudTrail::Trail: not modelled by moto, checked here."""
+    trail = props(res, "Trail")
+    assert trail["IsMultiRegionTrail"] is True
+    assert trail["EnableLogFileValidation"] is True
+    assert trail["IsLogging"] is True
+    assert trail["IsOrganizationTrail"] == {"Fn::If": ["UseOrganizationTrail", True, False]}
+    assert trail["CloudWatchLogsLogGroupArn"] == {"Fn::GetAtt": ["TrailLogGroup", "Arn"]}
+    assert trail["CloudWatchLogsRoleArn"] == {"Fn::GetAtt": ["TrailLogsRole", "Arn"]}
+    assert res["Trail"]["DependsOn"] == "TrailBucketPolicy"
+
+
+def test_trail_bucket_policy_tls_only_and_cloudtrail_delivery(res: dict[str, Any]) -> None:
+    """AWS::S3::BucketPolicy: not modelled by moto, checked here."""
+    statements = props(res, "TrailBucketPolicy")["PolicyDocument"]["Statement"]
+    by_sid = {s["Sid"]: s for s in statements}
+    deny = by_sid["DenyInsecureTransport"]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {
+        "Bool": {"aws:SecureTransport": "false"}
+    }
+    assert by_sid["CloudTrailAclCheck"]["Action"] == "s3:GetBucketAcl"
+    write = by_sid["CloudTrailWrite"]
+    assert write["Action"] == "s3:PutObject"
+    assert write["Condition"]["StringEquals"]["s3:x-amz-acl"] == "bucket-owner-full-control"
+    assert "aws:SourceArn" in write["Condition"]["StringEquals"]
+    bucket = res["TrailBucket"]
+    assert bucket["DeletionPolicy"] == "Retain" and res["TrailLogGroup"]["DeletionPolicy"] == (
+        "Retain"
+    )
+    assert bucket["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert bucket["Properties"]["LifecycleConfiguration"]["Rules"][0]["Status"] == "Enabled"
+
+
+def test_alarms_notify_the_topic(res: dict[str, Any]) -> None:
+    """AWS::CloudWatch::Alarm: not modelled by moto, checked here."""
+    alarms = {n: r["Properties"] for n, r in res.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert set(alarms) == {
+        "UnauthorizedApiCallsAlarm",
+        "FunctionErrorsAlarm",
+        "DeadLetterDepthAlarm",
+    }
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [{"Ref": "AlertTopic"}]
+    cis = alarms["UnauthorizedApiCallsAlarm"]
+    assert cis["Threshold"] == {"Ref": "AlarmThreshold"}
+    assert cis["Period"] == {"Ref": "AlarmPeriodSeconds"}
+    assert (cis["MetricName"], cis["Namespace"]) == (
+        props(res, "UnauthorizedApiCallsMetricFilter")["MetricTransformations"][0]["MetricName"],
+        props(res, "UnauthorizedApiCallsMetricFilter")["MetricTransformations"][0][
+            "MetricNamespace"
+        ],
+    )
+    assert alarms["FunctionErrorsAlarm"]["Dimensions"][0]["Value"] == {"Ref": "Function"}
+    assert alarms["DeadLetterDepthAlarm"]["Dimensions"][0]["Value"] == {
+        "Fn::GetAtt": ["DeadLetterQueue", "QueueName"]
+    }
+
+
+def test_subscription_email_and_failure_destination(res: dict[str, Any]) -> None:
+    """AWS::SNS::Subscription, AWS::Lambda::EventInvokeConfig, AWS::Logs::SubscriptionFilter:
+    not modelled by moto, checked here."""
+    sub = res["AlertEmailSubscription"]
+    assert sub["Condition"] == "HasAlertEmail"
+    assert sub["Properties"]["Protocol"] == "email"
+    invoke = props(res, "FunctionInvokeConfig")
+    assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["DeadLetterQueue", "Arn"]
+    }
+    filt = res["DenialSubscriptionFilter"]
+    assert filt["DependsOn"] == "LogsInvokePermission"
+    assert filt["Properties"]["DestinationArn"] == {"Fn::GetAtt": ["Function", "Arn"]}
+    permission = props(res, "LogsInvokePermission")
+    assert permission["Principal"] == "logs.amazonaws.com"
+    assert "log-group:${Group}:*" in permission["SourceArn"]["Fn::Sub"][0]
+
+
+def test_existing_log_group_mode_drops_trail_resources(
+    tpl: dict[str, Any], res: dict[str, Any]
+) -> None:
+    assert tpl["Conditions"]["CreateTrail"] == {"Fn::Equals": [{"Ref": "ExistingLogGroupName"}, ""]}
+    trail_only = {n for n, r in res.items() if r.get("Condition") == "CreateTrail"}
+    assert trail_only == {
+        "TrailBucket",
+        "TrailBucketPolicy",
+        "TrailLogGroup",
+        "TrailLogsRole",
+        "Trail",
+    }
+    watched = {"Fn::If": ["CreateTrail", {"Ref": "TrailLogGroup"}, {"Ref": "ExistingLogGroupName"}]}
+    assert props(res, "UnauthorizedApiCallsMetricFilter")["LogGroupName"] == watched
+    assert props(res, "DenialSubscriptionFilter")["LogGroupName"] == watched
