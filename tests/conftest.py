@@ -131,6 +131,8 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
                 main()
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            sys.stdout.flush()  # the isolation's text wrappers buffer
+            sys.stderr.flush()
             stdout = out.getvalue().decode()
             stderr = err.getvalue().decode()
         return CliResult(code, stdout, stderr)

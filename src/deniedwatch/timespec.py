@@ -6,17 +6,25 @@ import re
 from datetime import UTC, datetime, timedelta
 
 _SPAN = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_DATE_ONLY = re.compile(r"^\s*\d{4}-?\d{2}-?\d{2}\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
-def parse_when(text: str, now: datetime) -> datetime:
-    """'7d' -> now minus 7 days; '2026-11-01' or '2026-11-01T12:00Z' -> that instant (UTC)."""
+def parse_when(text: str, now: datetime, *, end_of_day: bool = False) -> datetime:
+    """'7d' -> now minus 7 days; '2026-11-01' or '2026-11-01T12:00Z' -> that instant (UTC).
+
+    With ``end_of_day`` (for ``--until``) a bare date means the last instant of that day,
+    so ``--until 2026-11-20`` includes the 20th, as people read it.
+    """
     if m := _SPAN.match(text):
         return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
     try:
         when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(
-            f"{text!r} is not a date (2026-11-01, 2026-11-01T12:00:00Z) or a span (30m, 12h, 7d, 2w)"
+            f"{text!r} is not a date (2026-11-01, 2026-11-01T12:00:00Z) "
+            "or a span (30m, 12h, 7d, 2w)"
         ) from None
+    if end_of_day and _DATE_ONLY.match(text):
+        when += timedelta(days=1, microseconds=-1)
     return when if when.tzinfo else when.replace(tzinfo=UTC)

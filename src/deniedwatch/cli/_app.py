@@ -36,6 +36,7 @@ def _root(
 ) -> None:
     """Catch unauthorised AWS API calls (AccessDenied & co.) and tell the right people fast."""
 
+
 # Exit codes, documented in the README.
 EXIT_OK = 0
 EXIT_FINDINGS = 1  # --fail-on-findings and something was found
@@ -48,7 +49,8 @@ class CliError(Exception):
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    # soft_wrap: one line whatever the width, so scripts and CI logs can grep it
+    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -90,7 +92,7 @@ def main() -> None:
         message = friendly(exc)
         if message is None:
             raise
-        err.print(f"[bold red]error:[/] {_escape(message)}")
+        err.print(f"[bold red]error:[/] {_escape(message)}", soft_wrap=True)
         sys.exit(EXIT_USAGE)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from deniedwatch.cli._app import EXIT_BAD_INPUT, EXIT_FINDINGS, app, err, fail
 
@@ -44,10 +45,16 @@ def scan(
     ],
     since: Annotated[
         str | None,
-        typer.Option(help="Only events at or after this: 2026-11-01, 2026-11-01T12:00Z or 7d, 12h."),
+        typer.Option(
+            help="Only events at or after this: 2026-11-01, 2026-11-01T12:00Z or 7d, 12h."
+        ),
     ] = None,
     until: Annotated[
-        str | None, typer.Option(help="Only events at or before this (same forms as --since).")
+        str | None,
+        typer.Option(
+            help="Only events at or before this (same forms as --since; "
+            "a bare date includes that whole day)."
+        ),
     ] = None,
     account: Annotated[
         list[str] | None, typer.Option(help="Only this account id (repeatable).")
@@ -69,7 +76,9 @@ def scan(
     ] = None,
     config: Annotated[
         Path | None,
-        typer.Option(help="Settings file (TOML). Default: $DENIEDWATCH_CONFIG or ./deniedwatch.toml."),
+        typer.Option(
+            help="Settings file (TOML). Default: $DENIEDWATCH_CONFIG or ./deniedwatch.toml."
+        ),
     ] = None,
     include_suppressed: Annotated[
         bool,
@@ -86,7 +95,9 @@ def scan(
             "--fail-on-findings", help=f"Exit {EXIT_FINDINGS} when anything is found (for CI)."
         ),
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")
+    ] = False,
     notify: Annotated[
         bool,
         typer.Option(
@@ -113,29 +124,37 @@ def scan(
     from deniedwatch import report
     from deniedwatch.config import load_settings
     from deniedwatch.scan import FindingFilter, ScanRequest, ScanSummary, discover, run
+    from deniedwatch.sources.trailfiles import is_s3, split_s3
     from deniedwatch.timespec import parse_when
 
     settings = load_settings(config)
     fmt = output_format or ("table" if output is None and sys.stdout.isatty() else "jsonl")
     if fmt not in report.FORMATS:
-        fail(f"--format must be one of {', '.join(report.FORMATS)}, not {fmt!r}")
+        fail(escape(f"--format must be one of {', '.join(report.FORMATS)}, not {fmt!r}"))
     now = datetime.now(UTC)
     try:
         start = parse_when(since, now) if since else None
-        end = parse_when(until, now) if until else None
+        end = parse_when(until, now, end_of_day=True) if until else None
     except ValueError as exc:
-        fail(f"--since/--until: {exc}")
+        fail(escape(f"--since/--until: {exc}"))
     if start and end and start > end:
         fail("--since is after --until")
     topic_arn = os.environ.get("DENIEDWATCH_SNS_TOPIC_ARN")
     if notify and not (slack_webhook_url or topic_arn):
         fail("--notify needs --slack-webhook-url, SLACK_WEBHOOK_URL or DENIEDWATCH_SNS_TOPIC_ARN")
 
+    for source in sources:  # a malformed s3:// URL is a usage error, found before any work
+        if is_s3(source):
+            try:
+                split_s3(source)
+            except ValueError as exc:
+                fail(escape(str(exc)))
     wanted = FindingFilter(start, end, frozenset(account or ()), frozenset(region or ()))
     request = ScanRequest(tuple(sources), wanted, include_suppressed, jobs)
     summary = ScanSummary()
     s3 = _s3_client_factory(None)
-    with err.status("listing log files…", spinner="dots") if not quiet and err.is_terminal else _null():
+    listing = err.status("listing log files…", spinner="dots")
+    with listing if not quiet and err.is_terminal else _null():
         files = discover(request, s3, summary)
 
     findings = []
@@ -146,7 +165,9 @@ def scan(
         for result in run(request, settings.ruleset, files, s3):
             summary.add(result)
             if result.error:
-                progress.console.print(f"[yellow]warning:[/] {result.location}: {result.error}")
+                # paths and reasons are data, never markup; one line each, to grep
+                warning = escape(f"{result.location}: {result.error}")
+                progress.console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
             findings.extend(result.findings)
             alertable.extend(result.findings)
             findings.extend(result.suppressed_findings)
