@@ -1,0 +1,399 @@
+"""`deniedwatch deploy / status / destroy` end to end against moto server on 127.0.0.1,
+and the deployed zip run for real on a subscription payload.
+
+What is simulated, and where:
+- moto's CloudFormation skips some resource types (trail, bucket policy, alarms, metric
+  and subscription filters, email subscription, secret, invoke config):
+  tests/test_template.py lists them and checks them on the template instead. Because the
+  secret is skipped, `deploy` creates it by name after the stack (it says so).
+- moto cannot run Lambda code without docker: the zip, downloaded back from moto's S3,
+  runs in a python3.12 subprocess with the function's environment as moto stores it,
+  and boto3 put beside it the way the Lambda runtime provides it.
+- a local HTTP server stands in for Slack.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import glob
+import gzip
+import importlib.util
+import io
+import json
+import os
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import boto3
+import pytest
+from typer.testing import CliRunner
+
+from deniedwatch.cli import app
+
+WEBHOOK_PATH = "/services/T000/B000/XXXXXXXXXXXXXXXX"
+# What the Lambda python3.12 runtime provides besides the stdlib: boto3 and its closure.
+RUNTIME_MODULES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
+
+
+@pytest.fixture(autouse=True)
+def _quiet_moto_access_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The in-process moto server logs each request; keep that out of the CLI's stderr."""
+    import logging
+
+    monkeypatch.setattr(logging.getLogger("werkzeug"), "level", logging.WARNING)
+
+
+def _python312() -> str | None:
+    home = os.path.expanduser("~")
+    candidates = [
+        shutil.which("python3.12"),
+        *glob.glob(f"{home}/.pyenv/versions/3.12*/bin/python3.12"),
+    ]
+    for candidate in filter(None, candidates):
+        ok = subprocess.run([candidate, "--version"], capture_output=True, check=False)
+        if ok.returncode == 0 and ok.stdout.startswith(b"Python 3.12"):
+            return candidate
+    return None
+
+
+def _runtime_dir(tmp_path: Path) -> Path:
+    """boto3 & co. from this venv (pure Python), as the Lambda runtime would supply them."""
+    runtime = tmp_path / "lambda-runtime"
+    runtime.mkdir()
+    for name in RUNTIME_MODULES:
+        spec = importlib.util.find_spec(name)
+        assert spec and spec.origin
+        origin = Path(spec.origin)
+        source = origin.parent if origin.name == "__init__.py" else origin
+        (runtime / source.name).symlink_to(source)
+    return runtime
+
+
+def _subscription_payload(record: dict) -> dict:
+    data = {
+        "messageType": "DATA_MESSAGE",
+        "owner": "123456789012",
+        "logGroup": "aws-cloudtrail-logs",
+        "logStream": "123456789012_CloudTrail_eu-west-1",
+        "subscriptionFilters": ["deniedwatch"],
+        "logEvents": [{"id": "1" * 56, "timestamp": 1763629531000, "message": json.dumps(record)}],
+    }
+    raw = gzip.compress(json.dumps(data).encode())
+    return {"awslogs": {"data": base64.b64encode(raw).decode()}}
+
+
+def _run_zip_in_python312(
+    python: str, zip_bytes: bytes, env: dict[str, str], payload: dict, tmp_path: Path
+) -> dict:
+    code = tmp_path / "task"  # like /var/task
+    zipfile.ZipFile(io.BytesIO(zip_bytes)).extractall(code)
+    runtime = _runtime_dir(tmp_path)
+    script = (
+        "import json, sys\n"
+        f"sys.path[:0] = [{str(code)!r}, {str(runtime)!r}]\n"
+        "import deniedwatch.lambda_handler as h\n"
+        "assert h.__file__.startswith(sys.path[0]), h.__file__\n"
+        "print(json.dumps(h.handler(json.loads(sys.stdin.read()), None)))\n"
+    )
+    run = subprocess.run(
+        [python, "-I", "-c", script],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def _function_env(function_config: dict, moto: str, tmp_path: Path) -> dict[str, str]:
+    env = dict(function_config["Environment"]["Variables"])
+    env.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_SESSION_TOKEN="testing",
+        AWS_REGION="us-east-1",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ENDPOINT_URL=moto,
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        AWS_EC2_METADATA_DISABLED="true",
+        PATH=os.environ.get("PATH", ""),
+        HOME=str(tmp_path),
+    )
+    return env
+
+
+def _role_actions(iam, role_name: str) -> list[str]:
+    actions: list[str] = []
+    for policy in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
+        doc = iam.get_role_policy(RoleName=role_name, PolicyName=policy)["PolicyDocument"]
+        if isinstance(doc, str):  # moto's CloudFormation stores the Python repr, not JSON
+            doc = ast.literal_eval(doc) if doc.startswith("{'") else json.loads(doc)
+        for statement in doc["Statement"]:
+            action = statement["Action"]
+            actions += [action] if isinstance(action, str) else action
+    return actions
+
+
+def test_deploy_update_destroy_on_moto_and_the_zip_alerts_slack_when_run_outside_moto(
+    aws_env, cli, unique_name, httpserver, tmp_path
+) -> None:
+    python = _python312()
+    if python is None:
+        pytest.skip("python3.12 (the Lambda runtime) is not installed")
+    httpserver.expect_request(WEBHOOK_PATH, method="POST").respond_with_data("ok")
+    webhook = httpserver.url_for(WEBHOOK_PATH)
+    stack = unique_name("dwstack")
+    bucket = unique_name("dwcode")
+    settings = tmp_path / "deniedwatch.toml"
+    settings.write_text("[alerts]\ndedup_window_minutes = 30\n[deploy]\nlog_retention_days = 90\n")
+    common = ("--yes", "--stack-name", stack, "--region", "us-east-1", "--config", settings)
+
+    # -- first deploy: CREATE_COMPLETE ---------------------------------------------------
+    first = cli(
+        "deploy",
+        *common,
+        "--slack-webhook-url",
+        webhook,
+        "--slack-channel",
+        "#sec-alerts",
+        "--email",
+        "secops@example.com",
+        "--code-bucket",
+        bucket,
+    )
+    assert first.exit_code == 0, first.stderr
+    assert "CREATE_COMPLETE" in first.stderr and "Traceback" not in first.stderr
+    assert "confirmation email to secops@example.com" in first.stderr
+    assert webhook not in first.stdout + first.stderr
+
+    cfn = boto3.client("cloudformation")
+    described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
+    assert described["StackStatus"] == "CREATE_COMPLETE"
+    assert webhook not in json.dumps(described, default=str)  # not a parameter, not an output
+    params = {p["ParameterKey"]: p["ParameterValue"] for p in described["Parameters"]}
+    assert params["LogRetentionDays"] == "90"
+    ids = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in cfn.list_stack_resources(StackName=stack)["StackResourceSummaries"]
+        if r["LogicalResourceId"]
+    }
+
+    s3, logs = boto3.client("s3"), boto3.client("logs")
+    s3.head_bucket(Bucket=ids["TrailBucket"])
+    assert s3.get_bucket_encryption(Bucket=ids["TrailBucket"])["ServerSideEncryptionConfiguration"]
+    group = logs.describe_log_groups(logGroupNamePrefix=ids["TrailLogGroup"])["logGroups"][0]
+    assert group["retentionInDays"] == 90
+    code_block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(code_block.values())
+    assert s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
+    assert boto3.client("sns").get_topic_attributes(TopicArn=ids["AlertTopic"])["Attributes"]
+
+    fn = boto3.client("lambda").get_function(FunctionName=ids["Function"])["Configuration"]
+    # moto's CloudFormation drops Architectures (reports x86_64): arm64 is checked on the
+    # template in tests/test_template.py
+    assert (fn["Runtime"], fn["Handler"]) == ("python3.12", "deniedwatch.lambda_handler.handler")
+    env = fn["Environment"]["Variables"]
+    assert env == {
+        "DENIEDWATCH_SLACK_SECRET_ARN": f"{stack}/slack-webhook-url",
+        "DENIEDWATCH_SNS_TOPIC_ARN": ids["AlertTopic"],
+        "DENIEDWATCH_DEDUP_TABLE": ids["DedupTable"],
+    }
+    assert webhook not in json.dumps(fn)
+
+    table = boto3.client("dynamodb").describe_table(TableName=ids["DedupTable"])["Table"]
+    assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    queue = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=ids["DeadLetterQueue"], AttributeNames=["MessageRetentionPeriod"]
+    )
+    assert queue["Attributes"]["MessageRetentionPeriod"] == "1209600"
+
+    iam = boto3.client("iam")
+    actions = _role_actions(iam, ids["FunctionRole"])
+    assert sorted(actions) == sorted(
+        [
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "secretsmanager:GetSecretValue",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "sns:Publish",
+            "sqs:SendMessage",
+        ]
+    )
+    assert not any("*" in a for a in actions + _role_actions(iam, ids["TrailLogsRole"]))
+
+    sm = boto3.client("secretsmanager")
+    assert (
+        sm.get_secret_value(SecretId=env["DENIEDWATCH_SLACK_SECRET_ARN"])["SecretString"] == webhook
+    )
+
+    # -- the deployed zip, run for real (moto cannot run Lambda code without docker) -------
+    zip_bytes = s3.get_object(Bucket=params["CodeBucket"], Key=params["CodeKey"])["Body"].read()
+    bundled = zipfile.ZipFile(io.BytesIO(zip_bytes)).read("deniedwatch/deniedwatch.toml").decode()
+    assert 'slack_channel = "#sec-alerts"' in bundled and "dedup_window_minutes = 30" in bundled
+    record = json.loads(
+        (Path(__file__).parent.parent / "src/deniedwatch/data/sample_record.json").read_text()
+    )
+    result = _run_zip_in_python312(
+        python,
+        zip_bytes,
+        _function_env(fn, aws_env, tmp_path),
+        _subscription_payload(record),
+        tmp_path,
+    )
+    assert result["status"] == "ok" and result["findings"] == 1 and result["sent"] >= 1, result
+    slack_posts = [r for r, _ in httpserver.log if r.path == WEBHOOK_PATH]
+    assert len(slack_posts) == 1
+    message = slack_posts[0].get_data(as_text=True)
+    assert "GetObject" in message and "#sec-alerts" in message
+
+    # -- run again: nothing changed, then an update in place -------------------------------
+    same = cli(
+        "deploy",
+        *common,
+        "--slack-channel",
+        "#sec-alerts",
+        "--email",
+        "secops@example.com",
+        "--code-bucket",
+        bucket,
+    )
+    assert same.exit_code == 0, same.stderr
+    assert "already up to date" in same.stderr
+    changed = cli(
+        "deploy",
+        *common,
+        "--slack-channel",
+        "#sec-alerts",
+        "--email",
+        "oncall@example.com",
+        "--code-bucket",
+        bucket,
+    )
+    assert changed.exit_code == 0, changed.stderr
+    assert "UPDATE_COMPLETE" in changed.stderr
+    assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
+    assert boto3.client("lambda").get_function(FunctionName=ids["Function"])
+    # the webhook was not asked for again and is still the stored one
+    assert sm.get_secret_value(SecretId=f"{stack}/slack-webhook-url")["SecretString"] == webhook
+
+    status = cli("status", "--stack-name", stack, "--region", "us-east-1")
+    assert "UPDATE_COMPLETE" in status.stdout and "Traceback" not in status.stderr
+    # moto's CloudFormation made no trail, so status cannot call it healthy
+    assert status.exit_code == 1 and "TrailNotFound" in status.stderr
+
+    # -- destroy: stack and secret gone, trail history kept --------------------------------
+    gone = cli("destroy", "--yes", "--stack-name", stack, "--region", "us-east-1")
+    assert gone.exit_code == 0, gone.stderr
+    assert "deleted" in gone.stderr
+    live = [
+        s["StackName"]
+        for s in cfn.list_stacks()["StackSummaries"]
+        if s["StackStatus"] != "DELETE_COMPLETE"
+    ]
+    assert stack not in live
+    with pytest.raises(sm.exceptions.ResourceNotFoundException):
+        sm.get_secret_value(SecretId=f"{stack}/slack-webhook-url")
+    with pytest.raises(boto3.client("lambda").exceptions.ResourceNotFoundException):
+        boto3.client("lambda").get_function(FunctionName=ids["Function"])
+    s3.head_bucket(Bucket=ids["TrailBucket"])  # DeletionPolicy: Retain
+    assert logs.describe_log_groups(logGroupNamePrefix=ids["TrailLogGroup"])["logGroups"]
+
+
+def test_existing_log_group_mode_creates_no_trail_and_purge_spares_that_group(
+    aws_env, cli, unique_name
+) -> None:
+    logs = boto3.client("logs")
+    existing = unique_name("/org/cloudtrail")
+    logs.create_log_group(logGroupName=existing)
+    stack = unique_name("dwexisting")
+    args = ("--yes", "--stack-name", stack, "--region", "us-east-1")
+    deployed = cli(
+        "deploy",
+        *args,
+        "--slack-webhook-url",
+        "https://hooks.slack.com/services/T/B/X",
+        "--existing-log-group",
+        existing,
+        "--code-bucket",
+        unique_name("dwcode"),
+    )
+    assert deployed.exit_code == 0, deployed.stderr
+    resources = {
+        r["LogicalResourceId"]
+        for r in boto3.client("cloudformation").list_stack_resources(StackName=stack)[
+            "StackResourceSummaries"
+        ]
+    }
+    assert not resources & {"TrailBucket", "TrailLogGroup", "TrailLogsRole"}
+    assert {"Function", "AlertTopic", "DedupTable"} <= resources
+    purged = cli("destroy", "--purge", *args)
+    assert purged.exit_code == 0, purged.stderr
+    assert logs.describe_log_groups(logGroupNamePrefix=existing)["logGroups"]  # not ours
+
+
+def test_existing_log_group_that_does_not_exist_is_a_clear_error(aws_env, cli, unique_name) -> None:
+    result = cli(
+        "deploy",
+        "--yes",
+        "--stack-name",
+        unique_name("dwmissing"),
+        "--region",
+        "us-east-1",
+        "--slack-webhook-url",
+        "https://hooks.slack.com/services/T/B/X",
+        "--existing-log-group",
+        "/no/such/group",
+    )
+    assert result.exit_code == 2
+    assert "log group /no/such/group does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_first_deploy_without_webhook_fails_before_touching_aws(aws_env, cli, unique_name) -> None:
+    stack = unique_name("dwnohook")
+    result = cli("deploy", "--yes", "--stack-name", stack, "--region", "us-east-1")
+    assert result.exit_code == 2 and "webhook URL is needed" in result.stderr
+    with pytest.raises(boto3.client("cloudformation").exceptions.ClientError):
+        boto3.client("cloudformation").describe_stacks(StackName=stack)
+
+
+def test_deploy_prompts_like_an_installer_and_hides_the_webhook(aws_env, unique_name) -> None:
+    stack = unique_name("dwprompt")
+    answers = "\n".join(
+        ["us-east-1", stack, "https://hooks.slack.com/services/T/B/SECRET", "#sec", "", "", "n"]
+    )
+    result = CliRunner().invoke(app, ["deploy"], input=answers + "\n")
+    assert result.exit_code == 1  # answered "n" to "Deploy?"
+    out = result.output
+    for question in (
+        "AWS region",
+        "Stack name",
+        "Slack webhook URL",
+        "Slack channel",
+        "Alert email",
+        "Code bucket",
+        "Deploy?",
+    ):
+        assert question in out
+    assert "SECRET" not in out  # hidden input is not echoed
+    assert "deniedwatch-code-123456789012-us-east-1" in out  # the default code bucket
+    with pytest.raises(boto3.client("cloudformation").exceptions.ClientError):
+        boto3.client("cloudformation").describe_stacks(StackName=stack)
+
+
+def test_template_command_prints_the_rule_rendered_from_settings(cli, tmp_path) -> None:
+    settings = tmp_path / "s.toml"
+    settings.write_text('[denial]\nextra_codes = ["Client.CustomDenied"]\n')
+    result = cli("template", "--config", settings)
+    assert result.exit_code == 0
+    assert '($.errorCode = "Client.CustomDenied")' in result.stdout
+    assert result.stdout.startswith("AWSTemplateFormatVersion")
