@@ -7,6 +7,7 @@ than raising.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
@@ -20,6 +21,7 @@ class RecordLike(Protocol):
     def get(self, key: str, default: Any = None, /) -> Any: ...
 
 
+_REGION = re.compile(r"[a-z0-9-]{1,40}")
 CONSOLE_URL = (
     "https://{region}.console.aws.amazon.com/cloudtrailv2/home?region={region}#/events/{event_id}"
 )
@@ -100,7 +102,9 @@ def action_of(event_source: str | None, event_name: str | None) -> str | None:
 
 
 def console_url(region: str | None, event_id: str | None) -> str | None:
-    if not region or not event_id:
+    # awsRegion becomes the link's host name: anything but a region's shape
+    # (e.g. "evil.example/#") could point "Open the event in CloudTrail" elsewhere.
+    if not region or not event_id or not _REGION.fullmatch(region):
         return None
     return CONSOLE_URL.format(region=region, event_id=event_id)
 

@@ -1,0 +1,287 @@
+"""Injection: attacker strings in every record field that reaches a message.
+
+Pure rendering (Slack Block Kit JSON and the email subject/body), no server: the
+end-to-end path through the handler is covered in tests/test_lambda_handler.py.
+
+An *escape* is counted per rendered message when any of these holds:
+  a. Slack mrkdwn text (fields, sections, context, the fallback ``text``) holds a
+     ``<`` or ``>`` that is not one of our links, i.e. ``<https://HOST/...|label>``
+     with HOST exactly ``console.aws.amazon.com`` or ``<region>.console.aws.amazon.com``
+     (covers ``<!channel>``, ``<@U..>``, ``<#C..>``, ``<!subteam^..>``, ``<http://x|y>``);
+     the ``>`` quote marker we put at a line start is ours and allowed;
+  b. a Block Kit limit is broken (header 150, field 2000, section/fallback 3000, ...);
+  c. an invisible or direction-changing character survives anywhere in the Slack
+     payload or the email (Unicode Cc, Cf, Zl, Zp, newline excepted), so names
+     cannot be spoofed ("adm\\u200bin") or text reversed;
+  d. record text is formatted: in the summary, field and error-message sections,
+     the text outside inline code spans differs from a benign rendering
+     (so ``*``, ``_``, ``~``, a backtick or a forged ``>`` quote got out);
+  e. the email forges a line (a line not of the fixed shape) or the subject breaks
+     SNS rules (over 99 chars, non-ASCII, a control character).
+The header is ``plain_text``: Slack shows it verbatim (no mentions, no links), so
+only (b) and (c) apply to it.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import unicodedata
+from collections import Counter
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from deniedwatch.alerts.email import body, subject
+from deniedwatch.alerts.group import LogLocation, group_findings
+from deniedwatch.alerts.slack import limit_problems, render
+from deniedwatch.finding import Finding
+from figures import record, sizes
+from live_support import denial, mrkdwn_texts
+
+MENTIONS = [
+    "<!channel>",
+    "<!here>",
+    "<!everyone>",
+    "<@U0123ABCD>",
+    "<@W0123|bob>",
+    "<!subteam^S0123>",
+    "<!subteam^S0123|@security>",
+    "<#C0123ABCD>",
+    "<#C0123|general>",
+    "<!channel|x>",
+    "<!date^1392734382^{date}|Feb 18>",
+    "<<!here>>",
+    "<!here",
+    "@channel @here",
+]
+LINKS = [
+    "<http://x|y>",
+    "<https://evil.example|Open the event in CloudTrail>",
+    "<https://evil.example>",
+    "<mailto:a@evil.example|mail>",
+    "<tel:+15555550100|call>",
+    "<slack://open>",
+    "http://evil.example/login",
+    "x|<http://evil.example>",
+]
+MRKDWN = [
+    "*bold*",
+    "_italic_",
+    "~strike~",
+    "`code`",
+    "```block```",
+    "`",
+    "``",
+    "> quote",
+    "\n> forged quote",
+    ">>> multi",
+    "*`_~>",
+    ":skull:",
+    "a|b",
+]
+ENTITIES = ["&amp;", "&lt;!channel&gt;", "&#60;!here&#62;", "&lt;", "&gt;", "&#x3C;@U1&#x3E;"]
+INVISIBLE = [
+    "adm\u200bin",
+    "\u200b<\u200b!channel>",
+    "x\u200cy",
+    "x\u200dy",
+    "\ufeffbom",
+    "x\u2060y",
+    "\u202eevil",
+    "\u202dltr",
+    "\u2066iso\u2069",
+    "\u200e\u200f",
+    "\u061c",
+    "soft\u00adhyphen",
+    "a\nb",
+    "a\r\nSubject: forged",
+    "nul\x00",
+    "\x1b[31mred",
+    "del\x7f",
+    "nel\u0085",
+    "line\u2028sep",
+    "para\u2029sep",
+    "\u180emongolian",
+]
+LONG = [
+    "A" * 262_144,
+    "<!channel>" * 5_000,
+    "&" * 5_000,
+    "\U0001f6ab" * 3_000,
+    "`" * 5_000,
+    "e\u0301" * 5_000,
+    "<" * 2_999 + "!here>",
+]
+ATTACKS = MENTIONS + LINKS + MRKDWN + ENTITIES + INVISIBLE + LONG
+
+
+def _identity(r: dict[str, Any]) -> dict[str, Any]:
+    return r["userIdentity"]
+
+
+def _assumed(r: dict[str, Any], session: str) -> None:
+    r["userIdentity"] = {
+        "type": "AssumedRole",
+        "principalId": f"AROAEXAMPLEROLEID0001:{session}",
+        "arn": f"arn:aws:sts::111122223333:assumed-role/deploy/{session}",
+        "accountId": "111122223333",
+        "sessionContext": {"sessionIssuer": {"type": "Role", "userName": "deploy"}},
+    }
+
+
+# Every record field that reaches a message -> how to put the attack string there.
+FIELDS: dict[str, Any] = {
+    "userAgent": lambda r, s: r.update(userAgent=s),
+    "errorMessage": lambda r, s: r.update(errorMessage=s),
+    "errorMessage (resource clause)": lambda r, s: r.update(
+        errorMessage="User: arn:aws:iam::111122223333:user/mallory is not authorized to "
+        f"perform: s3:GetObject on resource: {s} because no identity-based policy allows it"
+    ),
+    "errorCode": lambda r, s: r.update(errorCode="AccessDenied" + s),
+    "userIdentity.arn": lambda r, s: _identity(r).update(arn=s),
+    "userIdentity.userName": lambda r, s: _identity(r).update(userName=s),
+    "assumed-role session name": _assumed,
+    "userIdentity.type": lambda r, s: _identity(r).update(type=s, userName=None),
+    "sourceIPAddress": lambda r, s: r.update(sourceIPAddress=s),
+    "eventName": lambda r, s: r.update(eventName=s),
+    "eventSource": lambda r, s: r.update(eventSource=s),
+    "resources[0].ARN": lambda r, s: r.update(
+        resources=[{"ARN": s, "type": "AWS::S3::Object"}], errorMessage="Access Denied"
+    ),
+    "requestParameters": lambda r, s: r.update(requestParameters={"bucketName": s, "k": [s]}),
+    "recipientAccountId": lambda r, s: r.update(recipientAccountId=s),
+    "userIdentity.accountId": lambda r, s: (
+        r.pop("recipientAccountId"),
+        _identity(r).update(accountId=s),
+    ),
+    "awsRegion": lambda r, s: r.update(awsRegion=s),
+    "eventTime": lambda r, s: r.update(eventTime=s),
+    "eventID": lambda r, s: r.update(eventID=s),
+}
+LOG_FIELDS = ("log group name", "log stream name")
+SLACK_HOSTS = re.compile(r"(?:[a-z0-9-]+\.)?console\.aws\.amazon\.com")
+LINK = re.compile(r"<([^<>|\s]*)\|[^<>]*>")
+INVISIBLE_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
+EMAIL_LINE = re.compile(
+    r"(|WHO|WHAT|WHY|WHERE|WHEN \(UTC\)|LINKS|deniedwatch: \d+ denied AWS API calls?\."
+    r"|  (Principal|Type|ARN|Action|Error code|Error message|Denied by|Resource|Account|Region"
+    r"|Source IP|User agent|Time|CloudTrail event|Log stream|Example \d+):\s+\S.*)"
+)
+
+
+def build(field: str, value: str) -> tuple[dict[str, Any], str, str]:
+    r = denial(eventID="0f6c2a6e-8d1b-4c53-9d3e-2b7c5f1e9a10")
+    log = LogLocation("eu-west-1", "aws-cloudtrail-logs-111122223333", "111122223333_CT")
+    if field == "log group name":
+        log = LogLocation("eu-west-1", value, "111122223333_CT")
+    elif field == "log stream name":
+        log = LogLocation("eu-west-1", "aws-cloudtrail-logs-111122223333", value)
+    else:
+        FIELDS[field](r, value)
+    alert = group_findings([Finding.from_record(r)], log=log)[0]
+    return render(alert, window_minutes=60), subject(alert), body(alert, window_minutes=60)
+
+
+def _outside_code(text: str) -> str:
+    return re.sub(r"`[^`]*`|_unknown_", "`…`", text)
+
+
+def _formatted_texts(payload: dict[str, Any]) -> list[str]:
+    """Summary, fields and error message: where record text must stay in code spans."""
+    blocks = payload["blocks"]
+    texts = [blocks[1]["text"]["text"]] + [f["text"] for f in blocks[2]["fields"]]
+    texts += [
+        b["text"]["text"]
+        for b in blocks[3:]
+        if b["type"] == "section" and b["text"]["text"].startswith("*Error")
+    ]
+    return [_outside_code(t) for t in texts]
+
+
+def escapes(field: str, value: str, baseline: tuple[list[str], int]) -> list[str]:
+    """The escape kinds (a-e above) one rendering shows; empty when it held."""
+    payload, subj, text = build(field, value)
+    found = []
+    for t in mrkdwn_texts(payload):
+        rest = LINK.sub(lambda m: "" if _our_url(m.group(1)) else m.group(), t)
+        rest = re.sub(r"(^|\n)>", r"\1", rest)
+        if "<" in rest or ">" in rest:
+            found.append("a: < or > outside our links")
+            break
+    if limit_problems(payload):
+        found.append("b: " + ", ".join(limit_problems(payload)))
+    strings = [payload["blocks"][0]["text"]["text"], *mrkdwn_texts(payload), subj, text]
+    if any(
+        unicodedata.category(c) in INVISIBLE_CATEGORIES and c != "\n" for s in strings for c in s
+    ):
+        found.append("c: invisible or direction character")
+    if _formatted_texts(payload) != baseline[0]:
+        found.append("d: record text outside a code span")
+    lines = text.split("\n")
+    if (
+        len(text.splitlines()) != len(lines) - 1
+        or any(not EMAIL_LINE.fullmatch(line) and not line.startswith("Plus ") for line in lines)
+        or len(lines) > baseline[1]
+    ):
+        found.append("e: email line forged")
+    if len(subj) > 99 or not subj.isascii() or not subj.isprintable():
+        found.append("e: email subject")
+    return found
+
+
+def _our_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme == "https" and bool(SLACK_HOSTS.fullmatch(parts.hostname or ""))
+
+
+def _baseline(field: str) -> tuple[list[str], int]:
+    payload, _, text = build(field, "benign-value-1")
+    return _formatted_texts(payload), len(text.split("\n"))
+
+
+@pytest.mark.parametrize("size", sizes(small=7, full=1))
+def test_attacker_strings_in_every_field_never_escape(size: int) -> None:
+    attacks = ATTACKS[::size]
+    fields = [*FIELDS, *LOG_FIELDS]
+    holes: Counter[str] = Counter()
+    examples: dict[str, str] = {}
+    renders = 0
+    for field in fields:
+        baseline = _baseline(field)
+        for attack in attacks:
+            renders += 1
+            for kind in escapes(field, attack, baseline):
+                key = f"{field}: {kind}"
+                holes[key] += 1
+                examples.setdefault(key, attack[:60])
+    record(
+        "injection",
+        "attacker strings x record fields -> Slack JSON + email",
+        tried=f"{len(attacks)} strings x {len(fields)} fields",
+        times=renders,
+        held="escapes == 0",
+        attack_strings=len(attacks),
+        fields=len(fields),
+        renders=renders,
+        escapes=sum(holes.values()),
+    )
+    assert not holes, {k: (n, examples[k]) for k, n in holes.items()}
+    assert len(ATTACKS) >= 50
+
+
+def test_the_checker_catches_what_it_should() -> None:
+    """The definition bites: a raw mention, a bare backtick and a forged line are seen."""
+    baseline = _baseline("userAgent")
+    payload, subj, text = build("userAgent", "x")
+    assert escapes("userAgent", "x", baseline) == []
+    evil = copy.deepcopy(payload)
+    evil["blocks"][2]["fields"][9]["text"] += " <!channel>"
+    assert LINK.sub("", mrkdwn_texts(evil)[-1]) is not None
+    assert "<!channel>" in "\n".join(mrkdwn_texts(evil))
+    assert _outside_code("*Who*\n`a` *b*") != _outside_code("*Who*\n`a*b*`")
+    assert not EMAIL_LINE.fullmatch("Subject: forged")
