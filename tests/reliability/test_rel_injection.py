@@ -32,12 +32,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from figures import record, sizes
 
 from deniedwatch.alerts.email import body, subject
 from deniedwatch.alerts.group import LogLocation, group_findings
 from deniedwatch.alerts.slack import limit_problems, render
 from deniedwatch.finding import Finding
-from figures import record, sizes
 from live_support import denial, mrkdwn_texts
 
 MENTIONS = [
@@ -202,7 +202,12 @@ def _formatted_texts(payload: dict[str, Any]) -> list[str]:
 
 def escapes(field: str, value: str, baseline: tuple[list[str], int]) -> list[str]:
     """The escape kinds (a-e above) one rendering shows; empty when it held."""
-    payload, subj, text = build(field, value)
+    return check(*build(field, value), baseline)
+
+
+def check(
+    payload: dict[str, Any], subj: str, text: str, baseline: tuple[list[str], int]
+) -> list[str]:
     found = []
     for t in mrkdwn_texts(payload):
         rest = LINK.sub(lambda m: "" if _our_url(m.group(1)) else m.group(), t)
@@ -275,13 +280,18 @@ def test_attacker_strings_in_every_field_never_escape(size: int) -> None:
 
 
 def test_the_checker_catches_what_it_should() -> None:
-    """The definition bites: a raw mention, a bare backtick and a forged line are seen."""
+    """The definition bites: a raw mention, formatting, a zero-width space, a forged line."""
     baseline = _baseline("userAgent")
     payload, subj, text = build("userAgent", "x")
-    assert escapes("userAgent", "x", baseline) == []
-    evil = copy.deepcopy(payload)
-    evil["blocks"][2]["fields"][9]["text"] += " <!channel>"
-    assert LINK.sub("", mrkdwn_texts(evil)[-1]) is not None
-    assert "<!channel>" in "\n".join(mrkdwn_texts(evil))
-    assert _outside_code("*Who*\n`a` *b*") != _outside_code("*Who*\n`a*b*`")
-    assert not EMAIL_LINE.fullmatch("Subject: forged")
+    assert check(payload, subj, text, baseline) == []
+    ua = payload["blocks"][2]["fields"][9]
+    for bad, kind in [
+        (" <!channel>", "a"),
+        (" *bold*", "d"),
+        ("\u200b", "c"),
+    ]:
+        evil = copy.deepcopy(payload)
+        evil["blocks"][2]["fields"][9]["text"] = ua["text"] + bad
+        assert kind in [k[0] for k in check(evil, subj, text, baseline)], bad
+    assert check(payload, subj, text + "Subject: forged\n", baseline)[0].startswith("e")
+    assert check(payload, subj + "\n", text, baseline)[0].startswith("e")
