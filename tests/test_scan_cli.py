@@ -15,13 +15,18 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from conftest import EXAMPLE_CONFIG, EXAMPLES, CliResult
-from test_finding import DESIGN_FIELDS
+from deniedwatch.rules import Ruleset
+from deniedwatch.scan import FindingFilter, scan_bytes
+from test_finding import DESIGN_FIELDS, random_records
 
 Cli = Callable[..., CliResult]
 
@@ -475,3 +480,49 @@ def test_time_values() -> None:
     for bad in ["", "yesterday", "7x", "-7d", "2026-02-30"]:
         with pytest.raises(ValueError, match="is not a date"):
             parse_when(bad, now)
+
+
+# ---- crafted files: attacker-written text and odd values never crash the scan ----------
+
+CRAFTED = [
+    {  # a time without an offset: compared as UTC, not a crash
+        "eventID": "naive",
+        "eventTime": "2026-11-20T09:01:10",
+        "awsRegion": "us-east-1",
+        "errorCode": "AccessDenied",
+        "eventName": "GetObject",
+        "eventSource": "s3.amazonaws.com",
+        "userAgent": '[bold red]x[/] =HYPERLINK("http://example.invalid")',
+        "userIdentity": {"type": "IAMUser", "userName": "[link=http://example.invalid]me[/]"},
+    },
+    {"eventID": "unreadable-time", "eventTime": "yesterday", "errorCode": "AccessDenied"},
+    {"eventID": "old", "eventTime": "2020-01-01T00:00:00Z", "errorCode": "AccessDenied"},
+]
+
+
+def test_crafted_records(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "crafted.json").write_text(json.dumps({"Records": CRAFTED}))
+    result = cli("scan", tmp_path / "crafted.json", "--since", "2026-11-01")
+    assert result.exit_code == 0, result.stderr
+    # a denial whose time cannot be read is never hidden by a time filter
+    assert ids(result) == {"naive", "unreadable-time"}
+    table = cli("scan", tmp_path / "crafted.json", "--format", "table")
+    assert table.exit_code == 0, table.stderr
+    assert "[link=http://example.invalid]me[/]" in table.stdout  # shown as text, not markup
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(random_records, max_size=4))
+def test_random_files_never_crash_the_scan(records: list[dict[str, Any]]) -> None:
+    try:
+        data = json.dumps({"Records": records}, allow_nan=False).encode()
+    except ValueError:
+        assume(False)
+    since, until = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)
+    for wanted in (
+        FindingFilter(),
+        FindingFilter(since, until, frozenset({"111122223333"}), frozenset({"us-east-1"})),
+    ):
+        result = scan_bytes(data, "random.json", Ruleset(), wanted, include_suppressed=True)
+        assert result.error is None
+        assert result.events == len(records)
