@@ -526,3 +526,12 @@ def test_random_files_never_crash_the_scan(records: list[dict[str, Any]]) -> Non
         result = scan_bytes(data, "random.json", Ruleset(), wanted, include_suppressed=True)
         assert result.error is None
         assert result.events == len(records)
+
+
+@pytest.mark.parametrize("where", ["a-folder", "no/such/folder/out.jsonl"])
+def test_unwritable_output(cli: Cli, tmp_path: Path, where: str) -> None:
+    (tmp_path / "a-folder").mkdir()
+    result = scan(cli, "--output", tmp_path / where)
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: --output {tmp_path / where}")
+    assert "Traceback" not in result.stderr

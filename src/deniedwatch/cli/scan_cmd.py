@@ -189,26 +189,33 @@ def scan(
 
 
 def _write(fmt: str, findings: list, output: Path | None, labels: dict[str, str]) -> None:
+    if output is None:
+        _render(fmt, findings, sys.stdout, labels)
+        return
+    try:
+        with output.open("w", encoding="utf-8", newline="") as out:
+            _render(fmt, findings, out, labels)
+    except OSError as exc:  # a folder, no permission, no such directory, disk full
+        fail(escape(f"--output {output}: {exc.strerror or exc}"))
+
+
+def _render(fmt: str, findings: list, out: Any, labels: dict[str, str]) -> None:
     from deniedwatch import report
 
     if fmt == "table":
         from rich.console import Console
 
-        if output is None:
+        if out is sys.stdout:
             console = Console(width=max(Console().width, 160) if not sys.stdout.isatty() else None)
         else:
-            console = Console(file=output.open("w", encoding="utf-8"), width=200)
+            console = Console(file=out, width=200)
         if findings:
             console.print(report.table(findings, labels))
         else:
             console.print("No denied API calls found.")
         return
     writer = {"jsonl": report.write_jsonl, "json": report.write_json, "csv": report.write_csv}[fmt]
-    if output is None:
-        writer(findings, sys.stdout)
-    else:
-        with output.open("w", encoding="utf-8", newline="") as out:
-            writer(findings, out)
+    writer(findings, out)
 
 
 def _progress(quiet: bool, total: int) -> Any:
