@@ -36,6 +36,12 @@ test: $(VENV)/.installed-dev .venv-checkov/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
+## bench: scan vs decompress floor / jq / naive loop, and the Lambda storm (not in `make test`).
+## Generates bench/data first (1,000,000 events, ~20 s on 2 cores; BENCH_EVENTS=200000 for less).
+BENCH_EVENTS ?= 1000000
+bench: $(VENV)/.installed-dev
+	$(BIN)/python bench/run.py --events $(BENCH_EVENTS)
+
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
