@@ -23,8 +23,10 @@
     ``deniedwatch.cli.main`` (so errors become one line and an exit status, exactly as
     in a shell), capturing stdout and stderr separately. Returns ``CliResult``.
 
-``EXAMPLES`` / ``EXAMPLE_CONFIG``
-    The bundled sample CloudTrail export and settings file.
+``EXAMPLES`` / ``EXAMPLE_CONFIG`` / ``CliResult``
+    The bundled sample CloudTrail export and settings file, and the ``cli`` result type.
+    Import them from ``dwtest`` (``from dwtest import EXAMPLES``), not from conftest:
+    with tests/reliability/conftest.py in the tree, ``import conftest`` may get that one.
 """
 
 from __future__ import annotations
@@ -32,14 +34,13 @@ from __future__ import annotations
 import itertools
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = REPO / "examples" / "cloudtrail"
-EXAMPLE_CONFIG = REPO / "examples" / "deniedwatch.toml"
+from dwtest import EXAMPLE_CONFIG, EXAMPLES, REPO, CliResult
+
+__all__ = ["EXAMPLES", "EXAMPLE_CONFIG", "REPO", "CliResult"]
 
 _CREDENTIAL_VARS = (
     "AWS_ACCESS_KEY_ID",
@@ -107,13 +108,6 @@ def unique_name() -> Callable[[str], str]:
         return f"{prefix}-{os.getpid()}-{next(_names)}"
 
     return make
-
-
-@dataclass(frozen=True)
-class CliResult:
-    exit_code: int
-    stdout: str
-    stderr: str
 
 
 @pytest.fixture

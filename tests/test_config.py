@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLE_CONFIG
 from deniedwatch.config import (
     AlertSettings,
     ConfigError,
@@ -16,6 +15,7 @@ from deniedwatch.config import (
     parse_settings,
 )
 from deniedwatch.rules import DEFAULT_SUPPRESSIONS, Suppression
+from dwtest import EXAMPLE_CONFIG
 
 PATH = Path("deniedwatch.toml")
 

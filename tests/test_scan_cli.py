@@ -23,9 +23,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from conftest import EXAMPLE_CONFIG, EXAMPLES, CliResult
 from deniedwatch.rules import Ruleset
 from deniedwatch.scan import FindingFilter, scan_bytes
+from dwtest import EXAMPLE_CONFIG, EXAMPLES, CliResult
 from test_finding import DESIGN_FIELDS, random_records
 
 Cli = Callable[..., CliResult]

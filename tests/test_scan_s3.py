@@ -10,11 +10,11 @@ from typing import Any
 import boto3
 import pytest
 
-from conftest import EXAMPLE_CONFIG, EXAMPLES, CliResult
 from deniedwatch.rules import Ruleset
 from deniedwatch.scan import ScanRequest, run
 from deniedwatch.sources import trailfiles
 from deniedwatch.sources.trailfiles import TrailFile
+from dwtest import EXAMPLE_CONFIG, EXAMPLES, CliResult
 from test_scan_cli import CONFIG_IDS, RAW, ids
 
 Cli = Callable[..., CliResult]

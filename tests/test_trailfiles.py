@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from conftest import EXAMPLES
 from deniedwatch.finding import Finding
 from deniedwatch.rules import Ruleset
 from deniedwatch.sources import trailfiles
 from deniedwatch.sources.trailfiles import BadFile, PathFilter, PathInfo
+from dwtest import EXAMPLES
 
 LOG_KEY = (
     "AWSLogs/111122223333/CloudTrail/eu-west-1/2026/11/20/"

@@ -1,0 +1,20 @@
+"""Plain helpers shared by test modules (import these from here, not from conftest:
+with more than one conftest.py in the tree, ``import conftest`` may get another one)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples" / "cloudtrail"
+EXAMPLE_CONFIG = REPO / "examples" / "deniedwatch.toml"
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """What the ``cli`` fixture returns for one ``deniedwatch …`` run."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
