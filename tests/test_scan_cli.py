@@ -535,3 +535,12 @@ def test_unwritable_output(cli: Cli, tmp_path: Path, where: str) -> None:
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines()[-1].startswith(f"error: --output {tmp_path / where}")
     assert "Traceback" not in result.stderr
+
+
+def test_digest_and_insight_files_named_directly_are_skipped_not_bad(cli: Cli) -> None:
+    digest = next(EXAMPLES.rglob("*CloudTrail-Digest_*.json.gz"))
+    insight = next(EXAMPLES.rglob("*CloudTrail-Insight_*.json.gz"))
+    result = cli("scan", digest, insight)
+    assert (result.exit_code, result.stdout) == (0, "")
+    assert "0 files read (1 digest, 1 insight skipped)" in result.stderr
+    assert "warning" not in result.stderr
