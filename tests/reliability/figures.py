@@ -23,10 +23,17 @@ FULL = "full"
 
 
 def sizes(small: Any, full: Any) -> list[Any]:
-    """``@pytest.mark.parametrize("size", sizes(...))``: the full size is marked slow."""
+    """``@pytest.mark.parametrize("size", sizes(...))``: the full size is marked slow.
+
+    A tuple stands for several parameters (``parametrize(("a", "b"), sizes(...))``).
+    """
+
+    def values(v: Any) -> tuple[Any, ...]:
+        return v if isinstance(v, tuple) else (v,)
+
     return [
-        pytest.param(small, id=SMALL),
-        pytest.param(full, id=FULL, marks=pytest.mark.slow),
+        pytest.param(*values(small), id=SMALL),
+        pytest.param(*values(full), id=FULL, marks=pytest.mark.slow),
     ]
 
 
