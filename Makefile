@@ -34,7 +34,11 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-dev .venv-checkov/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow"
+
+## reliability: fault injection, bad input, injection, secrets, template checks at full size; prints the figures
+reliability: $(VENV)/.installed-dev .venv-checkov/.installed
+	$(BIN)/python tests/reliability/run.py
 
 ## bench: scan vs decompress floor / jq / naive loop, and the Lambda storm (not in `make test`).
 ## Generates bench/data first (1,000,000 events, ~20 s on 2 cores; BENCH_EVENTS=200000 for less).
