@@ -68,7 +68,11 @@ FEDERATED = {
     "accountId": PROD,
     "sessionContext": {"sessionIssuer": {"type": "IAMUser", "userName": "broker"}},
 }
-CROSS_ACCOUNT = {"type": "AWSAccount", "principalId": "AIDAEXTERNAL0001", "accountId": "999988887777"}
+CROSS_ACCOUNT = {
+    "type": "AWSAccount",
+    "principalId": "AIDAEXTERNAL0001",
+    "accountId": "999988887777",
+}
 ANONYMOUS = {"type": "AWSAccount", "principalId": "", "accountId": "ANONYMOUS_PRINCIPAL"}
 SSO_USER = {
     "type": "IdentityCenterUser",
@@ -140,84 +144,320 @@ def day1() -> list[dict[str, Any]]:
         event(t + "09:00:01Z", "sts.amazonaws.com", "GetCallerIdentity", USER),
         event(t + "09:00:05Z", "s3.amazonaws.com", "ListBuckets", USER),
         # a stolen key probing: implicit identity-based denials
-        event(t + "09:01:10Z", "iam.amazonaws.com", "ListUsers", USER, region="us-east-1",
-              error=("AccessDenied", not_authorized(u, "iam:ListUsers",
-                     "because no identity-based policy allows the iam:ListUsers action",
-                     f"arn:aws:iam::{PROD}:user/"))),
-        event(t + "09:01:12Z", "secretsmanager.amazonaws.com", "ListSecrets", USER,
-              error=("AccessDenied", not_authorized(u, "secretsmanager:ListSecrets",
-                     "because no identity-based policy allows the secretsmanager:ListSecrets action"))),
-        event(t + "09:01:15Z", "ec2.amazonaws.com", "DescribeInstances", USER,
-              error=("Client.UnauthorizedOperation", "You are not authorized to perform this operation. User: "
-                     f"{u} is not authorized to perform: ec2:DescribeInstances with an explicit deny in a "
-                     "service control policy")),
-        event(t + "09:01:20Z", "kms.amazonaws.com", "Decrypt", USER,
-              error=("AccessDeniedException", not_authorized(u, "kms:Decrypt",
-                     "because no resource-based policy allows the kms:Decrypt action",
-                     f"arn:aws:kms:eu-west-1:{PROD}:key/1234abcd-12ab-34cd-56ef-1234567890ab"))),
-        event(t + "09:02:00Z", "s3.amazonaws.com", "GetObject", USER, params={"bucketName": "payroll-exports", "key": "2026/11/salaries.csv"},
-              error=("AccessDenied", not_authorized(u, "s3:GetObject",
-                     "with an explicit deny in a resource-based policy",
-                     "arn:aws:s3:::payroll-exports/2026/11/salaries.csv")),
-              resources=[{"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::payroll-exports/2026/11/salaries.csv"}]),
+        event(
+            t + "09:01:10Z",
+            "iam.amazonaws.com",
+            "ListUsers",
+            USER,
+            region="us-east-1",
+            error=(
+                "AccessDenied",
+                not_authorized(
+                    u,
+                    "iam:ListUsers",
+                    "because no identity-based policy allows the iam:ListUsers action",
+                    f"arn:aws:iam::{PROD}:user/",
+                ),
+            ),
+        ),
+        event(
+            t + "09:01:12Z",
+            "secretsmanager.amazonaws.com",
+            "ListSecrets",
+            USER,
+            error=(
+                "AccessDenied",
+                not_authorized(
+                    u,
+                    "secretsmanager:ListSecrets",
+                    "because no identity-based policy allows the secretsmanager:ListSecrets action",
+                ),
+            ),
+        ),
+        event(
+            t + "09:01:15Z",
+            "ec2.amazonaws.com",
+            "DescribeInstances",
+            USER,
+            error=(
+                "Client.UnauthorizedOperation",
+                "You are not authorized to perform this operation. User: "
+                f"{u} is not authorized to perform: ec2:DescribeInstances with an explicit deny in a "
+                "service control policy",
+            ),
+        ),
+        event(
+            t + "09:01:20Z",
+            "kms.amazonaws.com",
+            "Decrypt",
+            USER,
+            error=(
+                "AccessDeniedException",
+                not_authorized(
+                    u,
+                    "kms:Decrypt",
+                    "because no resource-based policy allows the kms:Decrypt action",
+                    f"arn:aws:kms:eu-west-1:{PROD}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+                ),
+            ),
+        ),
+        event(
+            t + "09:02:00Z",
+            "s3.amazonaws.com",
+            "GetObject",
+            USER,
+            params={"bucketName": "payroll-exports", "key": "2026/11/salaries.csv"},
+            error=(
+                "AccessDenied",
+                not_authorized(
+                    u,
+                    "s3:GetObject",
+                    "with an explicit deny in a resource-based policy",
+                    "arn:aws:s3:::payroll-exports/2026/11/salaries.csv",
+                ),
+            ),
+            resources=[
+                {
+                    "type": "AWS::S3::Object",
+                    "ARN": "arn:aws:s3:::payroll-exports/2026/11/salaries.csv",
+                }
+            ],
+        ),
         # a deployment that lost a permission
-        event(t + "10:15:00Z", "lambda.amazonaws.com", "UpdateFunctionCode20150331v2", DEPLOYER, ip="10.20.30.40",
-              agent="Boto3/1.35.0 md/Botocore#1.35.0 ua/2.0 os/linux lang/python#3.12.4",
-              error=("AccessDeniedException", not_authorized(r, "lambda:UpdateFunctionCode",
-                     "with an explicit deny in a permissions boundary",
-                     f"arn:aws:lambda:eu-west-1:{PROD}:function:orders-api")), read_only=False),
-        event(t + "10:15:02Z", "logs.amazonaws.com", "CreateLogGroup", DEPLOYER, ip="10.20.30.40",
-              error=("AccessDeniedException", not_authorized(r, "logs:CreateLogGroup",
-                     "because no permissions boundary allows the logs:CreateLogGroup action",
-                     f"arn:aws:logs:eu-west-1:{PROD}:log-group:/aws/lambda/orders-api")), read_only=False),
-        event(t + "10:15:04Z", "dynamodb.amazonaws.com", "PutItem", DEPLOYER, ip="10.20.30.40",
-              error=("AccessDeniedException", not_authorized(r, "dynamodb:PutItem",
-                     "because no session policy allows the dynamodb:PutItem action",
-                     f"arn:aws:dynamodb:eu-west-1:{PROD}:table/orders")), read_only=False),
-        event(t + "10:15:06Z", "dynamodb.amazonaws.com", "DeleteTable", DEPLOYER, ip="10.20.30.40",
-              error=("AccessDeniedException", not_authorized(r, "dynamodb:DeleteTable",
-                     "with an explicit deny in a session policy",
-                     f"arn:aws:dynamodb:eu-west-1:{PROD}:table/orders")), read_only=False),
+        event(
+            t + "10:15:00Z",
+            "lambda.amazonaws.com",
+            "UpdateFunctionCode20150331v2",
+            DEPLOYER,
+            ip="10.20.30.40",
+            agent="Boto3/1.35.0 md/Botocore#1.35.0 ua/2.0 os/linux lang/python#3.12.4",
+            error=(
+                "AccessDeniedException",
+                not_authorized(
+                    r,
+                    "lambda:UpdateFunctionCode",
+                    "with an explicit deny in a permissions boundary",
+                    f"arn:aws:lambda:eu-west-1:{PROD}:function:orders-api",
+                ),
+            ),
+            read_only=False,
+        ),
+        event(
+            t + "10:15:02Z",
+            "logs.amazonaws.com",
+            "CreateLogGroup",
+            DEPLOYER,
+            ip="10.20.30.40",
+            error=(
+                "AccessDeniedException",
+                not_authorized(
+                    r,
+                    "logs:CreateLogGroup",
+                    "because no permissions boundary allows the logs:CreateLogGroup action",
+                    f"arn:aws:logs:eu-west-1:{PROD}:log-group:/aws/lambda/orders-api",
+                ),
+            ),
+            read_only=False,
+        ),
+        event(
+            t + "10:15:04Z",
+            "dynamodb.amazonaws.com",
+            "PutItem",
+            DEPLOYER,
+            ip="10.20.30.40",
+            error=(
+                "AccessDeniedException",
+                not_authorized(
+                    r,
+                    "dynamodb:PutItem",
+                    "because no session policy allows the dynamodb:PutItem action",
+                    f"arn:aws:dynamodb:eu-west-1:{PROD}:table/orders",
+                ),
+            ),
+            read_only=False,
+        ),
+        event(
+            t + "10:15:06Z",
+            "dynamodb.amazonaws.com",
+            "DeleteTable",
+            DEPLOYER,
+            ip="10.20.30.40",
+            error=(
+                "AccessDeniedException",
+                not_authorized(
+                    r,
+                    "dynamodb:DeleteTable",
+                    "with an explicit deny in a session policy",
+                    f"arn:aws:dynamodb:eu-west-1:{PROD}:table/orders",
+                ),
+            ),
+            read_only=False,
+        ),
         # other errors: not denials
-        event(t + "10:20:00Z", "s3.amazonaws.com", "GetObject", DEPLOYER, error=("NoSuchKey", "The specified key does not exist.")),
-        event(t + "10:20:01Z", "ec2.amazonaws.com", "DescribeInstances", DEPLOYER, error=("RequestLimitExceeded", "Request limit exceeded.")),
-        event(t + "10:20:02Z", "cloudformation.amazonaws.com", "CreateStack", DEPLOYER, error=("ValidationException", "Template format error")),
-        event(t + "10:20:03Z", "dynamodb.amazonaws.com", "Query", DEPLOYER, error=("ThrottlingException", "Rate exceeded")),
+        event(
+            t + "10:20:00Z",
+            "s3.amazonaws.com",
+            "GetObject",
+            DEPLOYER,
+            error=("NoSuchKey", "The specified key does not exist."),
+        ),
+        event(
+            t + "10:20:01Z",
+            "ec2.amazonaws.com",
+            "DescribeInstances",
+            DEPLOYER,
+            error=("RequestLimitExceeded", "Request limit exceeded."),
+        ),
+        event(
+            t + "10:20:02Z",
+            "cloudformation.amazonaws.com",
+            "CreateStack",
+            DEPLOYER,
+            error=("ValidationException", "Template format error"),
+        ),
+        event(
+            t + "10:20:03Z",
+            "dynamodb.amazonaws.com",
+            "Query",
+            DEPLOYER,
+            error=("ThrottlingException", "Rate exceeded"),
+        ),
         # default suppressions
-        event(t + "11:00:00Z", "s3.amazonaws.com", "HeadBucket", DEPLOYER, error=("AccessDenied", "Access Denied")),
-        event(t + "11:00:01Z", "s3.amazonaws.com", "GetBucketAcl", {"type": "AWSService", "invokedBy": "delivery.logs.amazonaws.com"},
-              ip="delivery.logs.amazonaws.com", agent="delivery.logs.amazonaws.com", error=("AccessDenied", "Access Denied")),
-        event(t + "11:00:02Z", "s3.amazonaws.com", "GetObject", ANONYMOUS, ip="198.51.100.77", agent="curl/8.5.0",
-              error=("AccessDenied", "Access Denied"),
-              resources=[{"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::public-site/.env"}]),
+        event(
+            t + "11:00:00Z",
+            "s3.amazonaws.com",
+            "HeadBucket",
+            DEPLOYER,
+            error=("AccessDenied", "Access Denied"),
+        ),
+        event(
+            t + "11:00:01Z",
+            "s3.amazonaws.com",
+            "GetBucketAcl",
+            {"type": "AWSService", "invokedBy": "delivery.logs.amazonaws.com"},
+            ip="delivery.logs.amazonaws.com",
+            agent="delivery.logs.amazonaws.com",
+            error=("AccessDenied", "Access Denied"),
+        ),
+        event(
+            t + "11:00:02Z",
+            "s3.amazonaws.com",
+            "GetObject",
+            ANONYMOUS,
+            ip="198.51.100.77",
+            agent="curl/8.5.0",
+            error=("AccessDenied", "Access Denied"),
+            resources=[{"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::public-site/.env"}],
+        ),
     ]
 
 
 def day2() -> list[dict[str, Any]]:
     t = "2026-11-21T"
     return [
-        event(t + "03:12:00Z", "organizations.amazonaws.com", "LeaveOrganization", ROOT_ID, region="us-east-1",
-              ip="192.0.2.66", agent="Mozilla/5.0 (Windows NT 10.0; Win64; x64)",
-              error=("AccessDeniedException", "You don't have permissions to access this resource. "
-                     f"User: arn:aws:iam::{PROD}:root is not authorized to perform: organizations:LeaveOrganization "
-                     "with an explicit deny in a service control policy"), read_only=False),
-        event(t + "03:14:00Z", "s3.amazonaws.com", "PutBucketPolicy", ROOT_ID, region="us-east-1", ip="192.0.2.66",
-              error=("AccessDenied", not_authorized(f"arn:aws:iam::{PROD}:root", "s3:PutBucketPolicy",
-                     "with an explicit deny in a resource control policy", "arn:aws:s3:::payroll-exports")), read_only=False),
-        event(t + "04:00:00Z", "s3.amazonaws.com", "GetObject", CROSS_ACCOUNT, ip="198.51.100.23",
-              error=("AccessDenied", not_authorized("arn:aws:iam::999988887777:user/partner", "s3:GetObject",
-                     "because no resource-based policy allows the s3:GetObject action", "arn:aws:s3:::shared-data/feed.csv"))),
-        event(t + "05:30:00Z", "s3.amazonaws.com", "GetObject", DEPLOYER, ip="10.20.30.41",
-              error=("VpceAccessDenied", not_authorized(DEPLOYER["arn"], "s3:GetObject",
-                     "with an explicit deny in a VPC endpoint policy", "arn:aws:s3:::artifacts/app.zip"))),
-        event(t + "05:31:00Z", "s3.amazonaws.com", "PutObject", DEPLOYER, ip="10.20.30.41",
-              error=("AccessDenied", not_authorized(DEPLOYER["arn"], "s3:PutObject",
-                     "because no VPC endpoint policy allows the s3:PutObject action", "arn:aws:s3:::artifacts/app.zip"))),
-        event(t + "06:00:00Z", "config.amazonaws.com", "PutEvaluations", SERVICE, ip="config.amazonaws.com",
-              agent="config.amazonaws.com", error=("AccessDeniedException", "Service role lacks permission")),
-        event(t + "07:45:00Z", "sns.amazonaws.com", "Publish", FEDERATED, region="us-east-1",
-              error=("AuthorizationError", f"User: {FEDERATED['arn']} is not authorized to perform: SNS:Publish on resource: "
-                     f"arn:aws:sns:us-east-1:{PROD}:alerts because no resource control policy allows the SNS:Publish action")),
+        event(
+            t + "03:12:00Z",
+            "organizations.amazonaws.com",
+            "LeaveOrganization",
+            ROOT_ID,
+            region="us-east-1",
+            ip="192.0.2.66",
+            agent="Mozilla/5.0 (Windows NT 10.0; Win64; x64)",
+            error=(
+                "AccessDeniedException",
+                "You don't have permissions to access this resource. "
+                f"User: arn:aws:iam::{PROD}:root is not authorized to perform: organizations:LeaveOrganization "
+                "with an explicit deny in a service control policy",
+            ),
+            read_only=False,
+        ),
+        event(
+            t + "03:14:00Z",
+            "s3.amazonaws.com",
+            "PutBucketPolicy",
+            ROOT_ID,
+            region="us-east-1",
+            ip="192.0.2.66",
+            error=(
+                "AccessDenied",
+                not_authorized(
+                    f"arn:aws:iam::{PROD}:root",
+                    "s3:PutBucketPolicy",
+                    "with an explicit deny in a resource control policy",
+                    "arn:aws:s3:::payroll-exports",
+                ),
+            ),
+            read_only=False,
+        ),
+        event(
+            t + "04:00:00Z",
+            "s3.amazonaws.com",
+            "GetObject",
+            CROSS_ACCOUNT,
+            ip="198.51.100.23",
+            error=(
+                "AccessDenied",
+                not_authorized(
+                    "arn:aws:iam::999988887777:user/partner",
+                    "s3:GetObject",
+                    "because no resource-based policy allows the s3:GetObject action",
+                    "arn:aws:s3:::shared-data/feed.csv",
+                ),
+            ),
+        ),
+        event(
+            t + "05:30:00Z",
+            "s3.amazonaws.com",
+            "GetObject",
+            DEPLOYER,
+            ip="10.20.30.41",
+            error=(
+                "VpceAccessDenied",
+                not_authorized(
+                    DEPLOYER["arn"],
+                    "s3:GetObject",
+                    "with an explicit deny in a VPC endpoint policy",
+                    "arn:aws:s3:::artifacts/app.zip",
+                ),
+            ),
+        ),
+        event(
+            t + "05:31:00Z",
+            "s3.amazonaws.com",
+            "PutObject",
+            DEPLOYER,
+            ip="10.20.30.41",
+            error=(
+                "AccessDenied",
+                not_authorized(
+                    DEPLOYER["arn"],
+                    "s3:PutObject",
+                    "because no VPC endpoint policy allows the s3:PutObject action",
+                    "arn:aws:s3:::artifacts/app.zip",
+                ),
+            ),
+        ),
+        event(
+            t + "06:00:00Z",
+            "config.amazonaws.com",
+            "PutEvaluations",
+            SERVICE,
+            ip="config.amazonaws.com",
+            agent="config.amazonaws.com",
+            error=("AccessDeniedException", "Service role lacks permission"),
+        ),
+        event(
+            t + "07:45:00Z",
+            "sns.amazonaws.com",
+            "Publish",
+            FEDERATED,
+            region="us-east-1",
+            error=(
+                "AuthorizationError",
+                f"User: {FEDERATED['arn']} is not authorized to perform: SNS:Publish on resource: "
+                f"arn:aws:sns:us-east-1:{PROD}:alerts because no resource control policy allows the SNS:Publish action",
+            ),
+        ),
         event(t + "08:00:00Z", "s3.amazonaws.com", "ListObjects", DEPLOYER),
         event(t + "08:00:01Z", "s3.amazonaws.com", "PutObject", DEPLOYER, read_only=False),
     ]
@@ -227,19 +467,68 @@ def dev_day() -> list[dict[str, Any]]:
     t = "2026-11-21T"
     dev_role = role(DEV, "developer", "dave@example.com")
     return [
-        event(t + "12:00:00Z", "ec2.amazonaws.com", "RunInstances", dev_role, account=DEV, region="us-west-2",
-              ip="203.0.113.99", agent="console.amazonaws.com",
-              error=("Client.UnauthorizedOperation", "You are not authorized to perform this operation. "
-                     "Encoded authorization failure message: EXAMPLEENCODEDMESSAGE")),
-        event(t + "12:00:30Z", "ec2.amazonaws.com", "CreateVpc", dev_role, account=DEV, region="us-west-2",
-              error=("UnauthorizedOperation", "You are not authorized to perform this operation.")),
-        event(t + "12:05:00Z", "apigateway.amazonaws.com", "GetRestApis", SSO_USER, account=DEV, region="us-west-2",
-              error=("ForbiddenException", "User is not authorized to access this resource")),
-        event(t + "12:06:00Z", "appsync.amazonaws.com", "ListGraphqlApis", SSO_USER, account=DEV, region="us-west-2",
-              error=("UnauthorizedException", "You are not authorized to make this call.")),
-        event(t + "12:07:00Z", "sns.amazonaws.com", "ListTopics", SSO_USER, account=DEV, region="us-west-2",
-              error=("AuthorizationErrorException", "User is not authorized to perform SNS:ListTopics")),
-        event(t + "12:10:00Z", "sts.amazonaws.com", "GetCallerIdentity", dev_role, account=DEV, region="us-west-2"),
+        event(
+            t + "12:00:00Z",
+            "ec2.amazonaws.com",
+            "RunInstances",
+            dev_role,
+            account=DEV,
+            region="us-west-2",
+            ip="203.0.113.99",
+            agent="console.amazonaws.com",
+            error=(
+                "Client.UnauthorizedOperation",
+                "You are not authorized to perform this operation. "
+                "Encoded authorization failure message: EXAMPLEENCODEDMESSAGE",
+            ),
+        ),
+        event(
+            t + "12:00:30Z",
+            "ec2.amazonaws.com",
+            "CreateVpc",
+            dev_role,
+            account=DEV,
+            region="us-west-2",
+            error=("UnauthorizedOperation", "You are not authorized to perform this operation."),
+        ),
+        event(
+            t + "12:05:00Z",
+            "apigateway.amazonaws.com",
+            "GetRestApis",
+            SSO_USER,
+            account=DEV,
+            region="us-west-2",
+            error=("ForbiddenException", "User is not authorized to access this resource"),
+        ),
+        event(
+            t + "12:06:00Z",
+            "appsync.amazonaws.com",
+            "ListGraphqlApis",
+            SSO_USER,
+            account=DEV,
+            region="us-west-2",
+            error=("UnauthorizedException", "You are not authorized to make this call."),
+        ),
+        event(
+            t + "12:07:00Z",
+            "sns.amazonaws.com",
+            "ListTopics",
+            SSO_USER,
+            account=DEV,
+            region="us-west-2",
+            error=(
+                "AuthorizationErrorException",
+                "User is not authorized to perform SNS:ListTopics",
+            ),
+        ),
+        event(
+            t + "12:10:00Z",
+            "sts.amazonaws.com",
+            "GetCallerIdentity",
+            dev_role,
+            account=DEV,
+            region="us-west-2",
+        ),
     ]
 
 
@@ -249,28 +538,34 @@ def write(path: Path, records: list[dict[str, Any]]) -> None:
     path.write_bytes(gzip.compress(body, mtime=0))
 
 
+def file_name(account: str, region: str, stamp: str, index: int) -> str:
+    return f"{account}_CloudTrail_{region}_{stamp}Z_{index:04x}.json.gz"
+
+
 def main() -> None:
+    """One file per (account, region, day), in the folder real CloudTrail would use."""
     shutil.rmtree(ROOT, ignore_errors=True)
     base = ROOT / "AWSLogs"
-    stamp = "_CloudTrail_{r}_{d}T{h}Z_{i}.json.gz"
-    for acct, region, day, hour, ident, records in (
-        (PROD, "eu-west-1", "2026/11/20", "0905", "a1", day1()[:8]),
-        (PROD, "eu-west-1", "2026/11/20", "1120", "a2", day1()[8:]),
-        (PROD, "us-east-1", "2026/11/21", "0815", "b1", day2()),
-        (DEV, "us-west-2", "2026/11/21", "1215", "c1", dev_day()),
-    ):
-        d = day.replace("/", "")
-        name = acct + stamp.format(r=region, d=d, h=hour, i=ident)
-        write(base / acct / "CloudTrail" / region / day / name, records)
+    files: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for record in [*day1(), *day2(), *dev_day()]:
+        when = record["eventTime"]
+        key = (record["recipientAccountId"], record["awsRegion"], when[:10])
+        files.setdefault(key, []).append(record)
+    for index, ((acct, region, day), records) in enumerate(sorted(files.items())):
+        last = max(r["eventTime"] for r in records)  # delivered a few minutes after the last event
+        stamp = day.replace("-", "") + f"T{last[11:13]}{min(59, int(last[14:16]) + 5):02d}"
+        folder = base / acct / "CloudTrail" / region / day.replace("-", "/")
+        write(folder / file_name(acct, region, stamp, index), records)
     digest = base / PROD / "CloudTrail-Digest" / "eu-west-1" / "2026/11/20"
     digest.mkdir(parents=True)
-    (digest / f"{PROD}_CloudTrail-Digest_eu-west-1_demo_eu-west-1_20261120T100000Z.json.gz").write_bytes(
-        gzip.compress(json.dumps({"awsAccountId": PROD, "digestStartTime": "2026-11-20T09:00:00Z",
-                                  "logFiles": []}).encode(), mtime=0))
+    digest_body = {"awsAccountId": PROD, "digestStartTime": "2026-11-20T09:00:00Z", "logFiles": []}
+    name = f"{PROD}_CloudTrail-Digest_eu-west-1_demo_eu-west-1_20261120T100000Z.json.gz"
+    (digest / name).write_bytes(gzip.compress(json.dumps(digest_body).encode(), mtime=0))
     insight = base / PROD / "CloudTrail-Insight" / "eu-west-1" / "2026/11/20"
     insight.mkdir(parents=True)
-    (insight / f"{PROD}_CloudTrail-Insight_eu-west-1_20261120T1000Z_i1.json.gz").write_bytes(
-        gzip.compress(json.dumps({"Records": [{"eventVersion": "1.08", "eventType": "AwsCloudTrailInsight"}]}).encode(), mtime=0))
+    insight_body = {"Records": [{"eventVersion": "1.08", "eventType": "AwsCloudTrailInsight"}]}
+    name = f"{PROD}_CloudTrail-Insight_eu-west-1_20261120T1000Z_i1.json.gz"
+    (insight / name).write_bytes(gzip.compress(json.dumps(insight_body).encode(), mtime=0))
 
 
 if __name__ == "__main__":

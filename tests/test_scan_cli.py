@@ -120,7 +120,7 @@ def test_jsonl_is_one_object_per_unsuppressed_denial(cli: Cli) -> None:
     assert times == sorted(times)
     # standard output carries only data; the summary goes to standard error
     assert "scan:" not in result.stdout
-    assert "4 files read (1 digest, 1 insight skipped), 33 events, 20 findings, 4 suppressed" in (
+    assert "5 files read (1 digest, 1 insight skipped), 33 events, 20 findings, 4 suppressed" in (
         result.stderr
     )
 
@@ -260,9 +260,8 @@ def _expected(pred: Callable[[dict[str, Any]], bool]) -> set[str]:
             lambda r: True,
         ),
         (["--region", "us-west-2"], lambda r: r["awsRegion"] == "us-west-2"),
-        # --region also prunes files by the region folder in their path. Real CloudTrail
-        # files only hold events of their folder's region; the sample has a few records
-        # whose awsRegion differs from their folder, and pruning (rightly) skips those.
+        # --region also prunes files by the region folder in their path; as in real
+        # CloudTrail, every sample record sits in the folder of its own awsRegion.
         (
             ["--region", "eu-west-1", "--account", "111122223333", "--since", "2026-11-20T10:00Z"],
             lambda r: (
@@ -294,7 +293,7 @@ def test_filters(cli: Cli, args: list[str], pred: Callable[[dict[str, Any]], boo
 def test_since_prunes_files_by_the_date_in_their_path(cli: Cli) -> None:
     result = scan(cli, "--since", "2026-11-21")
     assert "2 outside the filters" in result.stderr
-    assert "2 files read" in result.stderr
+    assert "3 files read" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -51,7 +51,7 @@ def test_s3_scan_gives_what_the_local_scan_gives(cli: Cli, trail_bucket: str) ->
     assert ids(remote) == CONFIG_IDS
     assert remote.stdout == local.stdout
     # the digest and the insight file were listed and knowingly skipped, not read
-    assert "4 files read (1 digest, 1 insight skipped), 33 events, 20 findings" in remote.stderr
+    assert "5 files read (1 digest, 1 insight skipped), 33 events, 20 findings" in remote.stderr
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
@@ -72,7 +72,7 @@ def test_account_prefix_and_date_pruning(cli: Cli, trail_bucket: str) -> None:
         and r["recipientAccountId"] == "111122223333"
         and r["eventTime"] >= "2026-11-21"
     }
-    assert "1 files read" in result.stderr
+    assert "2 files read" in result.stderr
     assert "2 outside the filters" in result.stderr
 
 
@@ -103,7 +103,7 @@ def test_listing_follows_every_page(s3: Any, trail_bucket: str) -> None:
     client = _SmallPages(s3)
     listed = [tf.location for tf in trailfiles.list_s3(client, f"s3://{trail_bucket}/AWSLogs/")]
     assert listed == [f"s3://{trail_bucket}/{key}" for key in EXAMPLE_KEYS]
-    assert client.pages == 3  # 6 objects, 2 a page
+    assert client.pages == 4  # 7 objects, 2 a page
 
 
 def test_bad_object_warns_with_its_s3_path(cli: Cli, s3: Any, trail_bucket: str) -> None:
