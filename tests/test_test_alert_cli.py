@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from conftest import EXAMPLE_CONFIG, EXAMPLES
 from deniedwatch.alerts import slack as slack_module
+from dwtest import EXAMPLE_CONFIG, EXAMPLES
 from live_support import SlackStandIn, alert_count, status
 
 
