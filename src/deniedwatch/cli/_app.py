@@ -50,7 +50,7 @@ class CliError(Exception):
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     # soft_wrap: one line whatever the width, so scripts and CI logs can grep it
-    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {_escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

@@ -37,12 +37,12 @@ StackOpt = Annotated[
     str | None,
     typer.Option(
         envvar="DENIEDWATCH_STACK_NAME",
-        help="Stack name. Default: [deploy] stack_name or deniedwatch.",
+        help="Stack name. Default: \\[deploy] stack_name or deniedwatch.",
     ),
 ]
 RegionOpt = Annotated[
     str | None,
-    typer.Option(help="AWS region. Default: [deploy] region, then AWS_REGION / your profile's."),
+    typer.Option(help="AWS region. Default: \\[deploy] region, then AWS_REGION / your profile's."),
 ]
 YesOpt = Annotated[
     bool, typer.Option("--yes", "-y", help="Ask nothing; fail if something is missing.")
@@ -350,9 +350,7 @@ def destroy(
 
     settings = _settings(config)
     stack_name = stack_name or settings.deploy.stack_name
-    region = region or settings.deploy.region or _session(None).region_name
-    if not region:
-        fail("no AWS region: pass --region, set AWS_REGION or [deploy] region")
+    region = _region(region, settings, yes=True)
     with _clear_errors():
         session = _session(region)
         stacks = Stacks(session.client("cloudformation"))
@@ -398,9 +396,7 @@ def status(stack_name: StackOpt = None, region: RegionOpt = None, config: Config
 
     settings = _settings(config)
     stack_name = stack_name or settings.deploy.stack_name
-    region = region or settings.deploy.region or _session(None).region_name
-    if not region:
-        fail("no AWS region: pass --region, set AWS_REGION or [deploy] region")
+    region = _region(region, settings, yes=True)
     with _clear_errors():
         session = _session(region)
         report = gather_status(session.client, stack_name)
