@@ -14,10 +14,11 @@ ELLIPSIS = "…"
 # C0/C1 controls (newlines included: they could forge lines in an email or a
 # Slack quote), line/paragraph separators (U+2028/9: also line breaks) and every
 # Unicode format character (category Cf: bidi overrides that make text read
-# backwards, zero-width spaces/joiners that make "adm\u200bin" look like "admin").
+# backwards, zero-width spaces/joiners that make "adm\u200bin" look like "admin"),
+# and lone surrogates (JSON "\ud800" escapes: no UTF-8/16 encoder takes them).
 _UNSAFE = re.compile(
     r"[\x00-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
-    r"\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+    r"\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ud800-\udfff\ufeff\ufff9-\ufffb"
     r"\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
     r"\U000e0001\U000e0020-\U000e007f]"
 )

@@ -242,7 +242,7 @@ def _decode(data: bytes) -> tuple[list[Any], bool]:
             log = _decoder.decode(text)
         except msgspec.ValidationError:
             pass  # odd shape: fall back to the generic parser for a precise reason
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise BadFile(f"not JSON: {exc}") from None
         else:
             return log.Records, True
