@@ -201,6 +201,17 @@ def _pool(jobs: int, initargs: tuple[Ruleset, FindingFilter, bool]) -> ProcessPo
     return pool
 
 
+def _scan_batch_in_worker(locations: list[str]) -> list[FileResult]:
+    return [_scan_in_worker(None, location) for location in locations]
+
+
+def _batch_size(jobs: int, files: int) -> int:
+    """Local files per pool task: a task costs ~0.3 ms of executor plumbing, so a few
+    files travel together (measured: 4 a task, ~7% faster at jobs 2), but never so many
+    that a small scan leaves a worker idle."""
+    return max(1, min(4, files // (jobs * 8)))
+
+
 def run(
     request: ScanRequest,
     ruleset: Ruleset,
@@ -211,14 +222,38 @@ def run(
 
     A bounded window of files is in flight: reader threads fetch the bytes and,
     with jobs > 1, hand them straight to the process pool. Local files with jobs > 1
-    skip the threads: the workers read them (measured: reader threads contending
-    for the GIL with the pool's feeder cost ~20% of the parallel speed-up).
+    skip the threads: the workers read them, a few files a task (measured: reader
+    threads contending for the GIL with the pool's feeder cost ~20% of the parallel
+    speed-up).
     """
     jobs = request.jobs or os.cpu_count() or 1
     window = max(4, jobs * 4)
     procs: ProcessPoolExecutor | None = None
     if jobs > 1 and len(files) > 1:
         procs = _pool(jobs, (ruleset, request.wanted, request.include_suppressed))
+    batch = _batch_size(jobs, len(files))
+
+    def in_workers(tf: TrailFile) -> bool:
+        """Whether a pool worker reads this file itself (local files, with a pool)."""
+        return procs is not None and not trailfiles.is_s3(tf.location)
+
+    def groups() -> Iterator[list[TrailFile]]:
+        """Files in order: a batch of consecutive worker-read files, else one file."""
+        group: list[TrailFile] = []
+        for tf in files:
+            if in_workers(tf):
+                group.append(tf)
+                if len(group) < batch:
+                    continue
+            elif group:
+                yield group
+                group = [tf]
+            else:
+                group = [tf]
+            yield group
+            group = []
+        if group:
+            yield group
 
     def fetch(tf: TrailFile) -> bytes | Future[FileResult]:
         if trailfiles.is_s3(tf.location):
@@ -227,31 +262,33 @@ def run(
             data = trailfiles.read_local(tf.location)
         return data if procs is None else procs.submit(_scan_in_worker, data, tf.location)
 
-    def start(readers: ThreadPoolExecutor, tf: TrailFile) -> Future[bytes | Future[FileResult]]:
-        if procs is None or trailfiles.is_s3(tf.location):
-            return readers.submit(fetch, tf)
-        submitted: Future[bytes | Future[FileResult]] = Future()
-        submitted.set_result(procs.submit(_scan_in_worker, None, tf.location))
-        return submitted
+    def start(readers: ThreadPoolExecutor, group: list[TrailFile]) -> Future[Any]:
+        if in_workers(group[0]):
+            assert procs is not None
+            return procs.submit(_scan_batch_in_worker, [tf.location for tf in group])
+        return readers.submit(fetch, group[0])
 
-    def finish(tf: TrailFile, fetched: Future[bytes | Future[FileResult]]) -> FileResult:
+    def finish(group: list[TrailFile], started: Future[Any]) -> list[FileResult]:
+        tf = group[0]
+        if in_workers(tf):
+            return started.result()
         try:
-            out = fetched.result()
+            out = started.result()
         except Exception as exc:  # a read failure is this file's problem, not the scan's
-            return FileResult(tf.location, error=f"cannot read: {_describe(exc)}")
+            return [FileResult(tf.location, error=f"cannot read: {_describe(exc)}")]
         if isinstance(out, Future):
-            return out.result()
-        return scan_bytes(out, tf.location, ruleset, request.wanted, request.include_suppressed)
+            return [out.result()]
+        return [scan_bytes(out, tf.location, ruleset, request.wanted, request.include_suppressed)]
 
     try:
         with ThreadPoolExecutor(max_workers=min(16, window), thread_name_prefix="read") as readers:
-            pending: deque[tuple[TrailFile, Future[bytes | Future[FileResult]]]] = deque()
-            for tf in files:
-                pending.append((tf, start(readers, tf)))
+            pending: deque[tuple[list[TrailFile], Future[Any]]] = deque()
+            for group in groups():
+                pending.append((group, start(readers, group)))
                 if len(pending) >= window:
-                    yield finish(*pending.popleft())
+                    yield from finish(*pending.popleft())
             while pending:
-                yield finish(*pending.popleft())
+                yield from finish(*pending.popleft())
     finally:
         if procs is not None:
             procs.shutdown(cancel_futures=True)
