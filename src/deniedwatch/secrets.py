@@ -7,10 +7,13 @@ shaped like a webhook path) from text before it is shown.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import re
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 ENV_SECRET_ARN = "DENIEDWATCH_SLACK_SECRET_ARN"
@@ -80,7 +83,8 @@ def _fetch(arn: str, client: Any) -> str:
 
         client = boto3.client("secretsmanager")
     try:
-        response = client.get_secret_value(SecretId=arn)
+        with quiet_botocore():
+            response = client.get_secret_value(SecretId=arn)
     except Exception as exc:
         error = (getattr(exc, "response", None) or {}).get("Error", {})
         code = error.get("Code") or type(exc).__name__
@@ -89,6 +93,18 @@ def _fetch(arn: str, client: Any) -> str:
     if not isinstance(text, str):
         raise SecretError(f"the Slack webhook secret {arn} has no SecretString")
     return parse_secret(text)
+
+
+@contextlib.contextmanager
+def quiet_botocore() -> Iterator[None]:
+    """botocore logs request params and response bodies at DEBUG: keep the URL out of them."""
+    logger = logging.getLogger("botocore")
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def configured() -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from deniedwatch.deploy.plan import PlanError
+from deniedwatch.secrets import quiet_botocore
 
 SUBSCRIPTION_FILTER_LIMIT = 2  # per log group, a CloudWatch Logs quota
 
@@ -115,7 +116,8 @@ def delete_code(s3: Any, bucket: str, prefix: str) -> int:
 def secret_value(sm: Any, name: str) -> str | None:
     """The secret's current value, or None when the secret or its value does not exist."""
     try:
-        return sm.get_secret_value(SecretId=name)["SecretString"]
+        with quiet_botocore():
+            return sm.get_secret_value(SecretId=name)["SecretString"]
     except ClientError as exc:
         if _code(exc) == "ResourceNotFoundException":
             return None
@@ -133,16 +135,18 @@ def write_webhook(sm: Any, name: str, url: str) -> str:
     if secret_value(sm, name) == url:
         return "unchanged"
     try:
-        sm.put_secret_value(SecretId=name, SecretString=url)
+        with quiet_botocore():
+            sm.put_secret_value(SecretId=name, SecretString=url)
         return "updated"
     except ClientError as exc:
         if _code(exc) != "ResourceNotFoundException":
             raise
-    sm.create_secret(
-        Name=name,
-        SecretString=url,
-        Description="Slack incoming webhook URL used by the deniedwatch function.",
-    )
+    with quiet_botocore():
+        sm.create_secret(
+            Name=name,
+            SecretString=url,
+            Description="Slack incoming webhook URL used by the deniedwatch function.",
+        )
     return "created"
 
 
