@@ -53,8 +53,6 @@ def main(argv: list[str]) -> int:
             [
                 "-q",
                 "-p",
-                "no:logging",
-                "-p",
                 "no:cacheprovider",
                 "-k",
                 "not small",
