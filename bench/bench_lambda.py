@@ -382,9 +382,42 @@ def measure(repeat: int) -> tuple[dict[str, str], list[str]]:
     return figures, notes
 
 
+def profile() -> list[str]:
+    """Where the handler's CPU goes in the storm (in-process, top functions by own time)."""
+    import contextlib
+    import cProfile
+    import io
+    import pstats
+
+    events = storm()
+    slack = SlackStandIn()
+    saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("DENIEDWATCH_")}
+    os.environ["SLACK_WEBHOOK_URL"] = slack.url
+    try:
+        from deniedwatch import lambda_handler as lh
+
+        with contextlib.redirect_stdout(io.StringIO()):  # the handler's log lines
+            lh.reset()
+            lh._runtime = lh.build_runtime(sleep=lambda seconds: None)
+            lh.handler(events[0], None)
+            prof = cProfile.Profile()
+            prof.enable()
+            for event in events:
+                lh.handler(event, None)
+            prof.disable()
+    finally:
+        slack.close()
+        os.environ.pop("SLACK_WEBHOOK_URL", None)
+        os.environ.update(saved)
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(10)
+    return [line for line in out.getvalue().splitlines() if line.strip()][-12:]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--profile", action="store_true", help="also print a cProfile of the storm")
     ap.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
@@ -395,6 +428,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: {note}")
     for name, value in figures.items():
         print(f"{name}: {value}")
+    if args.profile:
+        print("\nprofile of the storm's handler calls (this interpreter, src/, cProfile):")
+        print("\n".join(profile()))
     return 0
 
 

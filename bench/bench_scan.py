@@ -4,7 +4,7 @@ Every figure is the wall time of a whole process reading the same log files (the
 page cache warm), so start-up counts everywhere. The fast runs are repeated and
 the best kept (these machines are shared); jq and the naive loop run once.
 
-    python bench/bench_scan.py [--data bench/data] [--events N] [--repeat 3] [--profile]
+    python bench/bench_scan.py [--data bench/data] [--events N] [--repeat 5] [--profile]
 """
 
 from __future__ import annotations
@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=HERE / "data")
     ap.add_argument("--events", type=int, default=1_000_000, help="generate this many if missing")
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--profile", action="store_true", help="also print a cProfile of --jobs 1")
     ap.add_argument("--peer", nargs=2, metavar=("NAME", "FILE_LIST"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)

@@ -1,7 +1,7 @@
 """`make bench`: both benchmarks, one report. Prints the tables, then one `name: value`
 line per figure, and writes the same to bench/results/latest.txt.
 
-    python bench/run.py [--events 1000000] [--repeat 3] [--skip-lambda] [--profile]
+    python bench/run.py [--events 1000000] [--repeat 5] [--skip-lambda] [--no-profile]
 """
 
 from __future__ import annotations
@@ -49,17 +49,18 @@ def _load() -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--events", type=int, default=1_000_000)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--skip-lambda", action="store_true")
-    ap.add_argument("--profile", action="store_true", help="add a cProfile of scan --jobs 1")
+    ap.add_argument("--no-profile", action="store_true", help="leave out the cProfile listings")
     args = ap.parse_args(argv)
     lines = machine()
     print("\n".join(lines), flush=True)
     scan = [sys.executable, str(HERE / "bench_scan.py"), "--events", str(args.events)]
-    scan += ["--repeat", str(args.repeat)] + (["--profile"] if args.profile else [])
+    profile = [] if args.no_profile else ["--profile"]
+    scan += ["--repeat", str(args.repeat), *profile]
     steps = [("scan", scan)]
     if not args.skip_lambda:
-        steps.append(("lambda", [sys.executable, str(HERE / "bench_lambda.py")]))
+        steps.append(("lambda", [sys.executable, str(HERE / "bench_lambda.py"), *profile]))
     for name, cmd in steps:
         print(f"\n== {name} ==", flush=True)
         done = subprocess.run(cmd, capture_output=True, text=True)
