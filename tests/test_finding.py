@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deniedwatch.finding import SCHEMA_FIELDS, Finding, action_of, console_url
+from strategies import json_values
 
 # The JSON-lines schema, copied by hand from DESIGN.md ("The Finding"), in that order.
 DESIGN_FIELDS = [
@@ -335,13 +336,6 @@ def test_record_like_objects_are_accepted() -> None:
 
 # ---- property: random records never crash -----------------------------------------
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
-    ),
-    max_leaves=8,
-)
 CLOUDTRAIL_KEYS = [
     "eventID",
     "eventTime",

@@ -34,6 +34,7 @@ from live_support import (
     status,
     subscription_payload,
 )
+from strategies import json_values, log_messages
 
 
 @pytest.fixture
@@ -349,49 +350,11 @@ def test_injection_through_the_handler_reaches_slack_as_plain_text(env, fake, ht
 
 # --- property: never crash on a record, raise only on an undecodable payload --------
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5)
-    ),
-    max_leaves=20,
-)
-FIELDS = [
-    "userIdentity",
-    "eventTime",
-    "eventSource",
-    "eventName",
-    "awsRegion",
-    "errorCode",
-    "errorMessage",
-    "userAgent",
-    "sourceIPAddress",
-    "eventID",
-    "resources",
-    "recipientAccountId",
-]
-
-
-@st.composite
-def messages(draw):
-    kind = draw(st.sampled_from(["mangled", "truncated", "junk", "value"]))
-    if kind == "mangled":
-        record = denial()
-        for name in draw(st.lists(st.sampled_from(FIELDS), max_size=6)):
-            record[name] = draw(json_values)
-        return json.dumps(record)
-    if kind == "truncated":
-        text = json.dumps(denial())
-        return text[: draw(st.integers(0, len(text)))]
-    if kind == "junk":
-        return draw(st.text(max_size=200))
-    return draw(json_values)  # not even a string, sometimes
-
 
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(st.lists(messages(), max_size=8))
+@given(st.lists(log_messages(denial), max_size=8))
 def test_property_handler_never_crashes_on_a_record(env, msgs):
     rendered: list = []
 

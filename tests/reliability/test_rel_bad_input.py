@@ -30,6 +30,7 @@ from deniedwatch.alerts.slack import limit_problems, render
 from deniedwatch.metrics import Metrics
 from deniedwatch.sources.cwlogs import PayloadError
 from live_support import denial, envelope, subscription_payload
+from strategies import json_values, log_messages
 
 BIG = "x" * 262_144
 
@@ -97,46 +98,6 @@ HAND_RECORDS: list[Any] = [
     {"already": "an object"},
     True,
 ]
-
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=12,
-)
-FIELDS = [
-    "userIdentity",
-    "eventTime",
-    "eventSource",
-    "eventName",
-    "awsRegion",
-    "errorCode",
-    "errorMessage",
-    "userAgent",
-    "sourceIPAddress",
-    "eventID",
-    "resources",
-    "recipientAccountId",
-    "requestParameters",
-    "eventVersion",
-]
-
-
-@st.composite
-def bad_records(draw: Any) -> Any:
-    kind = draw(st.sampled_from(["mangled", "truncated", "junk", "value"]))
-    if kind == "mangled":
-        r = denial(user="bad")
-        for name in draw(st.lists(st.sampled_from(FIELDS), min_size=1, max_size=5)):
-            r[name] = draw(json_values)
-        return json.dumps(r)
-    if kind == "truncated":
-        text = json.dumps(denial(user="bad"))
-        return text[: draw(st.integers(0, len(text) - 1))]
-    if kind == "junk":
-        return draw(st.text(max_size=200))
-    return draw(json_values)
 
 
 class Capture:
@@ -218,7 +179,7 @@ def test_generated_records_in_mixed_batches(examples: int, lambda_env) -> None:
         database=None,
         suppress_health_check=list(HealthCheck),
     )
-    @given(bad_records())
+    @given(log_messages(lambda: denial(user="bad"), damaged=True))
     def one(message: Any) -> None:
         tally.record_in_a_batch(message, next(n))
 
