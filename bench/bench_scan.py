@@ -12,12 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -39,7 +40,8 @@ def jq_filter() -> str:
 @dataclass(frozen=True)
 class Timing:
     name: str
-    seconds: float
+    seconds: float  # wall
+    cpu: float  # user + system of the process and its children
 
 
 # ---- the peers, each run as its own process (python bench_scan.py --peer NAME) ---------
@@ -83,9 +85,11 @@ PEERS = {"floor": peer_floor, "naive": peer_naive}
 
 def _timed(
     cmd: list[str] | str, *, shell: bool = False, cwd: str | None = None, capture: bool = False
-) -> tuple[float, str]:
-    """(wall seconds, stdout if captured) of one whole process; output else to /dev/null."""
+) -> tuple[Timing, str]:
+    """(wall and CPU seconds, stdout if captured) of one whole process; output else to
+    /dev/null. CPU time tells a busy machine (wall >> CPU / cores) from a slow run."""
     env = {k: v for k, v in os.environ.items() if k != "DENIEDWATCH_CONFIG"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(
         cmd,
@@ -97,7 +101,10 @@ def _timed(
         stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
         text=True,
     )
-    return time.perf_counter() - started, done.stdout or ""
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return Timing("", wall, cpu), done.stdout or ""
 
 
 def deniedwatch_cmd() -> list[str]:
@@ -119,7 +126,7 @@ def measure(root: Path, repeat: int) -> tuple[list[Timing], dict[str, int]]:
         raise SystemExit(f"{root}: no log files (run bench/generate.py)")
     events = _count_events(root, files)
     scan = deniedwatch_cmd()
-    timings: dict[str, float] = {}
+    timings: dict[str, Timing] = {}
     counts: dict[str, int] = {"events": events, "files": len(files)}
     with tempfile.TemporaryDirectory(prefix="dw-bench-") as tmp:  # cwd: no stray settings
         listing = _file_list(files, Path(tmp))
@@ -132,8 +139,9 @@ def measure(root: Path, repeat: int) -> tuple[list[Timing], dict[str, int]]:
         _timed(runs["floor"], cwd=tmp)  # warm the page cache
         for _ in range(repeat):
             for name, cmd in runs.items():
-                seconds, _ = _timed(cmd, cwd=tmp)
-                timings[name] = min(seconds, timings.get(name, float("inf")))
+                timing, _ = _timed(cmd, cwd=tmp)
+                if name not in timings or timing.seconds < timings[name].seconds:
+                    timings[name] = timing
         counts["scan_denials"] = _scan_denials(scan, root, Path(tmp))
         timings["naive"], out = _timed([*peer, "naive", str(listing)], cwd=tmp, capture=True)
         counts["naive_denials"] = int(out)
@@ -142,7 +150,7 @@ def measure(root: Path, repeat: int) -> tuple[list[Timing], dict[str, int]]:
             cmd = f"xargs -a {listing} zcat | {jq} -c '{jq_filter()}' | wc -l"
             timings["jq"], out = _timed(cmd, shell=True, cwd=tmp, capture=True)
             counts["jq_denials"] = int(out)
-    return [Timing(name, s) for name, s in timings.items()], counts
+    return [replace(t, name=name) for name, t in timings.items()], counts
 
 
 def _scan_denials(scan: list[str], root: Path, tmp: Path) -> int:
@@ -168,6 +176,7 @@ def _count_events(root: Path, files: list[Path]) -> int:
 def report(timings: list[Timing], counts: dict[str, int]) -> tuple[list[str], dict[str, str]]:
     """The table lines and the `name: value` figures."""
     by = {t.name: t.seconds for t in timings}
+    cpu = {t.name: t.cpu for t in timings}
     events = counts["events"]
     floor = by["floor"]
     rows = [("decompress floor (ISA-L, 1 process)", "floor")]
@@ -176,15 +185,13 @@ def report(timings: list[Timing], counts: dict[str, int]) -> tuple[list[str], di
         ("deniedwatch scan --jobs 2", "scan_jobs2"),
     ]
     rows += [("naive: stdlib gzip + json loop", "naive"), ("jq (zcat | jq -c select)", "jq")]
-    lines = [
-        f"{'':38} {'seconds':>8} {'events/s':>11} {'x floor':>8}",
-    ]
+    lines = [f"{'':38} {'seconds':>8} {'events/s':>11} {'x floor':>8} {'cpu s':>7}"]
     for label, key in rows:
         if key not in by:
             lines.append(f"{label:38} {'skipped (jq not installed)':>30}")
             continue
         s = by[key]
-        lines.append(f"{label:38} {s:8.2f} {events / s:11,.0f} {floor / s:8.2f}")
+        lines.append(f"{label:38} {s:8.2f} {events / s:11,.0f} {floor / s:8.2f} {cpu[key]:7.2f}")
     figures: dict[str, str] = {
         "scan.events": str(events),
         "scan.files": str(counts["files"]),
@@ -193,6 +200,7 @@ def report(timings: list[Timing], counts: dict[str, int]) -> tuple[list[str], di
         if key in by:
             figures[f"scan.{key}.seconds"] = f"{by[key]:.2f}"
             figures[f"scan.{key}.events_per_s"] = f"{events / by[key]:.0f}"
+            figures[f"scan.{key}.cpu_seconds"] = f"{cpu[key]:.2f}"
     j1, j2 = by["scan_jobs1"], by["scan_jobs2"]
     figures["scan.jobs1_vs_floor"] = f"{floor / j1:.2f}  (goal >= 0.30)"
     figures["scan.jobs2_vs_jobs1"] = f"{j1 / j2:.2f}  (goal >= 1.70)"
