@@ -160,20 +160,10 @@ class SlackStandIn:
 
 
 def find_python312() -> str | None:
-    """The Lambda runtime's Python, if this machine has it."""
-    candidates = [os.environ.get("BENCH_PYTHON312"), shutil.which("python3.12")]
-    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
-    candidates += [str(p) for p in sorted(pyenv.glob("3.12*/bin/python3.12"))]
-    for candidate in candidates:
-        if not candidate:
-            continue
-        try:
-            ok = subprocess.run([candidate, "-c", "pass"], capture_output=True, timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        if ok.returncode == 0:
-            return candidate
-    return None
+    """The Lambda runtime's Python, if this machine has it (BENCH_PYTHON312 overrides)."""
+    from deniedwatch.deploy.package import runtime_python
+
+    return os.environ.get("BENCH_PYTHON312") or runtime_python()
 
 
 def build_function(where: Path) -> tuple[Path, int]:
