@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 # Phrase in the message -> the policy type name used in Findings.
 POLICY_TYPES: dict[str, str] = {
@@ -44,6 +45,11 @@ def explain(message: str | None) -> Explanation:
     """Pull policy type, explicit/implicit and resource out of a denial message."""
     if not message or not isinstance(message, str):
         return NOTHING
+    return _explain(message)
+
+
+@lru_cache(maxsize=4096)  # a probing key repeats the same few messages many times
+def _explain(message: str) -> Explanation:
     policy: str | None = None
     explicit: bool | None = None
     if m := _EXPLICIT.search(message):
