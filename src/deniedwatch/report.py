@@ -25,11 +25,23 @@ def write_json(findings: Iterable[Finding], out: IO[str]) -> None:
     out.write("\n")
 
 
+# A cell starting with one of these is a formula to Excel / LibreOffice / Sheets.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """Attacker text (a userAgent of ``=HYPERLINK(…)``) must not run as a spreadsheet
+    formula: such cells get a leading apostrophe (OWASP's CSV-injection advice)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def write_csv(findings: Iterable[Finding], out: IO[str]) -> None:
     writer = csv.DictWriter(out, fieldnames=SCHEMA_FIELDS, lineterminator="\n")
     writer.writeheader()
     for f in findings:
-        writer.writerow(f.to_dict())
+        writer.writerow({k: csv_cell(v) for k, v in f.to_dict().items()})
 
 
 def why(f: Finding) -> str:
