@@ -208,3 +208,22 @@ def alert_count(payload: dict[str, Any]) -> int:
     m = re.search(r"\((?:once|(\d+) times)\)$", payload["text"])
     assert m, payload["text"]
     return int(m.group(1) or 1)
+
+
+def create_dedup_table(name: str) -> str:
+    """The dedup table as the stack makes it (key ``pk`` S, TTL ``expires_at``), on the
+    moto server the environment points at. moto stores the TTL setting but never
+    expires items."""
+    import boto3
+
+    client = boto3.client("dynamodb")
+    client.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    client.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+    )
+    return name

@@ -21,7 +21,7 @@ from deniedwatch.alerts.deliver import deliver
 from deniedwatch.alerts.group import Alert, group_findings
 from deniedwatch.finding import Finding
 from deniedwatch.metrics import Metrics
-from live_support import denial
+from live_support import create_dedup_table, denial
 
 HOUR = 3600.0
 T0 = 1_795_770_000.0
@@ -117,21 +117,7 @@ def test_memory_store_applies_the_window():
 
 @pytest.fixture
 def table(aws_env, unique_name) -> str:
-    import boto3
-
-    name = unique_name("dedup")
-    client = boto3.client("dynamodb")
-    client.create_table(
-        TableName=name,
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    # moto accepts and stores the TTL setting but never expires items.
-    client.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
-    )
-    return name
+    return create_dedup_table(unique_name("dedup"))
 
 
 def test_dynamo_store_window_retry_and_ttl_attribute(table):

@@ -27,6 +27,7 @@ from live_support import (
     SlackStandIn,
     alert_count,
     control_payload,
+    create_dedup_table,
     denial,
     envelope,
     log_events,
@@ -223,15 +224,7 @@ def test_email_goes_to_the_sns_topic(env, fake, aws_env, unique_name):
 
 @pytest.fixture
 def table(aws_env, unique_name, env) -> str:
-    import boto3
-
-    name = unique_name("dedup")
-    boto3.client("dynamodb").create_table(
-        TableName=name,
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    name = create_dedup_table(unique_name("dedup"))
     env.setenv("DENIEDWATCH_DEDUP_TABLE", name)
     return name
 

@@ -10,6 +10,7 @@ from deniedwatch import lambda_handler, secrets
 from deniedwatch.alerts.dedup import ENV_TABLE
 from deniedwatch.alerts.email import ENV_TOPIC_ARN
 from deniedwatch.config import ENV_CONFIG
+from live_support import create_dedup_table
 
 
 @pytest.fixture
@@ -32,14 +33,6 @@ def lambda_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
 @pytest.fixture
 def dedup_table(aws_env: str, unique_name: Callable[[str], str], lambda_env) -> str:
     """A dedup table on the moto server, named in the Lambda's environment."""
-    import boto3
-
-    name = unique_name("dedup")
-    boto3.client("dynamodb").create_table(
-        TableName=name,
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    name = create_dedup_table(unique_name("dedup"))
     lambda_env.setenv(ENV_TABLE, name)
     return name
