@@ -274,27 +274,29 @@ def test_console_url_needs_region_and_event_id() -> None:
     assert Finding.from_record(record(awsRegion=None)).console_url is None
 
 
+# The top-level CloudTrail fields a Finding reads (userIdentity is drawn apart below).
+CLOUDTRAIL_KEYS = [
+    "eventID",
+    "eventTime",
+    "eventSource",
+    "eventName",
+    "awsRegion",
+    "sourceIPAddress",
+    "userAgent",
+    "errorCode",
+    "errorMessage",
+    "recipientAccountId",
+    "resources",
+]
+
+
 @pytest.mark.parametrize(
     "bad",
     [None, 0, 1.5, True, "", [], {}, ["x"], {"nested": "dict"}],
     ids=lambda v: type(v).__name__ + repr(v)[:10],
 )
 def test_wrongly_typed_fields_become_null(bad: Any) -> None:
-    keys = [
-        "eventID",
-        "eventTime",
-        "eventSource",
-        "eventName",
-        "awsRegion",
-        "sourceIPAddress",
-        "userAgent",
-        "errorCode",
-        "errorMessage",
-        "recipientAccountId",
-        "userIdentity",
-        "resources",
-    ]
-    f = Finding.from_record(dict.fromkeys(keys, bad))
+    f = Finding.from_record(dict.fromkeys([*CLOUDTRAIL_KEYS, "userIdentity"], bad))
     assert all(v is None for v in f.to_dict().values()), f.to_dict()
 
 
@@ -336,19 +338,6 @@ def test_record_like_objects_are_accepted() -> None:
 
 # ---- property: random records never crash -----------------------------------------
 
-CLOUDTRAIL_KEYS = [
-    "eventID",
-    "eventTime",
-    "eventSource",
-    "eventName",
-    "awsRegion",
-    "sourceIPAddress",
-    "userAgent",
-    "errorCode",
-    "errorMessage",
-    "recipientAccountId",
-    "resources",
-]
 IDENTITY_KEYS = [
     "type",
     "arn",

@@ -100,6 +100,17 @@ HAND_RECORDS: list[Any] = [
 ]
 
 
+def reproducible(examples: int) -> Any:
+    """Hypothesis settings for a figure: a fixed example count, derandomised, no database."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+
+
 class Capture:
     """A channel that renders both messages (as the real channels would) and keeps them."""
 
@@ -172,13 +183,7 @@ def test_generated_records_in_mixed_batches(examples: int, lambda_env) -> None:
     tally = Tally()
     n = iter(range(10**9))
 
-    @settings(
-        max_examples=examples,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @reproducible(examples)
     @given(log_messages(lambda: denial(user="bad"), damaged=True))
     def one(message: Any) -> None:
         tally.record_in_a_batch(message, next(n))
@@ -259,13 +264,7 @@ def test_malformed_payloads_raise_payload_error_only(examples: int, lambda_env) 
     for event in HAND_PAYLOADS:
         try_one(event)
 
-    @settings(
-        max_examples=examples,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @reproducible(examples)
     @given(st.one_of(st.binary(max_size=300), st.text(max_size=300), json_values))
     def generated(data: Any) -> None:
         candidates = [{"awslogs": {"data": data}}, data]
