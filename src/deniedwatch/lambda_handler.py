@@ -2,12 +2,15 @@
 
 Settings come from the file named by env ``DENIEDWATCH_CONFIG`` if set, else
 from ``deniedwatch/deniedwatch.toml`` inside the function's zip (next to this
-module: ``BUNDLED_SETTINGS``), else the built-in defaults. Other environment:
-``DENIEDWATCH_SLACK_SECRET_ARN`` or ``SLACK_WEBHOOK_URL`` (Slack),
-``DENIEDWATCH_SNS_TOPIC_ARN`` (email), ``DENIEDWATCH_DEDUP_TABLE`` (dedup window
-across invocations).
+module: ``BUNDLED_SETTINGS``), else the built-in defaults. The settings'
+``[[destinations]]``/``[[routes]]`` decide where alerts go (``alerts/pipeline.py``);
+their secrets come from ``DENIEDWATCH_SECRETS_ARN`` (or each ``url_env``). Without
+destinations, today's environment: ``DENIEDWATCH_SLACK_SECRET_ARN`` or
+``SLACK_WEBHOOK_URL`` (Slack), ``DENIEDWATCH_SNS_TOPIC_ARN`` (email).
+``DENIEDWATCH_DEDUP_TABLE``: the dedup window across invocations.
 
-Import path: stdlib, slack_sdk and deniedwatch's core; boto3 only when used.
+Import path: stdlib and deniedwatch's core; slack_sdk when a Slack destination
+posts, boto3 only when used.
 """
 
 from __future__ import annotations
@@ -21,12 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deniedwatch import secrets
+from deniedwatch.alerts.channels.base import Channel
 from deniedwatch.alerts.dedup import ENV_TABLE, DedupStore, DynamoStore, NullStore
-from deniedwatch.alerts.deliver import Channel, deliver
-from deniedwatch.alerts.email import ENV_TOPIC_ARN, SnsChannel
 from deniedwatch.alerts.group import LogLocation, group_findings
-from deniedwatch.alerts.slack import SlackChannel
+from deniedwatch.alerts.pipeline import Pipeline, build_pipeline
 from deniedwatch.config import ENV_CONFIG, Settings, load_settings
 from deniedwatch.finding import Finding
 from deniedwatch.metrics import Metrics, log
@@ -43,7 +44,11 @@ class Runtime:
 
     settings: Settings
     store: DedupStore
-    channels: list[Channel]
+    pipeline: Pipeline
+
+    @property
+    def channels(self) -> list[Channel]:
+        return self.pipeline.channels
 
 
 def load_runtime_settings() -> Settings:
@@ -77,42 +82,23 @@ def build_runtime(
             message=f"{ENV_TABLE} is not set: no dedup across invocations, "
             "every batch posts its own alerts",
         )
-    channels: list[Channel] = []
-    if secrets.configured():
-        channels.append(
-            SlackChannel(
-                _webhook_url,
-                slack_channel=a.slack_channel,
-                window_minutes=a.dedup_window_minutes,
-                on_rejected=secrets.forget,
-                timeout=slack_timeout,
-                sleep=sleep,
-                clock=clock,
-            )
-        )
-    if topic := os.environ.get(ENV_TOPIC_ARN):
-        channels.append(SnsChannel(topic, window_minutes=a.dedup_window_minutes))
-    if not channels:
+    pipeline = build_pipeline(settings, sleep=sleep, clock=clock, timeout=slack_timeout)
+    if not pipeline.channels:
         log(
             "config",
             level="warning",
-            message=f"no alert channel: set {secrets.ENV_SECRET_ARN} or {secrets.ENV_WEBHOOK_URL}"
-            f" and/or {ENV_TOPIC_ARN}; alerts are only logged",
+            message="no alert destination: add [[destinations]] to the settings, or set "
+            "DENIEDWATCH_SLACK_SECRET_ARN / SLACK_WEBHOOK_URL and/or DENIEDWATCH_SNS_TOPIC_ARN; "
+            "alerts are only logged",
         )
     log(
         "config",
         settings=str(settings.source) if settings.source else "defaults",
-        channels=[c.name for c in channels],
+        channels=[c.name for c in pipeline.channels],
+        routes=[r.name for r in settings.routes],
         dedup_table=table or None,
     )
-    return Runtime(settings, store, channels)
-
-
-def _webhook_url() -> str:
-    url = secrets.webhook_url()
-    if url is None:
-        raise secrets.SecretError("no Slack webhook configured")
-    return url
+    return Runtime(settings, store, pipeline)
 
 
 _runtime: Runtime | None = None
@@ -129,6 +115,8 @@ def reset() -> None:
     """Forget the container's state (tests; a changed environment)."""
     global _runtime
     _runtime = None
+    from deniedwatch import secrets
+
     secrets.forget()
 
 
@@ -169,9 +157,8 @@ def process(
         log=LogLocation(os.environ.get("AWS_REGION"), batch.log_group, batch.log_stream),
     )
     metrics.add("Alerts", len(alerts))
-    report = deliver(
+    report = rt.pipeline.deliver(
         alerts,
-        channels=rt.channels,
         store=rt.store,
         batch=batch_id(batch),
         now=now,
