@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from deniedwatch.alerts import slack as slack_module
+from deniedwatch.alerts import retry as retry_module
 from dwtest import EXAMPLE_CONFIG, EXAMPLES
 from live_support import SlackStandIn, alert_count, status
 
@@ -16,7 +16,7 @@ from live_support import SlackStandIn, alert_count, status
 def no_pacing(monkeypatch):
     """Pacing shortcut for the CLI (real sleep inside): the pacing itself is tested
     with a fake clock in test_slack_delivery.py."""
-    monkeypatch.setattr(slack_module, "POST_INTERVAL", 0.0)
+    monkeypatch.setattr(retry_module, "POST_INTERVAL", 0.0)
     monkeypatch.delenv("SLACK_WEBHOOK_URL", raising=False)
     monkeypatch.delenv("DENIEDWATCH_SNS_TOPIC_ARN", raising=False)
 

@@ -34,9 +34,10 @@ from urllib.parse import urlsplit
 import pytest
 from figures import record, sizes
 
+from blockkit_limits import limit_problems
 from deniedwatch.alerts.email import body, subject
 from deniedwatch.alerts.group import LogLocation, group_findings
-from deniedwatch.alerts.slack import limit_problems, render
+from deniedwatch.alerts.slack import render
 from deniedwatch.finding import Finding
 from live_support import denial, mrkdwn_texts
 
@@ -166,8 +167,9 @@ LINK = re.compile(r"<([^<>|\s]*)\|[^<>]*>")
 INVISIBLE_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
 EMAIL_LINE = re.compile(
     r"(|WHO|WHAT|WHY|WHERE|WHEN \(UTC\)|LINKS|deniedwatch: \d+ denied AWS API calls?\."
-    r"|  (Principal|Type|ARN|Action|Error code|Error message|Denied by|Resource|Account|Region"
-    r"|Source IP|User agent|Time|CloudTrail event|Log stream|Example \d+):\s+\S.*)"
+    r"|  (Who|Principal type|Principal ARN|What|Error code|Error message|Why|Resource"
+    r"|Where \(account / region\)|Source IP|User agent|When|Open the event in CloudTrail"
+    r"|Log stream|Example \d+):\s+\S.*)"
 )
 
 

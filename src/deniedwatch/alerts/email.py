@@ -48,5 +48,5 @@ def body(alert: Alert, *, window_minutes: int | None = None) -> str:
             value = f"{clean(value)} ({row.extra})"
         lines.append(_line(row.label, value))
     lines += ["", "LINKS"]
-    lines += [_line(label, url) for label, url in wording.links(alert)]
+    lines += [_line(x.label, x.url) for x in wording.links(alert)]
     return "\n".join(lines) + "\n"

@@ -78,6 +78,11 @@ class Pipeline:
     router: Router
     route_all: bool = False  # test-alert: the one chosen destination gets everything
 
+    @classmethod
+    def fixed(cls, channels: Sequence[Channel]) -> Pipeline:
+        """Every alert to these channels, no routing (tests, tools)."""
+        return cls((), list(channels), Router((), (), lambda _f: "medium"), route_all=True)
+
     def select(self, alert: Alert) -> tuple[str, ...]:
         if self.route_all:
             return tuple(c.name for c in self.channels)

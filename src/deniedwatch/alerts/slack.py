@@ -77,11 +77,8 @@ def _summary(alert: Alert, window_minutes: int | None, total: int | None) -> str
 
 def _links(alert: Alert) -> str | None:
     found = wording.links(alert)
-    main = [link(url, label) for label, url in found if not label.startswith("Example")]
-    examples = [
-        link(url, label.split(": ", 1)[-1]) for label, url in found if label.startswith("Example")
-    ]
-    examples = [e for e in examples if e]
+    main = [link(x.url, x.label) for x in found if x.example is None]
+    examples = [e for x in found if x.example is not None if (e := link(x.url, x.example))]
     text = " · ".join(p for p in main if p)
     if examples:
         text += ("\n" if text else "") + "Other examples: " + ", ".join(examples)

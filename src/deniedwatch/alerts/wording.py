@@ -120,18 +120,30 @@ def rows(alert: Alert) -> list[Row]:
     ]
 
 
-def links(alert: Alert) -> list[tuple[str, str]]:
-    """(label, url) of the event, the log stream and the other examples; our URLs only."""
+EXAMPLE = "Example"
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A URL we built, its label, and (for an example event) the record's time or id."""
+
+    label: str
+    url: str
+    example: str | None = None  # record text: escape it
+
+
+def links(alert: Alert) -> list[Link]:
+    """The event, the log stream and the other examples; only URLs we built."""
     f = alert.sample
-    out = [("Open the event in CloudTrail", f.console_url)]
+    out = [Link("Open the event in CloudTrail", f.console_url or "")]
     if alert.log:
-        out.append(("Log stream", alert.log.console_url()))
+        out.append(Link("Log stream", alert.log.console_url() or ""))
     others = [e for e in alert.examples if e.event_id != f.event_id]
     out += [
-        (f"Example {i}: {e.event_time or e.event_id or ''}".rstrip(": "), e.console_url)
+        Link(f"{EXAMPLE} {i}", e.console_url or "", e.event_time or e.event_id or f"event {i}")
         for i, e in enumerate(others, 1)
     ]
-    return [(label, url) for label, url in out if url]
+    return [link for link in out if link.url]
 
 
 # The scan table's compact forms.

@@ -65,9 +65,9 @@ def render(alert: Alert, *, routing_key: str, severity: str) -> dict[str, Any]:
             "custom_details": details,
         },
         "links": [
-            {"href": url, "text": label}
-            for label, url in wording.links(alert)
-            if url.startswith("https://")
+            {"href": x.url, "text": x.label}
+            for x in wording.links(alert)
+            if x.url.startswith("https://")
         ],
     }
     if f.event_time:

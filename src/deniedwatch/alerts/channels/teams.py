@@ -101,9 +101,9 @@ def render(
         context += f" · repeats of this alert are held back for {window_minutes} min"
     body.append(_ours(context, isSubtle=True, size="Small"))
     actions = [
-        {"type": "Action.OpenUrl", "title": label.split(": ", 1)[0], "url": url}
-        for label, url in wording.links(alert)
-        if url.startswith("https://")
+        {"type": "Action.OpenUrl", "title": x.label, "url": x.url}
+        for x in wording.links(alert)
+        if x.url.startswith("https://")
     ][:ACTIONS_MAX]
     card: dict[str, Any] = {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
