@@ -11,7 +11,6 @@ percent-encoded. Delivery lives in ``alerts/channels/slack.py`` (webhook) and
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from deniedwatch.alerts import wording
 from deniedwatch.alerts.group import Alert
@@ -30,14 +29,13 @@ FALLBACK_TEXT_MAX = 3000  # Slack allows 40,000; a notification needs far less
 # error message gets its own quoted section.
 _NOT_FIELDS = {"Error message", "When"}
 
-_URL_SAFE = ":/?#[]@!$&'()*+,;=%-._~"
-
 
 def link(url: str | None, label: str) -> str | None:
     """``<url|label>`` for a URL we built; None for anything that is not plain http(s)."""
-    if not url or not url.startswith(("https://", "http://")):
+    safe = wording.safe_url(url)
+    if safe is None:
         return None
-    safe_url = escape_mrkdwn(quote(url, safe=_URL_SAFE))
+    safe_url = escape_mrkdwn(safe)
     safe_label = escape_mrkdwn(clean(label)).replace("|", "¦")
     return f"<{safe_url}|{safe_label}>"
 

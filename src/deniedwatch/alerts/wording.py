@@ -8,7 +8,8 @@ Slack mrkdwn and plain text, the Teams and PagerDuty channels for theirs).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from urllib.parse import quote
 
 from deniedwatch.alerts.group import Alert
 from deniedwatch.finding import Finding
@@ -121,6 +122,16 @@ def rows(alert: Alert) -> list[Row]:
 
 
 EXAMPLE = "Example"
+URL_MAX = 2048  # a longer link (a forged event id or log stream name) is left out
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%-._~"
+
+
+def safe_url(url: str | None) -> str | None:
+    """A URL we built, percent-encoded (record parts in it are raw), or None if unusable."""
+    if not url or not url.startswith(("https://", "http://")):
+        return None
+    encoded = quote(url, safe=_URL_SAFE)
+    return encoded if len(encoded) <= URL_MAX else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +154,8 @@ def links(alert: Alert) -> list[Link]:
         Link(f"{EXAMPLE} {i}", e.console_url or "", e.event_time or e.event_id or f"event {i}")
         for i, e in enumerate(others, 1)
     ]
-    return [link for link in out if link.url]
+    safe = [replace(link, url=safe_url(link.url) or "") for link in out]
+    return [link for link in safe if link.url]
 
 
 # The scan table's compact forms.
