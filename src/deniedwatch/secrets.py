@@ -1,7 +1,9 @@
 """Destination secrets (webhook URLs, bot tokens, routing keys): where they come from.
 
 In the function: one Secrets Manager secret holding a JSON object ``name ->
-secret``, named by env ``DENIEDWATCH_SECRETS_ARN`` (read once per container).
+secret``, named by env ``DENIEDWATCH_SECRETS_ARN`` (cached for ``CACHE_SECONDS``,
+so a secret rotated with ``deniedwatch set-secret`` reaches warm containers
+within minutes; a rejected secret is read again at once).
 Without it (local runs, tests, ``scan --notify``): each destination's secret is
 the env var its ``url_env`` names. Today's single-webhook setups keep working:
 ``DENIEDWATCH_SLACK_SECRET_ARN`` (a secret holding the URL, or JSON
@@ -21,6 +23,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -36,8 +39,11 @@ _SECRET_SHAPES = re.compile(
     r"|[?&]sig=[^\s'\"<>&]+"  # signed webhook URLs (Teams Workflows)
 )
 
+CACHE_SECONDS = 300
+
 _lock = threading.Lock()
-_cached: dict[str, str] = {}  # cache key -> secret, per process
+_cached: dict[str, tuple[float, str]] = {}  # secret ARN -> (read at, SecretString)
+_clock = time.monotonic  # tests replace it
 _known: set[str] = set()
 
 
@@ -83,7 +89,13 @@ def parse_secret(secret_string: str) -> str:
 
 
 def parse_secrets(secret_string: str, arn: str) -> dict[str, str]:
-    """The destinations' secret: a JSON object of destination name -> secret string."""
+    """The destinations' secret: a JSON object of destination name -> secret string.
+
+    A stack deployed before destinations existed holds the bare webhook URL (or
+    ``{"webhook_url": ...}``): that is the ``slack`` destination's.
+    """
+    if not secret_string.lstrip().startswith("{") or '"webhook_url"' in secret_string:
+        return {LEGACY_DESTINATION: parse_secret(secret_string)}
     try:
         data = json.loads(secret_string)
     except ValueError:
@@ -101,10 +113,7 @@ def destination_secret(
     """The secret of destination ``name``; raises SecretError (naming no secret)."""
     env = os.environ if env is None else env
     if arn := env.get(ENV_SECRETS_ARN):
-        with _lock:
-            if arn not in _cached:
-                _cached[arn] = _fetch(arn, client)
-            found = parse_secrets(_cached[arn], arn).get(name)
+        found = parse_secrets(_read(arn, client), arn).get(name)
         if isinstance(found, str) and found.strip():
             return remember(found.strip())
         if name != LEGACY_DESTINATION or not env.get(ENV_SECRET_ARN):
@@ -123,14 +132,29 @@ def destination_secret(
 def webhook_url(client: Any = None, *, env: Mapping[str, str] | None = None) -> str | None:
     """Today's Slack webhook URL, or None when neither env var is set. Cached per process."""
     env = os.environ if env is None else env
-    with _lock:
-        if arn := env.get(ENV_SECRET_ARN):
-            if arn not in _cached:
-                _cached[arn] = _fetch(arn, client)
-            return parse_secret(_cached[arn])
+    if arn := env.get(ENV_SECRET_ARN):
+        return parse_secret(_read(arn, client))
     if url := env.get(ENV_WEBHOOK_URL):
         return parse_secret(url)
     return None
+
+
+def _read(arn: str, client: Any) -> str:
+    """SecretString of ``arn``, from the cache while it is fresh."""
+    with _lock:
+        hit = _cached.get(arn)
+        if hit is not None and _clock() - hit[0] < CACHE_SECONDS:
+            return hit[1]
+        text = _fetch(arn, client)
+        _cached[arn] = (_clock(), text)
+        return text
+
+
+def merge_secrets(current: str | None, name: str, value: str) -> str:
+    """The destinations' secret with ``name`` set to ``value`` (others kept), as JSON."""
+    data = parse_secrets(current, "the stored secret") if current and current.strip() else {}
+    data[name] = value
+    return json.dumps(data, sort_keys=True)
 
 
 def _fetch(arn: str, client: Any) -> str:
