@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from deniedwatch.alerts.budget import DEFAULT_MAX_PER_PRINCIPAL, DEFAULT_MAX_POSTS, Budget
 from deniedwatch.alerts.channels.base import Destination
 from deniedwatch.alerts.routing import Route
 from deniedwatch.rules import Ruleset, Suppression, build_ruleset
@@ -34,6 +35,14 @@ class AlertSettings:
     threshold: int = 1  # alert a group only once it reaches N denials in the window
     max_examples: int = 5
     slack_channel: str | None = None  # shown in the message text, e.g. "#security-alerts"
+    # The alert budget (docs/alert-policy.md): posts per invocation, and per caller;
+    # what is left over is counted in one digest per caller.
+    max_posts_per_batch: int = DEFAULT_MAX_POSTS
+    max_posts_per_principal: int = DEFAULT_MAX_PER_PRINCIPAL
+
+    @property
+    def budget(self) -> Budget:
+        return Budget(self.max_posts_per_batch, self.max_posts_per_principal)
 
 
 @dataclass(frozen=True)
@@ -59,9 +68,30 @@ class Settings:
     severity_rules: tuple[SeverityRule, ...] = ()  # [[severity.rule]]
     account_ous: dict[str, frozenset[str]] = field(default_factory=dict)  # from [ous]
     source: Path | None = None  # the file these came from, if any
+    # ``file:line: ...`` notes about settings that load but may not do what is meant
+    # (a suppression any caller can copy); the CLI prints them, the Lambda logs them.
+    warnings: tuple[str, ...] = ()
 
 
 _SUPPRESSION_KEYS = {f.name for f in fields(Suppression)} - {"name"}
+_BOOL_SUPPRESSION_KEYS = {"same_account"}
+# userIdentity.type values CloudTrail writes (AWS CloudTrail User Guide, "CloudTrail
+# userIdentity element": https://docs.aws.amazon.com/awscloudtrail/latest/userguide/
+# cloudtrail-event-reference-user-identity.html); a typo would never match.
+PRINCIPAL_TYPES = (
+    "AWSAccount",
+    "AWSService",
+    "AssumedRole",
+    "Directory",
+    "FederatedUser",
+    "IAMUser",
+    "IdentityCenterUser",
+    "Role",
+    "Root",
+    "SAMLUser",
+    "Unknown",
+    "WebIdentityUser",
+)
 
 
 class _Reader:
@@ -144,12 +174,14 @@ _KIND_NAMES = {int: "a whole number", str: "a string", bool: "true or false"}
 _IP_SHAPED = re.compile(r"[\d.]+(?:/.*)?|[0-9a-fA-F:.%]*:[0-9a-fA-F:.%]*(?:/.*)?|.*/.*")
 
 
-def _parse_suppressions(reader: _Reader, suppress: dict[str, Any]) -> list[Suppression]:
-    return _match_rules(reader, suppress, "suppress.rule", set())
+def _parse_suppressions(
+    reader: _Reader, suppress: dict[str, Any], warnings: list[str]
+) -> list[Suppression]:
+    return _match_rules(reader, suppress, "suppress.rule", set(), warnings)
 
 
 def _match_rules(
-    reader: _Reader, parent: dict[str, Any], table: str, extra: set[str]
+    reader: _Reader, parent: dict[str, Any], table: str, extra: set[str], warnings: list[str]
 ) -> list[Suppression]:
     """[[suppress.rule]] / [[severity.rule]]: match keys (a Suppression) plus ``extra`` keys."""
     rules = parent.get("rule", [])
@@ -165,10 +197,16 @@ def _match_rules(
             known = ", ".join(sorted({"name", *extra, *_SUPPRESSION_KEYS}))
             reader.fail(f"{table}[{i}].{key}", f"unknown key (known: {known})", table, i)
         for key, value in given.items():
-            if not isinstance(value, str) or not value:
+            if key in _BOOL_SUPPRESSION_KEYS:
+                if not isinstance(value, bool):
+                    reader.fail(f"{table}[{i}].{key}", "must be true or false", table, i)
+            elif not isinstance(value, str) or not value:
                 reader.fail(f"{table}[{i}].{key}", "must be a non-empty string", table, i)
         rule = {k: v for k, v in given.items() if k not in extra}
-        if not set(rule) & _SUPPRESSION_KEYS:
+        if rule.get("principal_type", PRINCIPAL_TYPES[0]) not in PRINCIPAL_TYPES:
+            problem = f"must be one of {', '.join(PRINCIPAL_TYPES)}"
+            reader.fail(f"{table}[{i}].principal_type", problem, table, i)
+        if not {k for k in rule if k in _SUPPRESSION_KEYS and rule[k] is not False}:
             reader.fail(
                 f"{table}[{i}]",
                 "matches everything: give at least one of " + ", ".join(sorted(_SUPPRESSION_KEYS)),
@@ -184,11 +222,23 @@ def _match_rules(
                 problem = f"{rule['source_ip']!r} is not an IP address or CIDR"
                 reader.fail(f"{table}[{i}].source_ip", problem, table, i)
         parsed.append(Suppression(**{**rule, "name": rule.get("name", f"rule-{i + 1}")}))
+        if forgeable := parsed[-1].forgeable_keys():
+            line = reader.header_line(table, i)
+            where = f"{reader.path}:{line}" if line else str(reader.path)
+            warnings.append(
+                f"{where}: {table}[{i}] ({parsed[-1].name}) matches only on "
+                f"{', '.join(forgeable)}, which the caller chooses: anyone can copy them to "
+                f"{'hide their denials' if table == 'suppress.rule' else 'change their severity'}. "
+                "Add principal_arn, caller_account_id, same_account = true "
+                "or a source_ip range (docs/alert-policy.md)."
+            )
     return parsed
 
 
-def _parse_severity(reader: _Reader, table: dict[str, Any]) -> tuple[SeverityRule, ...]:
-    matches = _match_rules(reader, table, "severity.rule", {"level"})
+def _parse_severity(
+    reader: _Reader, table: dict[str, Any], warnings: list[str]
+) -> tuple[SeverityRule, ...]:
+    matches = _match_rules(reader, table, "severity.rule", {"level"}, warnings)
     rules = []
     for i, (given, match) in enumerate(zip(table.get("rule", []), matches, strict=True)):
         level = given.get("level")
@@ -381,24 +431,27 @@ def parse_settings(text: str, path: Path) -> Settings:
         if not isinstance(label, str):
             reader.fail(f"accounts.{account}", "the label must be a string", "accounts")
 
+    warnings: list[str] = []
     destinations = _parse_destinations(reader, data.get("destinations", []))
     routes = _parse_routes(reader, data.get("routes", []), destinations)
     ruleset = build_ruleset(
         extra_codes=reader.strings(denial, "denial", "extra_codes"),
         ignored_codes=reader.strings(denial, "denial", "ignored_codes"),
         default_suppressions=reader.typed(suppress, "suppress", "defaults", bool, True),
-        suppressions=_parse_suppressions(reader, suppress),
+        suppressions=_parse_suppressions(reader, suppress, warnings),
         account_labels=accounts,
     )
+    severity_rules = _parse_severity(reader, reader.table(data, "severity", {"rule"}), warnings)
     return Settings(
         ruleset=ruleset,
         alerts=_dataclass_from(reader, data, "alerts", AlertSettings),
         deploy=_dataclass_from(reader, data, "deploy", DeploySettings),
         destinations=destinations,
         routes=routes,
-        severity_rules=_parse_severity(reader, reader.table(data, "severity", {"rule"})),
+        severity_rules=severity_rules,
         account_ous=_parse_ous(reader, reader.table(data, "ous", None)),
         source=path,
+        warnings=tuple(warnings),
     )
 
 
@@ -409,7 +462,14 @@ def _dataclass_from(reader: _Reader, data: dict[str, Any], name: str, cls: type)
     for key, kind in kinds.items():
         base = {"int": int, "bool": bool}.get(str(kind), str)
         values[key] = reader.typed(table, name, key, base, getattr(cls(), key))
-    for key in ("dedup_window_minutes", "threshold", "max_examples"):
+    at_least_one = (
+        "dedup_window_minutes",
+        "threshold",
+        "max_examples",
+        "max_posts_per_batch",
+        "max_posts_per_principal",
+    )
+    for key in at_least_one:
         if key in values and key in table and values[key] < 1:
             reader.fail(f"{name}.{key}", "must be at least 1", name)
     return cls(**values)

@@ -91,6 +91,8 @@ def build_runtime(
             "DENIEDWATCH_SLACK_SECRET_ARN / SLACK_WEBHOOK_URL and/or DENIEDWATCH_SNS_TOPIC_ARN; "
             "alerts are only logged",
         )
+    for warning in settings.warnings:
+        log("config", level="warning", message=warning)
     log(
         "config",
         settings=str(settings.source) if settings.source else "defaults",
@@ -164,6 +166,7 @@ def process(
         now=now,
         metrics=metrics,
         time_left=time_left,
+        budget=rt.settings.alerts.budget,
     )
     report.raise_for_failures()
     return {
@@ -172,6 +175,7 @@ def process(
         "findings": len(findings),
         "alerts": len(alerts),
         "sent": len(report.sent),
+        "digests": len(report.digests),
         "held": len(report.held),
     }
 

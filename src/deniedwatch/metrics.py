@@ -59,14 +59,16 @@ class Metrics:
         self.clock = clock
 
     def add(self, name: str, value: int = 1, *, destination: str | None = None) -> None:
-        """Count ``value``; with ``destination``, also under that destination's dimension."""
+        """Count ``value``; with ``destination``, under that destination's dimension only
+        (the caller adds the total separately)."""
         if name not in METRIC_NAMES:
             raise KeyError(f"unknown metric {name!r}")
-        self.counts[name] += value
-        if destination is not None:
-            if name not in DESTINATION_METRICS:
-                raise KeyError(f"metric {name!r} has no destination dimension")
-            self.by_destination.setdefault(destination, Counter())[name] += value
+        if destination is None:
+            self.counts[name] += value
+            return
+        if name not in DESTINATION_METRICS:
+            raise KeyError(f"metric {name!r} has no destination dimension")
+        self.by_destination.setdefault(destination, Counter())[name] += value
 
     def destination_emf(self, destination: str) -> dict[str, Any]:
         """One EMF object for one destination: dimension ``destination``."""

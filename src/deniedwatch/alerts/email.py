@@ -10,6 +10,7 @@ can forge a line.
 from __future__ import annotations
 
 from deniedwatch.alerts import wording
+from deniedwatch.alerts.budget import Digest
 from deniedwatch.alerts.group import Alert
 from deniedwatch.alerts.text import clean, cut
 
@@ -49,4 +50,25 @@ def body(alert: Alert, *, window_minutes: int | None = None) -> str:
         lines.append(_line(row.label, value))
     lines += ["", "LINKS"]
     lines += [_line(x.label, x.url) for x in wording.links(alert)]
+    return "\n".join(lines) + "\n"
+
+
+def digest_subject(digest: Digest) -> str:
+    text = f"[deniedwatch] {digest.headline()}"
+    return cut(_ascii(" ".join(text.split())), SUBJECT_MAX).replace("…", "~")
+
+
+def digest_body(digest: Digest) -> str:
+    lines = [
+        f"deniedwatch: {clean(digest.headline())} ({digest.listed()}).",
+        "",
+        wording.digest_why(digest.kind) + ".",
+        "",
+        _line("Principal", digest.who),
+        _line("Account", digest.account),
+        _line("Denied calls", digest.count),
+        "",
+        "ACTIONS",
+    ]
+    lines += [f"  {count:>8}  {cut(clean(action), VALUE_MAX)}" for action, count in digest.top()]
     return "\n".join(lines) + "\n"

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from deniedwatch import secrets
+from deniedwatch.alerts.budget import DEFAULT_BUDGET, Budget
 from deniedwatch.alerts.channels.base import Channel, Context, Destination
 from deniedwatch.alerts.channels.registry import channel_type
 from deniedwatch.alerts.channels.sns import ENV_TOPIC_ARN
@@ -98,6 +99,7 @@ class Pipeline:
         metrics: Metrics | None = None,
         time_left: Callable[[], float] | None = None,
         write: Writer = stdout_line,
+        budget: Budget = DEFAULT_BUDGET,
     ) -> DeliveryReport:
         return deliver(
             alerts,
@@ -108,6 +110,7 @@ class Pipeline:
             metrics=metrics,
             time_left=time_left,
             write=write,
+            budget=budget,
             select=self.select,
         )
 

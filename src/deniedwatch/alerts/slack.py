@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from deniedwatch.alerts import wording
+from deniedwatch.alerts.budget import Digest
 from deniedwatch.alerts.group import Alert
 from deniedwatch.alerts.text import clean, cut, escape_mrkdwn, literal
 
@@ -139,3 +140,24 @@ def render_repeat(alert: Alert) -> dict[str, Any]:
     text = f"{wording.denied_calls(alert.count)} more: {clean(wording.when(alert))}"
     text = escape_mrkdwn(cut(text, FALLBACK_TEXT_MAX))
     return {"text": text, "blocks": blocks}
+
+
+def render_digest(digest: Digest, *, slack_channel: str | None = None) -> dict[str, Any]:
+    """The message for a digest: who, how many, the top actions; all counted."""
+    headline = clean(digest.headline())
+    header = cut(("🧾 " if digest.kind == "budget" else "⏳ ") + headline, HEADER_MAX)
+    intro = (
+        f"*{digest.count} denied calls* by {literal(digest.who, 400)} in "
+        f"{literal(digest.account, 200)} ({escape_mrkdwn(digest.listed())}):"
+    )
+    rows = [f"• {literal(action, 200)} × {count}" for action, count in digest.top()]
+    listing = intro + "\n" + "\n".join(rows)
+    context = f"deniedwatch · {wording.digest_why(digest.kind).lower()}"
+    if slack_channel:
+        context += f" · {escape_mrkdwn(cut(clean(slack_channel), 80))}"
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": header}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": cut(listing, SECTION_TEXT_MAX)}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": context}]},
+    ]
+    return {"text": escape_mrkdwn(cut(headline, FALLBACK_TEXT_MAX)), "blocks": blocks}

@@ -158,6 +158,15 @@ def links(alert: Alert) -> list[Link]:
     return [link for link in safe if link.url]
 
 
+def digest_why(kind: str) -> str:
+    """Why a digest counts these alerts instead of posting each (``Digest.kind``)."""
+    if kind == "budget":
+        return (
+            "The most important alerts of this batch went out on their own; these are counted here"
+        )
+    return "Held back by the dedup window, which closed without another alert for them"
+
+
 # The scan table's compact forms.
 
 

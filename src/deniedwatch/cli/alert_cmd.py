@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from deniedwatch.cli._app import app, err, fail
+from deniedwatch.cli._app import app, err, fail, load_cli_settings
 
 if TYPE_CHECKING:
     from deniedwatch.alerts.deliver import DeliveryReport
@@ -71,6 +71,7 @@ def send_alerts(
         batch=batch,
         now=time.time(),
         write=lambda _line: None,  # stdout may carry the scan's JSON lines
+        budget=a.budget,
     )
 
 
@@ -118,10 +119,9 @@ def test_alert(
     config: ConfigOpt = None,
 ) -> None:
     """Send one sample alert (a bundled AccessDenied record), to see the message arrive."""
-    from deniedwatch.config import load_settings
     from deniedwatch.finding import Finding
 
-    settings = load_settings(config)
+    settings = load_cli_settings(config)
     if destination is None and not settings.destinations and not slack_webhook_url:
         slack_webhook_url = typer.prompt("Slack incoming webhook URL", hide_input=True)
     finding = Finding.from_record(sample_record())
@@ -153,10 +153,9 @@ def routes(
 
     from deniedwatch.alerts.channels.registry import channel_type
     from deniedwatch.alerts.pipeline import router, sample_destinations
-    from deniedwatch.config import load_settings
     from deniedwatch.finding import Finding
 
-    settings = load_settings(config)
+    settings = load_cli_settings(config)
     destinations = sample_destinations(settings)
     out = typer.echo
     kinds = Table(title="destinations", title_justify="left", header_style="bold")

@@ -2,8 +2,9 @@
 
 A destination type is one module in this package holding a ``TYPE`` (its
 settings keys, its secret, how to build it) and a channel class with
-``send(alert)``. Channels render with the shared wording and send; they never
-import the delivery loop or each other. ``registry.py`` names the modules.
+``send(alert)`` and ``send_digest(digest)``. Channels render with the shared
+wording and send; they never import the delivery loop or each other.
+``registry.py`` names the modules.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from deniedwatch.alerts.budget import Digest
 from deniedwatch.alerts.group import Alert
 from deniedwatch.finding import Finding
 
@@ -36,6 +38,10 @@ class Channel(Protocol):
 
     def send(self, alert: Alert) -> ThreadRef | None:
         """Deliver or raise DeliveryFailed; a threaded channel returns where it posted."""
+        ...
+
+    def send_digest(self, digest: Digest) -> None:
+        """Deliver one digest (alerts counted together) or raise DeliveryFailed."""
         ...
 
 

@@ -10,9 +10,12 @@ Events API v2: https://developer.pagerduty.com/docs/events-api-v2/trigger-events
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from deniedwatch.alerts import wording
+from deniedwatch.alerts.budget import Digest
 from deniedwatch.alerts.channels.base import (
     ChannelType,
     Context,
@@ -75,18 +78,51 @@ def render(alert: Alert, *, routing_key: str, severity: str) -> dict[str, Any]:
     return event
 
 
+def render_digest(digest: Digest, *, routing_key: str, severity: str) -> dict[str, Any]:
+    """One trigger for a digest (alerts over the budget): one incident per caller."""
+    raw = json.dumps([digest.caller, digest.account_id, digest.kind])
+    key = "deniedwatch-digest-" + hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
+    details: dict[str, Any] = {cut(clean(action), 200): count for action, count in digest.top()}
+    details["Denied calls"] = digest.count
+    details["Why a digest"] = wording.digest_why(digest.kind)
+    return {
+        "routing_key": routing_key,
+        "event_action": "trigger",
+        "dedup_key": key,
+        "client": "deniedwatch",
+        "payload": {
+            "summary": cut(clean(digest.headline()), SUMMARY_MAX),
+            "source": cut(clean(digest.account), 255),
+            "severity": PD_SEVERITY.get(severity, "error"),
+            "group": cut(clean(digest.account_id or "several accounts"), 255),
+            "class": "digest",
+            "custom_details": details,
+        },
+    }
+
+
 class PagerDutyChannel:
     def __init__(self, name: str, events_url: str, ctx: Context) -> None:
         self.name = name
         self.events_url = events_url
         self.ctx = ctx
 
-    def send(self, alert: Alert) -> ThreadRef | None:
+    def _key(self) -> str:
         try:
-            key = self.ctx.secret()
+            return self.ctx.secret()
         except Exception as exc:
             raise DeliveryFailed(redact(f"no PagerDuty routing key: {exc}")) from None
-        event = render(alert, routing_key=key, severity=self.ctx.severity(alert.sample))
+
+    def send(self, alert: Alert) -> ThreadRef | None:
+        self._post(render(alert, routing_key=self._key(), severity=self.ctx.severity(alert.sample)))
+        return None
+
+    def send_digest(self, digest: Digest) -> None:
+        levels = {self.ctx.severity(a.sample) for a in digest.alerts}
+        worst = next((level for level in ("high", "medium", "low") if level in levels), "medium")
+        self._post(render_digest(digest, routing_key=self._key(), severity=worst))
+
+    def _post(self, event: dict[str, Any]) -> None:
         try:
             answer = post_json(
                 self.events_url,
@@ -98,7 +134,7 @@ class PagerDutyChannel:
         except Unreachable as exc:
             raise DeliveryFailed(f"PagerDuty unreachable: {exc}") from None
         if 200 <= answer.status < 300:
-            return None
+            return
         if answer.status in (400, 401, 403, 404):
             self.ctx.forget_secret()
         body = redact(clean(answer.body))[:200]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from deniedwatch.alerts.budget import Digest
 from deniedwatch.alerts.channels.base import (
     ChannelType,
     Context,
@@ -18,7 +19,7 @@ from deniedwatch.alerts.channels.base import (
 )
 from deniedwatch.alerts.group import Alert
 from deniedwatch.alerts.retry import Pacer
-from deniedwatch.alerts.slack import render
+from deniedwatch.alerts.slack import render, render_digest
 from deniedwatch.alerts.text import clean
 from deniedwatch.secrets import SecretError, check_url, redact
 
@@ -59,6 +60,9 @@ class SlackChannel:
             )
         )
         return None
+
+    def send_digest(self, digest: Digest) -> None:
+        self.post(render_digest(digest, slack_channel=self.ctx.slack_channel))
 
     def post(self, payload: dict[str, Any]) -> None:
         client = self._webhook()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from deniedwatch.alerts.budget import Digest
 from deniedwatch.alerts.channels.base import (
     ChannelType,
     Context,
@@ -24,7 +25,7 @@ from deniedwatch.alerts.channels.base import (
 )
 from deniedwatch.alerts.group import Alert
 from deniedwatch.alerts.retry import Pacer
-from deniedwatch.alerts.slack import render, render_repeat
+from deniedwatch.alerts.slack import render, render_digest, render_repeat
 from deniedwatch.alerts.text import clean
 from deniedwatch.secrets import redact
 
@@ -88,6 +89,10 @@ class SlackAppChannel:
         if isinstance(channel, str) and isinstance(ts, str):
             return ThreadRef(channel, ts)
         return None
+
+    def send_digest(self, digest: Digest) -> None:
+        payload = render_digest(digest, slack_channel=self.ctx.slack_channel)
+        self._call("chat_postMessage", channel=self.channel, **payload)
 
     def reply(self, alert: Alert, thread: ThreadRef, total: int) -> None:
         self._call(

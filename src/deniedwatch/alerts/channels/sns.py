@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from deniedwatch.alerts.budget import Digest
 from deniedwatch.alerts.channels.base import (
     ChannelType,
     Context,
@@ -16,7 +17,7 @@ from deniedwatch.alerts.channels.base import (
     Destination,
     ThreadRef,
 )
-from deniedwatch.alerts.email import body, subject
+from deniedwatch.alerts.email import body, digest_body, digest_subject, subject
 from deniedwatch.alerts.group import Alert
 
 ENV_TOPIC_ARN = "DENIEDWATCH_SNS_TOPIC_ARN"
@@ -43,17 +44,19 @@ class SnsChannel:
         return self._client
 
     def send(self, alert: Alert) -> ThreadRef | None:
+        self._publish(subject(alert), body(alert, window_minutes=self.ctx.window_minutes))
+        return None
+
+    def send_digest(self, digest: Digest) -> None:
+        self._publish(digest_subject(digest), digest_body(digest))
+
+    def _publish(self, subject: str, message: str) -> None:
         try:
-            self.client.publish(
-                TopicArn=self.topic_arn,
-                Subject=subject(alert),
-                Message=body(alert, window_minutes=self.ctx.window_minutes),
-            )
+            self.client.publish(TopicArn=self.topic_arn, Subject=subject, Message=message)
         except Exception as exc:
             error = (getattr(exc, "response", None) or {}).get("Error", {})
             reason = error.get("Code") or type(exc).__name__
             raise DeliveryFailed(f"SNS publish to {self.topic_arn} failed: {reason}") from None
-        return None
 
 
 def topic_arn(dest: Destination) -> str | None:

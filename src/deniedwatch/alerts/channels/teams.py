@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from deniedwatch.alerts import wording
+from deniedwatch.alerts.budget import Digest
 from deniedwatch.alerts.channels.base import (
     ChannelType,
     Context,
@@ -114,6 +115,52 @@ def render(
     }
     if actions:
         card["actions"] = actions
+    return _message(card)
+
+
+def render_digest(digest: Digest) -> dict[str, Any]:
+    """A digest card: who, how many, the top actions (record text in TextRuns only)."""
+    icon = "🧾 " if digest.kind == "budget" else "⏳ "
+    body: list[dict[str, Any]] = [
+        {
+            "type": "RichTextBlock",
+            "inlines": [_run(icon + digest.headline(), TITLE_MAX, size="Large", weight="Bolder")],
+        },
+        {
+            "type": "RichTextBlock",
+            "inlines": [
+                {"type": "TextRun", "text": f"{digest.count} denied calls", "weight": "Bolder"},
+                {"type": "TextRun", "text": " by "},
+                _run(digest.who, 400, fontType="Monospace"),
+                {"type": "TextRun", "text": " in "},
+                _run(digest.account, 200),
+                {"type": "TextRun", "text": f" ({digest.listed()})"},
+            ],
+        },
+    ]
+    for action, count in digest.top():
+        body.append(
+            {
+                "type": "RichTextBlock",
+                "inlines": [
+                    _run(action, 200, fontType="Monospace"),
+                    {"type": "TextRun", "text": f" × {count}"},
+                ],
+            }
+        )
+    body.append(_ours(f"deniedwatch · {wording.digest_why(digest.kind).lower()}", isSubtle=True))
+    return _message(
+        {
+            "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+            "type": "AdaptiveCard",
+            "version": CARD_VERSION,
+            "body": body,
+            "msteams": {"width": "Full"},
+        }
+    )
+
+
+def _message(card: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "message",
         "attachments": [
@@ -132,11 +179,17 @@ class TeamsChannel:
         self.ctx = ctx
 
     def send(self, alert: Alert) -> ThreadRef | None:
+        self._post(render(alert, window_minutes=self.ctx.window_minutes))
+        return None
+
+    def send_digest(self, digest: Digest) -> None:
+        self._post(render_digest(digest))
+
+    def _post(self, payload: dict[str, Any]) -> None:
         try:
             url = check_url(self.ctx.secret())
         except Exception as exc:
             raise DeliveryFailed(redact(f"no Teams webhook URL: {exc}")) from None
-        payload = render(alert, window_minutes=self.ctx.window_minutes)
         try:
             answer = post_json(
                 url, payload, timeout=self.ctx.timeout, sleep=self.ctx.sleep, now=self.ctx.now
@@ -144,7 +197,7 @@ class TeamsChannel:
         except Unreachable as exc:
             raise DeliveryFailed(f"Teams unreachable: {exc}") from None
         if 200 <= answer.status < 300:
-            return None
+            return
         if answer.status in (401, 403, 404, 410):
             self.ctx.forget_secret()
         body = redact(clean(answer.body))[:200]
