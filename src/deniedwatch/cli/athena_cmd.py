@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from deniedwatch.cli._app import app, err, fail
+from deniedwatch.cli._app import app, fail
 
 athena_app = typer.Typer(
     help="Organization history with Athena: the table `scan --engine athena` reads.",
@@ -101,7 +101,7 @@ def create_table(
     for query_id in outcome.query_ids:
         print(f"  query id: {query_id}")
     if outcome.ddl:
-        err.print(outcome.ddl, highlight=False, markup=False)
+        print(outcome.ddl)
     print(
         f"Athena bills ${USD_PER_TB:g} per TB scanned (us-east-1 list price, 10 MB minimum a "
         "query); `deniedwatch scan --engine athena --since 90d` reads only those days' partitions."
