@@ -23,21 +23,13 @@ from deniedwatch.sources.cloudtrail_table import (
     STRING,
     Array,
     Map,
-    Struct,
+    Spelling,
+    column_type,
 )
 from deniedwatch.sources.trailfiles import path_info, skip_reason
 from dwtest import EXAMPLES
 
-
-def duck_type(kind: Any) -> str:
-    if kind in (STRING, JSON_TEXT):
-        return "VARCHAR"
-    if isinstance(kind, Map):
-        return "MAP(VARCHAR, VARCHAR)"
-    if isinstance(kind, Array):
-        return f"{duck_type(kind.item)}[]"
-    assert isinstance(kind, Struct)
-    return "STRUCT(" + ", ".join(f'"{n.lower()}" {duck_type(t)}' for n, t in kind.fields) + ")"
+DUCKDB = Spelling("VARCHAR", "MAP(VARCHAR, VARCHAR)", "{}[]", "STRUCT({})", '"{name}" {type}')
 
 
 def _cell(value: Any, kind: Any) -> Any:
@@ -80,7 +72,7 @@ def make_table(folder: Path, rows: list[dict[str, Any]]) -> duckdb.DuckDBPyConne
     """deniedwatch.cloudtrail_logs in a fresh in-memory DuckDB, holding these rows."""
     data = folder / "rows.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    columns = {n.lower(): duck_type(t) for n, t in COLUMNS}
+    columns = {n.lower(): column_type(t, DUCKDB) for n, t in COLUMNS}
     columns.update({p: "VARCHAR" for p in PARTITIONS})
     con = duckdb.connect()
     con.execute("CREATE SCHEMA deniedwatch")

@@ -146,3 +146,61 @@ def _cell_text(value: Any) -> str:
 def test_the_select_list_names_every_column_once() -> None:
     listed = [part.split(" AS ")[-1].strip() for part in select_list().split(",\n")]
     assert listed == [n.lower() for n, _ in COLUMNS]
+
+
+# The column list of AWS's statement ("Create the table for CloudTrail logs in Athena using
+# partition projection"), typed in here from the page, compared without case or spaces.
+AWS_COLUMNS = """
+    eventversion STRING,
+    useridentity STRUCT<
+        type: STRING, principalid: STRING, arn: STRING, accountid: STRING,
+        invokedby: STRING, accesskeyid: STRING, username: STRING,
+        onbehalfof: STRUCT<userid: STRING, identitystorearn: STRING>,
+        sessioncontext: STRUCT<
+            attributes: STRUCT<mfaauthenticated: STRING, creationdate: STRING>,
+            sessionissuer: STRUCT<type: STRING, principalid: STRING, arn: STRING,
+                accountid: STRING, username: STRING>,
+            ec2roledelivery:string,
+            webidfederationdata: STRUCT<federatedprovider: STRING,
+                attributes: map<string,string>>
+        >
+    >,
+    eventtime STRING, eventsource STRING, eventname STRING, awsregion STRING,
+    sourceipaddress STRING, useragent STRING, errorcode STRING, errormessage STRING,
+    requestparameters STRING, responseelements STRING, additionaleventdata STRING,
+    requestid STRING, eventid STRING, readonly STRING,
+    resources ARRAY<STRUCT<arn: STRING, accountid: STRING, type: STRING>>,
+    eventtype STRING, apiversion STRING, recipientaccountid STRING,
+    serviceeventdetails STRING, sharedeventid STRING, vpcendpointid STRING,
+    vpcendpointaccountid STRING, eventcategory STRING,
+    addendum STRUCT<reason:STRING, updatedfields:STRING, originalrequestid:STRING,
+        originaleventid:STRING>,
+    sessioncredentialfromconsole STRING, edgedevicedetails STRING,
+    tlsdetails STRUCT<tlsversion:STRING, ciphersuite:STRING, clientprovidedhostheader:STRING>
+"""
+
+
+def test_the_ddl_has_aws_documented_columns_serde_and_projection() -> None:
+    from datetime import date
+
+    from deniedwatch.sources.cloudtrail_table import (
+        TableSpec,
+        create_table_ddl,
+        projection_properties,
+    )
+
+    spec = TableSpec("b", "p/", "o-a1b2c3d4e5", "db", "t")
+    props = projection_properties(spec, ["111122223333"], ["us-east-1"], date(2020, 1, 1))
+    ddl = create_table_ddl(spec, props)
+    body = ddl[ddl.index("(") + 1 : ddl.index("\n)\nPARTITIONED BY")]
+    assert "".join(body.split()).lower() == "".join(AWS_COLUMNS.split()).lower()
+    assert "PARTITIONED BY (`account` STRING, `region` STRING, `timestamp` STRING)" in ddl
+    assert "ROW FORMAT SERDE 'org.apache.hive.hcatalog.data.JsonSerDe'" in ddl
+    assert "INPUTFORMAT 'com.amazon.emr.cloudtrail.CloudTrailInputFormat'" in ddl
+    assert "LOCATION 's3://b/p/AWSLogs/o-a1b2c3d4e5/'" in ddl
+    assert (
+        "'storage.location.template'="
+        "'s3://b/p/AWSLogs/o-a1b2c3d4e5/${account}/CloudTrail/${region}/${timestamp}'"
+    ) in ddl
+    assert "'projection.timestamp.format'='yyyy/MM/dd'" in ddl
+    assert "'projection.timestamp.range'='2020/01/01,NOW'" in ddl

@@ -128,16 +128,33 @@ PARTITIONS = ("account", "region", "timestamp")
 PARTITION_DAY = "%Y/%m/%d"  # projection.timestamp.format yyyy/MM/dd
 
 
-def column_type(kind: Any) -> str:
-    """A schema type as Hive DDL text (AWS's spelling: lower-case field names)."""
+@dataclass(frozen=True)
+class Spelling:
+    """How one SQL dialect writes the schema's types (format strings)."""
+
+    string: str = "STRING"
+    map: str = "MAP<STRING,STRING>"
+    array: str = "ARRAY<{}>"
+    struct: str = "STRUCT<{}>"
+    field: str = "{name}: {type}"
+
+
+HIVE = Spelling()  # Athena DDL, as AWS writes it
+
+
+def column_type(kind: Any, spelling: Spelling = HIVE) -> str:
+    """A schema type as DDL text (field names lower-case, as in AWS's statement)."""
     if kind in (STRING, JSON_TEXT):
-        return "STRING"
+        return spelling.string
     if isinstance(kind, Map):
-        return "MAP<STRING,STRING>"
+        return spelling.map
     if isinstance(kind, Array):
-        return f"ARRAY<{column_type(kind.item)}>"
-    inner = ", ".join(f"{name.lower()}: {column_type(t)}" for name, t in kind.fields)
-    return f"STRUCT<{inner}>"
+        return spelling.array.format(column_type(kind.item, spelling))
+    inner = ", ".join(
+        spelling.field.format(name=name.lower(), type=column_type(t, spelling))
+        for name, t in kind.fields
+    )
+    return spelling.struct.format(inner)
 
 
 @dataclass(frozen=True)
