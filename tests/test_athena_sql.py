@@ -198,7 +198,10 @@ def test_tricky_values_are_judged_alike(tmp_path: Path, ruleset: Ruleset) -> Non
 # ---- the SQL itself -----------------------------------------------------------------
 
 
-def test_print_sql_parses_as_trino_and_bounds_the_partitions(cli: Any) -> None:
+def test_print_sql_parses_as_trino_and_bounds_the_partitions(
+    cli: Any, no_aws_credentials: str
+) -> None:
+    """Without credentials any AWS call would fail the command: --print-sql makes none."""
     result = cli(
         "scan",
         "--engine",

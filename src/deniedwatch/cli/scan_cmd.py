@@ -182,7 +182,8 @@ def scan(
     if print_sql and engine != "athena":
         fail("--print-sql needs --engine athena")
     summary = ScanSummary()
-    working = err.status("listing log files…", spinner="dots")
+    doing = "running the Athena query…" if engine == "athena" else "listing log files…"
+    working = err.status(doing, spinner="dots")
     if engine == "athena":
         from deniedwatch.cli.athena_cmd import athena_source
 
