@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 import sqlglot
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from athena_table import example_rows, make_table, run_trino, table_row
 from deniedwatch.config import load_settings
@@ -231,3 +233,61 @@ def test_what_has_no_exact_sql_form_is_left_to_the_rows() -> None:
     assert suppression_sql(Suppression("c", event_name="Get[OP]*")) is None
     assert suppression_sql(Suppression("v6", source_ip="2001:db8::/32")) is None
     assert suppression_sql(Suppression("empty")) is None
+
+
+# ---- values drawn at random: the SQL and the rules never disagree -----------------------
+
+_codes = st.sampled_from(
+    ["AccessDenied", "Client.UnauthorizedOperation", "AccessDeniedException", "NoSuchKey",
+     "ForbiddenException", "", "accessdenied", "AccessDenie", "X_AccessDenied%"]
+)  # fmt: skip
+_ips = st.sampled_from(
+    ["10.0.0.1", "10.255.255.255", "11.0.0.0", "9.255.255.255", "010.0.0.1", "10.0.0",
+     "10.0.0.1 ", "10.0.0.256", "::1", "delivery.logs.amazonaws.com", ""]
+) | st.text(alphabet="0123456789.:/ \n", max_size=16)  # fmt: skip
+_texts = st.text(alphabet="aA%_*?'\\\n scanr", max_size=12)
+
+
+@st.composite
+def _records(draw: Any) -> list[dict[str, Any]]:
+    out = []
+    for n in range(draw(st.integers(1, 12))):
+        record = {
+            **_BASE,
+            "eventID": f"r-{n}",
+            "errorCode": draw(_codes),
+            "sourceIPAddress": draw(_ips),
+            "userAgent": draw(_texts),
+            "eventName": draw(st.sampled_from(["HeadBucket", "GetObject", "Get'Object"])),
+        }
+        if draw(st.booleans()):
+            record["userIdentity"] = {"accountId": draw(st.sampled_from(["", "222233334444"]))}
+        out.append(record)
+    return out
+
+
+RANDOM_RULES = build_ruleset(
+    extra_codes=["NoSuchKey"],
+    ignored_codes=["AccessDeniedException"],
+    suppressions=[
+        Suppression("net", source_ip="10.0.0.0/8"),
+        Suppression("exact-ip", source_ip="delivery.logs.amazonaws.com"),
+        Suppression("pct", user_agent="*%_*"),
+        Suppression("q", user_agent="?a*", event_name="Get'Object"),
+        Suppression("acct", caller_account_id="222233334444"),
+        Suppression("any-ua", user_agent="*", event_name="HeadBucket"),
+    ],
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(records=_records())
+def test_random_records_are_judged_alike(tmp_path_factory: Any, records: list) -> None:
+    con = make_table(
+        tmp_path_factory.mktemp("r"),
+        [table_row(r, "111122223333", "us-east-1", "2026/11/20") for r in records],
+    )
+    python = FileResult("python")
+    scan_records(records, python, RANDOM_RULES, FindingFilter())
+    _, rows = sql_rows(con, RANDOM_RULES, FindingFilter())
+    assert {r["eventid"] for r in rows} == {f.event_id for f in python.findings}
