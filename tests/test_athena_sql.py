@@ -275,7 +275,7 @@ RANDOM_RULES = build_ruleset(
         Suppression("pct", user_agent="*%_*"),
         Suppression("q", user_agent="?a*", event_name="Get'Object"),
         Suppression("acct", caller_account_id="222233334444"),
-        Suppression("any-ua", user_agent="*", event_name="HeadBucket"),
+        Suppression("any-ua", user_agent="*", event_name="GetObject"),
     ],
 )
 
