@@ -166,6 +166,12 @@ TRICKY = [
     {"recipientAccountId": "", "userIdentity": {"accountId": "222233334444"}},
     {"recipientAccountId": None, "userIdentity": None},
     {"userIdentity": {"type": "IAMUser", "arn": ""}},
+    {"eventName": "HeadBucket"},
+    {"eventName": "HeadBucket", "userIdentity": {"accountId": "999988887777"}},
+    {"eventName": "HeadBucket", "recipientAccountId": ""},
+    {"eventName": "HeadBucket", "userIdentity": {"type": "IAMUser"}},
+    {"sourceIPAddress": "delivery.logs.amazonaws.com"},
+    {"sourceIPAddress": "delivery.logs.amazonaws.com", "userIdentity": {"type": "AWSService"}},
 ]
 TRICKY_RULES = build_ruleset(
     suppressions=[
