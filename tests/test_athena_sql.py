@@ -286,7 +286,7 @@ RANDOM_RULES = build_ruleset(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(records=_records())
 def test_random_records_are_judged_alike(tmp_path_factory: Any, records: list) -> None:
     con = make_table(
