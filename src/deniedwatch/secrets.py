@@ -74,6 +74,15 @@ def check_url(value: str) -> str:
     return remember(value)
 
 
+def url_problem(value: str) -> str | None:
+    """Why ``value`` is not a webhook URL, or None (for ``deploy``'s prompts)."""
+    try:
+        check_url(value)
+    except SecretError as exc:
+        return str(exc)
+    return None
+
+
 def parse_secret(secret_string: str) -> str:
     """Today's Slack secret -> URL: the plain URL, or JSON ``{"webhook_url": "..."}``."""
     value = secret_string.strip()

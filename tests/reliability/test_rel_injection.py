@@ -173,7 +173,8 @@ EMAIL_LINE = re.compile(
 )
 
 
-def build(field: str, value: str) -> tuple[dict[str, Any], str, str]:
+def attacked(field: str, value: str):
+    """The alert of one denial with ``value`` written into ``field``."""
     r = denial(eventID="0f6c2a6e-8d1b-4c53-9d3e-2b7c5f1e9a10")
     log = LogLocation("eu-west-1", "aws-cloudtrail-logs-111122223333", "111122223333_CT")
     if field == "log group name":
@@ -182,7 +183,11 @@ def build(field: str, value: str) -> tuple[dict[str, Any], str, str]:
         log = LogLocation("eu-west-1", "aws-cloudtrail-logs-111122223333", value)
     else:
         FIELDS[field](r, value)
-    alert = group_findings([Finding.from_record(r)], log=log)[0]
+    return group_findings([Finding.from_record(r)], log=log)[0]
+
+
+def build(field: str, value: str) -> tuple[dict[str, Any], str, str]:
+    alert = attacked(field, value)
     return render(alert, window_minutes=60), subject(alert), body(alert, window_minutes=60)
 
 
@@ -316,15 +321,7 @@ def build_teams(field: str, value: str) -> tuple[dict[str, Any], dict[str, Any]]
     from deniedwatch.alerts.channels.pagerduty import render as pd_render
     from deniedwatch.alerts.channels.teams import render as teams_render
 
-    r = denial(eventID="0f6c2a6e-8d1b-4c53-9d3e-2b7c5f1e9a10")
-    log = LogLocation("eu-west-1", "aws-cloudtrail-logs-111122223333", "111122223333_CT")
-    if field == "log group name":
-        log = LogLocation("eu-west-1", value, "111122223333_CT")
-    elif field == "log stream name":
-        log = LogLocation("eu-west-1", "aws-cloudtrail-logs-111122223333", value)
-    else:
-        FIELDS[field](r, value)
-    alert = group_findings([Finding.from_record(r)], log=log)[0]
+    alert = attacked(field, value)
     event = pd_render(alert, routing_key="k" * 32, severity="high")
     return teams_render(alert, window_minutes=60), event
 

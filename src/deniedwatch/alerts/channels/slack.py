@@ -21,7 +21,7 @@ from deniedwatch.alerts.group import Alert
 from deniedwatch.alerts.retry import Pacer
 from deniedwatch.alerts.slack import render, render_digest
 from deniedwatch.alerts.text import clean
-from deniedwatch.secrets import SecretError, check_url, redact
+from deniedwatch.secrets import check_url, redact, url_problem
 
 
 class SlackChannel:
@@ -82,17 +82,9 @@ class SlackChannel:
         raise DeliveryFailed(f"Slack answered HTTP {response.status_code}: {body}")
 
 
-def _check(value: str) -> str | None:
-    try:
-        check_url(value)
-    except SecretError as exc:
-        return str(exc)
-    return None
-
-
 TYPE = ChannelType(
     name="slack",
     build=lambda dest, ctx: SlackChannel(dest.name, ctx),
     secret="Slack incoming webhook URL",
-    check_secret=_check,
+    check_secret=url_problem,
 )

@@ -30,7 +30,7 @@ from deniedwatch.alerts.channels.base import (
 from deniedwatch.alerts.group import Alert
 from deniedwatch.alerts.retry import Unreachable, post_json
 from deniedwatch.alerts.text import clean, cut
-from deniedwatch.secrets import SecretError, check_url, redact
+from deniedwatch.secrets import check_url, redact, url_problem
 
 CARD_VERSION = "1.4"
 TITLE_MAX = 200
@@ -204,18 +204,10 @@ class TeamsChannel:
         raise DeliveryFailed(f"Teams answered HTTP {answer.status}: {body}")
 
 
-def _check(value: str) -> str | None:
-    try:
-        check_url(value)
-    except SecretError as exc:
-        return str(exc)
-    return None
-
-
 def _build(dest: Destination, ctx: Context) -> TeamsChannel:
     return TeamsChannel(dest.name, ctx)
 
 
 TYPE = ChannelType(
-    name="teams", build=_build, secret="Teams Workflows webhook URL", check_secret=_check
+    name="teams", build=_build, secret="Teams Workflows webhook URL", check_secret=url_problem
 )
