@@ -43,6 +43,7 @@ class DeliveryReport:
     held: list[Alert] = field(default_factory=list)  # kept quiet by window / threshold
     deliveries: int = 0  # (alert, channel) pairs delivered now
     failures: list[tuple[str, str]] = field(default_factory=list)  # (channel, reason)
+    failed: list[Alert] = field(default_factory=list)  # alerts some channel did not get
     store_errors: int = 0
 
     def raise_for_failures(self) -> None:
@@ -114,6 +115,8 @@ def deliver(
                 group=alert.key.digest(),
             )
         report.deliveries += len(reached)
+        if failed:
+            report.failed.append(alert)
         if reached:
             report.sent.append(alert)
         try:
