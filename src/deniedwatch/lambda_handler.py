@@ -25,7 +25,7 @@ from deniedwatch import secrets
 from deniedwatch.alerts.dedup import ENV_TABLE, DedupStore, DynamoStore, NullStore
 from deniedwatch.alerts.deliver import Channel, deliver
 from deniedwatch.alerts.email import ENV_TOPIC_ARN, SnsChannel
-from deniedwatch.alerts.group import GroupKey, LogLocation, group_findings
+from deniedwatch.alerts.group import Alert, GroupKey, LogLocation, group_findings
 from deniedwatch.alerts.sightings import (
     BOTH,
     ENV_LIVE_SOURCE,
@@ -38,7 +38,7 @@ from deniedwatch.alerts.slack import SlackChannel
 from deniedwatch.config import ENV_CONFIG, Settings, load_settings
 from deniedwatch.intake import Detected, detect
 from deniedwatch.metrics import Metrics, log
-from deniedwatch.sources.invocation import Shape, decode_invocation
+from deniedwatch.sources.invocation import Shape, decode_invocation, message_batch_id
 
 BUNDLED_SETTINGS = Path(__file__).parent / "deniedwatch.toml"
 BUNDLED_SETTINGS_ARCNAME = "deniedwatch/deniedwatch.toml"  # its path inside the zip
@@ -205,7 +205,9 @@ def process(
         alerts,
         channels=rt.channels,
         store=rt.store,
-        batch=invocation.batch_id,
+        batch=message_batches(detected)
+        if invocation.reports_item_failures
+        else invocation.batch_id,
         now=now,
         metrics=metrics,
         time_left=time_left,
@@ -225,6 +227,14 @@ def process(
         return {**result, "batchItemFailures": [{"itemIdentifier": m} for m in failed]}
     report.raise_for_failures()
     return result
+
+
+def message_batches(detected: list[Detected]) -> Callable[[Alert], str]:
+    """Per alert, the id of the SQS messages behind it: what comes back when it fails."""
+    members: dict[GroupKey, set[str]] = {}
+    for d in detected:
+        members.setdefault(GroupKey.of(d.finding), set()).add(d.item.message_id or "")
+    return lambda alert: message_batch_id(sorted(members.get(alert.key, ())))
 
 
 def failed_messages(detected: list[Detected], failed: set[GroupKey]) -> list[str]:

@@ -60,7 +60,7 @@ def deliver(
     *,
     channels: Sequence[Channel],
     store: DedupStore,
-    batch: str,
+    batch: str | Callable[[Alert], str],
     now: float,
     metrics: Metrics | None = None,
     time_left: Callable[[], float] | None = None,
@@ -69,15 +69,19 @@ def deliver(
     """Send what the store admits; never raises for a channel or store failure.
 
     Each alert and each failure is also a JSON log line through ``write`` (stdout
-    in the Lambda: the last resort when every channel is down).
+    in the Lambda: the last resort when every channel is down). ``batch`` names what
+    an AWS retry delivers again: the payload, or per alert (an SQS redelivery brings
+    back the messages of the failed alert, not the whole batch).
     """
     report = DeliveryReport()
+    batch_of = batch if callable(batch) else (lambda _: batch)
 
     def log(kind: str, **fields: object) -> None:
         log_line(kind, write, **fields)
 
     broken: dict[str, str] = {}  # channel -> why it is skipped for the rest of this batch
     for alert in alerts:
+        batch = batch_of(alert)
         try:
             decision = store.admit(alert, batch=batch, now=now)
         except DedupStoreError as exc:

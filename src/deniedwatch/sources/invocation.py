@@ -164,9 +164,14 @@ def _from_sqs(records: list[Any]) -> Invocation:
     return Invocation(
         Shape.SQS,
         tuple(items),
-        batch_id=_digest(["sqs", arn, sorted(i.message_id or "" for i in items)]),
+        batch_id=message_batch_id(sorted(i.message_id or "" for i in items)),
         queue_arn=arn if isinstance(arn, str) else None,
     )
+
+
+def message_batch_id(message_ids: list[str]) -> str:
+    """SQS messages keep their messageId when redelivered: the same messages, the same id."""
+    return _digest(["sqs", message_ids])
 
 
 def _from_envelope(event: Mapping[str, Any]) -> Invocation:
