@@ -286,7 +286,8 @@ def deploy(
 
         with _progress() as observer:
             stacks.observer = observer
-            result = stacks.deploy(stack_name, plan.template_text(), the_plan.parameters(key))
+            template = plan.render_template(settings.ruleset.denial, the_plan.live_source)
+            result = stacks.deploy(stack_name, template, the_plan.parameters(key))
         if webhook:
             outcome = aws.write_webhook(sm, secret, webhook)
             if outcome == "created":

@@ -46,34 +46,40 @@ def yaml_single_quoted(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _default_before(max_length: int) -> re.Pattern[str]:
-    """The quoted Default line of the parameter whose next line is ``MaxLength: N``."""
-    return re.compile(
-        rf"^(?P<indent>\s*)Default: '.*'$(?=\n\s*MaxLength: {max_length}\n)", flags=re.MULTILINE
-    )
+_FILTER_DEFAULT = re.compile(
+    rf"^(?P<indent>\s*)Default: '.*'$(?=\n\s*MaxLength: {FILTER_PATTERN_LIMIT}\n)",
+    flags=re.MULTILINE,
+)
+_EVENT_PATTERN_LINE = re.compile(r"^(?P<indent>\s*)EventPattern: \{.*\}$", flags=re.MULTILINE)
+
+
+def yaml_flow_json(value: object) -> str:
+    """JSON on one line that YAML reads back the same (ASCII, a space after ':' and ',')."""
+    return json.dumps(value, separators=(", ", ": "), ensure_ascii=True)
 
 
 def render_template(rule: DenialRule, live_source: str = DEFAULT_LIVE_SOURCE) -> str:
-    """The template with the pattern parameters' defaults rendered from ``rule``, and the
-    LiveSource default set to ``live_source``.
+    """The template with the filter pattern's default and the EventBridge rule's pattern
+    rendered from ``rule``, and the LiveSource default set to ``live_source``.
 
     Deploy passes them as parameters anyway; this is for `deniedwatch template`, so a
     pipeline that deploys the printed text gets the settings' rule and live source too.
     """
     text = template_text()
-    defaults = {
-        "DenialFilterPattern": (
-            _default_before(FILTER_PATTERN_LIMIT),
-            checked_filter_pattern(rule),
-        ),
-        "DenialEventPattern": (_default_before(EVENT_PATTERN_LIMIT), checked_event_pattern(rule)),
-    }
-    for name, (line, value) in defaults.items():
-        text, count = line.subn(
-            lambda m, v=value: f"{m['indent']}Default: {yaml_single_quoted(v)}", text, count=1
-        )
-        if count != 1:  # the template lost its marker line: a packaging bug, not user error
-            raise RuntimeError(f"template.yaml: {name} default line not found")
+    pattern = checked_filter_pattern(rule)
+    text, count = _FILTER_DEFAULT.subn(
+        lambda m: f"{m['indent']}Default: {yaml_single_quoted(pattern)}", text, count=1
+    )
+    if count != 1:  # the template lost its marker line: a packaging bug, not user error
+        raise RuntimeError("template.yaml: DenialFilterPattern default line not found")
+    # In the template, not a parameter: moto's CloudFormation re-encodes a string
+    # EventPattern, and an object lets cfn-lint check the pattern's shape.
+    event_pattern = yaml_flow_json(json.loads(checked_event_pattern(rule)))
+    text, count = _EVENT_PATTERN_LINE.subn(
+        lambda m: f"{m['indent']}EventPattern: {event_pattern}", text, count=1
+    )
+    if count != 1:
+        raise RuntimeError("template.yaml: the rule's EventPattern line not found")
     if live_source not in LIVE_SOURCES:
         raise PlanError(f"live source {live_source!r}: one of {', '.join(LIVE_SOURCES)}")
     text, count = re.subn(
@@ -137,7 +143,7 @@ class DeployPlan:
     alarm_threshold: int = 1
     alarm_period_seconds: int = 300
     live_source: str = DEFAULT_LIVE_SOURCE
-    event_pattern: str = ""  # checked_event_pattern(rule); the template's default if empty
+    event_pattern: str = ""  # checked_event_pattern(rule), for the TestEventPattern proof
     queue_batch_size: int = 10
     queue_batch_window_seconds: int = 1
 
@@ -156,7 +162,6 @@ class DeployPlan:
             "AlarmPeriodSeconds": str(self.alarm_period_seconds),
             "DenialFilterPattern": self.filter_pattern,
             "LiveSource": self.live_source,
-            **({"DenialEventPattern": self.event_pattern} if self.event_pattern else {}),
             "QueueBatchSize": str(self.queue_batch_size),
             "QueueBatchWindowSeconds": str(self.queue_batch_window_seconds),
             "CodeBucket": self.code_bucket,
