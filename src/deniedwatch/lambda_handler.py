@@ -107,6 +107,8 @@ def build_runtime(
             message=f"no alert channel: set {secrets.ENV_SECRET_ARN} or {secrets.ENV_WEBHOOK_URL}"
             f" and/or {ENV_TOPIC_ARN}; alerts are only logged",
         )
+    for warning in settings.warnings:
+        log("config", level="warning", message=warning)
     live_source = os.environ.get(ENV_LIVE_SOURCE) or "cloudwatch-logs"
     sightings: Sightings = EveryPath()
     if live_source == BOTH and table:
@@ -205,12 +207,12 @@ def process(
         alerts,
         channels=rt.channels,
         store=rt.store,
-        batch=message_batches(detected)
-        if invocation.reports_item_failures
-        else invocation.batch_id,
+        batch=invocation.batch_id,
         now=now,
         metrics=metrics,
         time_left=time_left,
+        budget=rt.settings.alerts.budget,
+        alert_batch=message_batches(detected) if invocation.reports_item_failures else None,
     )
     result = {
         "status": "ok",
@@ -218,6 +220,7 @@ def process(
         "findings": len(findings),
         "alerts": len(alerts),
         "sent": len(report.sent),
+        "digests": len(report.digests),
         "held": len(report.held),
     }
     if invocation.reports_item_failures:
