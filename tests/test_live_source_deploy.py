@@ -9,6 +9,7 @@ role policy (tests/test_template.py checks those on the template).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -185,4 +186,51 @@ def test_template_takes_the_live_source_flag(cli, tmp_path) -> None:
     refused = cli("template", "--config", bad)
     assert refused.exit_code == 2 and "bad.toml:2: deploy.live_source: must be one of" in (
         refused.stderr
+    )
+
+
+# -- the plan's checks (pure) ------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"live_source": "sqs"}, "live_source 'sqs': one of cloudwatch-logs, eventbridge, both"),
+        ({"queue_batch_size": 0}, "queue_batch_size 0: 1 to 10000"),
+        ({"queue_batch_size": 10001}, "queue_batch_size 10001: 1 to 10000"),
+        ({"queue_batch_window_seconds": 301}, "queue_batch_window_seconds 301: 0 to 300"),
+        (
+            {"queue_batch_size": 11, "queue_batch_window_seconds": 0},
+            "queue_batch_size over 10 needs queue_batch_window_seconds of at least 1",
+        ),
+    ],
+)
+def test_plan_refuses_what_the_event_source_mapping_would(changes, message) -> None:
+    from deniedwatch.deploy import plan
+
+    base = plan.DeployPlan("s", "eu-west-1", "deniedwatch-code", "{ }", live_source="eventbridge")
+    with pytest.raises(plan.PlanError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        plan.check_plan(dataclasses.replace(base, **changes))
+
+
+def test_plan_passes_the_live_source_and_batching_as_parameters() -> None:
+    from deniedwatch.deploy import plan
+
+    p = plan.check_plan(
+        plan.DeployPlan(
+            "s",
+            "eu-west-1",
+            "deniedwatch-code",
+            "{ }",
+            live_source="both",
+            queue_batch_size=100,
+            queue_batch_window_seconds=5,
+        )
+    )
+    params = p.parameters("key")
+    assert (params["LiveSource"], params["QueueBatchSize"], params["QueueBatchWindowSeconds"]) == (
+        "both",
+        "100",
+        "5",
+    )
+    assert plan.DeployPlan("s", "eu-west-1", "b", "{ }").parameters("k")["LiveSource"] == (
+        "cloudwatch-logs"
     )
