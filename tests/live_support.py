@@ -337,3 +337,30 @@ def sqs_batch(records: Iterable[Any]) -> dict[str, Any]:
     return {
         "Records": [sqs_message(r if isinstance(r, str) else eventbridge_event(r)) for r in records]
     }
+
+
+# -- the handler in-process ----------------------------------------------------------------
+# What the stack sets on the function: the `lambda_env` fixture (conftest.py) clears them.
+LAMBDA_ENV_VARS = (
+    "DENIEDWATCH_SLACK_SECRET_ARN",
+    "SLACK_WEBHOOK_URL",
+    "DENIEDWATCH_SNS_TOPIC_ARN",
+    "DENIEDWATCH_DEDUP_TABLE",
+    "DENIEDWATCH_CONFIG",
+    "DENIEDWATCH_LIVE_SOURCE",
+)
+
+
+def start(env: Any, fake: FakeTime) -> Any:
+    """Build the container state as the first invocation would, with the fake clock."""
+    from deniedwatch import lambda_handler
+
+    rt = lambda_handler.build_runtime(sleep=fake.sleep, clock=fake.monotonic, slack_timeout=2)
+    env.setattr(lambda_handler, "_runtime", rt)
+    return rt
+
+
+def emf(out: str) -> dict[str, Any]:
+    """The one EMF metrics line an invocation printed."""
+    (line,) = [json.loads(x) for x in out.splitlines() if '"_aws"' in x]
+    return line

@@ -28,9 +28,11 @@ from live_support import (
     SlackStandIn,
     create_dedup_table,
     denial,
+    emf,
     eventbridge_event,
     sqs_batch,
     sqs_message,
+    start,
     status,
     subscription_payload,
 )
@@ -43,31 +45,9 @@ def fake() -> FakeTime:
 
 
 @pytest.fixture
-def env(monkeypatch):
-    for name in (
-        "DENIEDWATCH_SLACK_SECRET_ARN",
-        "SLACK_WEBHOOK_URL",
-        "DENIEDWATCH_SNS_TOPIC_ARN",
-        "DENIEDWATCH_DEDUP_TABLE",
-        "DENIEDWATCH_CONFIG",
-        "DENIEDWATCH_LIVE_SOURCE",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_REGION", "eu-west-1")
-    lambda_handler.reset()
-    yield monkeypatch
-    lambda_handler.reset()
-
-
-def start(env, fake: FakeTime) -> lambda_handler.Runtime:
-    rt = lambda_handler.build_runtime(sleep=fake.sleep, clock=fake.monotonic, slack_timeout=2)
-    env.setattr(lambda_handler, "_runtime", rt)
-    return rt
-
-
-def emf(out: str) -> dict:
-    (line,) = [json.loads(x) for x in out.splitlines() if '"_aws"' in x]
-    return line
+def env(lambda_env):
+    """A clean Lambda environment: no channel, no table, no settings file."""
+    return lambda_env
 
 
 class Recorder:

@@ -111,8 +111,8 @@ def build_runtime(
         log("config", level="warning", message=warning)
     live_source = os.environ.get(ENV_LIVE_SOURCE) or "cloudwatch-logs"
     sightings: Sightings = EveryPath()
-    if live_source == BOTH and table:
-        sightings = DynamoSightings(table)
+    if live_source == BOTH and isinstance(store, DynamoStore):
+        sightings = DynamoSightings(store)
     elif live_source == BOTH:
         log(
             "config",

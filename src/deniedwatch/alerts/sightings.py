@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import Protocol
 
-from deniedwatch.alerts.dedup import RETAIN_SECONDS, _is_condition_failure
+from deniedwatch.alerts.dedup import RETAIN_SECONDS, DynamoStore, _is_condition_failure
 from deniedwatch.metrics import Metrics, log
 from deniedwatch.sources.invocation import BOTH, Path
 
@@ -63,24 +63,16 @@ class MemorySightings:
 
 
 class DynamoSightings:
-    """Claims in the dedup table, beside the group states (different key prefix)."""
+    """Claims in the dedup table, beside the group states (another key prefix), through
+    the dedup store's client."""
 
-    def __init__(self, table: str, *, client: Any = None) -> None:
-        self.table = table
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3  # lazily, as in dedup.DynamoStore
-
-            self._client = boto3.client("dynamodb")
-        return self._client
+    def __init__(self, store: DynamoStore) -> None:
+        self.store = store
 
     def _claim_one(self, event_id: str, path: str, now: float) -> str:
         try:
-            old = self.client.put_item(
-                TableName=self.table,
+            old = self.store.client.put_item(
+                TableName=self.store.table,
                 Item={
                     "pk": {"S": "event#" + event_id},
                     "path": {"S": path},
