@@ -100,6 +100,7 @@ class Pipeline:
         time_left: Callable[[], float] | None = None,
         write: Writer = stdout_line,
         budget: Budget = DEFAULT_BUDGET,
+        alert_batch: Callable[[Alert], str] | None = None,
     ) -> DeliveryReport:
         return deliver(
             alerts,
@@ -111,6 +112,7 @@ class Pipeline:
             time_left=time_left,
             write=write,
             budget=budget,
+            alert_batch=alert_batch,
             select=self.select,
         )
 
