@@ -283,3 +283,20 @@ def test_channel_modules_do_not_import_the_delivery_loop_or_each_other() -> None
         if path.stem in {m.rsplit(".", 1)[1] for m in MODULES.values()}:
             others = {m for m in MODULES.values() if not m.endswith("." + path.stem)}
             assert not imported & others, path.name
+
+
+def test_secret_needs_list_each_destination_with_a_secret() -> None:
+    from deniedwatch.alerts.pipeline import secret_needs
+
+    needs = secret_needs(settings(DESTINATIONS))
+    assert [(n.destination, n.url_env) for n in needs] == [
+        ("sec-slack", "SEC_SLACK_URL"),
+        ("b-app", "B_TOKEN"),
+        ("oncall-pd", "PD_KEY"),
+    ]  # sns has no secret
+    app, pd = needs[1], needs[2]
+    assert app.problem("xoxb-1-2-abc") is None and app.problem("https://x") is not None
+    assert pd.problem("A" * 32) is None and "32" in (pd.problem("short") or "")
+    (legacy,) = secret_needs(settings(""))
+    assert (legacy.destination, legacy.url_env) == ("slack", "SLACK_WEBHOOK_URL")
+    assert legacy.problem("not a url") is not None
