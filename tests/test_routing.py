@@ -125,6 +125,10 @@ continue = false
             "deniedwatch.toml:25: routes[0].region: unknown key",
         ),
         (
+            DESTINATIONS + '\n[[routes]]\ndestinations = ["mail"]\nprincipal_type = ["Bob"]\n',
+            "deniedwatch.toml:25: routes[0].principal_type: must be among AWSAccount, AWSService",
+        ),
+        (
             '[[routes]]\ndestinations = ["x"]\n',
             "deniedwatch.toml:2: routes[0].destinations: routes need [[destinations]]",
         ),

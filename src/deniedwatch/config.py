@@ -386,6 +386,9 @@ def _parse_routes(
         for level in lists["severity"]:
             if level not in LEVELS:
                 fail("severity", f"must be among {', '.join(LEVELS)}, got {level!r}")
+        for kind in lists["principal_type"]:
+            if kind not in PRINCIPAL_TYPES:
+                fail("principal_type", f"must be among {', '.join(PRINCIPAL_TYPES)}, got {kind!r}")
         cont = entry.get("continue", False)
         if not isinstance(cont, bool):
             fail("continue", "must be true or false")
