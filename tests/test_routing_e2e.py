@@ -257,3 +257,32 @@ def test_over_the_budget_each_destination_gets_the_digest_of_its_own_alerts(
     # Only the two high-impact leftovers are routed to PagerDuty: its digest counts them.
     assert pd_digest["payload"]["summary"].startswith("mallory: 2 more denied calls")
     assert pd_digest["payload"]["severity"] == "critical"
+
+
+def test_in_the_function_every_secret_comes_from_the_one_secret(
+    world, monkeypatch, unique_name, capsys
+):
+    """DENIEDWATCH_SECRETS_ARN (moto) holds every destination's secret; url_env is unset."""
+    import boto3
+
+    from deniedwatch import secrets
+
+    webhook, app, teams, pd = world
+    arn = boto3.client("secretsmanager").create_secret(
+        Name=unique_name("dests"),
+        SecretString=json.dumps(
+            {"a-slack": webhook.url, "b-app": BOT_TOKEN, "b-teams": teams.url, "oncall": PD_KEY}
+        ),
+    )["ARN"]
+    for name in ("A_SLACK_URL", "B_SLACK_TOKEN", "B_TEAMS_URL", "ONCALL_PD_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv(secrets.ENV_SECRETS_ARN, arn)
+    secrets.forget()
+    lambda_handler.handler(
+        subscription_payload([read("alice", A), iam_write("eve", B), read("bob", B)]), None
+    )
+    assert len(webhook.bodies) == 1 and len(app.parents()) == 2
+    assert len(teams.bodies) == 2 and len(pd.events) == 1
+    out = capsys.readouterr().out
+    for secret in (BOT_TOKEN, PD_KEY, "aTeamsSignatureSecret", "aSecretWebhookToken"):
+        assert secret not in out
