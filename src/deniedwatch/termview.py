@@ -207,6 +207,10 @@ def stacked(blocks: Iterable[tuple[str, list[tuple[str, str]]]], width: int) -> 
                 lines.extend("    " + part for part in fold(value, width - 4))
             continue
         for label, value in fields:
+            if " " not in value and width - indent < _cells(value) <= width - 4:
+                lines.append(f"  {label}:")  # an identifier: whole on its own line
+                lines.append(f"    {value}")
+                continue
             parts = fold(value, width - indent) or [""]
             lines.append(f"  {label:<{label_width}}  {parts[0]}".rstrip())
             lines.extend(" " * indent + part for part in parts[1:])
@@ -274,6 +278,10 @@ GROUP_COLUMNS = (
 )
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def groups(findings: Iterable[Finding]) -> list[Alert]:
     """Findings grouped as alerts group them, the most frequent first."""
     alerts = group_findings(findings, max_examples=0)
@@ -312,11 +320,12 @@ def grouped_lines(findings: Sequence[Finding], labels: dict[str, str], width: in
         s = a.sample
         title = f"{a.count} x  {_v(s.error_code) or '?'}  {_v(s.action) or '?'}"
         resources, ips = a.variety.get("resource", 0), a.variety.get("source_ip", 0)
+        first, last = t(a.first_time), t(a.last_time)
         return title, [
             ("who", who(s)),
             ("account", account(s, labels)),
-            ("spread", f"{resources} resources, {ips} IPs"),
-            ("seen", f"{t(a.first_time)} to {t(a.last_time)}"),
+            ("spread", f"{_n(resources, 'resource')}, {_n(ips, 'IP')}"),
+            ("seen", first if first == last else f"{first} to {last}"),
         ]
 
     return [*fold(head, width), "", *stacked((block(a) for a in alerts), width)]
