@@ -23,6 +23,8 @@ def summary_lines(summary: Any) -> list[str]:
     if summary.bad_records:
         parts.append(f"{summary.bad_records} bad records")
     lines = [", ".join(parts)]
+    if summary.files_with_bad_records:
+        lines.append("bad records in: " + ", ".join(summary.files_with_bad_records))
     if suppressed:
         detail = ", ".join(f"{rule} {n}" for rule, n in summary.suppressed.most_common())
         lines.append(f"suppressed by: {detail}")

@@ -14,6 +14,7 @@ import typer
 from rich.markup import escape
 
 from deniedwatch.cli._app import EXIT_BAD_INPUT, EXIT_FINDINGS, app, err, fail
+from deniedwatch.sources.bounded import MAX_FILE_BYTES, MiB
 from deniedwatch.termview import GROUP_ABOVE
 
 
@@ -102,6 +103,16 @@ def scan(
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", min=0, help="Files decoded in parallel (0: one per CPU).")
     ] = 0,
+    max_file_mb: Annotated[
+        int,
+        typer.Option(
+            "--max-file-mb",
+            min=1,
+            help="Largest log file read, on disk and decompressed (MiB); a bigger one is "
+            "named as a bad file. Real CloudTrail files are a few tens of MB at most; "
+            "the cap stops gzip bombs in bounded memory.",
+        ),
+    ] = MAX_FILE_BYTES // MiB,
     fail_on_findings: Annotated[
         bool,
         typer.Option(
@@ -165,7 +176,7 @@ def scan(
             except ValueError as exc:
                 fail(escape(str(exc)))
     wanted = FindingFilter(start, end, frozenset(account or ()), frozenset(region or ()))
-    request = ScanRequest(tuple(sources), wanted, include_suppressed, jobs)
+    request = ScanRequest(tuple(sources), wanted, include_suppressed, jobs, max_file_mb * MiB)
     summary = ScanSummary()
     s3 = _s3_client_factory(None)
     listing = err.status("listing log files…", spinner="dots")
@@ -179,10 +190,9 @@ def scan(
         task = progress.add_task("scanning", total=len(files))
         for result in run(request, settings.ruleset, files, s3):
             summary.add(result)
-            if result.error:
+            for problem in _problems(result):
                 # paths and reasons are data, never markup; one line each, to grep
-                warning = escape(f"{result.location}: {result.error}")
-                progress.console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+                progress.console.print(f"[yellow]warning:[/] {escape(problem)}", soft_wrap=True)
             findings.extend(result.findings)
             alertable.extend(result.findings)
             findings.extend(result.suppressed_findings)
@@ -243,6 +253,20 @@ def _render(view: View, findings: list, out: Any) -> None:
         return
     writer = {"jsonl": report.write_jsonl, "json": report.write_json, "csv": report.write_csv}
     writer[view.fmt](findings, out)
+
+
+BAD_RECORDS_SHOWN = 5  # per file; the rest are counted
+
+
+def _problems(result: Any) -> list[str]:
+    """A file's warning lines: why it is bad, or which of its records are (by index)."""
+    if result.error:
+        return [f"{result.location}: {result.error}"]
+    lines = [f"{result.location}: {bad}" for bad in result.bad_records[:BAD_RECORDS_SHOWN]]
+    if len(result.bad_records) > BAD_RECORDS_SHOWN:
+        more = len(result.bad_records) - BAD_RECORDS_SHOWN
+        lines.append(f"{result.location}: {more} more bad records")
+    return lines
 
 
 def _progress(quiet: bool, total: int) -> Any:
