@@ -215,6 +215,49 @@ def report(timings: list[Timing], counts: dict[str, int]) -> tuple[list[str], di
     return lines, figures
 
 
+RENDER_FINDINGS = 10_000
+
+
+def render_figures(root: Path, scan_seconds: float, denials: int) -> dict[str, str]:
+    """Rendering 10,000 findings (the bench's own denials, repeated with new event ids)
+    in each terminal layout and as the HTML report, against the time the scan takes to
+    find that many (scan --jobs 1 seconds per denial, times 10,000)."""
+    import io
+    from dataclasses import replace
+
+    from deniedwatch import htmlreport, termview
+    from deniedwatch.rules import Ruleset
+    from deniedwatch.scan import ScanRequest, ScanSummary, discover, run
+
+    request = ScanRequest((str(root),), include_suppressed=True, jobs=2)
+    summary = ScanSummary()
+    found = []
+    for result in run(request, Ruleset(), discover(request, lambda: None, summary), lambda: None):
+        found += result.findings + result.suppressed_findings
+    findings = [
+        replace(found[i % len(found)], event_id=f"{i:08d}-{found[i % len(found)].event_id}")
+        for i in range(RENDER_FINDINGS)
+    ]
+    figures = {}
+    runs = {
+        "table_grouped_80": lambda: termview.render(findings, {}, 80),
+        "table_rows_80": lambda: termview.render(findings, {}, 80, group=False),
+        "table_rows_200": lambda: termview.render(findings, {}, 200, group=False),
+        "html": lambda: htmlreport.render(findings, {}, ["bench"]),
+    }
+    for name, render in runs.items():
+        started = time.perf_counter()
+        out = io.StringIO()
+        out.write(render())
+        figures[f"render10k.{name}.seconds"] = f"{time.perf_counter() - started:.2f}"
+        if name == "html":
+            size = len(out.getvalue().encode())
+            figures["render10k.html.bytes"] = f"{size}  ({size / 1e6:.1f} MB)"
+    per_denial = scan_seconds / max(1, denials)
+    figures["render10k.scan_seconds_for_10k_findings"] = f"{per_denial * RENDER_FINDINGS:.2f}"
+    return figures
+
+
 def profile(root: Path) -> list[str]:
     """Where --jobs 1 spends its time (cProfile, in-process, top functions by own time)."""
     import cProfile
@@ -254,6 +297,11 @@ def main(argv: list[str] | None = None) -> int:
     lines, figures = report(timings, counts)
     print("\n".join(lines))
     for name, value in figures.items():
+        print(f"{name}: {value}")
+    denials = counts["scan_denials"]
+    for name, value in render_figures(
+        args.data, float(figures["scan.scan_jobs1.seconds"]), denials
+    ).items():
         print(f"{name}: {value}")
     if args.profile:
         print("\nprofile of --jobs 1 (in-process, cProfile):")

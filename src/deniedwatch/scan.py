@@ -118,9 +118,8 @@ def scan_bytes(
     result.events = decoded.count
     result.bad_records = decoded.bad
     result.format = decoded.format
-    if decoded.times:
-        result.first_time, result.last_time = min(decoded.times), max(decoded.times)
-        result.outside_window = wanted.outside(decoded.times)
+    times, result.first_time, result.last_time = decoded.time_range()
+    result.outside_window = wanted.outside(times)
     evaluate = ruleset.evaluate
     for record in decoded.records:
         detection = evaluate(record)

@@ -100,6 +100,15 @@ def scan(
             "--include-suppressed", help="Also output denials that suppressions would hide."
         ),
     ] = False,
+    suggest_suppressions: Annotated[
+        bool,
+        typer.Option(
+            "--suggest-suppressions",
+            help="Instead of findings, write [[suppress.rule]] TOML for recurring routine "
+            "denials (AWS services, scanners, the console, read-only calls seen daily), "
+            "each with its count, first/last seen and why; load with --config.",
+        ),
+    ] = False,
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", min=0, help="Files decoded in parallel (0: one per CPU).")
     ] = 0,
@@ -199,6 +208,9 @@ def scan(
             progress.advance(task)
 
     findings.sort(key=lambda f: (f.event_time or "", f.event_id or ""))
+    if suggest_suppressions:
+        fmt = "suggest"
+        findings = sorted(alertable, key=lambda f: (f.event_time or "", f.event_id or ""))
     view = View(fmt, settings.ruleset.account_labels, group, summary)
     _write(view, findings, output)
     if not quiet:
@@ -244,6 +256,11 @@ def _render(view: View, findings: list, out: Any) -> None:
         tty = out is sys.stdout and sys.stdout.isatty()
         width = termview.terminal_width(tty, lambda: shutil.get_terminal_size().columns)
         out.write(termview.render(findings, view.labels, width, view.group))
+        return
+    if view.fmt == "suggest":
+        from deniedwatch import suggest
+
+        out.write(suggest.to_toml(suggest.suggest(findings), len(findings)))
         return
     if view.fmt == "html":
         from deniedwatch import htmlreport

@@ -16,6 +16,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from itertools import compress
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -246,20 +248,34 @@ class Decoded:
     Each record has a dict-like ``get`` (a dict, or a decoded struct). ``bad`` names
     every item that could not be read whole (by index); an item read in part (a
     field that would not parse) is in ``records`` and in ``bad``. ``times``: the
-    eventTime of every record that has one (text), for the range the data covers.
+    eventTime of every record (text; from a struct, possibly None or another type: see
+    ``time_range``), for the range the data covers.
     """
 
     count: int
     records: list[Any]
     bad: list[BadItem] = field(default_factory=list)
     format: str = CLOUDTRAIL
-    times: list[str] = field(default_factory=list)
+    times: list[Any] = field(default_factory=list)
+
+    def time_range(self) -> tuple[list[str], str | None, str | None]:
+        """(the eventTimes that are text, the earliest, the latest)."""
+        times = self.times
+        try:  # all text (CloudTrail's own files): min and max run in C
+            return times, min(times, default=None), max(times, default=None)
+        except TypeError:
+            times = [t for t in times if type(t) is str]
+            return times, min(times, default=None), max(times, default=None)
 
 
 def decode_records(data: bytes, limit: int = MAX_FILE_BYTES) -> list[Any]:
     """A log file's bytes -> its readable records; raises BadFile when the file is
     unreadable as a whole (bad records inside a readable file are left out)."""
     return _decode(data, limit).records
+
+
+_EVENT_TIME = attrgetter("eventTime")
+_ERROR_CODE = attrgetter("errorCode")
 
 
 def decode_candidates(data: bytes, limit: int = MAX_FILE_BYTES) -> Decoded:
@@ -271,9 +287,12 @@ def decode_candidates(data: bytes, limit: int = MAX_FILE_BYTES) -> Decoded:
     decoded = _decode(data, limit)
     records = decoded.records
     if decoded.format == CLOUDTRAIL and records and type(records[0]) is not dict:
-        # decoded structs, all of them (other formats may mix in salvaged dicts)
-        decoded.times = [t for r in records if type(t := r.eventTime) is str]
-        decoded.records = [r for r in records if r.errorCode is not None]
+        # decoded structs, all of them (other formats may mix in salvaged dicts). The
+        # loops over every record run in C (map, compress): a Python comprehension here
+        # cost ~10% of the scan. compress keeps truthy codes: an empty or non-string
+        # errorCode is never a denial (rules.DenialRule.is_denial).
+        decoded.times = list(map(_EVENT_TIME, records))
+        decoded.records = list(compress(records, map(_ERROR_CODE, records)))
     else:
         decoded.times = [t for r in records if type(t := r.get("eventTime")) is str]
         decoded.records = [r for r in records if r.get("errorCode") is not None]
