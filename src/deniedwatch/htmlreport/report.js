@@ -37,7 +37,7 @@
   ];
   // identifiers never break inside; free text wraps
   const CLASS = {
-    time: "id", account: "id", event_id: "id", region: "code", error: "code", from: "text",
+    time: "id", account: "acct", event_id: "id", region: "code", error: "code", from: "text",
     who: "text", action: "text", why: "text", resource: "long",
   };
   const text = (row, name) => t.strings[row[col[name]]];
