@@ -125,3 +125,17 @@ def test_skip_reason_and_explicit_names() -> None:
     assert trailfiles.skip_reason("a/CloudTrail-Digest/x.json.gz", explicit=True) == "digest"
     for name in ("x.jsonl", "x.jsonl.gz", "x.ndjson", "x.json", "x.json.gz"):
         assert trailfiles.skip_reason(f"a/{name}") is None
+
+
+def test_the_time_range_ignores_times_that_are_not_text() -> None:
+    cases: list[tuple[list[Any], tuple[str | None, str | None]]] = [
+        ([], (None, None)),
+        ([None], (None, None)),
+        ([1, 2.5], (None, None)),
+        (["b", "a", "c"], ("a", "c")),
+        ([None, "b", {"x": 1}, "a"], ("a", "b")),
+    ]
+    for times, expected in cases:
+        kept, low, high = trailfiles.Decoded(0, [], times=times).time_range()
+        assert (low, high) == expected
+        assert all(type(t) is str for t in kept)

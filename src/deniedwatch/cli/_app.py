@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -54,10 +54,22 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     raise typer.Exit(code)
 
 
+def load_cli_settings(config: object = None) -> Any:
+    """The settings (``--config``, env, ./deniedwatch.toml), each warning on stderr."""
+    from deniedwatch.config import load_settings
+
+    settings = load_settings(config)  # type: ignore[arg-type]
+    for warning in settings.warnings:
+        err.print(f"[yellow]warning:[/] {_escape(warning)}", highlight=False, soft_wrap=True)
+    return settings
+
+
 def friendly(exc: BaseException) -> str | None:
     """A one-line explanation for errors a user can act on; None for real bugs."""
     from deniedwatch.config import ConfigError
 
+    if type(exc).__name__ == "AthenaError":  # deniedwatch.sources.athena, not imported here
+        return str(exc)
     if isinstance(exc, CliError | ConfigError | FileNotFoundError):
         return str(exc)
     module = type(exc).__module__ or ""
@@ -85,8 +97,8 @@ def main() -> None:
     """Console-script entry: run the app, turning known errors into one clear line."""
     try:
         app()
-    except KeyboardInterrupt:
-        err.print("interrupted")
+    except KeyboardInterrupt as exc:
+        err.print(f"interrupted{': ' + str(exc) if str(exc) else ''}", highlight=False)
         sys.exit(130)
     except Exception as exc:
         message = friendly(exc)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import compress
@@ -40,6 +40,11 @@ class TrailFile:
     location: str  # a local path or s3://bucket/key
     size: int | None = None
     explicit: bool = False  # named itself, not found by walking a folder or prefix
+
+    @property
+    def remote(self) -> bool:
+        """In S3 (the parent process reads it), else on local disk."""
+        return is_s3(self.location)
 
 
 # .../CloudTrail/<region>/YYYY/MM/DD/<acct>_CloudTrail_<region>_<ts>_<id>.json.gz
@@ -118,6 +123,17 @@ def split_s3(url: str) -> tuple[str, str]:
     if not bucket:
         raise ValueError(f"{url}: no bucket name")
     return bucket, prefix
+
+
+def list_source(source: str, s3_client: Callable[[], Any]) -> Iterator[TrailFile]:
+    """The files a source names: the one place that tells S3 from local disk."""
+    return list_s3(s3_client(), source) if is_s3(source) else list_local(source)
+
+
+def read(tf: TrailFile, s3_client: Callable[[], Any], limit: int = MAX_FILE_BYTES) -> bytes:
+    if tf.remote:
+        return read_s3(s3_client(), tf.location, limit, tf.size)
+    return read_local(tf.location, limit)
 
 
 def list_local(source: str) -> Iterator[TrailFile]:
@@ -262,10 +278,13 @@ class Decoded:
         """(the eventTimes that are text, the earliest, the latest)."""
         times = self.times
         try:  # all text (CloudTrail's own files): min and max run in C
-            return times, min(times, default=None), max(times, default=None)
+            low, high = min(times, default=None), max(times, default=None)
+            if not times or (type(low) is str and type(high) is str):
+                return times, low, high  # text never compares with another JSON type
         except TypeError:
-            times = [t for t in times if type(t) is str]
-            return times, min(times, default=None), max(times, default=None)
+            pass
+        times = [t for t in times if type(t) is str]
+        return times, min(times, default=None), max(times, default=None)
 
 
 def decode_records(data: bytes, limit: int = MAX_FILE_BYTES) -> list[Any]:
