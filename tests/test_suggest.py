@@ -174,3 +174,9 @@ def test_glob_characters_in_an_event_name_get_no_rule() -> None:
         record(i, 1 + i, service("config.amazonaws.com"), eventName="Get*") for i in range(5)
     ]
     assert suggest.suggest([Finding.from_record(r) for r in records]) == []
+
+
+def test_suggest_with_a_format_is_a_usage_error(cli: Cli, trail: Path) -> None:
+    result = cli("scan", trail, "--suggest-suppressions", "-f", "jsonl")
+    assert result.exit_code == 2
+    assert "--suggest-suppressions writes TOML: leave out --format" in result.stderr

@@ -179,6 +179,8 @@ def scan(
     fmt = output_format or ("table" if output is None and sys.stdout.isatty() else "jsonl")
     if fmt not in report.FORMATS:
         fail(escape(f"--format must be one of {', '.join(report.FORMATS)}, not {fmt!r}"))
+    if suggest_suppressions and output_format:
+        fail("--suggest-suppressions writes TOML: leave out --format")
     if fmt == "html" and output is None and sys.stdout.isatty():
         fail("--format html writes a file: add -o report.html")
     now = datetime.now(UTC)
