@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from rich.cells import cell_len
 
+from deniedwatch.alerts import wording
 from deniedwatch.alerts.group import Alert, group_findings
 from deniedwatch.alerts.text import clean
 from deniedwatch.finding import Finding
@@ -100,10 +101,7 @@ def when(f: Finding) -> str:
 
 
 def account(f: Finding, labels: dict[str, str]) -> str:
-    text = _v(f.account_id) or "?"
-    if f.account_id in labels:
-        text += f" ({_v(labels[f.account_id])})"
-    return text
+    return _v(wording.account(f.account_id, labels.get(f.account_id or ""))) or "?"
 
 
 def account_lines(f: Finding, labels: dict[str, str]) -> list[str]:
@@ -115,18 +113,12 @@ def account_lines(f: Finding, labels: dict[str, str]) -> list[str]:
 
 
 def who(f: Finding) -> str:
-    return f"{_v(f.principal_name) or '?'} ({_v(f.principal_type) or '?'})"
+    return _v(wording.who_short(f))
 
 
 def why(f: Finding) -> str:
-    """'explicit deny: service-control-policy', 'no identity-based-policy allows', …"""
-    if f.denial_policy is None:
-        return "not stated"
-    if f.denial_explicit:
-        return f"explicit deny: {_v(f.denial_policy)}"
-    if f.denial_explicit is False:
-        return f"no {_v(f.denial_policy)} allows"
-    return _v(f.denial_policy)
+    """The shared wording's reason ('explicit deny in service control policy (SCP)')."""
+    return _v(wording.why_short(f))
 
 
 # Finding fields other work adds (the denial's policy ARN, the VPC endpoint, a hint):

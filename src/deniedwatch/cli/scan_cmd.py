@@ -118,8 +118,9 @@ def scan(
         bool,
         typer.Option(
             "--notify",
-            help="Also send the findings as grouped alerts to Slack (and to the SNS topic "
-            "in $DENIEDWATCH_SNS_TOPIC_ARN, if set), like the Lambda does.",
+            help="Also send the findings as grouped alerts, routed like the Lambda does: to "
+            "the settings' [[destinations]], else to Slack (and to the SNS topic in "
+            "$DENIEDWATCH_SNS_TOPIC_ARN, if set).",
         ),
     ] = False,
     engine: Annotated[
@@ -130,9 +131,16 @@ def scan(
             rich_help_panel=ATHENA,
         ),
     ] = "files",
-    database: Annotated[str, typer.Option(rich_help_panel=ATHENA)] = "deniedwatch",
-    table: Annotated[str, typer.Option(rich_help_panel=ATHENA)] = "cloudtrail_logs",
-    workgroup: Annotated[str, typer.Option(rich_help_panel=ATHENA)] = "primary",
+    database: Annotated[
+        str, typer.Option(help="Glue database of the table.", rich_help_panel=ATHENA)
+    ] = "deniedwatch",
+    table: Annotated[
+        str, typer.Option(help="The CloudTrail table.", rich_help_panel=ATHENA)
+    ] = "cloudtrail_logs",
+    workgroup: Annotated[
+        str,
+        typer.Option(help="Workgroup (its bytes-scanned limit applies).", rich_help_panel=ATHENA),
+    ] = "primary",
     output_location: Annotated[
         str | None,
         typer.Option(
@@ -192,8 +200,11 @@ def scan(
     if start and end and start > end:
         fail("--since is after --until")
     topic_arn = os.environ.get("DENIEDWATCH_SNS_TOPIC_ARN")
-    if notify and not (slack_webhook_url or topic_arn):
-        fail("--notify needs --slack-webhook-url, SLACK_WEBHOOK_URL or DENIEDWATCH_SNS_TOPIC_ARN")
+    if notify and not (slack_webhook_url or topic_arn or settings.destinations):
+        fail(
+            "--notify needs [[destinations]] in the settings, --slack-webhook-url, "
+            "SLACK_WEBHOOK_URL or DENIEDWATCH_SNS_TOPIC_ARN"
+        )
 
     for source in sources or ():  # a malformed s3:// URL is a usage error, found early
         if is_s3(source):
