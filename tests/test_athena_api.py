@@ -282,25 +282,7 @@ def slow_queries(aws_env: str) -> Iterator[None]:
     _post(aws_env, "/moto-api/state-manager/unset-transition", model)
 
 
-@pytest.fixture
-def no_gc_while_raising() -> Iterator[None]:
-    """Python 3.11 may run a GC pass while an exception is being raised (allocating its
-    traceback); hypothesis's gc callback, installed in this process by other tests, then
-    reports a KeyboardInterrupt as 'ignored in gc_callback'. Harmless, but noise: no GC
-    during the test, a full pass after it."""
-    import gc
-
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-        gc.collect()
-
-
-def test_ctrl_c_while_waiting_stops_the_query(
-    aws_env: str, slow_queries: None, no_gc_while_raising: None
-) -> None:
+def test_ctrl_c_while_waiting_stops_the_query(aws_env: str, slow_queries: None) -> None:
     athena = boto3.client("athena")
     polls: list[str] = []
 
@@ -326,9 +308,7 @@ def test_no_credentials_is_one_line(cli: Cli, no_aws_credentials: str) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_ctrl_c_while_reading_results_stops_the_query(
-    aws_env: str, no_gc_while_raising: None
-) -> None:
+def test_ctrl_c_while_reading_results_stops_the_query(aws_env: str) -> None:
     """Simulated: the interrupt arrives while a result page is being fetched."""
     queue_results(aws_env, [])
     real = boto3.client("athena")
