@@ -34,7 +34,7 @@ EVERY_CODE = [
     *DENIAL_SUFFIXES,
     *FAMILY_EXAMPLES,
     *DENIAL_EXACT,
-    *CUSTOM.extra_codes,
+    *sorted(CUSTOM.extra_codes),  # sorted: xdist workers must collect the same order
     *NON_DENIALS,
     "Client.AccessDeniedForReasons",
     "xUnauthorizedOperation",
