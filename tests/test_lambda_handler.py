@@ -408,6 +408,39 @@ def test_200_assumed_role_sessions_get_one_digest_per_batch(env, fake, httpserve
     assert len(slack.ok_posts()) == 60  # was 200
 
 
+def s3_get(key: str, **fields) -> dict:
+    return denial(resources=[{"ARN": f"arn:aws:s3:::{key}"}], **fields)
+
+
+def test_held_in_silence_a_new_resource_in_the_window_is_posted(
+    env, fake, httpserver, table, capsys
+):
+    """After one denial on public-assets/logo.png is posted, 500 s3:GetObject denials on
+    prod-customer-exports/* by the same principal within the window are news (a bucket
+    the group had not touched): posted in the same invocation. Their repeats are held,
+    and each held group is one log line naming the group, resource and count."""
+    slack = SlackStandIn(httpserver)
+    env.setenv("SLACK_WEBHOOK_URL", slack.url)
+    start(env, fake)
+    lambda_handler.handler(subscription_payload([s3_get("public-assets/logo.png")]), None)
+    exports = [s3_get(f"prod-customer-exports/2026/11/part-{i:03d}.csv") for i in range(500)]
+    result = lambda_handler.handler(subscription_payload(exports), None)
+    assert result["sent"] == 1
+    post = slack.ok_posts()[-1]
+    text = "\n".join(mrkdwn_texts(post))
+    assert "prod-customer-exports/2026/11/part-" in text and "and 499 other resources" in text
+    assert "New resource in the dedup window" in text and alert_count(post) == 500
+    capsys.readouterr()
+
+    lambda_handler.handler(subscription_payload(exports[:40]), None)  # the same again
+    assert len(slack.ok_posts()) == 2
+    (held,) = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"held"' in x]
+    assert held["kind"] == "held" and held["decision"] == "window" and held["count"] == 40
+    assert held["resource"].startswith("arn:aws:s3:::prod-customer-exports/")
+    assert held["resources"] == 40 and held["group"] == held_key("mallory").digest()
+    assert held["held"] == 40
+
+
 # --- injection, end to end ------------------------------------------------------------
 
 EVIL = "<!channel> <!here> <@U123> <!subteam^S1> <http://evil|login> *x* `y` " * 40

@@ -15,8 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
 from deniedwatch.alerts.group import Alert, GroupKey
@@ -32,19 +32,28 @@ RETAIN_SECONDS = 24 * 3600
 
 ENV_TABLE = "DENIEDWATCH_DEDUP_TABLE"
 
+# Novelty: per field, the units of a window's values remembered (as short hashes); a
+# unit not among them is news. Past this many, new ones are no longer news (held).
+KNOWN_MAX = 50
+
+Known = dict[str, tuple[str, ...]]  # field -> hashes of the units seen in the window
+
 
 @dataclass(frozen=True, slots=True)
 class GroupState:
     window_start: float = 0.0  # start of the threshold window
     seen: int = 0  # denials since window_start (for the threshold)
     held: int = 0  # denials not announced by any alert yet
-    posted_at: float | None = None  # when the current claim was made
+    posted_at: float | None = None  # when the window's first claim was made
     owner: str | None = None  # the batch holding the current claim
     owner_count: int = 0  # denials the claim's alert carries
     owner_held: int = 0  # held-back denials the claim's alert announces
     delivered: tuple[str, ...] = ()  # channels the claim has reached
     complete: bool = False  # every channel reached: the claim can never be taken over
     recent: tuple[str, ...] = ()  # batches already counted
+    claimed_at: float | None = None  # when the current claim was made (None: posted_at)
+    known: Known = field(default_factory=dict)  # novelty: what the window has seen
+    about: dict[str, str | None] | None = None  # the group, for a window summary
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -54,15 +63,23 @@ class GroupState:
         data = json.loads(text)
         data["delivered"] = tuple(data.get("delivered", ()))
         data["recent"] = tuple(data.get("recent", ()))
+        data["known"] = {k: tuple(v) for k, v in data.get("known", {}).items()}
         return cls(**data)
 
     def _abandoned(self, now: float) -> bool:
+        claimed = self.claimed_at if self.claimed_at is not None else self.posted_at
         return (
             self.owner is not None
             and not self.complete
-            and self.posted_at is not None
-            and now >= self.posted_at + CLAIM_LEASE_SECONDS
+            and claimed is not None
+            and now >= claimed + CLAIM_LEASE_SECONDS
         )
+
+    def window_closes(self, window_seconds: float) -> float | None:
+        """When the window of denials held after an alert closes; None if none is held."""
+        if self.held <= 0 or self.posted_at is None:
+            return None
+        return self.posted_at + window_seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +87,30 @@ class Decision:
     post: bool
     held_back: int = 0  # similar denials to announce in this alert
     delivered: frozenset[str] = frozenset()  # channels a previous try already reached
-    reason: str = ""  # new | retry | window | threshold | repeat | no-store | store-error
+    # new | novel | retry | window | threshold | repeat | no-store | store-error
+    reason: str = ""
+    news: tuple[str, ...] = ()  # novelty fields with a value the window had not seen
+    held: int = 0  # the group's held denials after this decision (for the held log line)
+
+
+def _unit_hash(unit: str) -> str:
+    return hashlib.sha256(unit.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def learn(known: Known, units: Mapping[str, Iterable[str]]) -> tuple[Known, tuple[str, ...]]:
+    """Add ``units`` to what the window knows; returns the new knowledge and the fields
+    that had news (a unit not seen before, with room left to remember it)."""
+    out = dict(known)
+    news = []
+    for name, values in units.items():
+        have = out.get(name, ())
+        seen = set(have)
+        fresh = [h for h in dict.fromkeys(map(_unit_hash, values)) if h not in seen]
+        room = KNOWN_MAX - len(have)
+        if fresh and room > 0:
+            news.append(name)
+            out[name] = (*have, *fresh[:room])
+    return out, tuple(news)
 
 
 def admit(
@@ -81,28 +121,56 @@ def admit(
     now: float,
     window_seconds: float,
     threshold: int = 1,
+    units: Mapping[str, Iterable[str]] | None = None,
+    about: dict[str, str | None] | None = None,
 ) -> tuple[GroupState, Decision]:
-    """Should this batch's alert for a group go out? Returns the new state and why."""
+    """Should this batch's alert for a group go out? Returns the new state and why.
+
+    Inside the window, repeats are held; a unit (``group.novelty_units``: a resource,
+    a source IP, a principal id) the window has not seen is news and goes out.
+    """
     s = state or GroupState()
     if s.owner == batch:
         return s, Decision(True, s.owner_held, frozenset(s.delivered), "retry")
     if batch in s.recent:
-        return s, Decision(False, reason="repeat")
+        return s, Decision(False, reason="repeat", held=s.held)
     recent = (*s.recent, batch)[-RECENT_BATCHES:]
+    about = about or s.about
     abandoned = s._abandoned(now)
     in_window = s.posted_at is not None and now < s.posted_at + window_seconds
     if in_window and not abandoned:
-        return replace(s, held=s.held + count, recent=recent), Decision(False, reason="window")
+        # a claim still being delivered keeps its place: its retry must find it
+        if s.owner is None or s.complete:
+            known, news = learn(s.known, units or {})
+            if news:
+                claim = replace(
+                    s,
+                    held=0,
+                    owner=batch,
+                    owner_count=count,
+                    owner_held=s.held,
+                    claimed_at=now,
+                    delivered=(),
+                    complete=False,
+                    recent=recent,
+                    known=known,
+                    about=about,
+                )
+                return claim, Decision(True, s.held, frozenset(), "novel", news=news)
+        held = replace(s, held=s.held + count, recent=recent, about=about)
+        return held, Decision(False, reason="window", held=held.held)
     window_start, seen = s.window_start, s.seen
     if now >= window_start + window_seconds:
         window_start, seen = now, 0
     seen += count
     unannounced = s.held + (s.owner_held + s.owner_count if abandoned else 0)
     if seen < threshold:
-        new = replace(s, window_start=window_start, seen=seen, held=s.held + count, recent=recent)
+        new = replace(
+            s, window_start=window_start, seen=seen, held=s.held + count, recent=recent, about=about
+        )
         if abandoned:
             new = replace(new, owner=None, held=unannounced + count, owner_count=0, owner_held=0)
-        return new, Decision(False, reason="threshold")
+        return new, Decision(False, reason="threshold", held=new.held)
     claim = GroupState(
         window_start=now,
         seen=0,
@@ -113,8 +181,26 @@ def admit(
         owner_held=unannounced,
         delivered=(),
         recent=recent,
+        known=learn({}, units or {})[0],
+        about=about,
     )
     return claim, Decision(True, unannounced, frozenset(), "new")
+
+
+def admit_alert(
+    store: DedupStore, state: GroupState | None, alert: Alert, batch: str, now: float
+) -> tuple[GroupState, Decision]:
+    """``admit`` for one alert, with the store's window and threshold."""
+    return admit(
+        state,
+        batch=batch,
+        count=alert.count,
+        now=now,
+        window_seconds=store.window_seconds,
+        threshold=store.threshold,
+        units=alert.units,
+        about=alert.about(),
+    )
 
 
 def mark_delivered(
@@ -217,14 +303,7 @@ class MemoryStore:
     def admit(self, alert: Alert, *, batch: str, now: float) -> Decision:
         with self._lock:
             digest = alert.key.digest()
-            state, decision = admit(
-                self.states.get(digest),
-                batch=batch,
-                count=alert.count,
-                now=now,
-                window_seconds=self.window_seconds,
-                threshold=self.threshold,
-            )
+            state, decision = admit_alert(self, self.states.get(digest), alert, batch, now)
             self.states[digest] = state
             return decision
 
@@ -348,14 +427,7 @@ class DynamoStore:
 
     def admit(self, alert: Alert, *, batch: str, now: float) -> Decision:
         def change(state: GroupState | None) -> tuple[GroupState, Decision]:
-            return admit(
-                state,
-                batch=batch,
-                count=alert.count,
-                now=now,
-                window_seconds=self.window_seconds,
-                threshold=self.threshold,
-            )
+            return admit_alert(self, state, alert, batch, now)
 
         return self._update(self._pk(alert.key), now, GroupState.from_json, change)
 

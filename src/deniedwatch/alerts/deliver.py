@@ -152,9 +152,10 @@ class _Run:
             decision = Decision(True, reason="store-error")
         if not decision.post:
             self.report.held.append(alert)
+            self.log("held", decision=decision.reason, held=decision.held, **_summary(alert))
             return None
         self.decisions[alert.key] = decision
-        return alert.with_held_back(decision.held_back)
+        return alert.with_held_back(decision.held_back, decision.news)
 
     def new_callers(self, alerts: Sequence[Alert]) -> set[str]:
         callers = {a.key.caller for a in alerts}
@@ -244,7 +245,8 @@ class _Run:
 
 
 def _summary(alert: Alert) -> dict[str, object]:
-    """The alert as a log line: the last resort when every channel is down."""
+    """The alert as a log line: the last resort when every channel is down, and the
+    record of a held group (never silent, even when nothing is posted)."""
     f = alert.sample
     return {
         "group": alert.key.digest(),
@@ -252,6 +254,9 @@ def _summary(alert: Alert) -> dict[str, object]:
         "principal": alert.key.principal,
         "action": f.action,
         "error_code": f.error_code,
+        "resource": f.resource,
+        "resources": alert.variety.get("resource", 0),
+        "news": list(alert.news),
         "count": alert.count,
         "held_back": alert.held_back,
         "first_time": alert.first_time,

@@ -52,6 +52,8 @@ def body(alert: Alert, *, window_minutes: int | None = None) -> str:
         when = f"{alert.first_time} to {alert.last_time}"
     count = "1 denied AWS API call" if alert.count == 1 else f"{alert.count} denied AWS API calls"
     lines = [f"deniedwatch: {count}.", ""]
+    if news := alert.news_text():
+        lines += [f"{news[0].upper()}{news[1:]}.", ""]
     if alert.held_back:
         window = f" (dedup window {window_minutes} min)" if window_minutes else ""
         lines += [

@@ -18,6 +18,18 @@ DEFAULT_MAX_EXAMPLES = 5
 
 # Fields whose distinct values an alert counts, so a message can say "and 3 other IPs".
 VARIETY_FIELDS: tuple[str, ...] = ("region", "source_ip", "user_agent", "resource")
+# Fields whose new values are news inside a dedup window (docs/alert-policy.md).
+NOVELTY_FIELDS: tuple[str, ...] = ("resource", "source_ip", "principal_id")
+UNITS_MAX = 64  # distinct novelty units an alert carries per field (sorted, the first ones)
+
+
+def novelty_unit(name: str, value: str) -> str:
+    """What counts as one thing for novelty: an S3 object counts as its bucket (a
+    probe of 500 objects in one bucket is one piece of news, not 500)."""
+    if name == "resource" and value.startswith("arn:") and ":s3:::" in value:
+        return value.split("/", 1)[0]
+    return value
+
 
 LOG_STREAM_URL = (
     "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
@@ -93,9 +105,34 @@ class Alert:
     account_label: str | None = None
     log: LogLocation | None = None
     held_back: int = 0  # similar denials the dedup window kept quiet since the last alert
+    # NOVELTY_FIELDS -> the distinct novelty units of this batch (at most UNITS_MAX each)
+    units: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    news: tuple[str, ...] = ()  # novelty fields the dedup window had not seen: why it posts
 
-    def with_held_back(self, held_back: int) -> Alert:
-        return replace(self, held_back=held_back)
+    def with_held_back(self, held_back: int, news: tuple[str, ...] = ()) -> Alert:
+        return replace(self, held_back=held_back, news=news)
+
+    def news_text(self) -> str | None:
+        """Why an alert inside the dedup window goes out: what it has not seen yet."""
+        if not self.news:
+            return None
+        words = {"resource": "resource", "source_ip": "source IP", "principal_id": "principal id"}
+        named = " and ".join(words.get(n, n) for n in self.news)
+        return f"new {named} in the dedup window: not seen since the last alert of this group"
+
+    def about(self) -> dict[str, str | None]:
+        """The group in a few short strings: what a window summary shows of it later."""
+        f = self.sample
+        return {
+            "account_id": self.key.account_id,
+            "principal": self.key.principal,
+            "action": self.key.action,
+            "error_code": self.key.error_code,
+            "who": f.principal_name,
+            "principal_type": f.principal_type,
+            "resource": f.resource[:300] if f.resource else None,
+            "label": self.account_label,
+        }
 
     @property
     def total(self) -> int:
@@ -130,8 +167,14 @@ def group_findings(
             if f.console_url and f.event_id not in seen:
                 seen.add(f.event_id)
                 examples.append(f)
-        variety = {
-            name: len({getattr(f, name) for f in members} - {None}) for name in VARIETY_FIELDS
+        distinct = {
+            name: {getattr(f, name) for f in members} - {None}
+            for name in (*VARIETY_FIELDS, "principal_id")
+        }
+        variety = {name: len(distinct[name]) for name in VARIETY_FIELDS}
+        units = {
+            name: tuple(sorted({novelty_unit(name, v) for v in distinct[name]}))[:UNITS_MAX]
+            for name in NOVELTY_FIELDS
         }
         alerts.append(
             Alert(
@@ -142,6 +185,7 @@ def group_findings(
                 sample=members[-1],
                 examples=tuple(examples),
                 variety=variety,
+                units=units,
                 account_label=label(key.account_id),
                 log=log,
             )

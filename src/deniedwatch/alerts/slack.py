@@ -110,6 +110,8 @@ def fallback_text(alert: Alert) -> str:
 def _summary(alert: Alert, window_minutes: int | None) -> str:
     times = "1 denied call" if alert.count == 1 else f"{alert.count} denied calls"
     lines = [f"*{times}* in this batch, {literal(_when(alert), 200)} (UTC)"]
+    if news := alert.news_text():
+        lines.append(f"*{news[0].upper()}{news[1:]}.*")
     if alert.held_back:
         window = f" (dedup window {window_minutes} min)" if window_minutes else ""
         lines.append(
