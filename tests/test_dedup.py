@@ -21,7 +21,7 @@ from deniedwatch.alerts.deliver import deliver
 from deniedwatch.alerts.group import Alert, group_findings
 from deniedwatch.finding import Finding
 from deniedwatch.metrics import Metrics
-from live_support import create_dedup_table, denial
+from live_support import create_dedup_table, denial, held_of
 
 HOUR = 3600.0
 T0 = 1_795_770_000.0
@@ -104,7 +104,7 @@ def test_null_store_posts_every_group_at_the_threshold_and_remembers_nothing():
     assert not store.admit(alert(2), batch="b", now=T0).post
     assert store.admit(alert(3), batch="b", now=T0).post
     assert store.admit(alert(3), batch="b", now=T0).post
-    assert store.pending(alert().key) == 0
+    assert held_of(store, alert().key) == 0
 
 
 def test_memory_store_applies_the_window():
@@ -112,7 +112,7 @@ def test_memory_store_applies_the_window():
     a = alert(4)
     assert store.admit(a, batch="b1", now=T0).post
     assert not store.admit(a, batch="b2", now=T0 + 1).post
-    assert store.pending(a.key) == 4
+    assert held_of(store, a.key) == 4
 
 
 @pytest.fixture
@@ -132,7 +132,7 @@ def test_dynamo_store_window_retry_and_ttl_attribute(table):
     assert d.post and d.reason == "retry" and d.delivered == {"slack"}
     assert not store.admit(a, batch="b2", now=T0 + 10).post
     assert not store.admit(a, batch="b2", now=T0 + 11).post  # a retry of b2: not recounted
-    assert store.pending(a.key) == 5
+    assert held_of(store, a.key) == 5
     d = store.admit(a, batch="b3", now=T0 + HOUR + 1)
     assert d.post and d.held_back == 5
 
@@ -160,7 +160,7 @@ def test_concurrent_invocations_cannot_both_post(table):
     for t in threads:
         t.join()
     assert Counter(d.post for d in decisions) == {True: 1, False: 7}
-    assert store.pending(a.key) == 7
+    assert held_of(store, a.key) == 7
 
 
 def test_missing_table_raises_store_error_and_delivery_fails_open(aws_env, capsys):

@@ -1,4 +1,5 @@
-"""The Lambda entry point: CloudWatch Logs subscription batch -> alerts. Wiring only.
+"""The Lambda entry point: CloudWatch Logs subscription batch -> alerts, and the
+scheduled flush of closed dedup windows (``FLUSH_EVENT``). Wiring only.
 
 Settings come from the file named by env ``DENIEDWATCH_CONFIG`` if set, else
 from ``deniedwatch/deniedwatch.toml`` inside the function's zip (next to this
@@ -23,7 +24,7 @@ from typing import Any
 
 from deniedwatch import secrets
 from deniedwatch.alerts.dedup import ENV_TABLE, DedupStore, DynamoStore, NullStore
-from deniedwatch.alerts.deliver import Channel, deliver
+from deniedwatch.alerts.deliver import Channel, deliver, flush_windows
 from deniedwatch.alerts.email import ENV_TOPIC_ARN, SnsChannel
 from deniedwatch.alerts.group import LogLocation, group_findings
 from deniedwatch.alerts.slack import SlackChannel
@@ -44,6 +45,7 @@ class Runtime:
     settings: Settings
     store: DedupStore
     channels: list[Channel]
+    wall_clock: Callable[[], float] = time.time  # "now" for the dedup window
 
 
 def load_runtime_settings() -> Settings:
@@ -60,6 +62,7 @@ def build_runtime(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     slack_timeout: int = 10,
+    wall_clock: Callable[[], float] = time.time,
 ) -> Runtime:
     """The container's settings, store and channels; waits go through ``sleep``/``clock``."""
     settings = load_runtime_settings()
@@ -107,7 +110,7 @@ def build_runtime(
         channels=[c.name for c in channels],
         dedup_table=table or None,
     )
-    return Runtime(settings, store, channels)
+    return Runtime(settings, store, channels, wall_clock)
 
 
 def _webhook_url() -> str:
@@ -134,14 +137,36 @@ def reset() -> None:
     secrets.forget()
 
 
+# What the template's EventBridge schedule (FlushSchedule) sends, every 15 minutes.
+FLUSH_EVENT = {"deniedwatch": "flush-held-windows"}
+
+
 def handler(event: Any, context: Any = None) -> dict[str, Any]:
     """AWS Lambda entry. Raises on an undecodable payload or a failed delivery (AWS retries)."""
     rt = runtime()
     metrics = Metrics()
     try:
-        return process(event, rt, metrics, now=time.time(), time_left=_time_left(context))
+        now, time_left = rt.wall_clock(), _time_left(context)
+        if event == FLUSH_EVENT:
+            return flush(rt, metrics, now=now, time_left=time_left)
+        return process(event, rt, metrics, now=now, time_left=time_left)
     finally:
         metrics.flush()
+
+
+def flush(
+    rt: Runtime, metrics: Metrics, *, now: float, time_left: Callable[[], float] | None = None
+) -> dict[str, Any]:
+    """The scheduled run: a summary of what closed dedup windows held and never announced."""
+    report = flush_windows(
+        channels=rt.channels, store=rt.store, now=now, metrics=metrics, time_left=time_left
+    )
+    report.raise_for_failures()
+    return {
+        "status": "flushed",
+        "summaries": len(report.digests),
+        "held": sum(d.count for d in report.digests),
+    }
 
 
 def _time_left(context: Any) -> Callable[[], float] | None:

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
 from deniedwatch.alerts.group import Alert, GroupKey
+from deniedwatch.finding import SCHEMA_FIELDS, Finding
 
 # Batches remembered per group, so an AWS retry of a batch is not counted twice.
 RECENT_BATCHES = 20
@@ -31,6 +32,11 @@ CLAIM_LEASE_SECONDS = 15 * 60
 RETAIN_SECONDS = 24 * 3600
 
 ENV_TABLE = "DENIEDWATCH_DEDUP_TABLE"
+# The sparse global secondary index of groups holding denials: partition key `pending`
+# (always HELD), sort key `closes_at` (when the window closes). Items that hold nothing
+# lack both attributes, so they are not in the index; the flush Queries, never Scans.
+HELD_INDEX = "held"
+HELD = "held"
 
 # Novelty: per field, the units of a window's values remembered (as short hashes); a
 # unit not among them is news. Past this many, new ones are no longer news (held).
@@ -243,6 +249,59 @@ _Stored = GroupState | CallerState
 S = TypeVar("S", GroupState, CallerState)
 
 
+@dataclass(frozen=True, slots=True)
+class HeldGroup:
+    """A group holding denials that no alert announced, and when its window closes."""
+
+    key: GroupKey
+    held: int
+    closes_at: float
+    about: dict[str, str | None]
+
+    @classmethod
+    def of(
+        cls, state: GroupState, window_seconds: float, closed_by: float | None
+    ) -> HeldGroup | None:
+        closes = state.window_closes(window_seconds)
+        if closes is None or state.about is None or (closed_by is not None and closes > closed_by):
+            return None
+        a = state.about
+        key = GroupKey(
+            a.get("account_id"), a.get("principal"), a.get("action"), a.get("error_code")
+        )
+        return cls(key, state.held, closes, a)
+
+    def as_alert(self) -> Alert:
+        """The held denials as an alert of a window summary (no event of its own)."""
+        a = self.about
+        sample = Finding(
+            **{
+                **dict.fromkeys(SCHEMA_FIELDS),
+                "account_id": self.key.account_id,
+                "principal_name": a.get("who"),
+                "principal_type": a.get("principal_type"),
+                "action": self.key.action,
+                "error_code": self.key.error_code,
+                "resource": a.get("resource"),
+            }
+        )
+        return Alert(
+            key=self.key,
+            count=self.held,
+            first_time=None,
+            last_time=None,
+            sample=sample,
+            examples=(),
+            account_label=a.get("label"),
+        )
+
+
+def after_summary(state: GroupState, count: int) -> GroupState:
+    """The state once a window summary announced ``count`` held denials. At least once:
+    a new alert that announced them in between is not undone (never below zero)."""
+    return replace(state, held=max(0, state.held - count))
+
+
 class DedupStoreError(RuntimeError):
     """The store could not answer: the caller fails open (the alert goes out)."""
 
@@ -257,8 +316,13 @@ class DedupStore(Protocol):
         self, alert: Alert, *, batch: str, channels: tuple[str, ...], complete: bool, now: float
     ) -> None: ...
 
-    def pending(self, key: GroupKey) -> int:
-        """Denials of this group held back and not announced yet."""
+    def held_groups(self, *, closed_by: float | None = None) -> list[HeldGroup]:
+        """Groups holding denials no alert announced, whose window closed by ``closed_by``
+        (all of them without it): what the scheduled flush summarises, what status shows."""
+        ...
+
+    def announced(self, key: GroupKey, count: int, *, now: float) -> None:
+        """A window summary announced ``count`` of this group's held denials."""
         ...
 
     def new_callers(self, callers: Iterable[str], *, batch: str, now: float) -> set[str]:
@@ -283,8 +347,11 @@ class NullStore:
     ) -> None:
         return None
 
-    def pending(self, key: GroupKey) -> int:
-        return 0
+    def held_groups(self, *, closed_by: float | None = None) -> list[HeldGroup]:
+        return []
+
+    def announced(self, key: GroupKey, count: int, *, now: float) -> None:
+        return None
 
     def new_callers(self, callers: Iterable[str], *, batch: str, now: float) -> set[str]:
         return set(callers)  # no memory: every caller is new, order by impact and count
@@ -317,9 +384,16 @@ class MemoryStore:
                     self.states[digest], batch=batch, channels=channels, complete=complete
                 )
 
-    def pending(self, key: GroupKey) -> int:
-        state = self.states.get(key.digest())
-        return state.held if state else 0
+    def held_groups(self, *, closed_by: float | None = None) -> list[HeldGroup]:
+        with self._lock:
+            states = list(self.states.values())
+        return [g for s in states if (g := HeldGroup.of(s, self.window_seconds, closed_by))]
+
+    def announced(self, key: GroupKey, count: int, *, now: float) -> None:
+        with self._lock:
+            digest = key.digest()
+            if digest in self.states:
+                self.states[digest] = after_summary(self.states[digest], count)
 
     def new_callers(self, callers: Iterable[str], *, batch: str, now: float) -> set[str]:
         new = set()
@@ -393,6 +467,10 @@ class DynamoStore:
         }
         if isinstance(state, GroupState):
             item["held"] = {"N": str(state.held)}
+            if (closes := state.window_closes(self.window_seconds)) is not None:
+                # in the sparse index HELD_INDEX only while it holds denials
+                item["pending"] = {"S": HELD}
+                item["closes_at"] = {"N": str(int(closes))}
         condition: dict[str, Any]
         if version == 0:
             condition = {"ConditionExpression": "attribute_not_exists(pk)"}
@@ -441,9 +519,35 @@ class DynamoStore:
 
         self._update(self._pk(alert.key), now, GroupState.from_json, change)
 
-    def pending(self, key: GroupKey) -> int:
-        text, _ = self._read(self._pk(key))
-        return GroupState.from_json(text).held if text else 0
+    def held_groups(self, *, closed_by: float | None = None) -> list[HeldGroup]:
+        """A Query on the sparse index HELD_INDEX (only items holding denials are in it)."""
+        condition = "pending = :held"
+        values: dict[str, Any] = {":held": {"S": HELD}}
+        if closed_by is not None:
+            condition += " AND closes_at <= :now"
+            values[":now"] = {"N": str(int(closed_by))}
+        groups = []
+        try:
+            pages = self.client.get_paginator("query").paginate(
+                TableName=self.table,
+                IndexName=HELD_INDEX,
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues=values,
+            )
+            for page in pages:
+                for item in page.get("Items", []):
+                    state = GroupState.from_json(item["state"]["S"])
+                    if group := HeldGroup.of(state, self.window_seconds, closed_by):
+                        groups.append(group)
+        except Exception as exc:
+            raise DedupStoreError(f"{type(exc).__name__}: {exc}") from None
+        return groups
+
+    def announced(self, key: GroupKey, count: int, *, now: float) -> None:
+        def change(state: GroupState | None) -> tuple[GroupState | None, None]:
+            return (after_summary(state, count) if state else None), None
+
+        self._update(self._pk(key), now, GroupState.from_json, change)
 
     def new_callers(self, callers: Iterable[str], *, batch: str, now: float) -> set[str]:
         def change(state: CallerState | None) -> tuple[CallerState, bool]:

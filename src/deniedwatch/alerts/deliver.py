@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from deniedwatch.alerts.budget import DEFAULT_BUDGET, Budget, Digest, plan
+from deniedwatch.alerts.budget import DEFAULT_BUDGET, Budget, Digest, by_caller, digests, plan
 from deniedwatch.alerts.dedup import Decision, DedupStore, DedupStoreError
 from deniedwatch.alerts.group import Alert, GroupKey
 from deniedwatch.metrics import Metrics, Writer, stdout_line
@@ -102,6 +102,39 @@ def deliver(
         run.post_digest(digest)
     if metrics is not None:
         metrics.add("AlertsHeld", len(report.held))
+        metrics.add("AlertsDelivered", report.deliveries)
+        metrics.add("DeliveryFailures", len(report.failures))
+        metrics.add("DedupStoreErrors", report.store_errors)
+    return report
+
+
+def flush_windows(
+    *,
+    channels: Sequence[Channel],
+    store: DedupStore,
+    now: float,
+    metrics: Metrics | None = None,
+    time_left: Callable[[], float] | None = None,
+    write: Writer = stdout_line,
+    max_digests: int = DEFAULT_BUDGET.max_digests,
+) -> DeliveryReport:
+    """The scheduled flush: groups still holding denials when their window closed are
+    announced in one window summary per caller (a digest), then counted as announced.
+    At least once: a summary whose store update failed is sent again next time."""
+    report = DeliveryReport()
+    run = _Run(channels, store, "window-summary", now, time_left, report, write)
+    try:
+        groups = sorted(
+            store.held_groups(closed_by=now), key=lambda g: (g.closes_at, g.key.digest())
+        )
+    except DedupStoreError as exc:
+        run.store_error(exc)
+        report.failures.append(("dedup", str(exc)))
+        return report
+    groups.sort(key=lambda g: (g.closes_at, g.key.digest()))
+    for digest in digests(by_caller([g.as_alert() for g in groups]), max_digests, "window"):
+        run.post_summary(digest)
+    if metrics is not None:
         metrics.add("AlertsDelivered", report.deliveries)
         metrics.add("DeliveryFailures", len(report.failures))
         metrics.add("DedupStoreErrors", report.store_errors)
@@ -242,6 +275,26 @@ class _Run:
             self.report.digests.append(digest)
         for a in digest.alerts:
             self._delivered(a, reached[a.key], a.key not in failed)
+
+    def post_summary(self, digest: Digest) -> None:
+        """A window summary to every channel; announced once any channel has it."""
+        self.log("window-summary", **_digest_summary(digest))
+        reached = 0
+        for channel in self.channels:
+            reason = self._send(channel, lambda c=channel: c.send_digest(digest))
+            if reason is None:
+                reached += 1
+            else:
+                self._failed(channel, reason, "window:" + digest.caller)
+        self.report.deliveries += reached
+        if not reached:
+            return
+        self.report.digests.append(digest)
+        for a in digest.alerts:
+            try:
+                self.store.announced(a.key, a.count, now=self.now)
+            except DedupStoreError as exc:
+                self.store_error(exc)
 
 
 def _summary(alert: Alert) -> dict[str, object]:
