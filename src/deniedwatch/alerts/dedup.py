@@ -260,10 +260,12 @@ class HeldGroup:
 
     @classmethod
     def of(
-        cls, state: GroupState, window_seconds: float, closed_by: float | None
+        cls, state: GroupState, closes: float | None, closed_by: float | None
     ) -> HeldGroup | None:
-        closes = state.window_closes(window_seconds)
-        if closes is None or state.about is None or (closed_by is not None and closes > closed_by):
+        """The group if it holds denials (and its window closed by ``closed_by``)."""
+        if state.held <= 0 or closes is None or state.about is None:
+            return None
+        if closed_by is not None and closes > closed_by:
             return None
         a = state.about
         key = GroupKey(
@@ -387,7 +389,11 @@ class MemoryStore:
     def held_groups(self, *, closed_by: float | None = None) -> list[HeldGroup]:
         with self._lock:
             states = list(self.states.values())
-        return [g for s in states if (g := HeldGroup.of(s, self.window_seconds, closed_by))]
+        return [
+            g
+            for s in states
+            if (g := HeldGroup.of(s, s.window_closes(self.window_seconds), closed_by))
+        ]
 
     def announced(self, key: GroupKey, count: int, *, now: float) -> None:
         with self._lock:
@@ -537,7 +543,8 @@ class DynamoStore:
             for page in pages:
                 for item in page.get("Items", []):
                     state = GroupState.from_json(item["state"]["S"])
-                    if group := HeldGroup.of(state, self.window_seconds, closed_by):
+                    closes = float(item["closes_at"]["N"])
+                    if group := HeldGroup.of(state, closes, closed_by):
                         groups.append(group)
         except Exception as exc:
             raise DedupStoreError(f"{type(exc).__name__}: {exc}") from None
