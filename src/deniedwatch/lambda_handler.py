@@ -26,10 +26,9 @@ from deniedwatch import secrets
 from deniedwatch.alerts.dedup import ENV_TABLE, DedupStore, DynamoStore, NullStore
 from deniedwatch.alerts.deliver import Channel, deliver, flush_windows
 from deniedwatch.alerts.email import ENV_TOPIC_ARN, SnsChannel
-from deniedwatch.alerts.group import LogLocation, group_findings
+from deniedwatch.alerts.group import LogLocation, group_records
 from deniedwatch.alerts.slack import SlackChannel
 from deniedwatch.config import ENV_CONFIG, Settings, load_settings
-from deniedwatch.finding import Finding
 from deniedwatch.metrics import Metrics, log
 from deniedwatch.rules import Ruleset, Verdict
 from deniedwatch.sources.cwlogs import BadRecord, LogBatch, LogEvent, decode_payload, parse_record
@@ -188,9 +187,10 @@ def process(
         return {"status": "control-message"}
     metrics.add("Events", len(batch.events))
     ruleset = rt.settings.ruleset
-    findings = [f for e in batch.events if (f := detect(e, ruleset, metrics, batch))]
-    alerts = group_findings(
-        findings,
+    # raw records: Findings are built only for what the alerts show (group_records)
+    denials = [r for e in batch.events if (r := detect(e, ruleset, metrics, batch)) is not None]
+    alerts = group_records(
+        denials,
         max_examples=rt.settings.alerts.max_examples,
         label=ruleset.label,
         log=LogLocation(os.environ.get("AWS_REGION"), batch.log_group, batch.log_stream),
@@ -210,7 +210,7 @@ def process(
     return {
         "status": "ok",
         "events": len(batch.events),
-        "findings": len(findings),
+        "findings": len(denials),
         "alerts": len(alerts),
         "sent": len(report.sent),
         "digests": len(report.digests),
@@ -218,11 +218,13 @@ def process(
     }
 
 
-def detect(event: LogEvent, ruleset: Ruleset, metrics: Metrics, batch: LogBatch) -> Finding | None:
-    """One log event -> a Finding to alert on, or None; a bad record is logged and counted."""
+def detect(
+    event: LogEvent, ruleset: Ruleset, metrics: Metrics, batch: LogBatch
+) -> dict[str, Any] | None:
+    """One log event -> the record to alert on, or None; a bad record is logged and counted."""
     try:
         record = parse_record(event)
-        detection = ruleset.evaluate(record)
+        detection = ruleset.classify(record)
     except BadRecord as exc:
         return _bad(event, str(exc), metrics, batch)
     except Exception as exc:  # never let one record sink the batch
@@ -232,7 +234,7 @@ def detect(event: LogEvent, ruleset: Ruleset, metrics: Metrics, batch: LogBatch)
         return None
     if detection.verdict is Verdict.DENIED:
         metrics.add("DeniedEvents")
-        return detection.finding
+        return record
     return None
 
 

@@ -8,11 +8,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 from urllib.parse import quote
 
-from deniedwatch.finding import Finding
+from deniedwatch.finding import (
+    Finding,
+    RecordLike,
+    RecordView,
+    _str,
+    console_url,
+    resource_of,
+)
+
+T = TypeVar("T")
 
 DEFAULT_MAX_EXAMPLES = 5
 
@@ -140,8 +150,35 @@ class Alert:
         return self.count + self.held_back
 
 
-def _order(f: Finding) -> tuple[str, str]:
-    return (f.event_time or "", f.event_id or "")
+# What grouping reads of each denial, in this order: (event_time or "", event_id or "",
+# region, source_ip, user_agent, resource, principal_id). Times and ids order the group.
+Fields = tuple[str, str, str | None, str | None, str | None, str | None, str | None]
+_DISTINCT = ("region", "source_ip", "user_agent", "resource", "principal_id")  # Fields[2:]
+
+
+def _finding_fields(f: Finding) -> Fields:
+    t, i = f.event_time or "", f.event_id or ""
+    return (t, i, f.region, f.source_ip, f.user_agent, f.resource, f.principal_id)
+
+
+def _record_fields(r: RecordLike) -> Fields:
+    view = RecordView(r)
+    return (
+        _str(r.get("eventTime")) or "",
+        _str(r.get("eventID")) or "",
+        _str(r.get("awsRegion")),
+        view.source_ip,
+        view.user_agent,
+        resource_of(r),
+        view.principal_id,
+    )
+
+
+def record_key(r: RecordLike) -> tuple[str | None, ...]:
+    """GroupKey.of(Finding.from_record(r)), as a tuple, straight from the record."""
+    view = RecordView(r)
+    principal = view.principal_arn or view.principal_id or view.principal_name
+    return (view.account_id, principal, view.action, view.error_code)
 
 
 def group_findings(
@@ -152,26 +189,51 @@ def group_findings(
     log: LogLocation | None = None,
 ) -> list[Alert]:
     """Group findings into alerts, earliest group first."""
-    groups: dict[GroupKey, list[Finding]] = {}
-    for f in findings:
-        groups.setdefault(GroupKey.of(f), []).append(f)
+    return _group(findings, GroupKey.of, _finding_fields, lambda f: f, max_examples, label, log)
+
+
+def group_records(
+    records: Iterable[RecordLike],
+    *,
+    max_examples: int = DEFAULT_MAX_EXAMPLES,
+    label: Callable[[str | None], str | None] = lambda _: None,
+    log: LogLocation | None = None,
+) -> list[Alert]:
+    """``group_findings`` of the records' Findings, building a Finding only for what an
+    alert shows (its sample and examples): the live path's hot loop."""
+    return _group(
+        records, record_key, _record_fields, Finding.from_record, max_examples, label, log
+    )
+
+
+def _group(
+    items: Iterable[T],
+    key_of: Callable[[T], Hashable],
+    fields_of: Callable[[T], Fields],
+    finding_of: Callable[[T], Finding],
+    max_examples: int,
+    label: Callable[[str | None], str | None],
+    log: LogLocation | None,
+) -> list[Alert]:
+    groups: dict[Hashable, list[tuple[Fields, T]]] = {}
+    for item in items:
+        groups.setdefault(key_of(item), []).append((fields_of(item), item))
     alerts = []
-    for key, members in groups.items():
-        members.sort(key=_order)
-        times = [f.event_time for f in members if f.event_time]
+    for raw_key, members in groups.items():
+        key = raw_key if isinstance(raw_key, GroupKey) else GroupKey(*raw_key)  # type: ignore[misc]
+        members.sort(key=_by_time)
+        times = [m[0][0] for m in members if m[0][0]]
         examples: list[Finding] = []
         seen: set[str | None] = set()
-        for f in members:
+        for fields_, item in members:
             if len(examples) >= max_examples:
                 break
-            if f.console_url and f.event_id not in seen:
-                seen.add(f.event_id)
-                examples.append(f)
+            if fields_[1] not in seen and console_url(fields_[2], fields_[1] or None):
+                seen.add(fields_[1])
+                examples.append(finding_of(item))
         distinct = {
-            name: {getattr(f, name) for f in members} - {None}
-            for name in (*VARIETY_FIELDS, "principal_id")
+            name: {m[0][i] for m in members} - {None} for i, name in enumerate(_DISTINCT, 2)
         }
-        variety = {name: len(distinct[name]) for name in VARIETY_FIELDS}
         units = {
             name: tuple(sorted({novelty_unit(name, v) for v in distinct[name]}))[:UNITS_MAX]
             for name in NOVELTY_FIELDS
@@ -182,9 +244,9 @@ def group_findings(
                 count=len(members),
                 first_time=min(times) if times else None,
                 last_time=max(times) if times else None,
-                sample=members[-1],
+                sample=finding_of(members[-1][1]),
                 examples=tuple(examples),
-                variety=variety,
+                variety={name: len(distinct[name]) for name in VARIETY_FIELDS},
                 units=units,
                 account_label=label(key.account_id),
                 log=log,
@@ -192,3 +254,7 @@ def group_findings(
         )
     alerts.sort(key=lambda a: (a.first_time or "", a.key.digest()))
     return alerts
+
+
+def _by_time(member: tuple[Fields, object]) -> tuple[str, str]:
+    return member[0][0], member[0][1]
