@@ -56,7 +56,18 @@ def _explain(message: str) -> Explanation:
         policy, explicit = POLICY_TYPES[m.group(1).lower()], True
     elif m := _IMPLICIT.search(message):
         policy, explicit = POLICY_TYPES[m.group(1).lower()], False
-    resource = None
+    return Explanation(policy, explicit, resource_in(message))
+
+
+@lru_cache(maxsize=4096)
+def resource_in(message: str | None) -> str | None:
+    """Just the resource of a denial message (grouping needs it for every denial; the
+    policy type only for the few it shows). A plain find skips the regex for messages
+    that cannot name one."""
+    if not message or not isinstance(message, str):
+        return None
+    if "on resource:" not in message and "n resource" not in message.lower():
+        return None
     if m := _RESOURCE.search(message):
-        resource = (m.group(1) if m.group(1) is not None else m.group(2)) or None
-    return Explanation(policy, explicit, resource)
+        return (m.group(1) if m.group(1) is not None else m.group(2)) or None
+    return None

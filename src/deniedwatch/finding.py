@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import Any, Protocol
 
-from deniedwatch.explain import explain
+from deniedwatch.explain import explain, resource_in
 
 
 class RecordLike(Protocol):
@@ -121,7 +121,7 @@ def _first_resource(record: RecordLike) -> str | None:
 def resource_of(record: RecordLike) -> str | None:
     """The resource a denial was about: "on resource: X" in the message, else the
     record's first resources[].ARN (Finding.resource, without building a Finding)."""
-    return explain(_str(record.get("errorMessage"))).resource or _first_resource(record)
+    return resource_in(_str(record.get("errorMessage"))) or _first_resource(record)
 
 
 class RecordView:

@@ -29,6 +29,8 @@ METRIC_NAMES: tuple[str, ...] = (
     "DedupStoreErrors",  # dedup store calls that failed (alerts went out anyway)
 )
 
+_KNOWN = frozenset(METRIC_NAMES)
+
 Writer = Callable[[str], None]
 
 
@@ -54,7 +56,7 @@ class Metrics:
         self.clock = clock
 
     def add(self, name: str, value: int = 1) -> None:
-        if name not in METRIC_NAMES:
+        if name not in _KNOWN:
             raise KeyError(f"unknown metric {name!r}")
         self.counts[name] += value
 

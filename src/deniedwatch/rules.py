@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from deniedwatch.finding import Finding, RecordLike, RecordView
@@ -44,6 +44,9 @@ class DenialRule:
     def is_denial(self, error_code: object) -> bool:
         if not isinstance(error_code, str) or not error_code:
             return False
+        return _is_denial(self, error_code)
+
+    def _decide(self, error_code: str) -> bool:
         if error_code in self.ignored_codes:
             return False
         if error_code in self.extra_codes or error_code in DENIAL_EXACT:
@@ -62,6 +65,11 @@ class DenialRule:
             exclusions = " && ".join(f'($.errorCode != "{c}")' for c in sorted(self.ignored_codes))
             pattern = f"({pattern}) && {exclusions}"
         return "{ " + pattern + " }"
+
+
+@lru_cache(maxsize=1024)  # a batch holds a handful of distinct codes
+def _is_denial(rule: DenialRule, error_code: str) -> bool:
+    return rule._decide(error_code)
 
 
 DEFAULT_DENIAL_RULE = DenialRule()

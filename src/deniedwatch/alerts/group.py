@@ -16,9 +16,11 @@ from urllib.parse import quote
 from deniedwatch.finding import (
     Finding,
     RecordLike,
-    RecordView,
+    _map,
     _str,
+    action_of,
     console_url,
+    principal_name,
     resource_of,
 )
 
@@ -156,29 +158,52 @@ Fields = tuple[str, str, str | None, str | None, str | None, str | None, str | N
 _DISTINCT = ("region", "source_ip", "user_agent", "resource", "principal_id")  # Fields[2:]
 
 
-def _finding_fields(f: Finding) -> Fields:
+def _finding_entry(f: Finding) -> tuple[GroupKey, Fields]:
     t, i = f.event_time or "", f.event_id or ""
-    return (t, i, f.region, f.source_ip, f.user_agent, f.resource, f.principal_id)
+    return GroupKey.of(f), (t, i, f.region, f.source_ip, f.user_agent, f.resource, f.principal_id)
 
 
-def _record_fields(r: RecordLike) -> Fields:
-    view = RecordView(r)
-    return (
-        _str(r.get("eventTime")) or "",
-        _str(r.get("eventID")) or "",
-        _str(r.get("awsRegion")),
-        view.source_ip,
-        view.user_agent,
-        resource_of(r),
-        view.principal_id,
+def _record_entry(r: RecordLike) -> tuple[tuple[str | None, ...], Fields]:
+    """(record_key(r), its Fields) in one pass over the raw record: the live path's
+    hot loop, so the reads are inline (the same rules as Finding: a value that is not
+    a non-empty string is None; tests check both paths give equal alerts)."""
+    ui = r.get("userIdentity")
+    if type(ui) is not dict:
+        ui = _map(ui)
+    get, uget = r.get, ui.get
+    arn, pid = uget("arn"), uget("principalId")
+    arn = arn if type(arn) is str and arn else None
+    pid = pid if type(pid) is str and pid else None
+    account = get("recipientAccountId")
+    if not (type(account) is str and account):
+        account = _str(uget("accountId"))
+    source, name, code = get("eventSource"), get("eventName"), get("errorCode")
+    key = (
+        account,
+        arn or pid or principal_name(ui),
+        action_of(
+            source if type(source) is str and source else None,
+            name if type(name) is str and name else None,
+        ),
+        code if type(code) is str and code else None,
     )
+    t, i, region = get("eventTime"), get("eventID"), get("awsRegion")
+    ip, agent = get("sourceIPAddress"), get("userAgent")
+    fields_ = (
+        t if type(t) is str else "",
+        i if type(i) is str else "",
+        region if type(region) is str and region else None,
+        ip if type(ip) is str and ip else None,
+        agent if type(agent) is str and agent else None,
+        resource_of(r),
+        pid,
+    )
+    return key, fields_
 
 
 def record_key(r: RecordLike) -> tuple[str | None, ...]:
     """GroupKey.of(Finding.from_record(r)), as a tuple, straight from the record."""
-    view = RecordView(r)
-    principal = view.principal_arn or view.principal_id or view.principal_name
-    return (view.account_id, principal, view.action, view.error_code)
+    return _record_entry(r)[0]
 
 
 def group_findings(
@@ -189,7 +214,7 @@ def group_findings(
     log: LogLocation | None = None,
 ) -> list[Alert]:
     """Group findings into alerts, earliest group first."""
-    return _group(findings, GroupKey.of, _finding_fields, lambda f: f, max_examples, label, log)
+    return _group(findings, _finding_entry, lambda f: f, max_examples, label, log)
 
 
 def group_records(
@@ -201,15 +226,12 @@ def group_records(
 ) -> list[Alert]:
     """``group_findings`` of the records' Findings, building a Finding only for what an
     alert shows (its sample and examples): the live path's hot loop."""
-    return _group(
-        records, record_key, _record_fields, Finding.from_record, max_examples, label, log
-    )
+    return _group(records, _record_entry, Finding.from_record, max_examples, label, log)
 
 
 def _group(
     items: Iterable[T],
-    key_of: Callable[[T], Hashable],
-    fields_of: Callable[[T], Fields],
+    entry_of: Callable[[T], tuple[Hashable, Fields]],
     finding_of: Callable[[T], Finding],
     max_examples: int,
     label: Callable[[str | None], str | None],
@@ -217,7 +239,8 @@ def _group(
 ) -> list[Alert]:
     groups: dict[Hashable, list[tuple[Fields, T]]] = {}
     for item in items:
-        groups.setdefault(key_of(item), []).append((fields_of(item), item))
+        key, fields_ = entry_of(item)
+        groups.setdefault(key, []).append((fields_, item))
     alerts = []
     for raw_key, members in groups.items():
         key = raw_key if isinstance(raw_key, GroupKey) else GroupKey(*raw_key)  # type: ignore[misc]
