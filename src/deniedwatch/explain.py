@@ -62,12 +62,15 @@ def _explain(message: str) -> Explanation:
 @lru_cache(maxsize=4096)
 def resource_in(message: str | None) -> str | None:
     """Just the resource of a denial message (grouping needs it for every denial; the
-    policy type only for the few it shows). A plain find skips the regex for messages
-    that cannot name one."""
+    policy type only for the few it shows): the same as searching with ``_RESOURCE``,
+    but the regex runs only where "on resource:" stands, not across the message."""
     if not message or not isinstance(message, str):
         return None
-    if "on resource:" not in message and "n resource" not in message.lower():
-        return None
-    if m := _RESOURCE.search(message):
-        return (m.group(1) if m.group(1) is not None else m.group(2)) or None
-    return None
+    m = None
+    if message.isascii():  # lower() keeps every index: match only where the words are
+        lowered, start = message.lower(), 0
+        while m is None and (at := lowered.find("on resource:", start)) >= 0:
+            m, start = _RESOURCE.match(message, at), at + 1
+    else:
+        m = _RESOURCE.search(message)
+    return ((m.group(1) if m.group(1) is not None else m.group(2)) or None) if m else None
