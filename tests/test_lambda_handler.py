@@ -16,11 +16,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from blockkit_limits import limit_problems
 from deniedwatch import lambda_handler
 from deniedwatch.alerts.dedup import DynamoStore, MemoryStore
 from deniedwatch.alerts.deliver import DeliveryError
 from deniedwatch.alerts.group import GroupKey
-from deniedwatch.alerts.slack import limit_problems, render
+from deniedwatch.alerts.pipeline import Pipeline
+from deniedwatch.alerts.slack import render
 from deniedwatch.metrics import Metrics
 from deniedwatch.sources.cwlogs import PayloadError
 from live_support import (
@@ -30,12 +32,14 @@ from live_support import (
     control_payload,
     create_dedup_table,
     denial,
+    emf,
     envelope,
     held_of,
     invoke_async,
     log_events,
     mrkdwn_texts,
     session_denial,
+    start,
     status,
     subscription_payload,
 )
@@ -48,34 +52,9 @@ def fake() -> FakeTime:
 
 
 @pytest.fixture
-def env(monkeypatch, tmp_path):
+def env(lambda_env):
     """A clean Lambda environment: no channel, no table, no settings file."""
-    for name in (
-        "DENIEDWATCH_SLACK_SECRET_ARN",
-        "SLACK_WEBHOOK_URL",
-        "DENIEDWATCH_SNS_TOPIC_ARN",
-        "DENIEDWATCH_DEDUP_TABLE",
-        "DENIEDWATCH_CONFIG",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_REGION", "eu-west-1")
-    lambda_handler.reset()
-    yield monkeypatch
-    lambda_handler.reset()
-
-
-def start(env, fake: FakeTime) -> lambda_handler.Runtime:
-    """Build the container state as the first invocation would, with the fake clock."""
-    rt = lambda_handler.build_runtime(
-        sleep=fake.sleep, clock=fake.monotonic, slack_timeout=2, wall_clock=fake.time
-    )
-    env.setattr(lambda_handler, "_runtime", rt)
-    return rt
-
-
-def emf(out: str) -> dict:
-    (line,) = [json.loads(x) for x in out.splitlines() if '"_aws"' in x]
-    return line
+    return lambda_env
 
 
 def test_batch_posts_one_alert_per_group_and_logs_bad_records(env, fake, httpserver, capsys):
@@ -314,7 +293,9 @@ def test_storm_across_windows_announces_every_held_back_denial(env, fake):
         def send(self, alert) -> None:
             posts.append({"count": alert.count, "held": alert.held_back, "payload": render(alert)})
 
-    rt = lambda_handler.Runtime(lambda_handler.load_runtime_settings(), store, [Rendering()])
+    rt = lambda_handler.Runtime(
+        lambda_handler.load_runtime_settings(), store, Pipeline.fixed([Rendering()])
+    )
     for i, payload in enumerate(storm_payloads()):
         lambda_handler.process(payload, rt, Metrics(write=lambda _: None), now=fake.now + i * 1200)
     assert len(posts) <= 30
@@ -454,7 +435,10 @@ def test_scheduled_flush_posts_a_summary_of_a_window_closed_with_held_denials(
     index and posts one window summary; the next flush has nothing to say."""
     slack = SlackStandIn(httpserver)
     env.setenv("SLACK_WEBHOOK_URL", slack.url)
-    start(env, fake)
+    rt = lambda_handler.build_runtime(
+        sleep=fake.sleep, clock=fake.monotonic, slack_timeout=2, wall_clock=fake.time
+    )
+    env.setattr(lambda_handler, "_runtime", rt)  # "now" on the fake clock: windows close
     flush_event = {"deniedwatch": "flush-held-windows"}
     lambda_handler.handler(subscription_payload([denial(user="mallory")]), None)
     lambda_handler.handler(subscription_payload([denial(user="mallory")] * 40), None)
@@ -529,7 +513,7 @@ def test_property_handler_never_crashes_on_a_record(env, msgs):
             rendered.append(payload)
 
     rt = lambda_handler.Runtime(
-        lambda_handler.load_runtime_settings(), MemoryStore(), [Rendering()]
+        lambda_handler.load_runtime_settings(), MemoryStore(), Pipeline.fixed([Rendering()])
     )
     metrics = Metrics(write=lambda _: None)
     events = [{"id": str(i), "timestamp": 1, "message": m} for i, m in enumerate(msgs)]
@@ -543,7 +527,9 @@ def test_property_handler_never_crashes_on_a_record(env, msgs):
 )
 @given(st.one_of(st.binary(max_size=300), st.text(max_size=300), json_values))
 def test_property_random_payloads_raise_only_payload_error(env, data):
-    rt = lambda_handler.Runtime(lambda_handler.load_runtime_settings(), MemoryStore(), [])
+    rt = lambda_handler.Runtime(
+        lambda_handler.load_runtime_settings(), MemoryStore(), Pipeline.fixed([])
+    )
     candidates = [{"awslogs": {"data": data}}, data]
     if isinstance(data, bytes):
         candidates.append(envelope(data))

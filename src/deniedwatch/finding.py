@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import Any, Protocol
 
-from deniedwatch.explain import explain, resource_in
+from deniedwatch.explain import explain
 
 
 class RecordLike(Protocol):
@@ -118,16 +118,10 @@ def _first_resource(record: RecordLike) -> str | None:
     return _str(first.get("ARN"))
 
 
-def resource_of(record: RecordLike) -> str | None:
-    """The resource a denial was about: "on resource: X" in the message, else the
-    record's first resources[].ARN (Finding.resource, without building a Finding)."""
-    return resource_in(_str(record.get("errorMessage"))) or _first_resource(record)
-
-
 class RecordView:
-    """The fields of a raw record that rules and grouping read, under a Finding's names
-    and with its rules (non-strings and empty strings are None), computed only when
-    read: the live path checks suppressions and groups without building Findings."""
+    """The fields of a raw record that suppressions read, under a Finding's names and
+    with its rules (non-strings and empty strings are None), computed only when read:
+    a record is classified without building a Finding."""
 
     __slots__ = ("_r", "_ui")
 
@@ -148,10 +142,6 @@ class RecordView:
         return principal_name(self._ui)
 
     @property
-    def principal_id(self) -> str | None:
-        return _str(self._ui.get("principalId"))
-
-    @property
     def caller_account_id(self) -> str | None:
         return _str(self._ui.get("accountId"))
 
@@ -166,10 +156,6 @@ class RecordView:
     @property
     def event_name(self) -> str | None:
         return _str(self._r.get("eventName"))
-
-    @property
-    def action(self) -> str | None:
-        return action_of(self.service, self.event_name)
 
     @property
     def error_code(self) -> str | None:

@@ -7,7 +7,9 @@ same group: the loser re-reads and sees the winner's claim.
 
 A claim remembers the batch that made it and the channels it reached, so an
 AWS retry of the same batch re-sends only what did not go out, and a batch that
-was already counted is never counted twice.
+was already counted is never counted twice. It also keeps where a threaded
+destination (Slack app) posted the claim's message (``threads``: destination ->
+channel, ts), so repeats inside the window can go into that thread.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
+from deniedwatch.alerts.channels.base import ThreadRef
 from deniedwatch.alerts.group import Alert, GroupKey
 from deniedwatch.finding import SCHEMA_FIELDS, Finding
 
@@ -57,6 +60,7 @@ class GroupState:
     delivered: tuple[str, ...] = ()  # channels the claim has reached
     complete: bool = False  # every channel reached: the claim can never be taken over
     recent: tuple[str, ...] = ()  # batches already counted
+    threads: tuple[tuple[str, str, str], ...] = ()  # (destination, channel, ts) of the claim
     claimed_at: float | None = None  # when the current claim was made (None: posted_at)
     known: Known = field(default_factory=dict)  # novelty: what the window has seen
     about: dict[str, str | None] | None = None  # the group, for a window summary
@@ -69,8 +73,12 @@ class GroupState:
         data = json.loads(text)
         data["delivered"] = tuple(data.get("delivered", ()))
         data["recent"] = tuple(data.get("recent", ()))
+        data["threads"] = tuple(tuple(t) for t in data.get("threads", ()))
         data["known"] = {k: tuple(v) for k, v in data.get("known", {}).items()}
         return cls(**data)
+
+    def thread_refs(self) -> dict[str, ThreadRef]:
+        return {dest: ThreadRef(channel, ts) for dest, channel, ts in self.threads}
 
     def _abandoned(self, now: float) -> bool:
         claimed = self.claimed_at if self.claimed_at is not None else self.posted_at
@@ -95,6 +103,8 @@ class Decision:
     delivered: frozenset[str] = frozenset()  # channels a previous try already reached
     # new | novel | retry | window | threshold | repeat | no-store | store-error
     reason: str = ""
+    threads: Mapping[str, ThreadRef] = field(default_factory=dict)  # held: where the claim is
+    total: int = 0  # held in a window: every denial of the group since the claim, this included
     news: tuple[str, ...] = ()  # novelty fields with a value the window had not seen
     held: int = 0  # the group's held denials after this decision (for the held log line)
 
@@ -159,12 +169,17 @@ def admit(
                     delivered=(),
                     complete=False,
                     recent=recent,
+                    threads=(),
                     known=known,
                     about=about,
                 )
                 return claim, Decision(True, s.held, frozenset(), "novel", news=news)
+        total = s.owner_count + s.owner_held + s.held + count
         held = replace(s, held=s.held + count, recent=recent, about=about)
-        return held, Decision(False, reason="window", held=held.held)
+        decision = Decision(
+            False, reason="window", threads=s.thread_refs(), total=total, held=held.held
+        )
+        return held, decision
     window_start, seen = s.window_start, s.seen
     if now >= window_start + window_seconds:
         window_start, seen = now, 0
@@ -210,13 +225,27 @@ def admit_alert(
 
 
 def mark_delivered(
-    state: GroupState, *, batch: str, channels: tuple[str, ...], complete: bool
+    state: GroupState,
+    *,
+    batch: str,
+    channels: tuple[str, ...],
+    complete: bool,
+    threads: Mapping[str, ThreadRef] | None = None,
 ) -> GroupState:
     """Remember which channels the claim of ``batch`` reached, and whether that is all."""
     if state.owner != batch:
         return state
     delivered = (*state.delivered, *(c for c in channels if c not in state.delivered))
-    return replace(state, delivered=delivered, complete=state.complete or complete)
+    known = {t[0] for t in state.threads}
+    added = tuple(
+        (dest, ref.channel, ref.ts) for dest, ref in (threads or {}).items() if dest not in known
+    )
+    return replace(
+        state,
+        delivered=delivered,
+        complete=state.complete or complete,
+        threads=state.threads + added,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +311,7 @@ class HeldGroup:
                 "account_id": self.key.account_id,
                 "principal_name": a.get("who"),
                 "principal_type": a.get("principal_type"),
+                "service": a.get("service"),
                 "action": self.key.action,
                 "error_code": self.key.error_code,
                 "resource": a.get("resource"),
@@ -315,7 +345,14 @@ class DedupStore(Protocol):
     def admit(self, alert: Alert, *, batch: str, now: float) -> Decision: ...
 
     def delivered(
-        self, alert: Alert, *, batch: str, channels: tuple[str, ...], complete: bool, now: float
+        self,
+        alert: Alert,
+        *,
+        batch: str,
+        channels: tuple[str, ...],
+        complete: bool,
+        now: float,
+        threads: Mapping[str, ThreadRef] | None = None,
     ) -> None: ...
 
     def held_groups(self, *, closed_by: float | None = None) -> list[HeldGroup]:
@@ -345,7 +382,14 @@ class NullStore:
         return Decision(False, reason="threshold")
 
     def delivered(
-        self, alert: Alert, *, batch: str, channels: tuple[str, ...], complete: bool, now: float
+        self,
+        alert: Alert,
+        *,
+        batch: str,
+        channels: tuple[str, ...],
+        complete: bool,
+        now: float,
+        threads: Mapping[str, ThreadRef] | None = None,
     ) -> None:
         return None
 
@@ -377,13 +421,24 @@ class MemoryStore:
             return decision
 
     def delivered(
-        self, alert: Alert, *, batch: str, channels: tuple[str, ...], complete: bool, now: float
+        self,
+        alert: Alert,
+        *,
+        batch: str,
+        channels: tuple[str, ...],
+        complete: bool,
+        now: float,
+        threads: Mapping[str, ThreadRef] | None = None,
     ) -> None:
         with self._lock:
             digest = alert.key.digest()
             if digest in self.states:
                 self.states[digest] = mark_delivered(
-                    self.states[digest], batch=batch, channels=channels, complete=complete
+                    self.states[digest],
+                    batch=batch,
+                    channels=channels,
+                    complete=complete,
+                    threads=threads,
                 )
 
     def held_groups(self, *, closed_by: float | None = None) -> list[HeldGroup]:
@@ -516,12 +571,22 @@ class DynamoStore:
         return self._update(self._pk(alert.key), now, GroupState.from_json, change)
 
     def delivered(
-        self, alert: Alert, *, batch: str, channels: tuple[str, ...], complete: bool, now: float
+        self,
+        alert: Alert,
+        *,
+        batch: str,
+        channels: tuple[str, ...],
+        complete: bool,
+        now: float,
+        threads: Mapping[str, ThreadRef] | None = None,
     ) -> None:
         def change(state: GroupState | None) -> tuple[GroupState | None, None]:
             if state is None:
                 return None, None
-            return mark_delivered(state, batch=batch, channels=channels, complete=complete), None
+            new = mark_delivered(
+                state, batch=batch, channels=channels, complete=complete, threads=threads
+            )
+            return new, None
 
         self._update(self._pk(alert.key), now, GroupState.from_json, change)
 
