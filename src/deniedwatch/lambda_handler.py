@@ -157,9 +157,22 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
         now, time_left = rt.wall_clock(), _time_left(context)
         if event == FLUSH_EVENT:
             return flush(rt, metrics, now=now, time_left=time_left)
-        return process(event, rt, metrics, now=now, time_left=time_left)
+        result = process(event, rt, metrics, now=now, time_left=time_left)
     finally:
         metrics.flush()
+    return lambda_response(result)
+
+
+def lambda_response(result: dict[str, Any]) -> dict[str, Any]:
+    """What Lambda gets back. For an SQS batch, the partial batch response alone, in the
+    documented syntax; its summary goes to the log instead.
+    https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html"""
+    if "batchItemFailures" not in result:
+        return result
+    failures = result["batchItemFailures"]
+    summary = {k: v for k, v in result.items() if k != "batchItemFailures"}
+    log("batch-result", **summary, failed_messages=len(failures))
+    return {"batchItemFailures": failures}
 
 
 def flush(

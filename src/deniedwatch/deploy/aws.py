@@ -160,11 +160,16 @@ def delete_secret(sm: Any, name: str) -> None:
 
 
 # -- existing-trail mode -----------------------------------------------------------
-def check_existing_log_group(logs: Any, name: str, function_name: str) -> None:
-    """The group must exist and have room for our subscription filter."""
+def check_existing_log_group(
+    logs: Any, name: str, function_name: str, *, subscribes: bool = True
+) -> None:
+    """The group must exist and, when the stack subscribes to it (not live_source
+    eventbridge, which only hangs the CIS metric filter on it), have room for our filter."""
     groups = logs.describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
     if not any(g["logGroupName"] == name for g in groups):
         raise PlanError(f"log group {name} does not exist in this account and region")
+    if not subscribes:
+        return
     filters = logs.describe_subscription_filters(logGroupName=name).get("subscriptionFilters", [])
     others = [f for f in filters if not f.get("destinationArn", "").endswith(f":{function_name}")]
     if len(others) >= SUBSCRIPTION_FILTER_LIMIT:
@@ -214,6 +219,7 @@ class StatusReport:
     email_subscriptions: dict[str, bool] = field(default_factory=dict)  # endpoint -> confirmed
     function_errors_24h: int | None = None
     dead_letters: int | None = None
+    events_dead_letters: int | None = None  # the fast path's (live_source eventbridge / both)
     # denials the dedup table holds unannounced: in how many groups, and how many of them
     # sit in windows that closed long enough ago that the flush schedule should have run
     held_denials: int | None = None
@@ -246,6 +252,11 @@ def health_problems(report: StatusReport) -> list[str]:
         problems.append(f"the function failed {report.function_errors_24h} times in 24 h")
     if report.dead_letters:
         problems.append(f"{report.dead_letters} undelivered alerts in the dead-letter queue")
+    if report.events_dead_letters:
+        problems.append(
+            f"{report.events_dead_letters} denials the fast path could not alert in the events "
+            "dead-letter queue (docs/live-sources.md)"
+        )
     if report.held_overdue:
         problems.append(
             f"{report.held_overdue} held denials in dedup windows that closed over 30 min ago "
@@ -310,15 +321,25 @@ def gather_status(clients: Any, stack_name: str, now: datetime | None = None) ->
             report.function_errors_24h = int(sum(p["Sum"] for p in stats.get("Datapoints", [])))
 
         probe("the function's errors", errors)
+
+    def depth(queue: str) -> int:
+        attrs = clients("sqs").get_queue_attributes(
+            QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attrs.get("ApproximateNumberOfMessages", 0))
+
     if queue := ids.get("DeadLetterQueue"):
 
-        def depth() -> None:
-            attrs = clients("sqs").get_queue_attributes(
-                QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"]
-            )["Attributes"]
-            report.dead_letters = int(attrs.get("ApproximateNumberOfMessages", 0))
+        def alerts_depth() -> None:
+            report.dead_letters = depth(queue)
 
-        probe("the dead-letter queue", depth)
+        probe("the dead-letter queue", alerts_depth)
+    if events_queue := ids.get("DenialEventsDeadLetterQueue"):
+
+        def events_depth() -> None:
+            report.events_dead_letters = depth(events_queue)
+
+        probe("the events dead-letter queue", events_depth)
     if table := ids.get("DedupTable"):
 
         def held() -> None:
