@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from deniedwatch.rules import Ruleset, Suppression, build_ruleset
+from deniedwatch.rules import ERROR_CODE_SHAPE, Ruleset, Suppression, build_ruleset
 
 ENV_CONFIG = "DENIEDWATCH_CONFIG"
 DEFAULT_FILE = "deniedwatch.toml"
@@ -44,6 +44,8 @@ class DeploySettings:
     alarm_threshold: int = 1
     alarm_period_seconds: int = 300
     organization_trail: bool = False
+    trail_bucket: str | None = None  # default: a name CloudFormation generates
+    trail_bucket_retention_days: int = 365
 
 
 @dataclass(frozen=True)
@@ -202,8 +204,8 @@ def parse_settings(text: str, path: Path) -> Settings:
             reader.fail(f"accounts.{account}", "the label must be a string", "accounts")
 
     ruleset = build_ruleset(
-        extra_codes=reader.strings(denial, "denial", "extra_codes"),
-        ignored_codes=reader.strings(denial, "denial", "ignored_codes"),
+        extra_codes=_error_codes(reader, denial, "extra_codes"),
+        ignored_codes=_error_codes(reader, denial, "ignored_codes"),
         default_suppressions=reader.typed(suppress, "suppress", "defaults", bool, True),
         suppressions=_parse_suppressions(reader, suppress),
         account_labels=accounts,
@@ -214,6 +216,22 @@ def parse_settings(text: str, path: Path) -> Settings:
         deploy=_dataclass_from(reader, data, "deploy", DeploySettings),
         source=path,
     )
+
+
+def _error_codes(reader: _Reader, denial: dict[str, Any], key: str) -> list[str]:
+    """Codes go verbatim into the filter pattern: a quote would break it, and ``*`` is a
+    CloudWatch wildcard there but a literal in the function (so ``"*Denied"`` in
+    ignored_codes would drop every AccessDenied before the function saw it)."""
+    codes = reader.strings(denial, "denial", key)
+    for code in codes:
+        if not ERROR_CODE_SHAPE.fullmatch(code):
+            reader.fail(
+                f"denial.{key}",
+                f"{code!r} is not an error code: letters, digits, '.', '_' and '-' only "
+                "(no wildcards, quotes or spaces)",
+                "denial",
+            )
+    return codes
 
 
 def _dataclass_from(reader: _Reader, data: dict[str, Any], name: str, cls: type) -> Any:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -14,16 +15,27 @@ from functools import cached_property
 
 from deniedwatch.finding import Finding, RecordLike
 
-# The one list of denial codes. A code is a denial when it contains one of
-# DENIAL_SUBSTRINGS, ends with one of DENIAL_SUFFIXES, or is one of DENIAL_EXACT.
-DENIAL_SUBSTRINGS: tuple[str, ...] = ("AccessDenied",)
-DENIAL_SUFFIXES: tuple[str, ...] = ("UnauthorizedOperation",)
+# The one list of denial codes. A code is a denial when it starts with one of
+# DENIAL_PREFIXES, ends with one of DENIAL_SUFFIXES, or is one of DENIAL_EXACT.
+# Only prefix (``X*``) and suffix (``*X``) wildcards: those are the forms the CloudWatch
+# Logs documentation shows for JSON patterns ("*Event" matches PutEvent, "Event*" matches
+# EventId, "Ev*ent" only the literal text), https://docs.aws.amazon.com/AmazonCloudWatch/
+# latest/logs/FilterAndPatternSyntax.html - a wildcard at both ends appears in no example.
+DENIAL_PREFIXES: tuple[str, ...] = ("AccessDenied",)
+DENIAL_SUFFIXES: tuple[str, ...] = (
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+)
 DENIAL_EXACT: tuple[str, ...] = (
     "AuthorizationError",
     "AuthorizationErrorException",
     "ForbiddenException",
     "UnauthorizedException",
 )
+# What a settings code may look like: it goes verbatim into the filter pattern, where a
+# quote would end the string and ``*`` would be a wildcard (a literal in the function).
+ERROR_CODE_SHAPE = re.compile(r"[A-Za-z0-9._-]+")
 
 # The CIS / Security Hub CloudWatch.2 metric filter, to the letter: Security Hub and
 # Prowler fail any other text. Noise is cut in the Lambda path, never here.
@@ -46,13 +58,11 @@ class DenialRule:
             return False
         if error_code in self.extra_codes or error_code in DENIAL_EXACT:
             return True
-        return any(s in error_code for s in DENIAL_SUBSTRINGS) or error_code.endswith(
-            DENIAL_SUFFIXES
-        )
+        return error_code.startswith(DENIAL_PREFIXES) or error_code.endswith(DENIAL_SUFFIXES)
 
     def filter_pattern(self) -> str:
         """The subscription filter pattern (CloudWatch Logs JSON syntax) for this rule."""
-        terms = [f'($.errorCode = "*{s}*")' for s in DENIAL_SUBSTRINGS]
+        terms = [f'($.errorCode = "{p}*")' for p in DENIAL_PREFIXES]
         terms += [f'($.errorCode = "*{s}")' for s in DENIAL_SUFFIXES]
         terms += [f'($.errorCode = "{c}")' for c in sorted({*DENIAL_EXACT, *self.extra_codes})]
         pattern = " || ".join(terms)
