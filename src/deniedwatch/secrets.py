@@ -1,4 +1,7 @@
-"""The Slack webhook URL: from Secrets Manager (read once per container) or the environment.
+"""The Slack webhook URL: from Secrets Manager (cached for CACHE_SECONDS) or the environment.
+
+The cache has a short life so a rotated webhook (`deniedwatch set-webhook`) reaches warm
+containers within minutes instead of never.
 
 The URL is a credential: anyone holding it can post to the channel. It never
 appears in a log line, an error or an output; ``redact`` scrubs it (and anything
@@ -13,6 +16,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,8 +26,12 @@ ENV_WEBHOOK_URL = "SLACK_WEBHOOK_URL"
 REDACTED = "<redacted webhook>"
 _WEBHOOK_SHAPE = re.compile(r"(?:https?://[^\s'\"<>]*)?/services/[^\s'\"<>]+")
 
+CACHE_SECONDS = 300
+
 _lock = threading.Lock()
 _cached: str | None = None
+_cached_at = 0.0
+_clock = time.monotonic  # tests replace it
 _known: set[str] = set()
 
 
@@ -64,16 +72,17 @@ def parse_secret(secret_string: str) -> str:
 
 
 def webhook_url(client: Any = None) -> str | None:
-    """The webhook URL, or None when neither env var is set. Cached per process."""
-    global _cached
+    """The webhook URL, or None when neither env var is set. Cached for CACHE_SECONDS."""
+    global _cached, _cached_at
     with _lock:
-        if _cached is not None:
+        if _cached is not None and _clock() - _cached_at < CACHE_SECONDS:
             return _cached
         arn = os.environ.get(ENV_SECRET_ARN)
         if arn:
             _cached = _fetch(arn, client)
         elif url := os.environ.get(ENV_WEBHOOK_URL):
             _cached = parse_secret(url)
+        _cached_at = _clock()
         return _cached
 
 

@@ -161,7 +161,10 @@ FIELDS: dict[str, Any] = {
     "eventID": lambda r, s: r.update(eventID=s),
 }
 LOG_FIELDS = ("log group name", "log stream name")
-SLACK_HOSTS = re.compile(r"(?:[a-z0-9-]+\.)?console\.aws\.amazon\.com")
+SLACK_HOSTS = re.compile(
+    r"(?:[a-z0-9-]+\.)?console\.aws\.amazon\.com|console\.amazonaws\.cn"
+    r"|console\.amazonaws-us-gov\.com"
+)
 LINK = re.compile(r"<([^<>|\s]*)\|[^<>]*>")
 INVISIBLE_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
 EMAIL_LINE = re.compile(

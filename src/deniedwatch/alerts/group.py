@@ -13,15 +13,16 @@ from dataclasses import dataclass, field, replace
 from urllib.parse import quote
 
 from deniedwatch.finding import Finding
+from deniedwatch.partition import console_base
 
 DEFAULT_MAX_EXAMPLES = 5
 
 # Fields whose distinct values an alert counts, so a message can say "and 3 other IPs".
 VARIETY_FIELDS: tuple[str, ...] = ("region", "source_ip", "user_agent", "resource")
 
-LOG_STREAM_URL = (
-    "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
-    "#logsV2:log-groups/log-group/{group}/log-events/{stream}"
+# After the partition's console host (deniedwatch.partition.console_base).
+LOG_STREAM_PATH = (
+    "/cloudwatch/home?region={region}#logsV2:log-groups/log-group/{group}/log-events/{stream}"
 )
 
 
@@ -43,7 +44,7 @@ class LogLocation:
             return None
         if not self.region.replace("-", "").isalnum():
             return None
-        return LOG_STREAM_URL.format(
+        return console_base(self.region) + LOG_STREAM_PATH.format(
             region=self.region,
             group=_console_part(self.log_group),
             stream=_console_part(self.log_stream),
