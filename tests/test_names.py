@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 import pytest
-from cfn_schemas import SHIPPED, render
 
+from cfn_schemas import SHIPPED, render
 from deniedwatch.deploy import names, plan
 from deniedwatch.deploy.plan import DeployPlan, PlanError
 from deniedwatch.deploy.resources import template_resources
@@ -95,7 +95,7 @@ def test_shipped_cfn_permissions_match_cloudformations_resource_schemas() -> Non
 
 
 def test_max_stack_name_fits_the_function_name() -> None:
-    assert names.MAX_STACK_NAME == 64 - len("-alerts")
+    assert 64 - len("-alerts") == names.MAX_STACK_NAME
     longest = "a" * names.MAX_STACK_NAME
     assert names.too_long(longest) == []
     assert names.too_long(longest + "b") != []
