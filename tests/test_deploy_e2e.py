@@ -52,6 +52,7 @@ from deniedwatch.deploy.permissions import (
     deployer_policy,
     function_code_actions,
 )
+from deniedwatch.rules import DenialRule
 
 WEBHOOK_PATH = "/services/T000/B000/XXXXXXXXXXXXXXXX"
 # What the Lambda python3.12 runtime provides besides the stdlib: boto3 and its closure.
@@ -557,3 +558,33 @@ def test_print_iam_policy_needs_no_credentials(no_aws_credentials, cli) -> None:
     actions = {a for s in policy["Statement"] for a in s["Action"]}
     assert {"lambda:CreateFunction", "logs:TestMetricFilter", "iam:PassRole"} <= actions
     assert not any(a.endswith("*") for a in actions)
+
+
+def test_the_deploy_steps_run_without_the_cli(aws_env, unique_name) -> None:
+    """deploy/run.py is callable as a function: here the summary is declined, so the
+    preflight runs (without TestMetricFilter, which moto lacks) and nothing is created."""
+    from deniedwatch.deploy import plan, preflight
+    from deniedwatch.deploy.run import deploy
+
+    stack = unique_name("dwfn")
+    seen = []
+    the_plan = plan.DeployPlan(
+        stack, "us-east-1", unique_name("dwcode"), DenialRule().filter_pattern(), email=None
+    )
+    outcome = deploy(
+        boto3.client,
+        the_plan,
+        DenialRule(),
+        account="123456789012",
+        settings_text="",
+        webhook="https://hooks.slack.com/services/T/B/X",
+        confirm=lambda summary: seen.append(summary) or False,
+        checks=(preflight.check_log_group, preflight.check_secret),
+    )
+    assert outcome is None
+    (summary,) = seen
+    listed = {r.logical_id for r in summary.resources}
+    assert {"Trail", "TrailBucket", "Function", "SlackWebhookSecret"} <= listed
+    assert "AlertEmailSubscription" not in listed and not summary.stack_exists
+    with pytest.raises(boto3.client("cloudformation").exceptions.ClientError):
+        boto3.client("cloudformation").describe_stacks(StackName=stack)
