@@ -83,6 +83,12 @@ def _session(region: str | None) -> Any:
     return boto3.session.Session(region_name=region)
 
 
+def _target(config: Path | None, stack: str | None, region: str | None) -> tuple[str, str]:
+    """The stack name and region for status / destroy / set-webhook (no prompts)."""
+    settings = _settings(config)
+    return stack or settings.deploy.stack_name, _region(region, settings, yes=True)
+
+
 def _region(flag: str | None, settings: Settings, yes: bool) -> str:
     region = flag or settings.deploy.region or _session(None).region_name
     if not yes:
@@ -398,9 +404,7 @@ def destroy(
     from deniedwatch.deploy import aws, names
     from deniedwatch.deploy.stack import Stacks, physical_ids
 
-    settings = _settings(config)
-    stack_name = stack_name or settings.deploy.stack_name
-    region = _region(region, settings, yes=True)
+    stack_name, region = _target(config, stack_name, region)
     with _clear_errors():
         session = _session(region)
         stacks = Stacks(session.client("cloudformation"))
@@ -465,9 +469,7 @@ def set_webhook(
     from deniedwatch import secrets
     from deniedwatch.deploy import aws, names, plan
 
-    settings = _settings(config)
-    stack_name = stack_name or settings.deploy.stack_name
-    region = _region(region, settings, yes=True)
+    stack_name, region = _target(config, stack_name, region)
     url = slack_webhook_url or _ask("New Slack webhook URL", None, yes=yes, hide=True)
     if not url:
         fail("no webhook URL given: pass --slack-webhook-url or answer the prompt")
@@ -493,9 +495,7 @@ def status(stack_name: StackOpt = None, region: RegionOpt = None, config: Config
     from deniedwatch.deploy.aws import gather_status, health_problems
     from deniedwatch.deploy.names import HEALTHY_STACK_STATUSES
 
-    settings = _settings(config)
-    stack_name = stack_name or settings.deploy.stack_name
-    region = _region(region, settings, yes=True)
+    stack_name, region = _target(config, stack_name, region)
     with _clear_errors():
         session = _session(region)
         report = gather_status(session.client, stack_name)
