@@ -4,16 +4,12 @@ and the deployed zip run for real on a subscription payload.
 What is simulated, and where:
 - moto's CloudFormation skips some resource types (trail, bucket policy, alarms, metric
   and subscription filters, email subscription, secret, invoke config):
-  tests/test_template.py lists them and checks them on the template instead. `deploy`
-  never creates the secret itself (only the stack may), so ``aws_stand_ins`` creates it
-  right after moto creates the stack, as CloudFormation would on AWS.
+  tests/test_template.py lists them and checks them on the template instead.
+- ``aws_stand_ins`` (tests/aws_stand_ins.py) stands in for the stack's secret,
+  logs:TestMetricFilter and the TLS-only code bucket policy, and records every call
+  the CLI makes, to check against deploy/permissions.py.
 - moto honours only DeletionPolicy "Retain", not "RetainExceptOnCreate": the retained
   trail bucket and log group are checked on the template.
-- moto enforces the code bucket's TLS-only policy against its own http endpoint:
-  ``aws_stand_ins`` keeps that policy (the test checks it) instead of applying it.
-- moto has no logs:TestMetricFilter: ``aws_stand_ins`` answers it with the test-side
-  evaluator of the documented pattern syntax (tests/cwl_filter.py), and records every
-  call the CLI makes, to check it against deploy/permissions.py.
 - moto cannot run Lambda code without docker: the zip, downloaded back from moto's S3,
   runs in a python3.12 subprocess with the function's environment as moto stores it,
   and boto3 put beside it the way the Lambda runtime provides it.
@@ -33,18 +29,14 @@ import os
 import shutil
 import subprocess
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import boto3
 import pytest
 from typer.testing import CliRunner
 
-from cwl_filter import compile_pattern
+from aws_stand_ins import Recorded
 from deniedwatch.cli import app
-from deniedwatch.deploy.names import secret_name
 from deniedwatch.deploy.permissions import (
     FUNCTION_GRANTS,
     allows,
@@ -65,62 +57,6 @@ def _quiet_moto_access_log(monkeypatch: pytest.MonkeyPatch) -> None:
     import logging
 
     monkeypatch.setattr(logging.getLogger("werkzeug"), "level", logging.WARNING)
-
-
-@dataclass
-class Recorded:
-    calls: set[tuple[str, str]] = field(default_factory=set)
-    bucket_policies: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-@pytest.fixture
-def aws_stand_ins(monkeypatch: pytest.MonkeyPatch) -> Recorded:
-    """Record the CLI's AWS calls; stand in for what moto lacks (see the module doc)."""
-    from deniedwatch.cli import deploy_cmd
-    from deniedwatch.deploy.stack import Stacks
-
-    recorded = Recorded()
-
-    def judge(body: bytes) -> tuple[Any, dict[str, Any]]:
-        request = json.loads(body)
-        test = compile_pattern(request["filterPattern"])
-        hits = [
-            {"eventNumber": i + 1, "eventMessage": m, "extractedValues": {}}
-            for i, m in enumerate(request["logEventMessages"])
-            if test(m)
-        ]
-        return SimpleNamespace(status_code=200, headers={}), {"matches": hits}
-
-    class RecordingSession(boto3.session.Session):
-        def client(self, name: str, *args: Any, **kwargs: Any) -> Any:
-            client = super().client(name, *args, **kwargs)
-
-            def before_call(model: Any, params: dict[str, Any], **_: Any) -> Any:
-                recorded.calls.add((name, model.name))
-                if (name, model.name) == ("logs", "TestMetricFilter"):
-                    return judge(params["body"])
-                if (name, model.name) == ("s3", "PutBucketPolicy"):
-                    # moto serves plain http and enforces aws:SecureTransport, so the
-                    # TLS-only policy would lock the test out: keep it to check, unapplied.
-                    bucket = params["context"]["input_params"]["Bucket"]
-                    recorded.bucket_policies[bucket] = json.loads(params["body"])
-                    return SimpleNamespace(status_code=204, headers={}), {}
-                return None
-
-            client.meta.events.register("before-call", before_call)
-            return client
-
-    monkeypatch.setattr(deploy_cmd, "_session", lambda region: RecordingSession(region_name=region))
-    real_deploy = Stacks.deploy
-
-    def deploy_then_secret(self: Stacks, name: str, template: str, parameters: Any) -> Any:
-        result = real_deploy(self, name, template, parameters)
-        if result.action == "create":  # the stack's AWS::SecretsManager::Secret, on AWS
-            boto3.client("secretsmanager").create_secret(Name=secret_name(name))
-        return result
-
-    monkeypatch.setattr(Stacks, "deploy", deploy_then_secret)
-    return recorded
 
 
 def _python312() -> str | None:
