@@ -302,7 +302,7 @@ def _like(expr: str, pattern: str) -> str:
 
 def denial_sql(rule: DenialRule, code: str = "errorcode") -> str:
     """The denial rule as a SQL condition on the errorCode column."""
-    terms = [_like(code, f"%{_like_literal(s)}%") for s in DENIAL_SUBSTRINGS]
+    terms = [_like(code, f"{_like_literal(p)}%") for p in DENIAL_PREFIXES]
     terms += [_like(code, f"%{_like_literal(s)}") for s in DENIAL_SUFFIXES]
     exact = sorted({*DENIAL_EXACT, *rule.extra_codes})
     terms.append(f"{code} IN ({', '.join(map(sql_string, exact))})")
