@@ -99,8 +99,8 @@ trail_bucket_retention_days = 730
         5,
         60,
         True,
-        "org-trail-logs",
-        730,
+        trail_bucket="org-trail-logs",
+        trail_bucket_retention_days=730,
     )
 
 

@@ -47,6 +47,18 @@ RegionOpt = Annotated[
 YesOpt = Annotated[
     bool, typer.Option("--yes", "-y", help="Ask nothing; fail if something is missing.")
 ]
+LiveSourceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--live-source",
+        envvar="DENIEDWATCH_LIVE_SOURCE",
+        help="How denials reach the function: cloudwatch-logs (durable, minutes), "
+        "eventbridge (EventBridge -> SQS: seconds, best effort, this region only) or both "
+        "(EventBridge first, CloudWatch Logs as the backstop, one alert per event). "
+        "Default: \\[deploy] live_source, else cloudwatch-logs. See docs/live-sources.md.",
+        show_default=False,
+    ),
+]
 
 
 @contextlib.contextmanager
@@ -214,6 +226,7 @@ def deploy(
             "(no AWS call).",
         ),
     ] = False,
+    live_source: LiveSourceOpt = None,
     config: ConfigOpt = None,
     yes: YesOpt = False,
 ) -> None:
@@ -278,6 +291,10 @@ def deploy(
             alarm_period_seconds=wanted.alarm_period_seconds,
             trail_bucket=None if group else bucket_for_trail,
             trail_bucket_retention_days=wanted.trail_bucket_retention_days,
+            live_source=live_source or wanted.live_source,
+            event_pattern=plan.checked_event_pattern(settings.ruleset.denial),
+            queue_batch_size=wanted.queue_batch_size,
+            queue_batch_window_seconds=wanted.queue_batch_window_seconds,
         )
 
         def confirm(summary: Any) -> bool:
@@ -330,6 +347,7 @@ def _show_plan(summary: Any) -> None:
         ),
         ("email", the_plan.email or "none"),
         ("code bucket", the_plan.code_bucket + " (created if missing)"),
+        ("live source", the_plan.live_source),
     ]
     if the_plan.trail_bucket:
         rows.append(("trail bucket", the_plan.trail_bucket))
@@ -338,6 +356,12 @@ def _show_plan(summary: Any) -> None:
     err.print(f"  [dim]{'resources':>16}[/]  {len(summary.resources)} in the stack:")
     for r in summary.resources:
         err.print(f"  {'':>16}  {escape(r.logical_id)} [dim]({escape(r.type)})[/]")
+    if the_plan.live_source == "eventbridge":
+        err.print(
+            "[yellow]note:[/] the EventBridge rule sees this region's CloudTrail events only, "
+            "on a best-effort basis; `--live-source both` keeps CloudWatch Logs (every region, "
+            "durable) as the backstop. See docs/live-sources.md."
+        )
 
 
 # What deploy prints at the end: (label, logical id) of the resources people look for.
@@ -346,6 +370,9 @@ _SUMMARY = (
     ("function", "Function"),
     ("dedup table", "DedupTable"),
     ("dead-letter queue", "DeadLetterQueue"),
+    ("events rule", "DenialEventsRule"),
+    ("events queue", "DenialEventsQueue"),
+    ("events dead-letter queue", "DenialEventsDeadLetterQueue"),
     ("trail bucket", "TrailBucket"),
     ("trail log group", "TrailLogGroup"),
 )
@@ -535,11 +562,11 @@ def status(stack_name: StackOpt = None, region: RegionOpt = None, config: Config
 
 
 @app.command()
-def template(config: ConfigOpt = None) -> None:
-    """Print the CloudFormation template (the filter pattern rendered from your settings)."""
+def template(live_source: LiveSourceOpt = None, config: ConfigOpt = None) -> None:
+    """Print the CloudFormation template (patterns and live source from your settings)."""
     from deniedwatch.deploy.plan import render_template
 
     settings = _settings(config)
     with _clear_errors():
-        text = render_template(settings.ruleset.denial)
+        text = render_template(settings.ruleset.denial, live_source or settings.deploy.live_source)
     sys.stdout.write(text)

@@ -44,6 +44,15 @@ FUNCTION_GRANTS: tuple[Grant, ...] = (
     Grant("Dedup", ("dynamodb:GetItem", "dynamodb:PutItem"), "DedupTable", "code"),
     Grant("Email", ("sns:Publish",), "AlertTopic", "code"),
     Grant("DeadLetters", ("sqs:SendMessage",), "DeadLetterQueue", "runtime"),
+    # The SQS event source mapping polls with the function's role (live_source
+    # eventbridge / both); an AWS::IAM::RolePolicy on FunctionRole, behind the condition.
+    Grant(
+        "ReadDenialQueue",
+        ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"),
+        "DenialEventsQueue",
+        "runtime",
+        condition="EventBridgePath",
+    ),
 )
 
 
@@ -80,6 +89,7 @@ CLI_CALLS: tuple[Call, ...] = (
     ),
     # preflight
     Call("logs", "TestMetricFilter", "logs:TestMetricFilter"),
+    Call("events", "TestEventPattern", "events:TestEventPattern"),
     Call("logs", "DescribeLogGroups", "logs:DescribeLogGroups"),
     Call("logs", "DescribeSubscriptionFilters", "logs:DescribeSubscriptionFilters"),
     Call("organizations", "DescribeOrganization", "organizations:DescribeOrganization"),

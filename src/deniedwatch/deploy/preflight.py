@@ -3,7 +3,7 @@
 PREFLIGHT_CHECKS is the list deploy runs, in order; each check takes a Preflight (the
 plan, the rule and a boto3 client factory) and returns the plan, possibly completed
 (the organization check fills in the trail owner), or raises PlanError with one line
-saying what to do. A new check (say events:TestEventPattern) is one function appended.
+saying what to do. A new check is one function appended (check_events_pattern was).
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from deniedwatch.deploy import names
 from deniedwatch.deploy.aws import check_existing_log_group, missing_secret_error, secret_state
+from deniedwatch.deploy.eventpattern import check_event_pattern
 from deniedwatch.deploy.plan import DeployPlan, PlanError
 from deniedwatch.rules import DENIAL_EXACT, DENIAL_PREFIXES, DENIAL_SUFFIXES, DenialRule
 
@@ -33,6 +34,7 @@ class Preflight:
     clients: Callable[[str], Any]  # service name -> boto3 client
     account: str
     stack_exists: bool
+    notes: list[str] = field(default_factory=list)  # what was proven, for the user
 
 
 Check = Callable[[Preflight], DeployPlan]
@@ -89,11 +91,27 @@ def check_filter_pattern(pf: Preflight) -> DeployPlan:
     """The one place real CloudWatch Logs judges the rendered pattern before it is used:
     https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_TestMetricFilter.html
     (metric and subscription filters share the pattern syntax)."""
+    if pf.plan.live_source == "eventbridge":  # no subscription filter in this mode
+        return pf.plan
     problems = pattern_disagreements(pf.clients("logs"), pf.plan.filter_pattern, pf.rule)
     if problems:
         raise PlanError(
             "CloudWatch Logs reads the denial filter pattern differently from the function "
             "(logs:TestMetricFilter): " + "; ".join(problems)
+        )
+    samples = len(sample_codes(pf.rule))
+    pf.notes.append(
+        f"filter pattern: CloudWatch Logs agrees with the denial rule on {samples} samples"
+    )
+    return pf.plan
+
+
+def check_events_pattern(pf: Preflight) -> DeployPlan:
+    """The same proof by EventBridge (events:TestEventPattern) when it is a live source."""
+    if pf.plan.uses_eventbridge:
+        checked = check_event_pattern(pf.clients("events"), pf.rule, pf.plan.event_pattern)
+        pf.notes.append(
+            f"event pattern: EventBridge agrees with the denial rule on {checked} samples"
         )
     return pf.plan
 
@@ -173,6 +191,7 @@ PREFLIGHT_CHECKS: tuple[Check, ...] = (
     check_organization,
     check_secret,
     check_filter_pattern,
+    check_events_pattern,
 )
 
 

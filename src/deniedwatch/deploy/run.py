@@ -67,9 +67,10 @@ def deploy(
     the_plan = plan.check_plan(the_plan)
     stacks = Stacks(clients("cloudformation"))
     stack_exists = stacks.describe(the_plan.stack_name) is not None
-    the_plan = preflight.run_checks(
-        preflight.Preflight(the_plan, rule, clients, account, stack_exists), checks
-    )
+    proofs = preflight.Preflight(the_plan, rule, clients, account, stack_exists)
+    the_plan = preflight.run_checks(proofs, checks)
+    for note in proofs.notes:
+        say(note)
     summary = Summary(
         plan=the_plan,
         account=account,
@@ -93,7 +94,8 @@ def deploy(
     aws.upload_code(s3, the_plan.code_bucket, key, package.data)
     with (progress or _quiet)() as observer:
         stacks.observer = observer
-        result = stacks.deploy(the_plan.stack_name, plan.template_text(), the_plan.parameters(key))
+        template = plan.render_template(rule, the_plan.live_source)
+        result = stacks.deploy(the_plan.stack_name, template, the_plan.parameters(key))
     outcome = DeployOutcome(result, summary)
     if webhook:
         secret = names.secret_name(the_plan.stack_name)
