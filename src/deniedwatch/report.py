@@ -7,6 +7,8 @@ import json
 from collections.abc import Iterable
 from typing import IO, TYPE_CHECKING
 
+from deniedwatch.alerts import wording
+from deniedwatch.alerts.wording import who_short, why_short
 from deniedwatch.finding import SCHEMA_FIELDS, Finding
 
 if TYPE_CHECKING:
@@ -44,21 +46,6 @@ def write_csv(findings: Iterable[Finding], out: IO[str]) -> None:
         writer.writerow({k: csv_cell(v) for k, v in f.to_dict().items()})
 
 
-def why(f: Finding) -> str:
-    """'explicit deny in service-control-policy', 'no identity-based-policy allows', or '?'."""
-    if f.denial_policy is None:
-        return "not stated"
-    if f.denial_explicit:
-        return f"explicit deny: {f.denial_policy}"
-    if f.denial_explicit is False:
-        return f"no {f.denial_policy} allows"
-    return f.denial_policy
-
-
-def who(f: Finding) -> str:
-    return f"{f.principal_name or '?'} ({f.principal_type or '?'})"
-
-
 CONSOLE_HINT = (
     "Event ids link to the CloudTrail console: "
     "https://<region>.console.aws.amazon.com/cloudtrailv2/home?region=<region>#/events/<event id>"
@@ -80,19 +67,17 @@ def table(findings: Iterable[Finding], labels: dict[str, str]) -> Table:
     t.add_column("Event", no_wrap=True)
     for f in findings:
         when = (f.event_time or "?").replace("T", " ").removesuffix("Z")
-        account = f.account_id or "?"
-        if f.account_id in labels:
-            account = f"{account} ({labels[f.account_id]})"
+        account = wording.account(f.account_id, labels.get(f.account_id or "")) or "?"
         event = Text(f.event_id or "-")
         if f.console_url:
             event.stylize(f"link {f.console_url}")
         t.add_row(
             Text(when),
             Text(f"{account}\n{f.region or '?'}"),
-            Text(f"{who(f)}\n{f.source_ip or '?'}"),
+            Text(f"{who_short(f)}\n{f.source_ip or '?'}"),
             Text(f"{f.action or '?'}\n{f.resource or ''}".rstrip()),
             Text(f.error_code or "?"),
-            Text(why(f)),
+            Text(why_short(f)),
             event,
         )
     return t
