@@ -91,7 +91,7 @@ def check_filter_pattern(pf: Preflight) -> DeployPlan:
     """The one place real CloudWatch Logs judges the rendered pattern before it is used:
     https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_TestMetricFilter.html
     (metric and subscription filters share the pattern syntax)."""
-    if pf.plan.live_source == "eventbridge":  # no subscription filter in this mode
+    if not pf.plan.subscribes_to_logs:  # no subscription filter in this mode
         return pf.plan
     problems = pattern_disagreements(pf.clients("logs"), pf.plan.filter_pattern, pf.rule)
     if problems:
@@ -166,6 +166,7 @@ def check_log_group(pf: Preflight) -> DeployPlan:
             pf.clients("logs"),
             pf.plan.existing_log_group,
             names.function_name(pf.plan.stack_name),
+            subscribes=pf.plan.subscribes_to_logs,
         )
     return pf.plan
 
