@@ -163,7 +163,9 @@ def test_function_role_grants_exactly_what_permissions_declares(res: dict[str, A
     for g in FUNCTION_GRANTS:
         actions, resource, condition = granted[g.sid]
         assert actions == sorted(g.actions), g.sid
-        assert resource in ({"Ref": g.resource}, {"Fn::GetAtt": [g.resource, "Arn"]}), g.sid
+        arn = ({"Ref": g.resource}, {"Fn::GetAtt": [g.resource, "Arn"]})
+        sub = resource.get("Fn::Sub", "") if isinstance(resource, dict) else ""
+        assert resource in arn or sub.startswith(f"${{{g.resource}.Arn}}/"), g.sid
         assert condition == g.condition, g.sid
     assert "ManagedPolicyArns" not in props(res, "FunctionRole")  # no cloudwatch:PutMetricData
 
@@ -251,8 +253,40 @@ def test_function_matches_the_live_path_contract(res: dict[str, Any]) -> None:
     assert fn["Code"] == {"S3Bucket": {"Ref": "CodeBucket"}, "S3Key": {"Ref": "CodeKey"}}
     table = props(res, "DedupTable")
     assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
-    assert table["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}]
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
+def test_held_index_and_flush_schedule_match_the_code(res: dict[str, Any]) -> None:
+    """The sparse index is the one the test helper creates and the store queries; the
+    schedule sends exactly the event the handler flushes on, and only it may invoke."""
+    from deniedwatch import lambda_handler
+    from deniedwatch.alerts.dedup import HELD_INDEX
+
+    table = props(res, "DedupTable")
+    (index,) = table["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == HELD_INDEX
+    assert index["KeySchema"] == [
+        {"AttributeName": "pending", "KeyType": "HASH"},
+        {"AttributeName": "closes_at", "KeyType": "RANGE"},
+    ]
+    assert index["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["state"]}
+    assert table["AttributeDefinitions"] == [
+        {"AttributeName": "pk", "AttributeType": "S"},
+        {"AttributeName": "pending", "AttributeType": "S"},
+        {"AttributeName": "closes_at", "AttributeType": "N"},
+    ]
+    rule = props(res, "FlushSchedule")
+    assert rule["ScheduleExpression"] == "rate(15 minutes)" and rule["State"] == "ENABLED"
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["Function", "Arn"]}
+    assert json.loads(target["Input"]) == lambda_handler.FLUSH_EVENT
+    permission = props(res, "FlushSchedulePermission")
+    assert permission == {
+        "FunctionName": {"Fn::GetAtt": ["Function", "Arn"]},
+        "Action": "lambda:InvokeFunction",
+        "Principal": "events.amazonaws.com",
+        "SourceArn": {"Fn::GetAtt": ["FlushSchedule", "Arn"]},
+    }
 
 
 # -- patterns come from the code ------------------------------------------------------

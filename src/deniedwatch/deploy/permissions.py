@@ -42,6 +42,8 @@ FUNCTION_GRANTS: tuple[Grant, ...] = (
     Grant("OwnLogs", ("logs:CreateLogStream", "logs:PutLogEvents"), "FunctionLogGroup", "runtime"),
     Grant("ReadWebhook", ("secretsmanager:GetSecretValue",), "SlackWebhookSecret", "code"),
     Grant("Dedup", ("dynamodb:GetItem", "dynamodb:PutItem"), "DedupTable", "code"),
+    # the alert policy's flush reads held denials through the table's "held" index
+    Grant("HeldIndex", ("dynamodb:Query",), "DedupTable", "code"),
     Grant("Email", ("sns:Publish",), "AlertTopic", "code"),
     Grant("DeadLetters", ("sqs:SendMessage",), "DeadLetterQueue", "runtime"),
     # The SQS event source mapping polls with the function's role (live_source
@@ -117,6 +119,7 @@ CLI_CALLS: tuple[Call, ...] = (
     Call("sns", "ListSubscriptionsByTopic", "sns:ListSubscriptionsByTopic"),
     Call("cloudwatch", "GetMetricStatistics", "cloudwatch:GetMetricStatistics"),
     Call("sqs", "GetQueueAttributes", "sqs:GetQueueAttributes"),
+    Call("dynamodb", "Query", "dynamodb:Query"),  # held denials past their window
     # destroy --purge
     Call("s3", "ListObjectsV2", "s3:ListBucket"),
     Call("s3", "ListObjectVersions", "s3:ListBucketVersions"),
