@@ -13,7 +13,7 @@ from typing import Any
 from deniedwatch.alerts.deliver import DeliveryFailed
 from deniedwatch.alerts.group import Alert
 from deniedwatch.alerts.slack import POLICY_WORDS
-from deniedwatch.alerts.text import clean, cut
+from deniedwatch.alerts.text import clean, cut, defang
 
 SUBJECT_MAX = 99
 VALUE_MAX = 2000
@@ -21,7 +21,7 @@ ENV_TOPIC_ARN = "DENIEDWATCH_SNS_TOPIC_ARN"
 
 
 def _ascii(text: str) -> str:
-    return clean(text).encode("ascii", "replace").decode("ascii")
+    return defang(clean(text)).encode("ascii", "replace").decode("ascii")
 
 
 def subject(alert: Alert) -> str:
@@ -36,8 +36,14 @@ def subject(alert: Alert) -> str:
     return cut(_ascii(" ".join(text.split())), SUBJECT_MAX).replace("…", "~")
 
 
-def _line(label: str, value: object) -> str:
-    shown = "unknown" if value is None or value == "" else cut(clean(value), VALUE_MAX)
+def _line(label: str, value: object, *, ours: bool = False) -> str:
+    """One labelled value. Record text is defanged (mail clients turn URLs and host
+    names into links); ``ours`` is for the links this tool builds."""
+    if value is None or value == "":
+        shown = "unknown"
+    else:
+        shown = clean(value) if ours else defang(clean(value))
+        shown = cut(shown, VALUE_MAX)
     return f"  {label + ':':<17} {shown}"
 
 
@@ -87,7 +93,7 @@ def body(alert: Alert, *, window_minutes: int | None = None) -> str:
         links.append(("Log stream", alert.log.console_url()))
     others = [e for e in alert.examples if e.event_id != f.event_id]
     links += [(f"Example {i}", e.console_url) for i, e in enumerate(others, 1)]
-    lines += [_line(label, url) for label, url in links if url]
+    lines += [_line(label, url, ours=True) for label, url in links if url]
     return "\n".join(lines) + "\n"
 
 

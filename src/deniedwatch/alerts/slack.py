@@ -29,7 +29,7 @@ from slack_sdk.webhook import WebhookClient
 
 from deniedwatch.alerts.deliver import DeliveryFailed
 from deniedwatch.alerts.group import Alert
-from deniedwatch.alerts.text import clean, cut, escape_mrkdwn, literal
+from deniedwatch.alerts.text import clean, cut, escape_mrkdwn, literal, plain
 from deniedwatch.secrets import redact
 
 # Block Kit limits (Slack's reference for blocks and composition objects).
@@ -101,9 +101,10 @@ def header_text(alert: Alert) -> str:
 
 
 def fallback_text(alert: Alert) -> str:
-    """The notification text (shown where blocks are not): escaped, one line."""
+    """The notification text (the push preview, shown where blocks are not): one plain
+    line, with no mrkdwn formatting from record text."""
     times = "once" if alert.count == 1 else f"{alert.count} times"
-    return escape_mrkdwn(cut(f"{header_text(alert)} ({times})", FALLBACK_TEXT_MAX))
+    return plain(cut(f"{header_text(alert)} ({times})", FALLBACK_TEXT_MAX))
 
 
 def _summary(alert: Alert, window_minutes: int | None) -> str:

@@ -97,6 +97,9 @@ def main() -> None:
 
 
 def _escape(text: str) -> str:
+    """Markup-escaped and cleaned: an error may quote a path or a value from a record."""
     from rich.markup import escape
 
-    return escape(text)
+    from deniedwatch.alerts.text import clean
+
+    return escape(clean(text))

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from deniedwatch.alerts.text import clean
 from deniedwatch.cli._app import EXIT_BAD_INPUT, EXIT_FINDINGS, app, err, fail
 from deniedwatch.sources.bounded import MAX_FILE_BYTES, MiB
 
@@ -176,8 +177,11 @@ def scan(
         for result in run(request, settings.ruleset, files, s3):
             summary.add(result)
             for problem in _problems(result):
-                # paths and reasons are data, never markup; one line each, to grep
-                progress.console.print(f"[yellow]warning:[/] {escape(problem)}", soft_wrap=True)
+                # paths and reasons are data, never markup or escape sequences; one line
+                # each, to grep
+                progress.console.print(
+                    f"[yellow]warning:[/] {escape(clean(problem))}", soft_wrap=True
+                )
             findings.extend(result.findings)
             alertable.extend(result.findings)
             findings.extend(result.suppressed_findings)
@@ -279,7 +283,7 @@ def _print_summary(summary: Any, shown: int) -> None:
     err.print("scan: " + ", ".join(parts), highlight=False, soft_wrap=True)
     if summary.files_with_bad_records:
         named = ", ".join(summary.files_with_bad_records)
-        err.print(f"  bad records in: {escape(named)}", highlight=False, soft_wrap=True)
+        err.print(f"  bad records in: {escape(clean(named))}", highlight=False, soft_wrap=True)
     if suppressed:
         detail = ", ".join(f"{rule} {n}" for rule, n in summary.suppressed.most_common())
         err.print(f"  suppressed by: {detail}", highlight=False, soft_wrap=True)
