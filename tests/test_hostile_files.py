@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import os
 import tracemalloc
 import zlib
 from pathlib import Path
@@ -248,3 +249,85 @@ def test_pool_workers_apply_the_same_size_cap(cli, tmp_path: Path) -> None:
     result = cli("scan", tmp_path, "--format", "jsonl", "--max-file-mb", "2", "--jobs", "2")
     assert result.exit_code == 3
     assert result.stderr.count("over the 2 MiB limit") == 3, result.stderr
+
+
+# ---- --output safety -----------------------------------------------------------------
+
+
+def _export(tmp_path: Path) -> Path:
+    src = tmp_path / "logs"
+    src.mkdir()
+    (src / "trail.json").write_text(json.dumps({"Records": [denial(user="alice")]}))
+    return src / "trail.json"
+
+
+def test_output_symlink_planted_at_a_victim_file_is_not_followed(cli, tmp_path: Path) -> None:
+    log = _export(tmp_path)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    link = tmp_path / "report.jsonl"
+    link.symlink_to(victim)
+    result = cli("scan", log, "--format", "jsonl", "-o", link)
+    assert result.exit_code == 2
+    assert f"--output {link} is a symbolic link (to {victim}): not followed" in result.stderr
+    assert victim.read_text() == "precious" and link.is_symlink()
+    forced = cli("scan", log, "--format", "jsonl", "-o", link, "--force")
+    assert forced.exit_code == 0, forced.stderr
+    assert link.is_symlink() and json.loads(victim.read_text())["principal_name"] == "alice"
+
+
+@pytest.mark.parametrize("how", ["same path", "other spelling", "hard link", "symlink + force"])
+def test_output_pointing_at_an_input_log_is_refused(cli, tmp_path: Path, how: str) -> None:
+    log = _export(tmp_path)
+    before = log.read_bytes()
+    out = {
+        "same path": log,
+        "other spelling": tmp_path / "logs" / ".." / "logs" / "trail.json",
+        "hard link": tmp_path / "hard.json",
+        "symlink + force": tmp_path / "soft.json",
+    }[how]
+    if how == "hard link":
+        os.link(log, out)
+    if how == "symlink + force":
+        out.symlink_to(log)
+    result = cli("scan", tmp_path / "logs", "--format", "jsonl", "-o", out, "--force")
+    assert result.exit_code == 2
+    assert "is one of the inputs" in result.stderr and "refusing to overwrite" in result.stderr
+    assert log.read_bytes() == before
+
+
+def test_failed_scan_leaves_the_old_report_and_no_half_file(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deniedwatch import report
+
+    log = _export(tmp_path)
+    out = tmp_path / "out" / "report.jsonl"
+    out.parent.mkdir()
+    out.write_text("yesterday's report\n")
+
+    def half_then_fail(findings: Any, stream: Any) -> None:
+        stream.write('{"event_id": "half')
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report, "write_jsonl", half_then_fail)
+    result = cli("scan", log, "--format", "jsonl", "-o", out)
+    assert result.exit_code == 2 and "No space left on device" in result.stderr
+    assert out.read_text() == "yesterday's report\n"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["report.jsonl"]  # no temp left
+
+
+def test_new_report_gets_the_usual_permissions_not_the_temp_files(cli, tmp_path: Path) -> None:
+    log = _export(tmp_path)
+    out = tmp_path / "report.jsonl"
+    old = os.umask(0o022)
+    try:
+        assert cli("scan", log, "--format", "jsonl", "-o", out).exit_code == 0
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o644
+    existing = tmp_path / "kept.jsonl"
+    existing.write_text("")
+    existing.chmod(0o600)
+    assert cli("scan", log, "--format", "jsonl", "-o", existing).exit_code == 0
+    assert existing.stat().st_mode & 0o777 == 0o600 and existing.read_text()

@@ -20,7 +20,13 @@ ENV_SECRET_ARN = "DENIEDWATCH_SLACK_SECRET_ARN"
 ENV_WEBHOOK_URL = "SLACK_WEBHOOK_URL"
 
 REDACTED = "<redacted webhook>"
-_WEBHOOK_SHAPE = re.compile(r"(?:https?://[^\s'\"<>]*)?/services/[^\s'\"<>]+")
+# A slash as it appears raw, percent-encoded (a proxy log, a query string) or
+# JSON-escaped (an error body).
+_SLASH = r"(?:/|%2[fF]|\\/)"
+_WEBHOOK_SHAPE = re.compile(
+    rf"(?:https?(?::|%3[aA]){_SLASH}{_SLASH}[^\s'\"<>]*?)?{_SLASH}services{_SLASH}[^\s'\"<>]+"
+)
+TOKEN_MIN = 12  # a last path segment this long is a secret on its own (Slack's: 24)
 
 _lock = threading.Lock()
 _cached: str | None = None
@@ -32,11 +38,16 @@ class SecretError(RuntimeError):
 
 
 def remember(url: str) -> str:
-    """Note a URL as secret so ``redact`` scrubs it, whole and its path alone."""
+    """Note a URL as secret so ``redact`` scrubs it in every form: whole, its path, and
+    its token (the last path segment) alone, which percent-encoding, JSON escaping or
+    a proxy's log line leave as it is."""
     _known.add(url)
     path = re.sub(r"^https?://[^/]+", "", url)
     if len(path) > 8:
         _known.add(path)
+    token = path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    if len(token) >= TOKEN_MIN:
+        _known.add(token)
     return url
 
 

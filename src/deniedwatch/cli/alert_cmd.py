@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from deniedwatch.cli._app import app, err, fail
+from deniedwatch.cli._app import WEBHOOK_FLAG_WARNING, app, err, fail
 
 if TYPE_CHECKING:
     from deniedwatch.alerts.deliver import DeliveryReport
@@ -92,7 +92,9 @@ def test_alert(
             prompt="Slack incoming webhook URL",
             hide_input=True,
             show_default=False,
-            help="Incoming webhook to post to (default: $SLACK_WEBHOOK_URL; asked if missing).",
+            help="Incoming webhook to post to (default: $SLACK_WEBHOOK_URL; asked if missing). "
+            + WEBHOOK_FLAG_WARNING
+            + " or the prompt.",
         ),
     ],
     config: Annotated[

@@ -12,7 +12,14 @@ import typer
 from rich.markup import escape
 
 from deniedwatch.alerts.text import clean
-from deniedwatch.cli._app import EXIT_BAD_INPUT, EXIT_FINDINGS, app, err, fail
+from deniedwatch.cli._app import (
+    EXIT_BAD_INPUT,
+    EXIT_FINDINGS,
+    WEBHOOK_FLAG_WARNING,
+    app,
+    err,
+    fail,
+)
 from deniedwatch.sources.bounded import MAX_FILE_BYTES, MiB
 
 
@@ -74,8 +81,17 @@ def scan(
         ),
     ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write findings to this file.")
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write findings to this file (complete or not at all: written aside, then "
+            "renamed). Never one of the inputs; a symbolic link only with --force.",
+        ),
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Let --output write through a symbolic link.")
+    ] = False,
     config: Annotated[
         Path | None,
         typer.Option(
@@ -124,7 +140,9 @@ def scan(
             "--slack-webhook-url",
             envvar="SLACK_WEBHOOK_URL",
             show_default=False,
-            help="Incoming webhook for --notify (default: $SLACK_WEBHOOK_URL).",
+            help="Incoming webhook for --notify (default: $SLACK_WEBHOOK_URL). "
+            + WEBHOOK_FLAG_WARNING
+            + ".",
         ),
     ] = None,
 ) -> None:
@@ -168,6 +186,8 @@ def scan(
     listing = err.status("listing log files…", spinner="dots")
     with listing if not quiet and err.is_terminal else _null():
         files = discover(request, s3, summary)
+    if output is not None:
+        output = _checked_output(output, force, [*sources, *(tf.location for tf in files)])
 
     findings = []
     alertable = []  # --notify: never the suppressed ones
@@ -202,14 +222,29 @@ def scan(
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
+def _checked_output(output: Path, force: bool, inputs: list[str]) -> Path:
+    """The file --output may write (checked before any work), or a one-line error."""
+    from deniedwatch.cli.outfile import OutputRefused, refuse_inputs, target
+    from deniedwatch.sources.trailfiles import is_s3
+
+    try:
+        path = target(output, force=force)
+        refuse_inputs(path, (i for i in inputs if not is_s3(i)))
+    except OutputRefused as exc:
+        fail(escape(str(exc)))
+    return path
+
+
 def _write(fmt: str, findings: list, output: Path | None, labels: dict[str, str]) -> None:
+    from deniedwatch.cli.outfile import atomic_text
+
     if output is None:
         _render(fmt, findings, sys.stdout, labels)
         return
     try:
-        with output.open("w", encoding="utf-8", newline="") as out:
+        with atomic_text(output) as out:
             _render(fmt, findings, out, labels)
-    except OSError as exc:  # a folder, no permission, no such directory, disk full
+    except OSError as exc:  # no permission, no such directory, disk full
         fail(escape(f"--output {output}: {exc.strerror or exc}"))
 
 
