@@ -12,7 +12,6 @@ import gzip
 import json
 import os
 import tracemalloc
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -25,30 +24,8 @@ from deniedwatch.sources.bounded import MiB
 from deniedwatch.sources.cwlogs import PayloadError
 from deniedwatch.sources.recover import recover
 from deniedwatch.sources.trailfiles import BadFile
+from hostile import bomb, deep_denial, records_bomb
 from live_support import denial
-
-
-def bomb(size: int, unit: bytes = b"\0", *, prefix: bytes = b"", suffix: bytes = b"") -> bytes:
-    """gzip of ``prefix + unit * n + suffix`` (``size`` bytes in all), built a MiB at a time so
-    the test itself never holds the inflated size."""
-    packer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
-    out = [packer.compress(prefix)]
-    chunk = unit * (MiB // len(unit))
-    left = size - len(prefix) - len(suffix)
-    while left > 0:
-        piece = chunk[: min(left, len(chunk))]
-        out.append(packer.compress(piece))
-        left -= len(piece)
-    out.append(packer.compress(suffix))
-    out.append(packer.flush())
-    return b"".join(out)
-
-
-def records_bomb(size: int) -> bytes:
-    """A gzip bomb that is a valid CloudTrail file: the same denial over and over."""
-    one = json.dumps(denial(user="bomb")).encode() + b","
-    return bomb(size, one, prefix=b'{"Records": [', suffix=b"{}]}")
-
 
 # ---- memory bounds -----------------------------------------------------------------
 
@@ -177,13 +154,8 @@ def deep(depth: int) -> dict[str, Any]:
     return value
 
 
-def _deep_denial(depth: int) -> bytes:
-    text = json.dumps(denial(user="mallory", requestParameters={"x": 1}))
-    return text.replace('{"x": 1}', '{"a":' * depth + "1" + "}" * depth).encode()
-
-
 def test_one_record_nested_1000_deep_does_not_lose_its_file() -> None:
-    names, bad, error = _scan(gzip.compress(_file_with(_deep_denial(1000))))
+    names, bad, error = _scan(gzip.compress(_file_with(deep_denial(1000))))
     assert error is None
     # the deep record is itself a denial: read without the field that is too deep
     assert names == ["alice", "mallory", "bob"]
@@ -232,7 +204,7 @@ def test_file_with_nothing_readable_is_still_a_bad_file() -> None:
 
 
 def test_scan_cli_names_file_and_index_of_each_bad_record(cli, tmp_path: Path) -> None:
-    (tmp_path / "mixed.json").write_bytes(_file_with(_deep_denial(1000)))
+    (tmp_path / "mixed.json").write_bytes(_file_with(deep_denial(1000)))
     result = cli("scan", tmp_path, "--format", "jsonl", "--jobs", "1")
     assert result.exit_code == 3  # some input could not be read whole
     names = [json.loads(x)["principal_name"] for x in result.stdout.splitlines()]
@@ -331,3 +303,19 @@ def test_new_report_gets_the_usual_permissions_not_the_temp_files(cli, tmp_path:
     existing.chmod(0o600)
     assert cli("scan", log, "--format", "jsonl", "-o", existing).exit_code == 0
     assert existing.stat().st_mode & 0o777 == 0o600 and existing.read_text()
+
+
+def test_output_to_a_named_pipe_is_written_in_place_not_replaced(cli, tmp_path: Path) -> None:
+    """A rename would replace the pipe (or /dev/null, as root) with a regular file."""
+    import threading
+
+    log = _export(tmp_path)
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(pipe.read_bytes()))
+    reader.start()
+    result = cli("scan", log, "--format", "jsonl", "-o", pipe)
+    reader.join(timeout=30)
+    assert result.exit_code == 0, result.stderr
+    assert pipe.is_fifo() and json.loads(got[0])["principal_name"] == "alice"

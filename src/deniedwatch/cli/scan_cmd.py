@@ -267,7 +267,7 @@ def _render(fmt: str, findings: list, out: Any, labels: dict[str, str]) -> None:
     writer(findings, out)
 
 
-BAD_RECORDS_SHOWN = 5  # per file; the rest are counted
+BAD_RECORDS_SHOWN = 5  # per file, and files named in the summary; the rest are counted
 
 
 def _problems(result: Any) -> list[str]:
@@ -317,7 +317,9 @@ def _print_summary(summary: Any, shown: int) -> None:
         parts.append(f"[yellow]{summary.bad_records} bad records[/]")
     err.print("scan: " + ", ".join(parts), highlight=False, soft_wrap=True)
     if summary.files_with_bad_records:
-        named = ", ".join(summary.files_with_bad_records)
+        named = ", ".join(summary.files_with_bad_records[:BAD_RECORDS_SHOWN])
+        if len(summary.files_with_bad_records) > BAD_RECORDS_SHOWN:
+            named += f" and {len(summary.files_with_bad_records) - BAD_RECORDS_SHOWN} more"
         err.print(f"  bad records in: {escape(clean(named))}", highlight=False, soft_wrap=True)
     if suppressed:
         detail = ", ".join(f"{rule} {n}" for rule, n in summary.suppressed.most_common())
