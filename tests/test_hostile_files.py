@@ -162,6 +162,34 @@ def test_one_record_nested_1000_deep_does_not_lose_its_file() -> None:
     assert bad == ["record 1: nests too deeply (read without requestParameters)"]
 
 
+def test_lambda_alerts_on_a_denial_nested_past_the_parser_and_counts_it_bad() -> None:
+    """The same deep record through the handler: logged and counted as a bad record,
+    and still alerted on, read without the field that is too deep."""
+    from deniedwatch import lambda_handler
+    from deniedwatch.alerts.dedup import MemoryStore
+    from deniedwatch.metrics import Metrics
+    from live_support import subscription_payload
+
+    sent: list[Any] = []
+
+    class Capture:
+        name = "capture"
+
+        def send(self, alert: Any) -> None:
+            sent.append(alert)
+
+    lines: list[str] = []
+    rt = lambda_handler.Runtime(lambda_handler.Settings(), MemoryStore(), [Capture()])
+    deep = deep_denial(5000).decode()
+    payload = subscription_payload([json.dumps(denial(user="alice")), deep])
+    metrics = Metrics(write=lines.append)
+    result = lambda_handler.process(payload, rt, metrics, now=1e9)
+    metrics.flush()
+    assert result["findings"] == 2
+    assert sorted(a.sample.principal_name for a in sent) == ["alice", "mallory"]
+    assert json.loads(lines[-1])["BadRecords"] == 1
+
+
 def test_one_invalid_utf8_byte_does_not_lose_its_file() -> None:
     damaged = json.dumps(denial(user="mallory", user_agent="curl/8")).encode()
     damaged = damaged.replace(b"curl/8", b"curl\xff8")

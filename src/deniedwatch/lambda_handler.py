@@ -31,7 +31,14 @@ from deniedwatch.config import ENV_CONFIG, Settings, load_settings
 from deniedwatch.finding import Finding
 from deniedwatch.metrics import Metrics, log
 from deniedwatch.rules import Ruleset, Verdict
-from deniedwatch.sources.cwlogs import BadRecord, LogBatch, LogEvent, decode_payload, parse_record
+from deniedwatch.sources.cwlogs import (
+    BadRecord,
+    LogBatch,
+    LogEvent,
+    PartialRecord,
+    decode_payload,
+    parse_record,
+)
 
 BUNDLED_SETTINGS = Path(__file__).parent / "deniedwatch.toml"
 BUNDLED_SETTINGS_ARCNAME = "deniedwatch/deniedwatch.toml"  # its path inside the zip
@@ -192,7 +199,11 @@ def process(
 def detect(event: LogEvent, ruleset: Ruleset, metrics: Metrics, batch: LogBatch) -> Finding | None:
     """One log event -> a Finding to alert on, or None; a bad record is logged and counted."""
     try:
-        record = parse_record(event)
+        try:
+            record = parse_record(event)
+        except PartialRecord as exc:  # counted as bad, and still checked: it may be a denial
+            _bad(event, str(exc), metrics, batch)
+            record = exc.record
         detection = ruleset.evaluate(record)
     except BadRecord as exc:
         return _bad(event, str(exc), metrics, batch)
