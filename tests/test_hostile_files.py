@@ -167,6 +167,7 @@ def test_lambda_alerts_on_a_denial_nested_past_the_parser_and_counts_it_bad() ->
     and still alerted on, read without the field that is too deep."""
     from deniedwatch import lambda_handler
     from deniedwatch.alerts.dedup import MemoryStore
+    from deniedwatch.alerts.pipeline import Pipeline
     from deniedwatch.metrics import Metrics
     from live_support import subscription_payload
 
@@ -179,7 +180,9 @@ def test_lambda_alerts_on_a_denial_nested_past_the_parser_and_counts_it_bad() ->
             sent.append(alert)
 
     lines: list[str] = []
-    rt = lambda_handler.Runtime(lambda_handler.Settings(), MemoryStore(), [Capture()])
+    rt = lambda_handler.Runtime(
+        lambda_handler.Settings(), MemoryStore(), Pipeline.fixed([Capture()])
+    )
     deep = deep_denial(5000).decode()
     payload = subscription_payload([json.dumps(denial(user="alice")), deep])
     metrics = Metrics(write=lines.append)
@@ -187,7 +190,8 @@ def test_lambda_alerts_on_a_denial_nested_past_the_parser_and_counts_it_bad() ->
     metrics.flush()
     assert result["findings"] == 2
     assert sorted(a.sample.principal_name for a in sent) == ["alice", "mallory"]
-    assert json.loads(lines[-1])["BadRecords"] == 1
+    (totals,) = [json.loads(x) for x in lines if '"BadRecords"' in x]  # the totals line
+    assert totals["BadRecords"] == 1
 
 
 def test_one_invalid_utf8_byte_does_not_lose_its_file() -> None:

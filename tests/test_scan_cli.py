@@ -460,7 +460,8 @@ def test_console_script_runs_as_a_real_process(tmp_path: Path) -> None:
     )
     assert failed.returncode == 2
     assert failed.stderr.strip() == (
-        f"error: {bad}:1: nope: unknown section (known: accounts, alerts, denial, deploy, suppress)"
+        f"error: {bad}:1: nope: unknown section (known: accounts, alerts, denial, deploy, "
+        "destinations, ous, routes, severity, suppress)"
     )
 
 

@@ -13,7 +13,9 @@ import re
 from collections.abc import Iterable
 from typing import IO, TYPE_CHECKING
 
+from deniedwatch.alerts import wording
 from deniedwatch.alerts.text import clean, clean_json
+from deniedwatch.alerts.wording import who_short, why_short
 from deniedwatch.finding import SCHEMA_FIELDS, Finding
 
 if TYPE_CHECKING:
@@ -75,21 +77,6 @@ def write_csv(findings: Iterable[Finding], out: IO[str]) -> None:
         writer.writerow({k: csv_cell(v) for k, v in f.to_dict().items()})
 
 
-def why(f: Finding) -> str:
-    """'explicit deny in service-control-policy', 'no identity-based-policy allows', or '?'."""
-    if f.denial_policy is None:
-        return "not stated"
-    if f.denial_explicit:
-        return f"explicit deny: {f.denial_policy}"
-    if f.denial_explicit is False:
-        return f"no {f.denial_policy} allows"
-    return f.denial_policy
-
-
-def who(f: Finding) -> str:
-    return f"{f.principal_name or '?'} ({f.principal_type or '?'})"
-
-
 CONSOLE_HINT = (
     "Event ids link to the CloudTrail console: "
     "https://<region>.console.aws.amazon.com/cloudtrailv2/home?region=<region>#/events/<event id>"
@@ -110,19 +97,17 @@ def table(findings: Iterable[Finding], labels: dict[str, str]) -> Table:
     t.add_column("Event", no_wrap=True)
     for f in findings:
         when = (f.event_time or "?").replace("T", " ").removesuffix("Z")
-        account = f.account_id or "?"
-        if f.account_id in labels:
-            account = f"{account} ({labels[f.account_id]})"
+        account = wording.account(f.account_id, labels.get(f.account_id or "")) or "?"
         event = cell(f.event_id or "-")
         if f.console_url:  # built by Finding from a checked region and the event id
             event.stylize(f"link {f.console_url}")
         t.add_row(
             cell(when),
             cell(account, f.region or "?"),
-            cell(who(f), f.source_ip or "?"),
+            cell(who_short(f), f.source_ip or "?"),
             cell(f.action or "?", *([f.resource] if f.resource else [])),
             cell(f.error_code or "?"),
-            cell(why(f)),
+            cell(why_short(f)),
             event,
         )
     return t
