@@ -1,8 +1,8 @@
-"""Findings rendered for people and machines: a terminal table, JSON lines, JSON, CSV.
+"""Findings rendered for machines: JSON lines, JSON, CSV (people: termview, htmlreport).
 
-Record text is attacker text: every table and CSV cell goes through ``text.clean``
-(controls and invisible characters shown escaped), JSON through ``text.clean_json``
-(the same characters as JSON escapes), CSV cells are defused against formulas.
+Record text is attacker text: CSV cells go through ``text.clean`` (controls and
+invisible characters shown escaped) and are defused against formulas; JSON goes
+through ``text.clean_json`` (the same characters as JSON escapes, the data exact).
 """
 
 from __future__ import annotations
@@ -11,18 +11,13 @@ import csv
 import json
 import re
 from collections.abc import Iterable
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
-from deniedwatch.alerts import wording
 from deniedwatch.alerts.text import clean, clean_json
-from deniedwatch.alerts.wording import who_short, why_short
 from deniedwatch.finding import SCHEMA_FIELDS, Finding
 
-if TYPE_CHECKING:
-    from rich.table import Table
-    from rich.text import Text
-
-FORMATS = ("table", "jsonl", "json", "csv")
+# table: deniedwatch.termview; html: deniedwatch.htmlreport
+FORMATS = ("table", "jsonl", "json", "csv", "html")
 
 
 def write_jsonl(findings: Iterable[Finding], out: IO[str]) -> None:
@@ -75,47 +70,3 @@ def write_csv(findings: Iterable[Finding], out: IO[str]) -> None:
     writer.writeheader()
     for f in findings:
         writer.writerow({k: csv_cell(v) for k, v in f.to_dict().items()})
-
-
-CONSOLE_HINT = (
-    "Event ids link to the CloudTrail console: "
-    "https://<region>.console.aws.amazon.com/cloudtrailv2/home?region=<region>#/events/<event id>"
-)
-
-
-def table(findings: Iterable[Finding], labels: dict[str, str]) -> Table:
-    """A rich Table; text from records goes in as plain Text, never as markup."""
-    from rich.table import Table
-
-    t = Table(header_style="bold", caption=CONSOLE_HINT, caption_justify="left")
-    t.add_column("When (UTC)", no_wrap=True)
-    t.add_column("Account / region")
-    t.add_column("Who / from", overflow="fold")
-    t.add_column("Action / resource", overflow="fold", max_width=48)
-    t.add_column("Error", overflow="fold")
-    t.add_column("Why", overflow="fold")
-    t.add_column("Event", no_wrap=True)
-    for f in findings:
-        when = (f.event_time or "?").replace("T", " ").removesuffix("Z")
-        account = wording.account(f.account_id, labels.get(f.account_id or "")) or "?"
-        event = cell(f.event_id or "-")
-        if f.console_url:  # built by Finding from a checked region and the event id
-            event.stylize(f"link {f.console_url}")
-        t.add_row(
-            cell(when),
-            cell(account, f.region or "?"),
-            cell(who_short(f), f.source_ip or "?"),
-            cell(f.action or "?", *([f.resource] if f.resource else [])),
-            cell(f.error_code or "?"),
-            cell(why_short(f)),
-            event,
-        )
-    return t
-
-
-def cell(*lines: str) -> Text:
-    """A table cell: each line cleaned (no escape sequence reaches the terminal: rich
-    itself strips only a few controls), as plain Text, never markup."""
-    from rich.text import Text
-
-    return Text("\n".join(clean(line) for line in lines))
