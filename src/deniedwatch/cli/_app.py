@@ -40,7 +40,7 @@ def _root(
 # Ends every --slack-webhook-url help: the URL is a credential, and a flag's value is
 # readable by every local user while the command runs.
 WEBHOOK_FLAG_WARNING = (
-    "Avoid the flag: its value is readable by any local user in /proc/<pid>/cmdline "
+    "Avoid the flag: its value is readable by any local user in /proc/PID/cmdline "
     "(and stays in your shell history); prefer the environment variable"
 )
 
