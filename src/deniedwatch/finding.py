@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import Any, Protocol
 
-from deniedwatch.explain import explain
+from deniedwatch.explain import explain, resource_in
 
 
 class RecordLike(Protocol):
@@ -116,6 +116,12 @@ def _first_resource(record: RecordLike) -> str | None:
     resources = record.get("resources")
     first = _map(resources[0]) if isinstance(resources, list) and resources else {}
     return _str(first.get("ARN"))
+
+
+def resource_of(record: RecordLike) -> str | None:
+    """The resource a denial was about: "on resource: X" in the message, else the
+    record's first resources[].ARN (Finding.resource, without building a Finding)."""
+    return resource_in(_str(record.get("errorMessage"))) or _first_resource(record)
 
 
 class RecordView:
