@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from deniedwatch.explain import explain, resource_in
+from deniedwatch.partition import console_base
 
 
 class RecordLike(Protocol):
@@ -23,9 +24,8 @@ class RecordLike(Protocol):
 
 
 _REGION = re.compile(r"[a-z0-9-]{1,40}")
-CONSOLE_URL = (
-    "https://{region}.console.aws.amazon.com/cloudtrailv2/home?region={region}#/events/{event_id}"
-)
+# After the partition's console host (deniedwatch.partition.console_base).
+CONSOLE_PATH = "/cloudtrailv2/home?region={region}#/events/{event_id}"
 
 # eventSource prefixes whose IAM action prefix differs from the host name.
 _ACTION_PREFIX = {
@@ -109,7 +109,7 @@ def console_url(region: str | None, event_id: str | None) -> str | None:
     # (e.g. "evil.example/#") could point "Open the event in CloudTrail" elsewhere.
     if not region or not event_id or not _REGION.fullmatch(region):
         return None
-    return CONSOLE_URL.format(region=region, event_id=event_id)
+    return console_base(region) + CONSOLE_PATH.format(region=region, event_id=event_id)
 
 
 def _first_resource(record: RecordLike) -> str | None:
