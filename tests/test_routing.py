@@ -304,3 +304,35 @@ def test_secret_needs_list_each_destination_with_a_secret() -> None:
     (legacy,) = secret_needs(settings(""))
     assert (legacy.destination, legacy.url_env) == ("slack", "SLACK_WEBHOOK_URL")
     assert legacy.problem("not a url") is not None
+
+
+def test_deploy_collects_each_destinations_secret_checked_and_never_loses_one() -> None:
+    from deniedwatch.alerts.pipeline import secret_needs
+    from deniedwatch.deploy.plan import PlanError, collect_secrets, stored_secret_names
+
+    needs = secret_needs(settings(DESTINATIONS))
+    given = {"sec-slack": "https://hooks.invalid/services/T/B/x", "oncall-pd": "K" * 32}
+    asked: list[tuple[str, bool]] = []
+
+    def ask(need, is_stored):
+        asked.append((need.destination, is_stored))
+        return given.get(need.destination)
+
+    # b-app has a stored token: Enter (None) keeps it; the others are written
+    values = collect_secrets(needs, {"b-app"}, ask)
+    assert values == given
+    assert asked == [("sec-slack", False), ("b-app", True), ("oncall-pd", False)]
+    with pytest.raises(PlanError, match="destination b-app needs its Slack bot token"):
+        collect_secrets(needs, set(), ask)  # first deploy: nothing stored for b-app
+    given["oncall-pd"] = "short"
+    with pytest.raises(PlanError, match="oncall-pd: the PagerDuty Events v2 routing key"):
+        collect_secrets(needs, {"b-app"}, ask)
+    given["sec-slack"] = "http://hooks.invalid/services/T/B/x"  # plain http off this machine
+    with pytest.raises(PlanError, match="sec-slack: the Slack incoming webhook URL must be"):
+        collect_secrets(needs, {"b-app"}, ask)
+
+    assert stored_secret_names('{"a": "1", "b": "2"}', "s") == {"a", "b"}
+    assert stored_secret_names("https://hooks.invalid/services/T/B/old", "s") == {"slack"}
+    assert stored_secret_names(None, "s") == set()
+    with pytest.raises(PlanError, match="fix or delete its value"):
+        stored_secret_names('{"a": 1}', "s")
