@@ -15,6 +15,12 @@
 ``no_aws_credentials``
     The same isolation without any credentials: boto3 must fail with NoCredentialsError.
 
+``aws_stand_ins``
+    For a `deniedwatch deploy` against moto: stands in for what moto cannot do
+    (logs:TestMetricFilter, the stack's secret, the TLS-only code bucket policy) and
+    records every AWS call the CLI makes. Returns ``aws_stand_ins.Recorded``; see
+    tests/aws_stand_ins.py for what is simulated and why.
+
 ``unique_name``
     A factory of names unique in this test process, for buckets, stacks, tables.
 
@@ -22,6 +28,11 @@
     Runs ``deniedwatch ARGS...`` in-process through the real console-script entry
     ``deniedwatch.cli.main`` (so errors become one line and an exit status, exactly as
     in a shell), capturing stdout and stderr separately. Returns ``CliResult``.
+
+``lambda_env``
+    A clean Lambda environment for the handler in-process: none of the variables the
+    stack sets (live_support.LAMBDA_ENV_VARS), AWS_REGION = eu-west-1, the container
+    state reset before and after. Yields the monkeypatch.
 
 ``EXAMPLES`` / ``EXAMPLE_CONFIG`` / ``CliResult``
     The bundled sample CloudTrail export and settings file, and the ``cli`` result type.
@@ -35,6 +46,7 @@ import itertools
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -91,6 +103,13 @@ def aws_env(moto_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
 
 
 @pytest.fixture
+def aws_stand_ins(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from aws_stand_ins import install
+
+    return install(monkeypatch)
+
+
+@pytest.fixture
 def no_aws_credentials(moto_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     _isolate_from_real_aws(monkeypatch, tmp_path)
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
@@ -132,3 +151,16 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
         return CliResult(code, stdout, stderr)
 
     return run
+
+
+@pytest.fixture
+def lambda_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    from deniedwatch import lambda_handler
+    from live_support import LAMBDA_ENV_VARS
+
+    for name in LAMBDA_ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    lambda_handler.reset()
+    yield monkeypatch
+    lambda_handler.reset()

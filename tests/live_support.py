@@ -75,6 +75,18 @@ def denial(
     return record
 
 
+def session_denial(role: str, session: str, **fields: Any) -> dict[str, Any]:
+    """A denied record of an assumed-role session (the caller picks the session name)."""
+    record = denial(**fields)
+    record["userIdentity"] = {
+        "type": "AssumedRole",
+        "principalId": f"AROAEXAMPLEROLEID:{session}",
+        "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{session}",
+        "accountId": ACCOUNT,
+    }
+    return record
+
+
 def log_events(messages: Iterable[Any]) -> list[dict[str, Any]]:
     """logEvents entries; dict messages become JSON text, anything else is kept as is."""
     return [
@@ -150,6 +162,47 @@ class FakeTime:
         return self.now
 
 
+@dataclass
+class LambdaContext:
+    """The part of Lambda's context object deniedwatch reads, on a fake clock: the
+    invocation times out ``timeout`` seconds after it was made."""
+
+    clock: FakeTime
+    timeout: float = 60.0
+    deadline: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.deadline = self.clock.now + self.timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(int((self.deadline - self.clock.now) * 1000), 0)
+
+
+def invoke_async(
+    handler: Callable[[Any, Any], Any], event: Any, clock: FakeTime, *, timeout: float = 60.0
+) -> list[Any]:
+    """An asynchronous invocation with AWS's retry semantics (simulated): a failed or
+    timed-out try is retried twice, one and then two minutes later; after the third
+    failure the event goes to the on-failure destination. Returns each try's result
+    or exception; a try that ran past ``timeout`` on the clock is a TimeoutError."""
+    outcomes: list[Any] = []
+    for attempt in range(3):
+        if attempt:
+            clock.sleep(60.0 * attempt)
+        context = LambdaContext(clock, timeout)
+        try:
+            result = handler(event, context)
+        except Exception as exc:
+            outcomes.append(exc)
+            continue
+        if clock.now > context.deadline:
+            outcomes.append(TimeoutError(f"ran {clock.now - context.deadline:.1f} s too long"))
+            continue
+        outcomes.append(result)
+        break
+    return outcomes
+
+
 Answer = Callable[[Request], Response]
 
 
@@ -167,9 +220,16 @@ def status(code: int, body: str = "error", headers: dict[str, str] | None = None
 class SlackStandIn:
     """A real HTTP server path answering from a script, then with 200; keeps every body."""
 
-    def __init__(self, httpserver: Any, script: Sequence[Answer] = ()) -> None:
+    def __init__(
+        self,
+        httpserver: Any,
+        script: Sequence[Answer] = (),
+        *,
+        latency: Callable[[], None] | None = None,
+    ) -> None:
         self.server = httpserver
         self.script = list(script)
+        self.latency = latency  # e.g. a FakeTime's sleep: each answer takes that long
         self.bodies: list[dict[str, Any]] = []
         httpserver.expect_request(WEBHOOK_PATH, method="POST").respond_with_handler(self._answer)
 
@@ -178,6 +238,8 @@ class SlackStandIn:
         return self.server.url_for(WEBHOOK_PATH)
 
     def _answer(self, request: Request) -> Response:
+        if self.latency:
+            self.latency()
         self.bodies.append(json.loads(request.get_data()))
         answer = self.script.pop(0) if self.script else ok
         return answer(request)
@@ -211,19 +273,119 @@ def alert_count(payload: dict[str, Any]) -> int:
 
 
 def create_dedup_table(name: str) -> str:
-    """The dedup table as the stack makes it (key ``pk`` S, TTL ``expires_at``), on the
-    moto server the environment points at. moto stores the TTL setting but never
-    expires items."""
+    """The dedup table as the stack makes it (key ``pk`` S, TTL ``expires_at``, the sparse
+    index of held groups), on the moto server the environment points at. moto stores the
+    TTL setting but never expires items."""
     import boto3
+
+    from deniedwatch.alerts.dedup import HELD_INDEX
 
     client = boto3.client("dynamodb")
     client.create_table(
         TableName=name,
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "pending", "AttributeType": "S"},
+            {"AttributeName": "closes_at", "AttributeType": "N"},
+        ],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": HELD_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "pending", "KeyType": "HASH"},
+                    {"AttributeName": "closes_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["state"]},
+            }
+        ],
         BillingMode="PAY_PER_REQUEST",
     )
     client.update_time_to_live(
         TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
     )
     return name
+
+
+def held_of(store: Any, key: Any = None) -> int:
+    """Denials a dedup store holds unannounced (of one group, or of all), as the
+    scheduled flush and `deniedwatch status` find them."""
+    return sum(g.held for g in store.held_groups() if key is None or g.key == key)
+
+
+# -- the fast path: EventBridge envelopes, alone or in an SQS batch ----------------------
+QUEUE_ARN = f"arn:aws:sqs:eu-west-1:{ACCOUNT}:deniedwatch-DenialEventsQueue"
+
+
+def eventbridge_event(record: dict[str, Any], *, source: str | None = None) -> dict[str, Any]:
+    """The EventBridge envelope CloudTrail puts on the default bus for ``record``."""
+    service = str(record.get("eventSource", "s3.amazonaws.com")).split(".")[0]
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": source or f"aws.{service}",
+        "account": ACCOUNT,
+        "time": record.get("eventTime", "2026-11-20T09:05:31Z"),
+        "region": record.get("awsRegion", "eu-west-1"),
+        "resources": [],
+        "detail": record,
+    }
+
+
+def sqs_message(body: Any, message_id: str | None = None) -> dict[str, Any]:
+    """One record of an SQS event as Lambda's event source mapping delivers it."""
+    return {
+        "messageId": message_id or str(uuid.uuid4()),
+        "receiptHandle": "AQEB" + uuid.uuid4().hex,
+        "body": body if isinstance(body, str) else json.dumps(body),
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": "1795770331000",
+            "SenderId": "AIDAEVENTBRIDGE",
+            "ApproximateFirstReceiveTimestamp": "1795770331100",
+        },
+        "messageAttributes": {},
+        "md5OfBody": "0" * 32,
+        "eventSource": "aws:sqs",
+        "eventSourceARN": QUEUE_ARN,
+        "awsRegion": "eu-west-1",
+    }
+
+
+def sqs_batch(records: Iterable[Any]) -> dict[str, Any]:
+    """An SQS batch whose messages are EventBridge envelopes of ``records`` (dicts), or
+    the given raw bodies (str) as they are."""
+    return {
+        "Records": [sqs_message(r if isinstance(r, str) else eventbridge_event(r)) for r in records]
+    }
+
+
+# -- the handler in-process ----------------------------------------------------------------
+# What the stack sets on the function: the `lambda_env` fixture (conftest.py) clears them.
+LAMBDA_ENV_VARS = (
+    "DENIEDWATCH_SLACK_SECRET_ARN",
+    "SLACK_WEBHOOK_URL",
+    "DENIEDWATCH_SNS_TOPIC_ARN",
+    "DENIEDWATCH_DEDUP_TABLE",
+    "DENIEDWATCH_CONFIG",
+    "DENIEDWATCH_LIVE_SOURCE",
+    "DENIEDWATCH_SECRETS_ARN",
+    "DENIEDWATCH_SLACK_API_URL",
+)
+
+
+def start(env: Any, fake: FakeTime) -> Any:
+    """Build the container state as the first invocation would, with the fake clock."""
+    from deniedwatch import lambda_handler
+
+    rt = lambda_handler.build_runtime(sleep=fake.sleep, clock=fake.monotonic, slack_timeout=2)
+    env.setattr(lambda_handler, "_runtime", rt)
+    return rt
+
+
+def emf(out: str) -> dict[str, Any]:
+    """The invocation's EMF totals line (the per-destination lines carry a "destination")."""
+    lines = [json.loads(x) for x in out.splitlines() if '"_aws"' in x]
+    (line,) = [x for x in lines if "destination" not in x]
+    return line

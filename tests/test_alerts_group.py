@@ -66,3 +66,82 @@ def test_log_stream_link_uses_the_console_fragment_encoding():
     assert "log-group/$252Faws$252Fcloudtrail$252Forg/log-events/o-1_CloudTrail_eu-west-1" in url
     assert LogLocation("eu-west-1|<x>", "g", "s").console_url() is None
     assert LogLocation(None, "g", "s").console_url() is None
+
+
+def test_callers_without_an_arn_are_grouped_by_principal_id():
+    """Two AWSAccount callers of one account: one caller's alert must not hold back
+    the other's (each has its own group and its own dedup window)."""
+
+    def caller(principal_id: str) -> Finding:
+        return Finding.from_record(
+            {
+                "errorCode": "AccessDenied",
+                "eventSource": "s3.amazonaws.com",
+                "eventName": "GetObject",
+                "recipientAccountId": "111122223333",
+                "userIdentity": {
+                    "type": "AWSAccount",
+                    "principalId": principal_id,
+                    "accountId": "999988887777",
+                },
+            }
+        )
+
+    a, b = caller("AIDAFIRSTCALLER"), caller("AROASECOND:session")
+    assert a.principal_name == b.principal_name == "account 999988887777"
+    alerts = group_findings([a, b, a])
+    assert sorted(x.key.principal for x in alerts) == ["AIDAFIRSTCALLER", "AROASECOND:session"]
+    assert sorted(x.count for x in alerts) == [1, 2]
+    assert alerts[0].key.caller != alerts[1].key.caller
+
+
+def test_caller_cuts_the_session_name_off_an_assumed_role():
+    key = GroupKey(
+        "1", "arn:aws:sts::1:assumed-role/scanner/session-7", "s3:GetObject", "AccessDenied"
+    )
+    assert key.caller == "1|arn:aws:sts::1:assumed-role/scanner"
+    assert (
+        GroupKey("1", "arn:aws:iam::1:user/bob", None, None).caller == "1|arn:aws:iam::1:user/bob"
+    )
+    assert GroupKey(None, None, None, None).caller == "|"
+
+
+# --- suppressions decided on the raw record: the same verdicts as on its Finding ---------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from deniedwatch.alerts.group import group_records  # noqa: E402
+from deniedwatch.rules import Ruleset, Suppression, build_ruleset  # noqa: E402
+from test_finding import random_records  # noqa: E402
+
+_rules = st.builds(
+    Suppression,
+    name=st.just("r"),
+    principal_name=st.none() | st.sampled_from(["config.amazonaws.com", "alice", "root"]),
+    principal_type=st.none() | st.sampled_from(["AWSService", "IAMUser", "Root"]),
+    event_name=st.none() | st.sampled_from(["Get*", "HeadBucket", "[A-Z]*"]),
+    source_ip=st.none() | st.sampled_from(["10.0.0.0/8", "delivery.logs.amazonaws.com"]),
+    user_agent=st.none() | st.sampled_from(["*", "*Terraform*"]),
+    caller_account_id=st.none() | st.just("111122223333"),
+    same_account=st.none() | st.just(True),
+)
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(random_records, max_size=8), st.integers(1, 5))
+def test_group_records_equals_grouping_their_findings(records, max_examples):
+    """The live path groups raw records: the same alerts as grouping their Findings."""
+    findings = [Finding.from_record(r) for r in records]
+    assert group_records(records, max_examples=max_examples) == group_findings(
+        findings, max_examples=max_examples
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(random_records, st.lists(_rules, max_size=3))
+def test_classify_without_a_finding_decides_as_evaluate_does(record, rules):
+    for ruleset in (Ruleset(), build_ruleset(suppressions=rules)):
+        detection = ruleset.evaluate(record)
+        quick = ruleset.classify(record)
+        assert (quick.verdict, quick.suppressed_by) == (detection.verdict, detection.suppressed_by)

@@ -180,7 +180,8 @@ def test_extra_and_ignored_codes_from_settings(cli: Cli, tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("fmt", ["json", "csv", "table"])
-def test_other_formats(cli: Cli, fmt: str) -> None:
+def test_other_formats(cli: Cli, fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "100")  # stacked: every value whole on its line
     result = scan(cli, "--format", fmt)
     assert result.exit_code == 0, result.stderr
     if fmt == "json":
@@ -349,6 +350,12 @@ def test_bad_files_warn_and_the_scan_goes_on(cli: Cli, messy_tree: Path, jobs: s
     result = cli("scan", messy_tree, "--jobs", jobs)
     assert result.exit_code == 3
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    odd = str(messy_tree / "AWSLogs/111122223333/CloudTrail/eu-west-1/2026/11/22/odd-records.json")
+    assert [w for w in warnings if odd in w] == [
+        f"warning: {odd}: record 0: not a JSON object (str)",
+        f"warning: {odd}: record 1: not a JSON object (int)",
+    ]
+    warnings = [w for w in warnings if odd not in w]
     assert len(warnings) == len(BAD)
     for name in BAD:
         assert any(name in w and str(messy_tree) in w for w in warnings), name
@@ -357,6 +364,7 @@ def test_bad_files_warn_and_the_scan_goes_on(cli: Cli, messy_tree: Path, jobs: s
     assert ids(result) == NO_CONFIG_IDS | {RAW[2]["eventID"]}
     assert "5 bad files" in result.stderr
     assert "2 bad records" in result.stderr
+    assert f"bad records in: {odd}" in result.stderr
     assert "1 not a log file" in result.stderr
 
 
@@ -453,7 +461,8 @@ def test_console_script_runs_as_a_real_process(tmp_path: Path) -> None:
     )
     assert failed.returncode == 2
     assert failed.stderr.strip() == (
-        f"error: {bad}:1: nope: unknown section (known: accounts, alerts, denial, deploy, suppress)"
+        f"error: {bad}:1: nope: unknown section (known: accounts, alerts, denial, deploy, "
+        "destinations, ous, routes, severity, suppress)"
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from deniedwatch.deploy import plan
+from deniedwatch.deploy import names, plan
 from deniedwatch.rules import CIS_METRIC_FILTER_PATTERN, DenialRule
 
 REPO = Path(__file__).resolve().parent.parent
@@ -61,13 +61,13 @@ def test_cfn_lint_is_clean_for_the_template_rendered_from_custom_settings() -> N
     assert cfn_lint(plan.render_template(rule)) == []
 
 
-def _checkov_report() -> dict[str, Any]:
+def _checkov_report(path: Path) -> dict[str, Any]:
     if not CHECKOV.exists():
         pytest.skip(
             "checkov venv missing: `make test` (or `make .venv-checkov/.installed`) adds it"
         )
     run = subprocess.run(
-        [str(CHECKOV), "-f", str(TEMPLATE), "--skip-download", "--compact", "-o", "json"],
+        [str(CHECKOV), "-f", str(path), "--skip-download", "--compact", "-o", "json"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -77,9 +77,13 @@ def _checkov_report() -> dict[str, Any]:
 
 
 def test_checkov_passes_except_the_skips_listed_with_reasons_in_the_template(
-    res: dict[str, Any],
+    res: dict[str, Any], tmp_path: Path
 ) -> None:
-    report = _checkov_report()
+    # checkov leaves out resources whose Condition is false for the parameters' defaults;
+    # live_source=both makes every resource but the email subscription active.
+    both = tmp_path / "template.yaml"
+    both.write_text(plan.render_template(DenialRule(), "both"), encoding="utf-8")
+    report = _checkov_report(both)
     results = report["results"]
     assert report["summary"]["parsing_errors"] == 0
     assert [(c["check_id"], c["resource"]) for c in results["failed_checks"]] == []
@@ -124,27 +128,103 @@ def test_iam_role_policies_have_no_wildcard_action(res: dict[str, Any]) -> None:
 def test_only_wildcard_action_anywhere_is_the_bucket_tls_deny(res: dict[str, Any]) -> None:
     wild = [(n, s) for n, s in _statements(res) if any("*" in a for a in _actions(s))]
     assert [(n, s["Sid"], s["Effect"]) for n, s in wild] == [
-        ("TrailBucketPolicy", "DenyInsecureTransport", "Deny")
+        ("TrailBucketPolicy", "DenyInsecureTransport", "Deny"),
+        ("DenialEventsQueuePolicy", "DenyInsecureTransport", "Deny"),
     ]
 
 
-def test_function_role_grants_exactly_what_the_live_path_needs(res: dict[str, Any]) -> None:
-    statements = props(res, "FunctionRole")["Policies"][0]["PolicyDocument"]["Statement"]
-    granted = {s["Sid"]: (sorted(_actions(s)), s["Resource"]) for s in statements}
-    assert granted == {
-        "OwnLogs": (
-            ["logs:CreateLogStream", "logs:PutLogEvents"],
-            {"Fn::GetAtt": ["FunctionLogGroup", "Arn"]},
-        ),
-        "ReadWebhook": (["secretsmanager:GetSecretValue"], {"Ref": "SlackWebhookSecret"}),
-        "Dedup": (
-            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-            {"Fn::GetAtt": ["DedupTable", "Arn"]},
-        ),
-        "Email": (["sns:Publish"], {"Ref": "AlertTopic"}),
-        "DeadLetters": (["sqs:SendMessage"], {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}),
-    }
+def _grant_statements(doc: dict[str, Any]) -> list[tuple[dict[str, Any], str | None]]:
+    """(statement, condition) pairs; a statement behind a condition is an Fn::If."""
+    out = []
+    for s in doc["Statement"]:
+        if "Fn::If" in s:
+            condition, then, _ = s["Fn::If"]
+            out.append((then, condition))
+        else:
+            out.append((s, None))
+    return out
+
+
+def test_function_role_grants_exactly_what_permissions_declares(res: dict[str, Any]) -> None:
+    from deniedwatch.deploy.permissions import FUNCTION_GRANTS
+
+    doc = props(res, "FunctionRole")["Policies"][0]["PolicyDocument"]
+    pairs = _grant_statements(doc)
+    for r in res.values():  # AWS::IAM::RolePolicy resources on the function's role
+        if r["Type"] == "AWS::IAM::RolePolicy" and r["Properties"]["RoleName"] == {
+            "Ref": "FunctionRole"
+        }:
+            pairs += [
+                (st, r.get("Condition"))
+                for st, _ in _grant_statements(r["Properties"]["PolicyDocument"])
+            ]
+    granted = {s["Sid"]: (sorted(_actions(s)), s["Resource"], cond) for s, cond in pairs}
+    assert set(granted) == {g.sid for g in FUNCTION_GRANTS}
+    for g in FUNCTION_GRANTS:
+        actions, resource, condition = granted[g.sid]
+        assert actions == sorted(g.actions), g.sid
+        arn = ({"Ref": g.resource}, {"Fn::GetAtt": [g.resource, "Arn"]})
+        sub = resource.get("Fn::Sub", "") if isinstance(resource, dict) else ""
+        assert resource in arn or sub.startswith(f"${{{g.resource}.Arn}}/"), g.sid
+        assert condition == g.condition, g.sid
     assert "ManagedPolicyArns" not in props(res, "FunctionRole")  # no cloudwatch:PutMetricData
+
+
+def test_trail_role_trusts_cloudtrail_without_conditions(res: dict[str, Any]) -> None:
+    """CloudTrail's documented delivery role has no condition; SourceArn/SourceAccount
+    there break delivery (prowler 4714, 7021). The permissions scope it to one group.
+    https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-required-policy-for-cloudwatch-logs.html
+    """
+    role = props(res, "TrailLogsRole")
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ]
+    (statement,) = role["Policies"][0]["PolicyDocument"]["Statement"]
+    assert "log-group:${TrailLogGroup}:log-stream:*" in statement["Resource"]["Fn::Sub"]
+
+
+def test_trail_arn_in_the_bucket_policy_carries_the_management_account(
+    res: dict[str, Any],
+) -> None:
+    """An organization trail's ARN uses the management account's id, also when a delegated
+    administrator creates it:
+    https://docs.aws.amazon.com/awscloudtrail/latest/userguide/creating-an-organizational-trail-prepare.html
+    """
+    statements = props(res, "TrailBucketPolicy")["PolicyDocument"]["Statement"]
+    for s in statements[1:]:
+        fmt, values = s["Condition"]["StringEquals"]["aws:SourceArn"]["Fn::Sub"]
+        assert fmt.endswith(":${Owner}:trail/" + names.TRAIL.in_template)
+        assert values["Owner"] == {
+            "Fn::If": [
+                "HasTrailOwnerAccountId",
+                {"Ref": "TrailOwnerAccountId"},
+                {"Ref": "AWS::AccountId"},
+            ]
+        }
+
+
+def test_no_literal_aws_partition_anywhere() -> None:
+    text = plan.template_text()
+    assert "arn:aws:" not in text and "arn:aws-" not in text
+    assert text.count("arn:${AWS::Partition}:") >= 3
+
+
+def test_retained_resources_are_not_kept_after_a_failed_first_create(res: dict[str, Any]) -> None:
+    for name in ("TrailBucket", "TrailLogGroup"):
+        assert res[name]["DeletionPolicy"] == "RetainExceptOnCreate", name
+        assert res[name]["UpdateReplacePolicy"] == "Retain", name
+
+
+def test_resources_that_need_a_role_wait_for_it(res: dict[str, Any]) -> None:
+    # The trail's role is ordered by its GetAtt (cfn-lint W3005 flags a DependsOn beside
+    # it); the invoke config reaches the role only through the function, so it says so.
+    role_arn = json.dumps(props(res, "Trail")["CloudWatchLogsRoleArn"])
+    assert '{"Fn::GetAtt": ["TrailLogsRole", "Arn"]}' in role_arn
+    assert res["FunctionInvokeConfig"]["DependsOn"] == "FunctionRole"
 
 
 def test_webhook_has_no_way_into_the_template(tpl: dict[str, Any], res: dict[str, Any]) -> None:
@@ -153,12 +233,13 @@ def test_webhook_has_no_way_into_the_template(tpl: dict[str, Any], res: dict[str
     assert not [p for p in tpl["Parameters"] if "webhook" in p.lower() or "slack" in p.lower()]
     env = props(res, "Function")["Environment"]["Variables"]
     assert set(env) == {
-        "DENIEDWATCH_SLACK_SECRET_ARN",
+        "DENIEDWATCH_SECRETS_ARN",
         "DENIEDWATCH_SNS_TOPIC_ARN",
         "DENIEDWATCH_DEDUP_TABLE",
+        "DENIEDWATCH_LIVE_SOURCE",
     }
     # the secret's name (GetSecretValue takes a name or an ARN), the same name deploy writes
-    assert env["DENIEDWATCH_SLACK_SECRET_ARN"] == {"Fn::Sub": plan.secret_name("${AWS::StackName}")}
+    assert env["DENIEDWATCH_SECRETS_ARN"] == {"Fn::Sub": plan.secret_name("${AWS::StackName}")}
     assert secret["Name"] == {"Fn::Sub": plan.secret_name("${AWS::StackName}")}
 
 
@@ -172,8 +253,40 @@ def test_function_matches_the_live_path_contract(res: dict[str, Any]) -> None:
     assert fn["Code"] == {"S3Bucket": {"Ref": "CodeBucket"}, "S3Key": {"Ref": "CodeKey"}}
     table = props(res, "DedupTable")
     assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
-    assert table["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}]
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
+def test_held_index_and_flush_schedule_match_the_code(res: dict[str, Any]) -> None:
+    """The sparse index is the one the test helper creates and the store queries; the
+    schedule sends exactly the event the handler flushes on, and only it may invoke."""
+    from deniedwatch import lambda_handler
+    from deniedwatch.alerts.dedup import HELD_INDEX
+
+    table = props(res, "DedupTable")
+    (index,) = table["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == HELD_INDEX
+    assert index["KeySchema"] == [
+        {"AttributeName": "pending", "KeyType": "HASH"},
+        {"AttributeName": "closes_at", "KeyType": "RANGE"},
+    ]
+    assert index["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["state"]}
+    assert table["AttributeDefinitions"] == [
+        {"AttributeName": "pk", "AttributeType": "S"},
+        {"AttributeName": "pending", "AttributeType": "S"},
+        {"AttributeName": "closes_at", "AttributeType": "N"},
+    ]
+    rule = props(res, "FlushSchedule")
+    assert rule["ScheduleExpression"] == "rate(15 minutes)" and rule["State"] == "ENABLED"
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["Function", "Arn"]}
+    assert json.loads(target["Input"]) == lambda_handler.FLUSH_EVENT
+    permission = props(res, "FlushSchedulePermission")
+    assert permission == {
+        "FunctionName": {"Fn::GetAtt": ["Function", "Arn"]},
+        "Action": "lambda:InvokeFunction",
+        "Principal": "events.amazonaws.com",
+        "SourceArn": {"Fn::GetAtt": ["FlushSchedule", "Arn"]},
+    }
 
 
 # -- patterns come from the code ------------------------------------------------------
@@ -205,11 +318,13 @@ def test_cis_metric_filter_is_byte_exact(res: dict[str, Any]) -> None:
 MOTO_SKIPS = {
     "AWS::CloudTrail::Trail",
     "AWS::CloudWatch::Alarm",
+    "AWS::IAM::RolePolicy",
     "AWS::Lambda::EventInvokeConfig",
     "AWS::Logs::MetricFilter",
     "AWS::Logs::SubscriptionFilter",
     "AWS::S3::BucketPolicy",
     "AWS::SNS::Subscription",
+    "AWS::SQS::QueuePolicy",
     "AWS::SecretsManager::Secret",
 }
 
@@ -230,8 +345,21 @@ def test_trail_template_multi_region_validated_own_logs_role(res: dict[str, Any]
     assert trail["EnableLogFileValidation"] is True
     assert trail["IsLogging"] is True
     assert trail["IsOrganizationTrail"] == {"Fn::If": ["UseOrganizationTrail", True, False]}
-    assert trail["CloudWatchLogsLogGroupArn"] == {"Fn::GetAtt": ["TrailLogGroup", "Arn"]}
-    assert trail["CloudWatchLogsRoleArn"] == {"Fn::GetAtt": ["TrailLogsRole", "Arn"]}
+    # no log group (nor role) with live_source=eventbridge: the trail writes to S3 only
+    assert trail["CloudWatchLogsLogGroupArn"] == {
+        "Fn::If": [
+            "CreateTrailLogGroup",
+            {"Fn::GetAtt": ["TrailLogGroup", "Arn"]},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+    assert trail["CloudWatchLogsRoleArn"] == {
+        "Fn::If": [
+            "CreateTrailLogGroup",
+            {"Fn::GetAtt": ["TrailLogsRole", "Arn"]},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
     assert res["Trail"]["DependsOn"] == "TrailBucketPolicy"
 
 
@@ -249,9 +377,6 @@ def test_trail_bucket_policy_tls_only_and_cloudtrail_delivery(res: dict[str, Any
     assert write["Condition"]["StringEquals"]["s3:x-amz-acl"] == "bucket-owner-full-control"
     assert "aws:SourceArn" in write["Condition"]["StringEquals"]
     bucket = res["TrailBucket"]
-    assert bucket["DeletionPolicy"] == "Retain" and res["TrailLogGroup"]["DeletionPolicy"] == (
-        "Retain"
-    )
     assert bucket["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
     assert bucket["Properties"]["LifecycleConfiguration"]["Rules"][0]["Status"] == "Enabled"
 
@@ -263,6 +388,7 @@ def test_alarms_notify_the_topic(res: dict[str, Any]) -> None:
         "UnauthorizedApiCallsAlarm",
         "FunctionErrorsAlarm",
         "DeadLetterDepthAlarm",
+        "DenialEventsDeadLetterAlarm",
     }
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [{"Ref": "AlertTopic"}]
@@ -304,13 +430,94 @@ def test_existing_log_group_mode_drops_trail_resources(
 ) -> None:
     assert tpl["Conditions"]["CreateTrail"] == {"Fn::Equals": [{"Ref": "ExistingLogGroupName"}, ""]}
     trail_only = {n for n, r in res.items() if r.get("Condition") == "CreateTrail"}
-    assert trail_only == {
-        "TrailBucket",
-        "TrailBucketPolicy",
-        "TrailLogGroup",
-        "TrailLogsRole",
-        "Trail",
-    }
+    assert trail_only == {"TrailBucket", "TrailBucketPolicy", "Trail"}
+    # the trail's log group and role also need a log path (not live_source=eventbridge)
+    trail_logs = {n for n, r in res.items() if r.get("Condition") == "CreateTrailLogGroup"}
+    assert trail_logs == {"TrailLogGroup", "TrailLogsRole"}
     watched = {"Fn::If": ["CreateTrail", {"Ref": "TrailLogGroup"}, {"Ref": "ExistingLogGroupName"}]}
     assert props(res, "UnauthorizedApiCallsMetricFilter")["LogGroupName"] == watched
     assert props(res, "DenialSubscriptionFilter")["LogGroupName"] == watched
+
+
+# -- the fast path (live_source eventbridge / both) ------------------------------------
+FAST_PATH = (
+    "DenialEventsDeadLetterQueue",
+    "DenialEventsQueue",
+    "DenialEventsQueuePolicy",
+    "DenialEventsRule",
+    "FunctionQueuePolicy",
+    "DenialEventsMapping",
+    "DenialEventsDeadLetterAlarm",
+)
+
+
+def test_live_source_parameter_and_conditions(tpl: dict[str, Any], res: dict[str, Any]) -> None:
+    from deniedwatch.sources.invocation import DEFAULT_LIVE_SOURCE, LIVE_SOURCES
+
+    param = tpl["Parameters"]["LiveSource"]
+    assert tuple(param["AllowedValues"]) == LIVE_SOURCES
+    assert param["Default"] == DEFAULT_LIVE_SOURCE
+    assert {n for n, r in res.items() if r.get("Condition") == "EventBridgePath"} == set(FAST_PATH)
+    for name in ("DenialSubscriptionFilter", "LogsInvokePermission"):
+        assert res[name]["Condition"] == "LogsPath"
+    for name in ("TrailLogGroup", "TrailLogsRole"):
+        assert res[name]["Condition"] == "CreateTrailLogGroup"
+    for name in ("UnauthorizedApiCallsMetricFilter", "UnauthorizedApiCallsAlarm"):
+        assert res[name]["Condition"] == "HasLogGroup"
+
+
+def test_rule_takes_read_only_events_too_and_its_pattern_comes_from_the_rule(
+    res: dict[str, Any],
+) -> None:
+    rule = props(res, "DenialEventsRule")
+    assert rule["State"] == "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
+    assert rule["EventBusName"] == "default"
+    assert rule["EventPattern"] == DenialRule().event_pattern()
+    custom = DenialRule(frozenset({'Client.Custom"*Denied\\'}), frozenset({"ForbiddenException"}))
+    rendered = decode(plan.render_template(custom, "both"))
+    assert rendered["Resources"]["DenialEventsRule"]["Properties"]["EventPattern"] == (
+        custom.event_pattern()
+    )
+    assert rendered["Parameters"]["LiveSource"]["Default"] == "both"
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["DenialEventsQueue", "Arn"]}
+    assert target["DeadLetterConfig"]["Arn"] == {
+        "Fn::GetAtt": ["DenialEventsDeadLetterQueue", "Arn"]
+    }
+
+
+def test_queue_is_encrypted_redriven_and_only_the_rule_may_send(res: dict[str, Any]) -> None:
+    queue = props(res, "DenialEventsQueue")
+    assert queue["SqsManagedSseEnabled"] is True
+    assert props(res, "DenialEventsDeadLetterQueue")["SqsManagedSseEnabled"] is True
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["DenialEventsDeadLetterQueue", "Arn"]
+    }
+    # Lambda's advice for an SQS source: visibility timeout >= 6 x the function timeout
+    assert queue["VisibilityTimeout"] >= 6 * props(res, "Function")["Timeout"]
+    statements = props(res, "DenialEventsQueuePolicy")["PolicyDocument"]["Statement"]
+    (allow,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "events.amazonaws.com"}
+    assert allow["Action"] == "sqs:SendMessage"
+    assert allow["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["DenialEventsRule", "Arn"]}}
+    }
+
+
+def test_function_reads_the_queue_with_exactly_what_the_mapping_needs(
+    res: dict[str, Any],
+) -> None:
+    policy = props(res, "FunctionQueuePolicy")
+    assert policy["RoleName"] == {"Ref": "FunctionRole"}
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert sorted(_actions(statement)) == [
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:ReceiveMessage",
+    ]
+    assert statement["Resource"] == {"Fn::GetAtt": ["DenialEventsQueue", "Arn"]}
+    mapping = props(res, "DenialEventsMapping")
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BatchSize"] == {"Ref": "QueueBatchSize"}
+    assert mapping["MaximumBatchingWindowInSeconds"] == {"Ref": "QueueBatchWindowSeconds"}
+    assert res["DenialEventsMapping"]["DependsOn"] == "FunctionQueuePolicy"

@@ -15,7 +15,13 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from deniedwatch.rules import Ruleset, Suppression, build_ruleset
+from deniedwatch.alerts.budget import DEFAULT_MAX_PER_PRINCIPAL, DEFAULT_MAX_POSTS, Budget
+from deniedwatch.alerts.channels.base import Destination
+from deniedwatch.alerts.routing import Route
+from deniedwatch.rules import ERROR_CODE_SHAPE, Ruleset, Suppression, build_ruleset
+from deniedwatch.severity import LEVELS, SeverityRule
+from deniedwatch.sources.invocation import DEFAULT_LIVE_SOURCE, LIVE_SOURCES
+from deniedwatch.urls import https_or_loopback
 
 ENV_CONFIG = "DENIEDWATCH_CONFIG"
 DEFAULT_FILE = "deniedwatch.toml"
@@ -31,6 +37,14 @@ class AlertSettings:
     threshold: int = 1  # alert a group only once it reaches N denials in the window
     max_examples: int = 5
     slack_channel: str | None = None  # shown in the message text, e.g. "#security-alerts"
+    # The alert budget (docs/alert-policy.md): posts per invocation, and per caller;
+    # what is left over is counted in one digest per caller.
+    max_posts_per_batch: int = DEFAULT_MAX_POSTS
+    max_posts_per_principal: int = DEFAULT_MAX_PER_PRINCIPAL
+
+    @property
+    def budget(self) -> Budget:
+        return Budget(self.max_posts_per_batch, self.max_posts_per_principal)
 
 
 @dataclass(frozen=True)
@@ -44,6 +58,11 @@ class DeploySettings:
     alarm_threshold: int = 1
     alarm_period_seconds: int = 300
     organization_trail: bool = False
+    live_source: str = DEFAULT_LIVE_SOURCE  # cloudwatch-logs | eventbridge | both
+    queue_batch_size: int = 10  # SQS messages per invocation (eventbridge / both)
+    queue_batch_window_seconds: int = 1  # how long Lambda may wait to fill a batch
+    trail_bucket: str | None = None  # default: a name CloudFormation generates
+    trail_bucket_retention_days: int = 365
 
 
 @dataclass(frozen=True)
@@ -51,10 +70,35 @@ class Settings:
     ruleset: Ruleset = field(default_factory=Ruleset)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     deploy: DeploySettings = field(default_factory=DeploySettings)
+    destinations: tuple[Destination, ...] = ()  # [[destinations]]; none: today's env vars
+    routes: tuple[Route, ...] = ()  # [[routes]]; none: everything to the defaults
+    severity_rules: tuple[SeverityRule, ...] = ()  # [[severity.rule]]
+    account_ous: dict[str, frozenset[str]] = field(default_factory=dict)  # from [ous]
     source: Path | None = None  # the file these came from, if any
+    # ``file:line: ...`` notes about settings that load but may not do what is meant
+    # (a suppression any caller can copy); the CLI prints them, the Lambda logs them.
+    warnings: tuple[str, ...] = ()
 
 
 _SUPPRESSION_KEYS = {f.name for f in fields(Suppression)} - {"name"}
+_BOOL_SUPPRESSION_KEYS = {"same_account"}
+# userIdentity.type values CloudTrail writes (AWS CloudTrail User Guide, "CloudTrail
+# userIdentity element": https://docs.aws.amazon.com/awscloudtrail/latest/userguide/
+# cloudtrail-event-reference-user-identity.html); a typo would never match.
+PRINCIPAL_TYPES = (
+    "AWSAccount",
+    "AWSService",
+    "AssumedRole",
+    "Directory",
+    "FederatedUser",
+    "IAMUser",
+    "IdentityCenterUser",
+    "Role",
+    "Root",
+    "SAMLUser",
+    "Unknown",
+    "WebIdentityUser",
+)
 
 
 class _Reader:
@@ -137,30 +181,41 @@ _KIND_NAMES = {int: "a whole number", str: "a string", bool: "true or false"}
 _IP_SHAPED = re.compile(r"[\d.]+(?:/.*)?|[0-9a-fA-F:.%]*:[0-9a-fA-F:.%]*(?:/.*)?|.*/.*")
 
 
-def _parse_suppressions(reader: _Reader, suppress: dict[str, Any]) -> list[Suppression]:
-    rules = suppress.get("rule", [])
+def _parse_suppressions(
+    reader: _Reader, suppress: dict[str, Any], warnings: list[str]
+) -> list[Suppression]:
+    return _match_rules(reader, suppress, "suppress.rule", set(), warnings)
+
+
+def _match_rules(
+    reader: _Reader, parent: dict[str, Any], table: str, extra: set[str], warnings: list[str]
+) -> list[Suppression]:
+    """[[suppress.rule]] / [[severity.rule]]: match keys (a Suppression) plus ``extra`` keys."""
+    rules = parent.get("rule", [])
     if not isinstance(rules, list):
-        reader.fail("suppress.rule", "must be an array of tables: [[suppress.rule]]", "suppress")
+        reader.fail(table, f"must be an array of tables: [[{table}]]", table.split(".")[0])
     parsed = []
-    for i, rule in enumerate(rules):
-        table = "suppress.rule"
-        if not isinstance(rule, dict):
-            reader.fail(f"suppress.rule[{i}]", "must be a table", table, i)
-        unknown = set(rule) - _SUPPRESSION_KEYS - {"name"}
+    for i, given in enumerate(rules):
+        if not isinstance(given, dict):
+            reader.fail(f"{table}[{i}]", "must be a table", table, i)
+        unknown = set(given) - _SUPPRESSION_KEYS - {"name"} - extra
         if unknown:
             key = sorted(unknown)[0]
+            known = ", ".join(sorted({"name", *extra, *_SUPPRESSION_KEYS}))
+            reader.fail(f"{table}[{i}].{key}", f"unknown key (known: {known})", table, i)
+        for key, value in given.items():
+            if key in _BOOL_SUPPRESSION_KEYS:
+                if not isinstance(value, bool):
+                    reader.fail(f"{table}[{i}].{key}", "must be true or false", table, i)
+            elif not isinstance(value, str) or not value:
+                reader.fail(f"{table}[{i}].{key}", "must be a non-empty string", table, i)
+        rule = {k: v for k, v in given.items() if k not in extra}
+        if rule.get("principal_type", PRINCIPAL_TYPES[0]) not in PRINCIPAL_TYPES:
+            problem = f"must be one of {', '.join(PRINCIPAL_TYPES)}"
+            reader.fail(f"{table}[{i}].principal_type", problem, table, i)
+        if not {k for k in rule if k in _SUPPRESSION_KEYS and rule[k] is not False}:
             reader.fail(
-                f"suppress.rule[{i}].{key}",
-                f"unknown key (known: name, {', '.join(sorted(_SUPPRESSION_KEYS))})",
-                table,
-                i,
-            )
-        for key, value in rule.items():
-            if not isinstance(value, str) or not value:
-                reader.fail(f"suppress.rule[{i}].{key}", "must be a non-empty string", table, i)
-        if not set(rule) & _SUPPRESSION_KEYS:
-            reader.fail(
-                f"suppress.rule[{i}]",
+                f"{table}[{i}]",
                 "matches everything: give at least one of " + ", ".join(sorted(_SUPPRESSION_KEYS)),
                 table,
                 i,
@@ -172,9 +227,175 @@ def _parse_suppressions(reader: _Reader, suppress: dict[str, Any]) -> list[Suppr
                 ipaddress.ip_network(rule["source_ip"], strict=False)
             except ValueError:
                 problem = f"{rule['source_ip']!r} is not an IP address or CIDR"
-                reader.fail(f"suppress.rule[{i}].source_ip", problem, table, i)
+                reader.fail(f"{table}[{i}].source_ip", problem, table, i)
         parsed.append(Suppression(**{**rule, "name": rule.get("name", f"rule-{i + 1}")}))
+        if forgeable := parsed[-1].forgeable_keys():
+            line = reader.header_line(table, i)
+            where = f"{reader.path}:{line}" if line else str(reader.path)
+            warnings.append(
+                f"{where}: {table}[{i}] ({parsed[-1].name}) matches only on "
+                f"{', '.join(forgeable)}, which the caller chooses: anyone can copy them to "
+                f"{'hide their denials' if table == 'suppress.rule' else 'change their severity'}. "
+                "Add principal_arn, caller_account_id, same_account = true "
+                "or a source_ip range (docs/alert-policy.md)."
+            )
     return parsed
+
+
+def _parse_severity(
+    reader: _Reader, table: dict[str, Any], warnings: list[str]
+) -> tuple[SeverityRule, ...]:
+    matches = _match_rules(reader, table, "severity.rule", {"level"}, warnings)
+    rules = []
+    for i, (given, match) in enumerate(zip(table.get("rule", []), matches, strict=True)):
+        level = given.get("level")
+        if level not in LEVELS:
+            problem = f"must be one of {', '.join(LEVELS)}, got {level!r}"
+            reader.fail(f"severity.rule[{i}].level", problem, "severity.rule", i)
+        rules.append(SeverityRule(level, match))
+    return tuple(rules)
+
+
+def _parse_ous(reader: _Reader, table: dict[str, Any]) -> dict[str, frozenset[str]]:
+    """``[ous]``: OU id -> its accounts; returned as account -> the OUs it is in."""
+    out: dict[str, set[str]] = {}
+    for ou in table:
+        if not re.fullmatch(r"(ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}|r-[0-9a-z]{4,32})", ou):
+            reader.fail(f"ous.{ou}", "an OU id looks like ou-ab12-cd34ef56 (or a root r-ab12)")
+        for account in reader.strings(table, "ous", ou):
+            if not re.fullmatch(r"\d{12}", account):
+                reader.fail(f"ous.{ou}", f"account ids are 12 digits, got {account!r}", "ous")
+            out.setdefault(account, set()).add(ou)
+    return {a: frozenset(o) for a, o in out.items()}
+
+
+_DESTINATION_KEYS = {"name", "type", "url_env", "default"}
+_NAME = re.compile(r"[a-z0-9-]+")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _array(reader: _Reader, value: Any, name: str) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        reader.fail(name, f"must be an array of tables: [[{name}]]")
+    return value
+
+
+def _parse_destinations(reader: _Reader, value: Any) -> tuple[Destination, ...]:
+    from deniedwatch.alerts.channels.registry import TYPES, channel_type
+
+    table = "destinations"
+    parsed: list[Destination] = []
+    for i, entry in enumerate(_array(reader, value, table)):
+
+        def fail(key: str, problem: str, i: int = i) -> None:
+            reader.fail(f"{table}[{i}].{key}" if key else f"{table}[{i}]", problem, table, i)
+
+        name = entry.get("name")
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            fail("name" if "name" in entry else "", "needs a name of a-z, 0-9 and -")
+        if any(d.name == name for d in parsed):
+            fail("name", f"duplicate destination name {name!r}")
+        kind = entry.get("type")
+        if kind not in TYPES:
+            fail("type" if "type" in entry else "", f"type must be one of {', '.join(TYPES)}")
+        spec = channel_type(kind)
+        allowed = _DESTINATION_KEYS | set(spec.required) | set(spec.optional)
+        for key in entry:
+            if key not in allowed:
+                fail(key, f"unknown key for type {kind} (known: {', '.join(sorted(allowed))})")
+        for key in spec.required:
+            if key not in entry:
+                fail("", f"type {kind} needs {key}")
+        for key in allowed - {"default"}:
+            if key in entry and (not isinstance(entry[key], str) or not entry[key].strip()):
+                fail(key, "must be a non-empty string")
+        if "default" in entry and not isinstance(entry["default"], bool):
+            fail("default", "must be true or false")
+        url_env = entry.get("url_env")
+        if url_env is not None and not _ENV_NAME.fullmatch(url_env):
+            fail("url_env", f"{url_env!r} is not an environment variable name")
+        if url_env is not None and spec.secret is None:
+            fail("url_env", f"type {kind} has no secret")
+        for key in ("api_url", "events_url"):
+            if key in entry and not https_or_loopback(entry[key]):
+                fail(key, "must be an https:// URL (http:// only for localhost)")
+        if "topic_arn" in entry and not re.fullmatch(
+            r"arn:aws[a-z-]*:sns:[^:]+:\d{12}:.+", entry["topic_arn"]
+        ):
+            fail("topic_arn", f"{entry['topic_arn']!r} is not an SNS topic ARN")
+        options = {k: v for k, v in entry.items() if k not in _DESTINATION_KEYS}
+        parsed.append(
+            Destination(
+                name=name,
+                type=kind,
+                url_env=url_env,
+                options=options,
+                default=entry.get("default"),
+                line=reader.header_line(table, i),
+            )
+        )
+    return tuple(parsed)
+
+
+_ROUTE_LISTS = ("accounts", "ous", "severity", "principal_type", "event_source", "error_code")
+
+
+def _parse_routes(
+    reader: _Reader, value: Any, destinations: tuple[Destination, ...]
+) -> tuple[Route, ...]:
+    table = "routes"
+    known = {d.name for d in destinations}
+    allowed = {"name", "destinations", "continue", *_ROUTE_LISTS}
+    parsed: list[Route] = []
+    for i, entry in enumerate(_array(reader, value, table)):
+
+        def fail(key: str, problem: str, i: int = i) -> None:
+            reader.fail(f"{table}[{i}].{key}" if key else f"{table}[{i}]", problem, table, i)
+
+        for key in entry:
+            if key not in allowed:
+                fail(key, f"unknown key (known: {', '.join(sorted(allowed))})")
+        name = entry.get("name", f"route-{i + 1}")
+        if not isinstance(name, str) or not name:
+            fail("name", "must be a non-empty string")
+        if any(r.name == name for r in parsed):
+            fail("name", f"duplicate route name {name!r}")
+        if "destinations" not in entry:
+            fail("", "needs destinations = [...]")
+        targets = reader.strings(entry, f"{table}[{i}]", "destinations")
+        if not destinations:
+            fail("destinations", "routes need [[destinations]] entries to send to")
+        for target in targets:
+            if target not in known:
+                fail(
+                    "destinations",
+                    f"unknown destination {target!r} (declared: {', '.join(sorted(known))})",
+                )
+        lists = {
+            key: frozenset(reader.strings(entry, f"{table}[{i}]", key)) for key in _ROUTE_LISTS
+        }
+        for account in lists["accounts"]:
+            if not re.fullmatch(r"\d{12}", account):
+                fail("accounts", f"account ids are 12 digits, got {account!r}")
+        for level in lists["severity"]:
+            if level not in LEVELS:
+                fail("severity", f"must be among {', '.join(LEVELS)}, got {level!r}")
+        for kind in lists["principal_type"]:
+            if kind not in PRINCIPAL_TYPES:
+                fail("principal_type", f"must be among {', '.join(PRINCIPAL_TYPES)}, got {kind!r}")
+        cont = entry.get("continue", False)
+        if not isinstance(cont, bool):
+            fail("continue", "must be true or false")
+        parsed.append(
+            Route(
+                name=name,
+                destinations=tuple(targets),
+                continue_=cont,
+                line=reader.header_line(table, i),
+                **lists,
+            )
+        )
+    return tuple(parsed)
 
 
 def parse_settings(text: str, path: Path) -> Settings:
@@ -187,7 +408,17 @@ def parse_settings(text: str, path: Path) -> Settings:
         line = m.group(1) if m else len(text.splitlines()) or 1
         raise ConfigError(f"{path}:{line}: not valid TOML: {exc}") from None
     reader = _Reader(path, text)
-    known_tables = {"denial", "suppress", "accounts", "alerts", "deploy"}
+    known_tables = {
+        "denial",
+        "suppress",
+        "accounts",
+        "alerts",
+        "deploy",
+        "destinations",
+        "routes",
+        "severity",
+        "ous",
+    }
     for key in data:
         if key not in known_tables:
             reader.fail(key, f"unknown section (known: {', '.join(sorted(known_tables))})")
@@ -201,19 +432,44 @@ def parse_settings(text: str, path: Path) -> Settings:
         if not isinstance(label, str):
             reader.fail(f"accounts.{account}", "the label must be a string", "accounts")
 
+    warnings: list[str] = []
+    destinations = _parse_destinations(reader, data.get("destinations", []))
+    routes = _parse_routes(reader, data.get("routes", []), destinations)
     ruleset = build_ruleset(
-        extra_codes=reader.strings(denial, "denial", "extra_codes"),
-        ignored_codes=reader.strings(denial, "denial", "ignored_codes"),
+        extra_codes=_error_codes(reader, denial, "extra_codes"),
+        ignored_codes=_error_codes(reader, denial, "ignored_codes"),
         default_suppressions=reader.typed(suppress, "suppress", "defaults", bool, True),
-        suppressions=_parse_suppressions(reader, suppress),
+        suppressions=_parse_suppressions(reader, suppress, warnings),
         account_labels=accounts,
     )
+    severity_rules = _parse_severity(reader, reader.table(data, "severity", {"rule"}), warnings)
     return Settings(
         ruleset=ruleset,
         alerts=_dataclass_from(reader, data, "alerts", AlertSettings),
         deploy=_dataclass_from(reader, data, "deploy", DeploySettings),
+        destinations=destinations,
+        routes=routes,
+        severity_rules=severity_rules,
+        account_ous=_parse_ous(reader, reader.table(data, "ous", None)),
         source=path,
+        warnings=tuple(warnings),
     )
+
+
+def _error_codes(reader: _Reader, denial: dict[str, Any], key: str) -> list[str]:
+    """Codes go verbatim into the filter pattern: a quote would break it, and ``*`` is a
+    CloudWatch wildcard there but a literal in the function (so ``"*Denied"`` in
+    ignored_codes would drop every AccessDenied before the function saw it)."""
+    codes = reader.strings(denial, "denial", key)
+    for code in codes:
+        if not ERROR_CODE_SHAPE.fullmatch(code):
+            reader.fail(
+                f"denial.{key}",
+                f"{code!r} is not an error code: letters, digits, '.', '_' and '-' only "
+                "(no wildcards, quotes or spaces)",
+                "denial",
+            )
+    return codes
 
 
 def _dataclass_from(reader: _Reader, data: dict[str, Any], name: str, cls: type) -> Any:
@@ -223,9 +479,19 @@ def _dataclass_from(reader: _Reader, data: dict[str, Any], name: str, cls: type)
     for key, kind in kinds.items():
         base = {"int": int, "bool": bool}.get(str(kind), str)
         values[key] = reader.typed(table, name, key, base, getattr(cls(), key))
-    for key in ("dedup_window_minutes", "threshold", "max_examples"):
+    at_least_one = (
+        "dedup_window_minutes",
+        "threshold",
+        "max_examples",
+        "max_posts_per_batch",
+        "max_posts_per_principal",
+        "queue_batch_size",
+    )
+    for key in at_least_one:
         if key in values and key in table and values[key] < 1:
             reader.fail(f"{name}.{key}", "must be at least 1", name)
+    if values.get("live_source", DEFAULT_LIVE_SOURCE) not in LIVE_SOURCES:
+        reader.fail(f"{name}.live_source", "must be one of " + ", ".join(LIVE_SOURCES), name)
     return cls(**values)
 
 

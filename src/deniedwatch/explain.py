@@ -56,7 +56,21 @@ def _explain(message: str) -> Explanation:
         policy, explicit = POLICY_TYPES[m.group(1).lower()], True
     elif m := _IMPLICIT.search(message):
         policy, explicit = POLICY_TYPES[m.group(1).lower()], False
-    resource = None
-    if m := _RESOURCE.search(message):
-        resource = (m.group(1) if m.group(1) is not None else m.group(2)) or None
-    return Explanation(policy, explicit, resource)
+    return Explanation(policy, explicit, resource_in(message))
+
+
+@lru_cache(maxsize=4096)
+def resource_in(message: str | None) -> str | None:
+    """Just the resource of a denial message (grouping needs it for every denial; the
+    policy type only for the few it shows): the same as searching with ``_RESOURCE``,
+    but the regex runs only where "on resource:" stands, not across the message."""
+    if not message or not isinstance(message, str):
+        return None
+    m = None
+    if message.isascii():  # lower() keeps every index: match only where the words are
+        lowered, start = message.lower(), 0
+        while m is None and (at := lowered.find("on resource:", start)) >= 0:
+            m, start = _RESOURCE.match(message, at), at + 1
+    else:
+        m = _RESOURCE.search(message)
+    return ((m.group(1) if m.group(1) is not None else m.group(2)) or None) if m else None

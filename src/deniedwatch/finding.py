@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from typing import Any, Protocol
 
-from deniedwatch.explain import explain
+from deniedwatch.explain import explain, resource_in
+from deniedwatch.partition import console_base
 
 
 class RecordLike(Protocol):
@@ -22,9 +24,8 @@ class RecordLike(Protocol):
 
 
 _REGION = re.compile(r"[a-z0-9-]{1,40}")
-CONSOLE_URL = (
-    "https://{region}.console.aws.amazon.com/cloudtrailv2/home?region={region}#/events/{event_id}"
-)
+# After the partition's console host (deniedwatch.partition.console_base).
+CONSOLE_PATH = "/cloudtrailv2/home?region={region}#/events/{event_id}"
 
 # eventSource prefixes whose IAM action prefix differs from the host name.
 _ACTION_PREFIX = {
@@ -92,6 +93,7 @@ def principal_name(identity: Mapping[str, Any]) -> str | None:
     )
 
 
+@lru_cache(maxsize=4096)  # a batch repeats a few hundred (source, name) pairs at most
 def action_of(event_source: str | None, event_name: str | None) -> str | None:
     """'s3.amazonaws.com' + 'GetObject' -> 's3:GetObject'."""
     if not event_name:
@@ -107,7 +109,71 @@ def console_url(region: str | None, event_id: str | None) -> str | None:
     # (e.g. "evil.example/#") could point "Open the event in CloudTrail" elsewhere.
     if not region or not event_id or not _REGION.fullmatch(region):
         return None
-    return CONSOLE_URL.format(region=region, event_id=event_id)
+    return console_base(region) + CONSOLE_PATH.format(region=region, event_id=event_id)
+
+
+def _first_resource(record: RecordLike) -> str | None:
+    resources = record.get("resources")
+    first = _map(resources[0]) if isinstance(resources, list) and resources else {}
+    return _str(first.get("ARN"))
+
+
+def resource_of(record: RecordLike) -> str | None:
+    """The resource a denial was about: "on resource: X" in the message, else the
+    record's first resources[].ARN (Finding.resource, without building a Finding)."""
+    return resource_in(_str(record.get("errorMessage"))) or _first_resource(record)
+
+
+class RecordView:
+    """The fields of a raw record that suppressions read, under a Finding's names and
+    with its rules (non-strings and empty strings are None), computed only when read:
+    a record is classified without building a Finding."""
+
+    __slots__ = ("_r", "_ui")
+
+    def __init__(self, record: RecordLike) -> None:
+        self._r = record
+        self._ui = _map(record.get("userIdentity"))
+
+    @property
+    def principal_arn(self) -> str | None:
+        return _str(self._ui.get("arn"))
+
+    @property
+    def principal_type(self) -> str | None:
+        return _str(self._ui.get("type"))
+
+    @property
+    def principal_name(self) -> str | None:
+        return principal_name(self._ui)
+
+    @property
+    def caller_account_id(self) -> str | None:
+        return _str(self._ui.get("accountId"))
+
+    @property
+    def account_id(self) -> str | None:
+        return _str(self._r.get("recipientAccountId")) or self.caller_account_id
+
+    @property
+    def service(self) -> str | None:
+        return _str(self._r.get("eventSource"))
+
+    @property
+    def event_name(self) -> str | None:
+        return _str(self._r.get("eventName"))
+
+    @property
+    def error_code(self) -> str | None:
+        return _str(self._r.get("errorCode"))
+
+    @property
+    def source_ip(self) -> str | None:
+        return _str(self._r.get("sourceIPAddress"))
+
+    @property
+    def user_agent(self) -> str | None:
+        return _str(self._r.get("userAgent"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,14 +201,15 @@ class Finding:
     # Not part of the JSON schema: the caller's own account (userIdentity.accountId),
     # which differs from account_id for cross-account and anonymous calls.
     caller_account_id: str | None = field(default=None, compare=False, repr=False)
+    # Not part of the JSON schema either: userIdentity.principalId, which tells
+    # callers apart where there is no ARN (an AWSAccount principal).
+    principal_id: str | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_record(cls, record: RecordLike) -> Finding:
         identity = _map(record.get("userIdentity"))
         message = _str(record.get("errorMessage"))
         why = explain(message)
-        resources = record.get("resources")
-        first_resource = _map(resources[0]) if isinstance(resources, list) and resources else {}
         region = _str(record.get("awsRegion"))
         event_id = _str(record.get("eventID"))
         source = _str(record.get("eventSource"))
@@ -165,9 +232,10 @@ class Finding:
             error_message=message,
             denial_policy=why.policy,
             denial_explicit=why.explicit,
-            resource=why.resource or _str(first_resource.get("ARN")),
+            resource=why.resource or _first_resource(record),
             console_url=console_url(region, event_id),
             caller_account_id=caller_account,
+            principal_id=_str(identity.get("principalId")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -176,5 +244,5 @@ class Finding:
 
 
 SCHEMA_FIELDS: tuple[str, ...] = tuple(
-    f.name for f in fields(Finding) if f.name != "caller_account_id"
+    f.name for f in fields(Finding) if f.name not in ("caller_account_id", "principal_id")
 )

@@ -1,37 +1,48 @@
-"""The Lambda entry point: CloudWatch Logs subscription batch -> alerts. Wiring only.
+"""The Lambda entry point: a live batch (CloudWatch Logs subscription, SQS batch of
+EventBridge envelopes, one EventBridge event) -> alerts, and the scheduled flush of
+closed dedup windows (``FLUSH_EVENT``). Wiring only.
 
 Settings come from the file named by env ``DENIEDWATCH_CONFIG`` if set, else
 from ``deniedwatch/deniedwatch.toml`` inside the function's zip (next to this
-module: ``BUNDLED_SETTINGS``), else the built-in defaults. Other environment:
-``DENIEDWATCH_SLACK_SECRET_ARN`` or ``SLACK_WEBHOOK_URL`` (Slack),
-``DENIEDWATCH_SNS_TOPIC_ARN`` (email), ``DENIEDWATCH_DEDUP_TABLE`` (dedup window
-across invocations).
+module: ``BUNDLED_SETTINGS``), else the built-in defaults. The settings'
+``[[destinations]]``/``[[routes]]`` decide where alerts go (``alerts/pipeline.py``);
+their secrets come from ``DENIEDWATCH_SECRETS_ARN`` (or each ``url_env``). Without
+destinations, today's environment: ``DENIEDWATCH_SLACK_SECRET_ARN`` or
+``SLACK_WEBHOOK_URL`` (Slack), ``DENIEDWATCH_SNS_TOPIC_ARN`` (email). Also
+``DENIEDWATCH_DEDUP_TABLE`` (dedup window across invocations),
+``DENIEDWATCH_LIVE_SOURCE`` (``both``: dedup across the two live paths by eventID).
 
-Import path: stdlib, slack_sdk and deniedwatch's core; boto3 only when used.
+Import path: stdlib and deniedwatch's core; slack_sdk when a Slack destination
+posts, boto3 only when used.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from deniedwatch import secrets
+from deniedwatch.alerts.channels.base import Channel
 from deniedwatch.alerts.dedup import ENV_TABLE, DedupStore, DynamoStore, NullStore
-from deniedwatch.alerts.deliver import Channel, deliver
-from deniedwatch.alerts.email import ENV_TOPIC_ARN, SnsChannel
-from deniedwatch.alerts.group import LogLocation, group_findings
-from deniedwatch.alerts.slack import SlackChannel
+from deniedwatch.alerts.deliver import flush_windows
+from deniedwatch.alerts.group import Alert, GroupKey, LogLocation, group_records
+from deniedwatch.alerts.pipeline import Pipeline, build_pipeline
+from deniedwatch.alerts.sightings import (
+    BOTH,
+    ENV_LIVE_SOURCE,
+    DynamoSightings,
+    EveryPath,
+    Sightings,
+    first_sightings,
+)
 from deniedwatch.config import ENV_CONFIG, Settings, load_settings
-from deniedwatch.finding import Finding
+from deniedwatch.intake import Detected, detect
 from deniedwatch.metrics import Metrics, log
-from deniedwatch.rules import Ruleset, Verdict
-from deniedwatch.sources.cwlogs import BadRecord, LogBatch, LogEvent, decode_payload, parse_record
+from deniedwatch.sources.invocation import Shape, decode_invocation, message_batch_id
 
 BUNDLED_SETTINGS = Path(__file__).parent / "deniedwatch.toml"
 BUNDLED_SETTINGS_ARCNAME = "deniedwatch/deniedwatch.toml"  # its path inside the zip
@@ -43,7 +54,13 @@ class Runtime:
 
     settings: Settings
     store: DedupStore
-    channels: list[Channel]
+    pipeline: Pipeline
+    sightings: Sightings = field(default_factory=EveryPath)  # live_source = both
+    wall_clock: Callable[[], float] = time.time  # "now" for the dedup window
+
+    @property
+    def channels(self) -> list[Channel]:
+        return self.pipeline.channels
 
 
 def load_runtime_settings() -> Settings:
@@ -60,6 +77,7 @@ def build_runtime(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     slack_timeout: int = 10,
+    wall_clock: Callable[[], float] = time.time,
 ) -> Runtime:
     """The container's settings, store and channels; waits go through ``sleep``/``clock``."""
     settings = load_runtime_settings()
@@ -77,42 +95,37 @@ def build_runtime(
             message=f"{ENV_TABLE} is not set: no dedup across invocations, "
             "every batch posts its own alerts",
         )
-    channels: list[Channel] = []
-    if secrets.configured():
-        channels.append(
-            SlackChannel(
-                _webhook_url,
-                slack_channel=a.slack_channel,
-                window_minutes=a.dedup_window_minutes,
-                on_rejected=secrets.forget,
-                timeout=slack_timeout,
-                sleep=sleep,
-                clock=clock,
-            )
-        )
-    if topic := os.environ.get(ENV_TOPIC_ARN):
-        channels.append(SnsChannel(topic, window_minutes=a.dedup_window_minutes))
-    if not channels:
+    pipeline = build_pipeline(settings, sleep=sleep, clock=clock, timeout=slack_timeout)
+    if not pipeline.channels:
         log(
             "config",
             level="warning",
-            message=f"no alert channel: set {secrets.ENV_SECRET_ARN} or {secrets.ENV_WEBHOOK_URL}"
-            f" and/or {ENV_TOPIC_ARN}; alerts are only logged",
+            message="no alert destination: add [[destinations]] to the settings, or set "
+            f"{secrets.ENV_SECRET_ARN} / {secrets.ENV_WEBHOOK_URL} and/or "
+            "DENIEDWATCH_SNS_TOPIC_ARN; alerts are only logged",
+        )
+    for warning in settings.warnings:
+        log("config", level="warning", message=warning)
+    live_source = os.environ.get(ENV_LIVE_SOURCE) or "cloudwatch-logs"
+    sightings: Sightings = EveryPath()
+    if live_source == BOTH and isinstance(store, DynamoStore):
+        sightings = DynamoSightings(store)
+    elif live_source == BOTH:
+        log(
+            "config",
+            level="warning",
+            message=f"{ENV_LIVE_SOURCE}=both without {ENV_TABLE}: "
+            "a denial both paths deliver is alerted twice",
         )
     log(
         "config",
         settings=str(settings.source) if settings.source else "defaults",
-        channels=[c.name for c in channels],
+        channels=[c.name for c in pipeline.channels],
+        routes=[r.name for r in settings.routes],
         dedup_table=table or None,
+        live_source=live_source,
     )
-    return Runtime(settings, store, channels)
-
-
-def _webhook_url() -> str:
-    url = secrets.webhook_url()
-    if url is None:
-        raise secrets.SecretError("no Slack webhook configured")
-    return url
+    return Runtime(settings, store, pipeline, sightings, wall_clock)
 
 
 _runtime: Runtime | None = None
@@ -132,14 +145,55 @@ def reset() -> None:
     secrets.forget()
 
 
+# What the template's EventBridge schedule (FlushSchedule) sends, every 15 minutes.
+FLUSH_EVENT = {"deniedwatch": "flush-held-windows"}
+
+
 def handler(event: Any, context: Any = None) -> dict[str, Any]:
     """AWS Lambda entry. Raises on an undecodable payload or a failed delivery (AWS retries)."""
     rt = runtime()
     metrics = Metrics()
     try:
-        return process(event, rt, metrics, now=time.time(), time_left=_time_left(context))
+        now, time_left = rt.wall_clock(), _time_left(context)
+        if event == FLUSH_EVENT:
+            return flush(rt, metrics, now=now, time_left=time_left)
+        result = process(event, rt, metrics, now=now, time_left=time_left)
     finally:
         metrics.flush()
+    return lambda_response(result)
+
+
+def lambda_response(result: dict[str, Any]) -> dict[str, Any]:
+    """What Lambda gets back. For an SQS batch, the partial batch response alone, in the
+    documented syntax; its summary goes to the log instead.
+    https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html"""
+    if "batchItemFailures" not in result:
+        return result
+    failures = result["batchItemFailures"]
+    summary = {k: v for k, v in result.items() if k != "batchItemFailures"}
+    log("batch-result", **summary, failed_messages=len(failures))
+    return {"batchItemFailures": failures}
+
+
+def flush(
+    rt: Runtime, metrics: Metrics, *, now: float, time_left: Callable[[], float] | None = None
+) -> dict[str, Any]:
+    """The scheduled run: a summary of what closed dedup windows held and never announced,
+    to the destinations each group's routes select."""
+    report = flush_windows(
+        channels=rt.pipeline.channels,
+        store=rt.store,
+        now=now,
+        metrics=metrics,
+        time_left=time_left,
+        select=rt.pipeline.select,
+    )
+    report.raise_for_failures()
+    return {
+        "status": "flushed",
+        "summaries": len(report.digests),
+        "held": sum(d.count for d in report.digests),
+    }
 
 
 def _time_left(context: Any) -> Callable[[], float] | None:
@@ -155,74 +209,69 @@ def process(
     now: float,
     time_left: Callable[[], float] | None = None,
 ) -> dict[str, Any]:
-    batch = decode_payload(event)  # PayloadError propagates: the whole payload is unreadable
-    if batch.is_control:
-        log("control-message", log_group=batch.log_group)
+    invocation = decode_invocation(event)  # PayloadError propagates: nothing readable
+    if invocation.shape is Shape.CONTROL:
+        log("control-message", log_group=invocation.log_group)
         return {"status": "control-message"}
-    metrics.add("Events", len(batch.events))
+    if invocation.shape is Shape.SCHEDULE:
+        log("scheduled-event")
+        return {"status": "scheduled-event"}
     ruleset = rt.settings.ruleset
-    findings = [f for e in batch.events if (f := detect(e, ruleset, metrics, batch))]
-    alerts = group_findings(
-        findings,
+    detected = detect(invocation, ruleset, metrics)
+    if invocation.path is not None:
+        keep = first_sightings(
+            rt.sightings,
+            [d.event_id for d in detected],
+            invocation.path.value,
+            now=now,
+            metrics=metrics,
+        )
+        detected = [d for d in detected if not d.event_id or d.event_id in keep]
+    # raw records: a Finding is built only for what an alert shows (group_records)
+    alerts = group_records(
+        [d.record for d in detected],
         max_examples=rt.settings.alerts.max_examples,
         label=ruleset.label,
-        log=LogLocation(os.environ.get("AWS_REGION"), batch.log_group, batch.log_stream),
+        log=LogLocation(os.environ.get("AWS_REGION"), invocation.log_group, invocation.log_stream),
     )
     metrics.add("Alerts", len(alerts))
-    report = deliver(
+    report = rt.pipeline.deliver(
         alerts,
-        channels=rt.channels,
         store=rt.store,
-        batch=batch_id(batch),
+        batch=invocation.batch_id,
         now=now,
         metrics=metrics,
         time_left=time_left,
+        budget=rt.settings.alerts.budget,
+        alert_batch=message_batches(detected) if invocation.reports_item_failures else None,
     )
-    report.raise_for_failures()
-    return {
+    result = {
         "status": "ok",
-        "events": len(batch.events),
-        "findings": len(findings),
+        "events": len(invocation),
+        "findings": len(detected),
         "alerts": len(alerts),
         "sent": len(report.sent),
+        "digests": len(report.digests),
         "held": len(report.held),
     }
+    if invocation.reports_item_failures:
+        # Only the messages behind a failed alert come back; the rest are deleted.
+        # https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html
+        failed = failed_messages(detected, {a.key for a in report.failed})
+        return {**result, "batchItemFailures": [{"itemIdentifier": m} for m in failed]}
+    report.raise_for_failures()
+    return result
 
 
-def detect(event: LogEvent, ruleset: Ruleset, metrics: Metrics, batch: LogBatch) -> Finding | None:
-    """One log event -> a Finding to alert on, or None; a bad record is logged and counted."""
-    try:
-        record = parse_record(event)
-        detection = ruleset.evaluate(record)
-    except BadRecord as exc:
-        return _bad(event, str(exc), metrics, batch)
-    except Exception as exc:  # never let one record sink the batch
-        return _bad(event, f"rules failed: {type(exc).__name__}: {exc}"[:300], metrics, batch)
-    if detection.verdict is Verdict.SUPPRESSED:
-        metrics.add("SuppressedEvents")
-        return None
-    if detection.verdict is Verdict.DENIED:
-        metrics.add("DeniedEvents")
-        return detection.finding
-    return None
+def message_batches(detected: list[Detected]) -> Callable[[Alert], str]:
+    """Per alert, the id of the SQS messages behind it: what comes back when it fails."""
+    members: dict[GroupKey, set[str]] = {}
+    for d in detected:
+        members.setdefault(d.key, set()).add(d.item.message_id or "")
+    return lambda alert: message_batch_id(sorted(members.get(alert.key, ())))
 
 
-def _bad(event: LogEvent, reason: str, metrics: Metrics, batch: LogBatch) -> None:
-    metrics.add("BadRecords")
-    log(
-        "bad-record",
-        level="warning",
-        log_event_id=event.id,
-        log_group=batch.log_group,
-        log_stream=batch.log_stream,
-        reason=reason,
-    )
-    return None
-
-
-def batch_id(batch: LogBatch) -> str:
-    """The same payload (an AWS retry) always gets the same id; another payload never does."""
-    parts = [batch.log_group, batch.log_stream]
-    for e in batch.events:
-        parts.append(e.id or hashlib.sha256(repr(e.message).encode()).hexdigest())
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
+def failed_messages(detected: list[Detected], failed: set[GroupKey]) -> list[str]:
+    """The SQS messages whose denial is in an alert that did not reach every channel."""
+    ids = (d.item.message_id for d in detected if d.key in failed)
+    return sorted({m for m in ids if m})

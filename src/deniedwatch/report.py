@@ -1,98 +1,72 @@
-"""Findings rendered for people and machines: a terminal table, JSON lines, JSON, CSV."""
+"""Findings rendered for machines: JSON lines, JSON, CSV (people: termview, htmlreport).
+
+Record text is attacker text: CSV cells go through ``text.clean`` (controls and
+invisible characters shown escaped) and are defused against formulas; JSON goes
+through ``text.clean_json`` (the same characters as JSON escapes, the data exact).
+"""
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterable
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
+from deniedwatch.alerts.text import clean, clean_json
 from deniedwatch.finding import SCHEMA_FIELDS, Finding
 
-if TYPE_CHECKING:
-    from rich.table import Table
-
-FORMATS = ("table", "jsonl", "json", "csv")
+# table: deniedwatch.termview; html: deniedwatch.htmlreport
+FORMATS = ("table", "jsonl", "json", "csv", "html")
 
 
 def write_jsonl(findings: Iterable[Finding], out: IO[str]) -> None:
     for f in findings:
-        out.write(json.dumps(f.to_dict(), ensure_ascii=False) + "\n")
+        out.write(clean_json(json.dumps(f.to_dict(), ensure_ascii=False)) + "\n")
 
 
 def write_json(findings: Iterable[Finding], out: IO[str]) -> None:
-    json.dump([f.to_dict() for f in findings], out, ensure_ascii=False, indent=2)
+    out.write(clean_json(json.dumps([f.to_dict() for f in findings], ensure_ascii=False, indent=2)))
     out.write("\n")
 
 
-# A cell starting with one of these is a formula to Excel / LibreOffice / Sheets.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# OWASP, CSV Injection (https://owasp.org/www-community/attacks/CSV_Injection): a cell
+# starting with = + - @ tab or CR is a formula to Excel / LibreOffice / Sheets; so is
+# one where only whitespace, controls or a field separator (which starts a new cell
+# in a locale that splits on it) come first. Such cells get a leading apostrophe, and
+# every cell is quoted so no separator inside one can split it.
+_FORMULA_START = frozenset("=+-@")
+_TAB_OR_CR = ("\t", "\r")
+_SEPARATORS_AND_QUOTES = frozenset(",;|\"'")
+# Inside a cell: a separator, then spaces or quotes, then a formula start. A reader that
+# splits on that separator (quoting is no help once it does) would start a new cell
+# there, so the formula gets its apostrophe too. No tab is left after clean().
+_SPLIT_FORMULA = re.compile(r"([,;|][ \"']*)(?=[=+\-@])")
 
 
 def csv_cell(value: object) -> object:
-    """Attacker text (a userAgent of ``=HYPERLINK(…)``) must not run as a spreadsheet
-    formula: such cells get a leading apostrophe (OWASP's CSV-injection advice)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+    """A CSV cell of record text: cleaned (no raw controls, so no tab or newline left to
+    split it in a tab-separated import), and defused against formulas (OWASP)."""
+    if not isinstance(value, str):
+        return value
+    text = _SPLIT_FORMULA.sub(r"\1'", clean(value))
+    if value.startswith(_TAB_OR_CR) or _formula_after_filler(value):
+        return "'" + text
+    return text
+
+
+def _formula_after_filler(value: str) -> bool:
+    for ch in value:
+        if ch.isspace() or not ch.isprintable() or ch in _SEPARATORS_AND_QUOTES:
+            continue
+        return ch in _FORMULA_START
+    return False
 
 
 def write_csv(findings: Iterable[Finding], out: IO[str]) -> None:
-    writer = csv.DictWriter(out, fieldnames=SCHEMA_FIELDS, lineterminator="\n")
+    writer = csv.DictWriter(
+        out, fieldnames=SCHEMA_FIELDS, lineterminator="\n", quoting=csv.QUOTE_ALL
+    )
     writer.writeheader()
     for f in findings:
         writer.writerow({k: csv_cell(v) for k, v in f.to_dict().items()})
-
-
-def why(f: Finding) -> str:
-    """'explicit deny in service-control-policy', 'no identity-based-policy allows', or '?'."""
-    if f.denial_policy is None:
-        return "not stated"
-    if f.denial_explicit:
-        return f"explicit deny: {f.denial_policy}"
-    if f.denial_explicit is False:
-        return f"no {f.denial_policy} allows"
-    return f.denial_policy
-
-
-def who(f: Finding) -> str:
-    return f"{f.principal_name or '?'} ({f.principal_type or '?'})"
-
-
-CONSOLE_HINT = (
-    "Event ids link to the CloudTrail console: "
-    "https://<region>.console.aws.amazon.com/cloudtrailv2/home?region=<region>#/events/<event id>"
-)
-
-
-def table(findings: Iterable[Finding], labels: dict[str, str]) -> Table:
-    """A rich Table; text from records goes in as plain Text, never as markup."""
-    from rich.table import Table
-    from rich.text import Text
-
-    t = Table(header_style="bold", caption=CONSOLE_HINT, caption_justify="left")
-    t.add_column("When (UTC)", no_wrap=True)
-    t.add_column("Account / region")
-    t.add_column("Who / from", overflow="fold")
-    t.add_column("Action / resource", overflow="fold", max_width=48)
-    t.add_column("Error", overflow="fold")
-    t.add_column("Why", overflow="fold")
-    t.add_column("Event", no_wrap=True)
-    for f in findings:
-        when = (f.event_time or "?").replace("T", " ").removesuffix("Z")
-        account = f.account_id or "?"
-        if f.account_id in labels:
-            account = f"{account} ({labels[f.account_id]})"
-        event = Text(f.event_id or "-")
-        if f.console_url:
-            event.stylize(f"link {f.console_url}")
-        t.add_row(
-            Text(when),
-            Text(f"{account}\n{f.region or '?'}"),
-            Text(f"{who(f)}\n{f.source_ip or '?'}"),
-            Text(f"{f.action or '?'}\n{f.resource or ''}".rstrip()),
-            Text(f.error_code or "?"),
-            Text(why(f)),
-            event,
-        )
-    return t

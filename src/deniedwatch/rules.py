@@ -1,29 +1,49 @@
-"""What counts as a denial, what is suppressed, and the CloudWatch Logs patterns
-rendered from the very same rule, so the Lambda, the scan and the subscription
-filter can never disagree.
+"""What counts as a denial, what is suppressed, and the CloudWatch Logs and
+EventBridge patterns rendered from the very same rule, so the Lambda, the scan,
+the subscription filter and the EventBridge rule can never disagree.
 """
 
 from __future__ import annotations
 
 import enum
 import ipaddress
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, fields, replace
 from fnmatch import fnmatchcase
-from functools import cached_property
+from functools import cached_property, lru_cache
+from typing import Any
 
-from deniedwatch.finding import Finding, RecordLike
+from deniedwatch.finding import Finding, RecordLike, RecordView
 
-# The one list of denial codes. A code is a denial when it contains one of
-# DENIAL_SUBSTRINGS, ends with one of DENIAL_SUFFIXES, or is one of DENIAL_EXACT.
-DENIAL_SUBSTRINGS: tuple[str, ...] = ("AccessDenied",)
-DENIAL_SUFFIXES: tuple[str, ...] = ("UnauthorizedOperation",)
+# The one list of denial codes. A code is a denial when it starts with one of
+# DENIAL_PREFIXES, ends with one of DENIAL_SUFFIXES, or is one of DENIAL_EXACT.
+# Only prefix (``X*``) and suffix (``*X``) wildcards: those are the forms the CloudWatch
+# Logs documentation shows for JSON patterns ("*Event" matches PutEvent, "Event*" matches
+# EventId, "Ev*ent" only the literal text), https://docs.aws.amazon.com/AmazonCloudWatch/
+# latest/logs/FilterAndPatternSyntax.html - a wildcard at both ends appears in no example.
+DENIAL_PREFIXES: tuple[str, ...] = ("AccessDenied",)
+DENIAL_SUFFIXES: tuple[str, ...] = (
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+)
 DENIAL_EXACT: tuple[str, ...] = (
     "AuthorizationError",
     "AuthorizationErrorException",
     "ForbiddenException",
     "UnauthorizedException",
 )
+# What a settings code may look like: it goes verbatim into the filter pattern, where a
+# quote would end the string and ``*`` would be a wildcard (a literal in the function).
+ERROR_CODE_SHAPE = re.compile(r"[A-Za-z0-9._-]+")
+
+# CloudTrail's events on the EventBridge default bus carry this detail-type; their
+# source is "aws.<service>", which PutEvents refuses to anyone else, so matching the
+# prefix keeps forged events out of the fast path.
+# https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-cloudtrail.html
+CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
+AWS_SOURCE_PREFIX = "aws."
 
 # The CIS / Security Hub CloudWatch.2 metric filter, to the letter: Security Hub and
 # Prowler fail any other text. Noise is cut in the Lambda path, never here.
@@ -42,17 +62,18 @@ class DenialRule:
     def is_denial(self, error_code: object) -> bool:
         if not isinstance(error_code, str) or not error_code:
             return False
+        return _is_denial(self, error_code)
+
+    def _decide(self, error_code: str) -> bool:
         if error_code in self.ignored_codes:
             return False
         if error_code in self.extra_codes or error_code in DENIAL_EXACT:
             return True
-        return any(s in error_code for s in DENIAL_SUBSTRINGS) or error_code.endswith(
-            DENIAL_SUFFIXES
-        )
+        return error_code.startswith(DENIAL_PREFIXES) or error_code.endswith(DENIAL_SUFFIXES)
 
     def filter_pattern(self) -> str:
         """The subscription filter pattern (CloudWatch Logs JSON syntax) for this rule."""
-        terms = [f'($.errorCode = "*{s}*")' for s in DENIAL_SUBSTRINGS]
+        terms = [f'($.errorCode = "{p}*")' for p in DENIAL_PREFIXES]
         terms += [f'($.errorCode = "*{s}")' for s in DENIAL_SUFFIXES]
         terms += [f'($.errorCode = "{c}")' for c in sorted({*DENIAL_EXACT, *self.extra_codes})]
         pattern = " || ".join(terms)
@@ -61,8 +82,50 @@ class DenialRule:
             pattern = f"({pattern}) && {exclusions}"
         return "{ " + pattern + " }"
 
+    def event_pattern(self) -> dict[str, object]:
+        """The EventBridge event pattern for this rule, on ``detail.errorCode``.
+
+        Documented matching (case-sensitive; "*" in a wildcard is zero or more characters):
+        https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html
+        A field's values are ORed and EventBridge cannot AND two conditions on one field,
+        so an ignored code is left out of the exact list but still reaches the function
+        when a family covers it; the function's is_denial drops it (``pattern_routes``).
+        """
+        codes: list[object] = [{"prefix": p} for p in DENIAL_PREFIXES]
+        codes += [{"suffix": s} for s in DENIAL_SUFFIXES]
+        codes += sorted({*DENIAL_EXACT, *self.extra_codes} - self.ignored_codes)
+        return {
+            "source": [{"prefix": AWS_SOURCE_PREFIX}],
+            "detail-type": [CLOUDTRAIL_DETAIL_TYPE],
+            "detail": {"errorCode": codes},
+        }
+
+    def pattern_routes(self, error_code: object) -> bool:
+        """What ``event_pattern`` lets through: every denial, plus ignored codes a family
+        covers (EventBridge has no "and not" on one field)."""
+        if not isinstance(error_code, str) or not error_code:
+            return False
+        if error_code in ({*DENIAL_EXACT, *self.extra_codes} - self.ignored_codes):
+            return True
+        return error_code.startswith(DENIAL_PREFIXES) or error_code.endswith(DENIAL_SUFFIXES)
+
+
+@lru_cache(maxsize=1024)  # a batch holds a handful of distinct codes
+def _is_denial(rule: DenialRule, error_code: str) -> bool:
+    return rule._decide(error_code)
+
 
 DEFAULT_DENIAL_RULE = DenialRule()
+
+
+# A principal name or source that is an AWS service (config.amazonaws.com,
+# delivery.logs.amazonaws.com; China regions end in .amazonaws.com.cn).
+_SERVICE_NAME = re.compile(r"[a-z0-9][a-z0-9.-]*\.amazonaws\.com(?:\.cn)?")
+AWS_SERVICE = "AWSService"  # userIdentity.type of a call an AWS service made itself
+
+
+def is_service_name(value: str | None) -> bool:
+    return value is not None and _SERVICE_NAME.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)
@@ -71,12 +134,18 @@ class Suppression:
 
     Globs (fnmatch, case-sensitive) for principal_arn, event_name and user_agent;
     CIDR for source_ip (a non-IP source such as a service name matches only an
-    exact string); exact strings for the rest.
+    exact string); exact strings for the rest. ``same_account`` matches callers of
+    the account that received the call (userIdentity.accountId = recipientAccountId).
+
+    A principal_name that names an AWS service matches only principal_type
+    AWSService: anyone can call sts:GetFederationToken --name config.amazonaws.com
+    or create an IAM user of that name, but not make a call as the service.
     """
 
     name: str
     principal_arn: str | None = None
     principal_name: str | None = None
+    principal_type: str | None = None
     event_source: str | None = None
     event_name: str | None = None
     error_code: str | None = None
@@ -84,6 +153,7 @@ class Suppression:
     caller_account_id: str | None = None
     source_ip: str | None = None
     user_agent: str | None = None
+    same_account: bool | None = None
 
     @cached_property
     def _network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
@@ -93,6 +163,12 @@ class Suppression:
             return ipaddress.ip_network(self.source_ip, strict=False)
         except ValueError:
             return None
+
+    @cached_property
+    def _principal_type(self) -> str | None:
+        if self.principal_type is None and is_service_name(self.principal_name):
+            return AWS_SERVICE
+        return self.principal_type
 
     def _ip_matches(self, ip: str | None) -> bool:
         if ip is None:
@@ -104,32 +180,85 @@ class Suppression:
         except ValueError:
             return False
 
-    def matches(self, f: Finding) -> bool:
-        def glob(pattern: str | None, value: str | None) -> bool:
-            return pattern is None or (value is not None and fnmatchcase(value, pattern))
+    @cached_property
+    def _checks(self) -> tuple[tuple[str, Callable[[Any], bool]], ...]:
+        """(field, test) for each key the rule sets, cheapest and most selective first:
+        matching reads only those fields (of a Finding or a finding.RecordView)."""
 
-        def exact(expected: str | None, value: str | None) -> bool:
-            return expected is None or value == expected
+        def glob(pattern: str) -> Callable[[Any], bool]:
+            if not any(c in pattern for c in "*?["):
+                return lambda v: v == pattern
+            return lambda v: v is not None and fnmatchcase(v, pattern)
 
-        return (
-            glob(self.principal_arn, f.principal_arn)
-            and exact(self.principal_name, f.principal_name)
-            and exact(self.event_source, f.service)
-            and glob(self.event_name, f.event_name)
-            and exact(self.error_code, f.error_code)
-            and exact(self.account_id, f.account_id)
-            and exact(self.caller_account_id, f.caller_account_id)
-            and (self.source_ip is None or self._ip_matches(f.source_ip))
-            and glob(self.user_agent, f.user_agent)
+        def exact(expected: str) -> Callable[[Any], bool]:
+            return lambda v: v == expected
+
+        checks: list[tuple[str, Callable[[Any], bool]]] = []
+        for name, value, test in (
+            ("event_name", self.event_name, glob),
+            ("error_code", self.error_code, exact),
+            ("service", self.event_source, exact),
+            ("caller_account_id", self.caller_account_id, exact),
+            ("account_id", self.account_id, exact),
+            ("principal_type", self._principal_type, exact),
+            ("principal_arn", self.principal_arn, glob),
+            ("user_agent", self.user_agent, glob),
+            ("principal_name", self.principal_name, exact),
+        ):
+            if value is not None:
+                checks.append((name, test(value)))
+        if self.source_ip is not None:
+            checks.append(("source_ip", self._ip_matches))
+        return tuple(checks)
+
+    def matches(self, f: Finding | RecordView) -> bool:
+        """Every key the rule sets matches (a Finding, or a raw record's RecordView)."""
+        for name, test in self._checks:
+            if not test(getattr(f, name)):
+                return False
+        return not self.same_account or _same_account(f)
+
+    def forgeable_keys(self) -> list[str]:
+        """The keys of a rule that matches only on what the caller chooses, else [].
+
+        user_agent, a principal_name that is not an AWS service, and a source_ip that
+        is a service name (a call made through CloudFormation, say) are all picked by
+        whoever makes the call; a rule with nothing else (a principal ARN, type
+        AWSService, the caller's account, same_account or an IP range) hides anyone
+        who copies them.
+        """
+        forgeable = []
+        if self.user_agent is not None:
+            forgeable.append("user_agent")
+        if self.principal_name is not None and not is_service_name(self.principal_name):
+            forgeable.append("principal_name")
+        if self.source_ip is not None and self._network is None:
+            forgeable.append("source_ip")
+        anchored = (
+            self.principal_arn is not None
+            or self._principal_type == AWS_SERVICE
+            or self.caller_account_id is not None
+            or bool(self.same_account)
+            or self._network is not None
         )
+        return [] if anchored else forgeable
+
+
+def _same_account(f: Finding | RecordView) -> bool:
+    return f.caller_account_id is not None and f.caller_account_id == f.account_id
 
 
 # On unless the settings say `[suppress] defaults = false`.
 DEFAULT_SUPPRESSIONS: tuple[Suppression, ...] = (
-    # S3 HEAD on a bucket you may not list: SDKs and consoles probe this constantly.
-    Suppression(name="default:head-bucket", event_name="HeadBucket"),
-    # S3 server access / ELB log delivery probing bucket ACLs.
-    Suppression(name="default:log-delivery", source_ip="delivery.logs.amazonaws.com"),
+    # S3 HEAD on a bucket you may not list: SDKs and consoles of your own account probe
+    # this constantly. Only your own account's callers: from anywhere else it is probing.
+    Suppression(name="default:head-bucket", event_name="HeadBucket", same_account=True),
+    # S3 server access / ELB log delivery probing bucket ACLs (the service itself).
+    Suppression(
+        name="default:log-delivery",
+        source_ip="delivery.logs.amazonaws.com",
+        principal_type=AWS_SERVICE,
+    ),
     # Anonymous (unsigned) requests against public endpoints: internet noise.
     Suppression(name="default:anonymous", caller_account_id="ANONYMOUS_PRINCIPAL"),
 )
@@ -149,6 +278,7 @@ class Detection:
 
 
 NOT_DENIED = Detection(Verdict.NOT_DENIED)
+DENIED = Detection(Verdict.DENIED)
 
 
 @dataclass(frozen=True)
@@ -159,15 +289,24 @@ class Ruleset:
     suppressions: tuple[Suppression, ...] = DEFAULT_SUPPRESSIONS
     account_labels: dict[str, str] = field(default_factory=dict)
 
-    def evaluate(self, record: RecordLike) -> Detection:
-        """Decide one CloudTrail record's fate; builds a Finding only for denials."""
+    def classify(self, record: RecordLike) -> Detection:
+        """Decide one CloudTrail record's fate without building a Finding (the live
+        path builds Findings only for what it renders)."""
         if not self.denial.is_denial(record.get("errorCode")):
             return NOT_DENIED
-        finding = Finding.from_record(record)
-        for rule in self.suppressions:
-            if rule.matches(finding):
-                return Detection(Verdict.SUPPRESSED, finding, rule.name)
-        return Detection(Verdict.DENIED, finding)
+        if self.suppressions:
+            view = RecordView(record)
+            for rule in self.suppressions:
+                if rule.matches(view):
+                    return Detection(Verdict.SUPPRESSED, None, rule.name)
+        return DENIED
+
+    def evaluate(self, record: RecordLike) -> Detection:
+        """Decide one CloudTrail record's fate; builds a Finding only for denials."""
+        detection = self.classify(record)
+        if detection.verdict is Verdict.NOT_DENIED:
+            return detection
+        return replace(detection, finding=Finding.from_record(record))
 
     def label(self, account_id: str | None) -> str | None:
         """The human name the settings give an account, if any."""
@@ -188,3 +327,113 @@ def build_ruleset(
         suppressions=(*defaults, *suppressions),
         account_labels=dict(account_labels or {}),
     )
+
+
+# ---- the same rule as SQL (Athena / Trino) ---------------------------------------------
+# Rendered from the very tuples above, over AWS's CloudTrail table layout (its columns are
+# the record's keys in lower case; sources/athena.py holds the DDL). Every suppression is
+# wrapped in COALESCE(…, FALSE) so a NULL never turns `NOT (rule)` into "drop the row".
+
+# Suppression key -> the Finding value it reads, as a SQL expression over the table (for a
+# true/false key: the condition that true asks for). A key without an exact SQL form maps
+# to None, and a rule using it is applied to the returned rows instead (the scan runs
+# Ruleset.evaluate on every row anyway). A new key is one line.
+_ACCOUNT_SQL = "COALESCE(NULLIF(recipientaccountid, ''), NULLIF(useridentity.accountid, ''))"
+SUPPRESSION_SQL: dict[str, str | None] = {
+    "principal_arn": "useridentity.arn",
+    "principal_name": None,  # derived per principal type (a service name implies AWSService)
+    "principal_type": "useridentity.type",
+    "event_source": "eventsource",
+    "event_name": "eventname",
+    "error_code": "errorcode",
+    "account_id": _ACCOUNT_SQL,
+    "caller_account_id": "useridentity.accountid",
+    "source_ip": "sourceipaddress",
+    "user_agent": "useragent",
+    "same_account": f"NULLIF(useridentity.accountid, '') = {_ACCOUNT_SQL}",
+}
+_GLOB_KEYS = frozenset({"principal_arn", "event_name", "user_agent"})
+_IPV4 = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+
+
+def sql_string(value: str) -> str:
+    """A SQL string literal (standard SQL: quotes doubled, backslashes are plain)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _like_literal(value: str) -> str:
+    """Escape LIKE's own wildcards, for use with ESCAPE '\\'."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _like(expr: str, pattern: str) -> str:
+    return f"{expr} LIKE {sql_string(pattern)} ESCAPE '\\'"
+
+
+def denial_sql(rule: DenialRule, code: str = "errorcode") -> str:
+    """The denial rule as a SQL condition on the errorCode column."""
+    terms = [_like(code, f"{_like_literal(p)}%") for p in DENIAL_PREFIXES]
+    terms += [_like(code, f"%{_like_literal(s)}") for s in DENIAL_SUFFIXES]
+    exact = sorted({*DENIAL_EXACT, *rule.extra_codes})
+    terms.append(f"{code} IN ({', '.join(map(sql_string, exact))})")
+    condition = "(" + " OR ".join(terms) + ")"
+    if rule.ignored_codes:
+        ignored = ", ".join(map(sql_string, sorted(rule.ignored_codes)))
+        condition += f" AND {code} NOT IN ({ignored})"
+    return condition
+
+
+def _glob_sql(expr: str, pattern: str) -> str | None:
+    """fnmatchcase as SQL: `*` and `?` become LIKE's `%` and `_`; a `[class]` has no
+    exact LIKE form (None)."""
+    if "[" in pattern:
+        return None
+    if "*" not in pattern and "?" not in pattern:
+        return f"{expr} = {sql_string(pattern)}"
+    like = "".join({"*": "%", "?": "_"}.get(c, _like_literal(c)) for c in pattern)
+    return _like(expr, like)
+
+
+def _ip_sql(expr: str, rule: Suppression) -> str | None:
+    """Suppression.source_ip as SQL: an IPv4 network by arithmetic on a strictly formed
+    dotted quad (what ipaddress accepts), a non-IP value by equality; IPv6: None."""
+    assert rule.source_ip is not None
+    network = rule._network
+    if network is None:
+        return f"{expr} = {sql_string(rule.source_ip)}"
+    if network.version != 4:
+        return None
+    quad = rf"\A{_IPV4}(\.{_IPV4}){{3}}\z"
+    number = " + ".join(
+        f"TRY_CAST(split_part({expr}, '.', {i + 1}) AS BIGINT) * {256 ** (3 - i)}" for i in range(4)
+    )
+    low, high = int(network.network_address), int(network.broadcast_address)
+    return f"(regexp_like({expr}, {sql_string(quad)}) AND ({number}) BETWEEN {low} AND {high})"
+
+
+def suppression_sql(rule: Suppression) -> str | None:
+    """One suppression as a SQL condition (true when it hides the row), or None when a key
+    it uses has no exact SQL form."""
+    terms = []
+    for item in fields(rule):
+        value = getattr(rule, item.name)
+        if item.name == "name" or value is None or value is False:
+            continue
+        column = SUPPRESSION_SQL[item.name]
+        if column is None:
+            return None
+        expr = f"NULLIF({column}, '')"  # finding.py's _str: an empty string is no value
+        if value is True:
+            term = column  # a condition, not a value
+        elif item.name == "source_ip":
+            term = _ip_sql(expr, rule)
+        elif item.name in _GLOB_KEYS:
+            term = _glob_sql(expr, value)
+        else:
+            term = f"{expr} = {sql_string(value)}"
+        if term is None:
+            return None
+        terms.append(term)
+    if not terms:
+        return None
+    return "COALESCE((" + " AND ".join(terms) + "), FALSE)"

@@ -14,12 +14,14 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
 
 from deniedwatch.finding import Finding
 from deniedwatch.rules import Ruleset, Verdict
 from deniedwatch.sources import trailfiles
+from deniedwatch.sources.bounded import MAX_FILE_BYTES
+from deniedwatch.sources.recover import BadItem
 from deniedwatch.sources.trailfiles import BadFile, PathFilter, TrailFile
 
 
@@ -47,6 +49,15 @@ class FindingFilter:
                 return False
         return True
 
+    def outside(self, times: list[str]) -> int:
+        """How many of these eventTimes fall outside since/until (ISO text compared as
+        text: CloudTrail writes every eventTime as YYYY-MM-DDTHH:MM:SSZ)."""
+        low = _iso(self.since)
+        high = _iso(self.until)
+        if low is None and high is None:
+            return 0
+        return sum(1 for t in times if (low and t < low) or (high and t > high))
+
     def path_filter(self) -> PathFilter:
         return PathFilter(
             since=self.since.date() if self.since else None,
@@ -54,6 +65,10 @@ class FindingFilter:
             accounts=self.accounts,
             regions=self.regions,
         )
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if when else None
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -69,13 +84,20 @@ def _parse_time(value: str | None) -> datetime | None:
 
 @dataclass
 class FileResult:
+    """What one unit of a source gave: a log file, or a page of query results."""
+
     location: str
     events: int = 0
     findings: list[Finding] = field(default_factory=list)
     suppressed: Counter[str] = field(default_factory=Counter)
     suppressed_findings: list[Finding] = field(default_factory=list)
-    bad_records: int = 0
+    bad_records: list[BadItem] = field(default_factory=list)  # by index in the file
     error: str | None = None
+    format: str = trailfiles.CLOUDTRAIL
+    first_time: str | None = None  # the range of eventTime over all the file's records
+    last_time: str | None = None
+    outside_window: int = 0  # records outside --since/--until
+    filtered_out: int = 0  # denials the filters (time, account, region) left out
 
 
 def scan_bytes(
@@ -84,27 +106,42 @@ def scan_bytes(
     ruleset: Ruleset,
     wanted: FindingFilter,
     include_suppressed: bool = False,
+    limit: int = MAX_FILE_BYTES,
 ) -> FileResult:
     """One log file's bytes -> its FileResult. Pure apart from decoding."""
     result = FileResult(location)
     try:
-        # only records with an errorCode (or not objects) come back: no rule could
-        # call the others denied, and skipping them in C is most of the scan's speed
-        result.events, records = trailfiles.decode_candidates(data)
+        # only records with an errorCode come back: no rule could call the others
+        # denied, and skipping them in C is most of the scan's speed
+        decoded = trailfiles.decode_candidates(data, limit)
     except BadFile as exc:
         result.error = str(exc)
         return result
+    result.events = decoded.count
+    result.bad_records = decoded.bad
+    result.format = decoded.format
+    times, result.first_time, result.last_time = decoded.time_range()
+    result.outside_window = wanted.outside(times)
+    return scan_records(decoded.records, result, ruleset, wanted, include_suppressed)
+
+
+def scan_records(
+    records: Iterable[Any],
+    result: FileResult,
+    ruleset: Ruleset,
+    wanted: FindingFilter,
+    include_suppressed: bool = False,
+) -> FileResult:
+    """Records -> findings into ``result``: the rules and filters every source shares."""
     evaluate = ruleset.evaluate
     for record in records:
-        if not hasattr(record, "get"):
-            result.bad_records += 1
-            continue
         detection = evaluate(record)
         if detection.verdict is Verdict.NOT_DENIED:
             continue
         finding = detection.finding
         assert finding is not None
         if not wanted.wants(finding):
+            result.filtered_out += 1
             continue
         if detection.verdict is Verdict.SUPPRESSED:
             result.suppressed[detection.suppressed_by or "?"] += 1
@@ -124,15 +161,39 @@ class ScanSummary:
     findings: int = 0
     suppressed: Counter[str] = field(default_factory=Counter)
     bad_records: int = 0
+    files_with_bad_records: list[str] = field(default_factory=list)
+    formats: Counter[str] = field(default_factory=Counter)  # files read in each shape
+    first_time: str | None = None
+    last_time: str | None = None
+    outside_window: int = 0
+    filtered_out: int = 0
+    pruned_days: tuple[date, date] | None = None  # the path dates of files not read
+
+    def note_pruned(self, location: str) -> None:
+        """A file left unread for the date, account or region in its path."""
+        day = trailfiles.path_info(location).day
+        if day:
+            low, high = self.pruned_days or (day, day)
+            self.pruned_days = (min(low, day), max(high, day))
 
     def add(self, result: FileResult) -> None:
         self.files += 1
+        if not result.error:
+            self.formats[result.format] += 1
+        if result.first_time and (not self.first_time or result.first_time < self.first_time):
+            self.first_time = result.first_time
+        if result.last_time and (not self.last_time or result.last_time > self.last_time):
+            self.last_time = result.last_time
+        self.outside_window += result.outside_window
+        self.filtered_out += result.filtered_out
         if result.error:
             self.bad_files.append((result.location, result.error))
         self.events += result.events
         self.findings += len(result.findings)
         self.suppressed.update(result.suppressed)
-        self.bad_records += result.bad_records
+        if result.bad_records:
+            self.bad_records += len(result.bad_records)
+            self.files_with_bad_records.append(result.location)
 
     @property
     def bad_input(self) -> bool:
@@ -145,6 +206,38 @@ class ScanRequest:
     wanted: FindingFilter = FindingFilter()
     include_suppressed: bool = False
     jobs: int = 0  # 0: one per CPU
+    max_file_bytes: int = MAX_FILE_BYTES  # on disk and inflated: bounded.MAX_FILE_BYTES
+
+
+class Source(Protocol):
+    """Where a scan's records come from. Each source yields FileResults built by
+    scan_records, so every source shares the rules, the filters and the Finding; a new
+    source (CloudTrail Lake, a data lake) is one module with these two methods."""
+
+    def prepare(self, summary: ScanSummary) -> int | None:
+        """Find the work (list files, run a query); how many results follow, if known."""
+        ...
+
+    def results(self) -> Iterator[FileResult]:
+        """The outcome, unit by unit (a file, a page of rows)."""
+        ...
+
+
+@dataclass
+class FileSource:
+    """CloudTrail log files: local paths and s3:// URLs (trailfiles.list_source decides)."""
+
+    request: ScanRequest
+    ruleset: Ruleset
+    s3_client: Callable[[], Any]
+    files: list[TrailFile] = field(default_factory=list)
+
+    def prepare(self, summary: ScanSummary) -> int | None:
+        self.files = discover(self.request, self.s3_client, summary)
+        return len(self.files)
+
+    def results(self) -> Iterator[FileResult]:
+        return run(self.request, self.ruleset, self.files, self.s3_client)
 
 
 def discover(
@@ -154,28 +247,25 @@ def discover(
     keep = request.wanted.path_filter()
     found: list[TrailFile] = []
     for source in request.sources:
-        listing: Iterable[TrailFile] = (
-            trailfiles.list_s3(s3_client(), source)
-            if trailfiles.is_s3(source)
-            else trailfiles.list_local(source)
-        )
-        for tf in listing:
-            if reason := trailfiles.skip_reason(tf.location):
+        for tf in trailfiles.list_source(source, s3_client):
+            if reason := trailfiles.skip_reason(tf.location, tf.explicit):
                 summary.skipped[reason] += 1
             elif not keep.wants(tf.location):
                 summary.skipped["outside the filters"] += 1
+                summary.note_pruned(tf.location)
             else:
                 found.append(tf)
     return found
 
 
 # ---- the worker side of the process pool -----------------------------------------
-_worker_state: tuple[Ruleset, FindingFilter, bool] | None = None
+_WorkerState = tuple[Ruleset, FindingFilter, bool, int]
+_worker_state: _WorkerState | None = None
 
 
-def _init_worker(ruleset: Ruleset, wanted: FindingFilter, include_suppressed: bool) -> None:
+def _init_worker(*state: object) -> None:
     global _worker_state
-    _worker_state = (ruleset, wanted, include_suppressed)
+    _worker_state = state  # type: ignore[assignment]
 
 
 def _scan_in_worker(data: bytes | None, location: str) -> FileResult:
@@ -184,13 +274,15 @@ def _scan_in_worker(data: bytes | None, location: str) -> FileResult:
     assert _worker_state is not None
     if data is None:
         try:
-            data = trailfiles.read_local(location)
+            data = trailfiles.read_local(location, _worker_state[3])
+        except BadFile as exc:
+            return FileResult(location, error=str(exc))
         except OSError as exc:
             return FileResult(location, error=f"cannot read: {_describe(exc)}")
     return scan_bytes(data, location, *_worker_state)
 
 
-def _pool(jobs: int, initargs: tuple[Ruleset, FindingFilter, bool]) -> ProcessPoolExecutor:
+def _pool(jobs: int, initargs: _WorkerState) -> ProcessPoolExecutor:
     """A started process pool. Fork on Linux: workers start in milliseconds, sharing the
     parent's imports; started here, before any reader thread exists, as fork wants."""
     context = multiprocessing.get_context("fork") if sys.platform == "linux" else None
@@ -230,12 +322,14 @@ def run(
     window = max(4, jobs * 4)
     procs: ProcessPoolExecutor | None = None
     if jobs > 1 and len(files) > 1:
-        procs = _pool(jobs, (ruleset, request.wanted, request.include_suppressed))
+        procs = _pool(
+            jobs, (ruleset, request.wanted, request.include_suppressed, request.max_file_bytes)
+        )
     batch = _batch_size(jobs, len(files))
 
     def in_workers(tf: TrailFile) -> bool:
         """Whether a pool worker reads this file itself (local files, with a pool)."""
-        return procs is not None and not trailfiles.is_s3(tf.location)
+        return procs is not None and not tf.remote
 
     def groups() -> Iterator[list[TrailFile]]:
         """Files in order: a batch of consecutive worker-read files, else one file."""
@@ -256,10 +350,7 @@ def run(
             yield group
 
     def fetch(tf: TrailFile) -> bytes | Future[FileResult]:
-        if trailfiles.is_s3(tf.location):
-            data = trailfiles.read_s3(s3_client(), tf.location)
-        else:
-            data = trailfiles.read_local(tf.location)
+        data = trailfiles.read(tf, s3_client, request.max_file_bytes)
         return data if procs is None else procs.submit(_scan_in_worker, data, tf.location)
 
     def start(readers: ThreadPoolExecutor, group: list[TrailFile]) -> Future[Any]:
@@ -274,11 +365,22 @@ def run(
             return started.result()
         try:
             out = started.result()
+        except BadFile as exc:  # over the size cap
+            return [FileResult(tf.location, error=str(exc))]
         except Exception as exc:  # a read failure is this file's problem, not the scan's
             return [FileResult(tf.location, error=f"cannot read: {_describe(exc)}")]
         if isinstance(out, Future):
             return [out.result()]
-        return [scan_bytes(out, tf.location, ruleset, request.wanted, request.include_suppressed)]
+        return [
+            scan_bytes(
+                out,
+                tf.location,
+                ruleset,
+                request.wanted,
+                request.include_suppressed,
+                request.max_file_bytes,
+            )
+        ]
 
     try:
         with ThreadPoolExecutor(max_workers=min(16, window), thread_name_prefix="read") as readers:

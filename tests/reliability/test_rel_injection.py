@@ -11,13 +11,16 @@ An *escape* is counted per rendered message when any of these holds:
      the ``>`` quote marker we put at a line start is ours and allowed;
   b. a Block Kit limit is broken (header 150, field 2000, section/fallback 3000, ...);
   c. an invisible or direction-changing character survives anywhere in the Slack
-     payload or the email (Unicode Cc, Cf, Zl, Zp, newline excepted), so names
-     cannot be spoofed ("adm\\u200bin") or text reversed;
+     payload or the email (``text.is_unsafe``: every non-printable character and
+     Unicode's Default_Ignorable_Code_Point set, Hangul fillers included; newline
+     excepted), so names cannot be spoofed ("adm\\u200bin", "c\\u034fd") or text reversed;
   d. record text is formatted: in the summary, field and error-message sections,
      the text outside inline code spans differs from a benign rendering
      (so ``*``, ``_``, ``~``, a backtick or a forged ``>`` quote got out);
   e. the email forges a line (a line not of the fixed shape) or the subject breaks
-     SNS rules (over 99 chars, non-ASCII, a control character).
+     SNS rules (over 99 chars, non-ASCII, a control character);
+  f. the push preview (the payload's ``text``) carries a character Slack formats;
+  g. the email carries a clickable URL from the record (``://`` outside its LINKS).
 The header is ``plain_text``: Slack shows it verbatim (no mentions, no links), so
 only (b) and (c) apply to it.
 """
@@ -26,7 +29,6 @@ from __future__ import annotations
 
 import copy
 import re
-import unicodedata
 from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,9 +36,11 @@ from urllib.parse import urlsplit
 import pytest
 from figures import record, sizes
 
+from blockkit_limits import limit_problems
 from deniedwatch.alerts.email import body, subject
 from deniedwatch.alerts.group import LogLocation, group_findings
-from deniedwatch.alerts.slack import limit_problems, render
+from deniedwatch.alerts.slack import render
+from deniedwatch.alerts.text import is_unsafe
 from deniedwatch.finding import Finding
 from live_support import denial, mrkdwn_texts
 
@@ -104,6 +108,23 @@ INVISIBLE = [
     "line\u2028sep",
     "para\u2029sep",
     "\u180emongolian",
+    "c\u034fd",
+    "\u2764\ufe0f",
+    "x\U000e0100y",
+    "\u3164",
+    "\u115f\u1160",
+    "\uffa0",
+    "\u2800",
+    "\U000e0041\U000e007f",
+    "\x1b]8;;https://evil.example\x1b\\click\x1b]8;;\x1b\\",
+    "\x1b]52;c;Y3VybCBldmlsIHwgc2g=\x07",
+    "\x9b2J",
+]
+URLS = [
+    "https://signin.aws.amazon.com.evil.example/console",
+    "Mozilla/5.0 (see http://evil.example/x?a=b)",
+    "www.evil.example",
+    "HTTPS://EVIL.EXAMPLE",
 ]
 LONG = [
     "A" * 262_144,
@@ -114,7 +135,7 @@ LONG = [
     "e\u0301" * 5_000,
     "<" * 2_999 + "!here>",
 ]
-ATTACKS = MENTIONS + LINKS + MRKDWN + ENTITIES + INVISIBLE + LONG
+ATTACKS = MENTIONS + LINKS + MRKDWN + ENTITIES + INVISIBLE + URLS + LONG
 
 
 def _identity(r: dict[str, Any]) -> dict[str, Any]:
@@ -161,17 +182,23 @@ FIELDS: dict[str, Any] = {
     "eventID": lambda r, s: r.update(eventID=s),
 }
 LOG_FIELDS = ("log group name", "log stream name")
-SLACK_HOSTS = re.compile(r"(?:[a-z0-9-]+\.)?console\.aws\.amazon\.com")
+SLACK_HOSTS = re.compile(
+    r"(?:[a-z0-9-]+\.)?console\.aws\.amazon\.com|console\.amazonaws\.cn"
+    r"|console\.amazonaws-us-gov\.com"
+)
 LINK = re.compile(r"<([^<>|\s]*)\|[^<>]*>")
-INVISIBLE_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
+# What a mail client would turn into a link: a scheme (not the defanged hxxp) or www.
+CLICKABLE = re.compile(r"(?i)(?<![a-z0-9+.-])(?!hxxps?://)[a-z][a-z0-9+.-]*://|\bwww\.")
 EMAIL_LINE = re.compile(
     r"(|WHO|WHAT|WHY|WHERE|WHEN \(UTC\)|LINKS|deniedwatch: \d+ denied AWS API calls?\."
-    r"|  (Principal|Type|ARN|Action|Error code|Error message|Denied by|Resource|Account|Region"
-    r"|Source IP|User agent|Time|CloudTrail event|Log stream|Example \d+):\s+\S.*)"
+    r"|  (Who|Principal type|Principal ARN|What|Error code|Error message|Why|Resource"
+    r"|Where \(account / region\)|Source IP|User agent|When|Open the event in CloudTrail"
+    r"|Log stream|Example \d+):\s+\S.*)"
 )
 
 
-def build(field: str, value: str) -> tuple[dict[str, Any], str, str]:
+def attacked(field: str, value: str):
+    """The alert of one denial with ``value`` written into ``field``."""
     r = denial(eventID="0f6c2a6e-8d1b-4c53-9d3e-2b7c5f1e9a10")
     log = LogLocation("eu-west-1", "aws-cloudtrail-logs-111122223333", "111122223333_CT")
     if field == "log group name":
@@ -180,7 +207,11 @@ def build(field: str, value: str) -> tuple[dict[str, Any], str, str]:
         log = LogLocation("eu-west-1", "aws-cloudtrail-logs-111122223333", value)
     else:
         FIELDS[field](r, value)
-    alert = group_findings([Finding.from_record(r)], log=log)[0]
+    return group_findings([Finding.from_record(r)], log=log)[0]
+
+
+def build(field: str, value: str) -> tuple[dict[str, Any], str, str]:
+    alert = attacked(field, value)
     return render(alert, window_minutes=60), subject(alert), body(alert, window_minutes=60)
 
 
@@ -218,9 +249,7 @@ def check(
     if limit_problems(payload):
         found.append("b: " + ", ".join(limit_problems(payload)))
     strings = [payload["blocks"][0]["text"]["text"], *mrkdwn_texts(payload), subj, text]
-    if any(
-        unicodedata.category(c) in INVISIBLE_CATEGORIES and c != "\n" for s in strings for c in s
-    ):
+    if any(is_unsafe(c) and c != "\n" for s in strings for c in s):
         found.append("c: invisible or direction character")
     if _formatted_texts(payload) != baseline[0]:
         found.append("d: record text outside a code span")
@@ -233,6 +262,10 @@ def check(
         found.append("e: email line forged")
     if len(subj) > 99 or not subj.isascii() or not subj.isprintable():
         found.append("e: email subject")
+    if any(c in payload["text"] for c in "*_~`"):
+        found.append("f: formatting in the push preview")
+    if CLICKABLE.search(text.split("\nLINKS\n", 1)[0]) or CLICKABLE.search(subj):
+        found.append("g: clickable record URL in the email")
     return found
 
 
@@ -294,4 +327,114 @@ def test_the_checker_catches_what_it_should() -> None:
         evil["blocks"][2]["fields"][9]["text"] = ua["text"] + bad
         assert kind in [k[0] for k in check(evil, subj, text, baseline)], bad
     assert check(payload, subj, text + "Subject: forged\n", baseline)[0].startswith("e")
+    preview = {**payload, "text": payload["text"] + " *x*"}
+    assert [k[0] for k in check(preview, subj, text, baseline)] == ["f"]
+    linked = text.replace("  User agent:", "  User agent:        https://x.example", 1)
+    assert "g" in [k[0] for k in check(payload, subj, linked, baseline)]
     assert check(payload, subj + "\n", text, baseline)[0].startswith("e")
+
+
+# --- Teams (Adaptive Card) and PagerDuty -------------------------------------
+#
+# A Teams escape is counted per rendered card when any of these holds:
+#   a. record text reaches Markdown: a TextBlock's text differs from a benign
+#      rendering (TextBlocks are Teams Markdown; record text belongs in TextRuns,
+#      which Adaptive Cards never parse), or the card sends msteams.entities (mentions);
+#   b. the payload is over Teams' 28 KB message limit;
+#   c. an invisible or direction-changing character survives in any text;
+#   d. a button opens a URL that is not ours.
+# A PagerDuty escape: (c) anywhere in the event, a summary over 1024 characters, or
+# a link that is not ours.
+
+
+def build_teams(field: str, value: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    from deniedwatch.alerts.channels.pagerduty import render as pd_render
+    from deniedwatch.alerts.channels.teams import render as teams_render
+
+    alert = attacked(field, value)
+    event = pd_render(alert, routing_key="k" * 32, severity="high")
+    return teams_render(alert, window_minutes=60), event
+
+
+def _walk(node: Any) -> Any:
+    if isinstance(node, dict):
+        yield node
+        for v in node.values():
+            yield from _walk(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _walk(v)
+
+
+def _strings(node: Any) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [s for v in node.values() for s in _strings(v)]
+    if isinstance(node, list):
+        return [s for v in node for s in _strings(v)]
+    return []
+
+
+def _markdown(card: dict[str, Any]) -> list[str]:
+    return [n["text"] for n in _walk(card) if n.get("type") == "TextBlock"]
+
+
+def teams_check(payload: dict[str, Any], event: dict[str, Any], benign: list[str]) -> list[str]:
+    import json
+
+    found = []
+    card = payload["attachments"][0]["content"]
+    if _markdown(card) != benign or "entities" in json.dumps(card.get("msteams", {})):
+        found.append("a: record text in Teams Markdown")
+    size = len(json.dumps(payload, ensure_ascii=False).encode("utf-8", "replace"))
+    if size > 28 * 1024:
+        found.append(f"b: {size} bytes")
+    strings = _strings(payload) + _strings(event)
+    if any(is_unsafe(c) and c != "\n" for s in strings for c in s):
+        found.append("c: invisible or direction character")
+    urls = [a["url"] for a in card.get("actions", [])] + [x["href"] for x in event["links"]]
+    if not all(_our_url(u) for u in urls):
+        found.append("d: a link that is not ours")
+    if len(event["payload"]["summary"]) > 1024:
+        found.append("e: PagerDuty summary over 1024")
+    return found
+
+
+@pytest.mark.parametrize("size", sizes(small=7, full=1))
+def test_attacker_strings_never_escape_in_teams_or_pagerduty(size: int) -> None:
+    attacks = ATTACKS[::size]
+    fields = [*FIELDS, *LOG_FIELDS]
+    holes: Counter[str] = Counter()
+    examples: dict[str, str] = {}
+    for field in fields:
+        benign = _markdown(build_teams(field, "benign-value-1")[0]["attachments"][0]["content"])
+        for attack in attacks:
+            for kind in teams_check(*build_teams(field, attack), benign):
+                holes[f"{field}: {kind}"] += 1
+                examples.setdefault(f"{field}: {kind}", attack[:60])
+    record(
+        "injection",
+        "attacker strings x record fields -> Teams card + PagerDuty event",
+        tried=f"{len(attacks)} strings x {len(fields)} fields",
+        times=len(attacks) * len(fields),
+        held="escapes == 0",
+        escapes=sum(holes.values()),
+    )
+    assert not holes, {k: (n, examples[k]) for k, n in holes.items()}
+
+
+def test_the_teams_checker_catches_what_it_should() -> None:
+    payload, event = build_teams("userAgent", "x")
+    benign = _markdown(payload["attachments"][0]["content"])
+    assert teams_check(payload, event, benign) == []
+    card = payload["attachments"][0]["content"]
+    evil = copy.deepcopy(payload)
+    evil["attachments"][0]["content"]["body"].append({"type": "TextBlock", "text": "[x](y)"})
+    assert teams_check(evil, event, benign)[0].startswith("a")
+    evil = copy.deepcopy(payload)
+    evil["attachments"][0]["content"]["actions"] = [
+        {"type": "Action.OpenUrl", "url": "https://evil.example/", "title": "x"}
+    ]
+    assert teams_check(evil, event, benign)[0].startswith("d")
+    assert card["body"][0]["type"] == "RichTextBlock"

@@ -8,20 +8,45 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 from urllib.parse import quote
 
-from deniedwatch.finding import Finding
+from deniedwatch.finding import (
+    Finding,
+    RecordLike,
+    _map,
+    _str,
+    action_of,
+    console_url,
+    principal_name,
+    resource_of,
+)
+from deniedwatch.partition import console_base
+
+T = TypeVar("T")
 
 DEFAULT_MAX_EXAMPLES = 5
 
 # Fields whose distinct values an alert counts, so a message can say "and 3 other IPs".
 VARIETY_FIELDS: tuple[str, ...] = ("region", "source_ip", "user_agent", "resource")
+# Fields whose new values are news inside a dedup window (docs/alert-policy.md).
+NOVELTY_FIELDS: tuple[str, ...] = ("resource", "source_ip", "principal_id")
+UNITS_MAX = 64  # distinct novelty units an alert carries per field (sorted, the first ones)
 
-LOG_STREAM_URL = (
-    "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
-    "#logsV2:log-groups/log-group/{group}/log-events/{stream}"
+
+def novelty_unit(name: str, value: str) -> str:
+    """What counts as one thing for novelty: an S3 object counts as its bucket (a
+    probe of 500 objects in one bucket is one piece of news, not 500)."""
+    if name == "resource" and value.startswith("arn:") and ":s3:::" in value:
+        return value.split("/", 1)[0]
+    return value
+
+
+# After the partition's console host (deniedwatch.partition.console_base).
+LOG_STREAM_PATH = (
+    "/cloudwatch/home?region={region}#logsV2:log-groups/log-group/{group}/log-events/{stream}"
 )
 
 
@@ -43,7 +68,7 @@ class LogLocation:
             return None
         if not self.region.replace("-", "").isalnum():
             return None
-        return LOG_STREAM_URL.format(
+        return console_base(self.region) + LOG_STREAM_PATH.format(
             region=self.region,
             group=_console_part(self.log_group),
             stream=_console_part(self.log_stream),
@@ -53,13 +78,25 @@ class LogLocation:
 @dataclass(frozen=True, slots=True)
 class GroupKey:
     account_id: str | None
-    principal: str | None  # principal ARN, else its readable name
+    principal: str | None  # principal ARN, else its principalId, else its readable name
     action: str | None
     error_code: str | None
 
     @classmethod
     def of(cls, f: Finding) -> GroupKey:
-        return cls(f.account_id, f.principal_arn or f.principal_name, f.action, f.error_code)
+        # principalId before the name: AWSAccount callers without an ARN are named
+        # "account N", which would put every caller of that account in one group.
+        principal = f.principal_arn or f.principal_id or f.principal_name
+        return cls(f.account_id, principal, f.action, f.error_code)
+
+    @property
+    def caller(self) -> str:
+        """Who the alert budget counts per: the principal, with an assumed role's session
+        name cut off (the caller picks session names; the role it cannot change)."""
+        principal = self.principal or ""
+        if ":assumed-role/" in principal and principal.count("/") >= 2:
+            principal = principal.rsplit("/", 1)[0]
+        return f"{self.account_id or ''}|{principal}"
 
     def digest(self) -> str:
         """A short stable id (the dedup store's key): record text can be any length."""
@@ -81,9 +118,35 @@ class Alert:
     account_label: str | None = None
     log: LogLocation | None = None
     held_back: int = 0  # similar denials the dedup window kept quiet since the last alert
+    # NOVELTY_FIELDS -> the distinct novelty units of this batch (at most UNITS_MAX each)
+    units: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    news: tuple[str, ...] = ()  # novelty fields the dedup window had not seen: why it posts
 
-    def with_held_back(self, held_back: int) -> Alert:
-        return replace(self, held_back=held_back)
+    def with_held_back(self, held_back: int, news: tuple[str, ...] = ()) -> Alert:
+        return replace(self, held_back=held_back, news=news)
+
+    def news_text(self) -> str | None:
+        """Why an alert inside the dedup window goes out: what it has not seen yet."""
+        if not self.news:
+            return None
+        words = {"resource": "resource", "source_ip": "source IP", "principal_id": "principal id"}
+        named = " and ".join(words.get(n, n) for n in self.news)
+        return f"new {named} in the dedup window: not seen since the last alert of this group"
+
+    def about(self) -> dict[str, str | None]:
+        """The group in a few short strings: what a window summary shows of it later."""
+        f = self.sample
+        return {
+            "account_id": self.key.account_id,
+            "principal": self.key.principal,
+            "action": self.key.action,
+            "error_code": self.key.error_code,
+            "who": f.principal_name,
+            "principal_type": f.principal_type,
+            "resource": f.resource[:300] if f.resource else None,
+            "service": f.service,
+            "label": self.account_label,
+        }
 
     @property
     def total(self) -> int:
@@ -91,8 +154,58 @@ class Alert:
         return self.count + self.held_back
 
 
-def _order(f: Finding) -> tuple[str, str]:
-    return (f.event_time or "", f.event_id or "")
+# What grouping reads of each denial, in this order: (event_time or "", event_id or "",
+# region, source_ip, user_agent, resource, principal_id). Times and ids order the group.
+Fields = tuple[str, str, str | None, str | None, str | None, str | None, str | None]
+_DISTINCT = ("region", "source_ip", "user_agent", "resource", "principal_id")  # Fields[2:]
+
+
+def _finding_entry(f: Finding) -> tuple[GroupKey, Fields]:
+    t, i = f.event_time or "", f.event_id or ""
+    return GroupKey.of(f), (t, i, f.region, f.source_ip, f.user_agent, f.resource, f.principal_id)
+
+
+def _record_entry(r: RecordLike) -> tuple[tuple[str | None, ...], Fields]:
+    """(record_key(r), its Fields) in one pass over the raw record: the live path's
+    hot loop, so the reads are inline (the same rules as Finding: a value that is not
+    a non-empty string is None; tests check both paths give equal alerts)."""
+    ui = r.get("userIdentity")
+    if type(ui) is not dict:
+        ui = _map(ui)
+    get, uget = r.get, ui.get
+    arn, pid = uget("arn"), uget("principalId")
+    arn = arn if type(arn) is str and arn else None
+    pid = pid if type(pid) is str and pid else None
+    account = get("recipientAccountId")
+    if not (type(account) is str and account):
+        account = _str(uget("accountId"))
+    source, name, code = get("eventSource"), get("eventName"), get("errorCode")
+    key = (
+        account,
+        arn or pid or principal_name(ui),
+        action_of(
+            source if type(source) is str and source else None,
+            name if type(name) is str and name else None,
+        ),
+        code if type(code) is str and code else None,
+    )
+    t, i, region = get("eventTime"), get("eventID"), get("awsRegion")
+    ip, agent = get("sourceIPAddress"), get("userAgent")
+    fields_ = (
+        t if type(t) is str else "",
+        i if type(i) is str else "",
+        region if type(region) is str and region else None,
+        ip if type(ip) is str and ip else None,
+        agent if type(agent) is str and agent else None,
+        resource_of(r),
+        pid,
+    )
+    return key, fields_
+
+
+def record_key(r: RecordLike) -> tuple[str | None, ...]:
+    """GroupKey.of(Finding.from_record(r)), as a tuple, straight from the record."""
+    return _record_entry(r)[0]
 
 
 def group_findings(
@@ -103,23 +216,52 @@ def group_findings(
     log: LogLocation | None = None,
 ) -> list[Alert]:
     """Group findings into alerts, earliest group first."""
-    groups: dict[GroupKey, list[Finding]] = {}
-    for f in findings:
-        groups.setdefault(GroupKey.of(f), []).append(f)
+    return _group(findings, _finding_entry, lambda f: f, max_examples, label, log)
+
+
+def group_records(
+    records: Iterable[RecordLike],
+    *,
+    max_examples: int = DEFAULT_MAX_EXAMPLES,
+    label: Callable[[str | None], str | None] = lambda _: None,
+    log: LogLocation | None = None,
+) -> list[Alert]:
+    """``group_findings`` of the records' Findings, building a Finding only for what an
+    alert shows (its sample and examples): the live path's hot loop."""
+    return _group(records, _record_entry, Finding.from_record, max_examples, label, log)
+
+
+def _group(
+    items: Iterable[T],
+    entry_of: Callable[[T], tuple[Hashable, Fields]],
+    finding_of: Callable[[T], Finding],
+    max_examples: int,
+    label: Callable[[str | None], str | None],
+    log: LogLocation | None,
+) -> list[Alert]:
+    groups: dict[Hashable, list[tuple[Fields, T]]] = {}
+    for item in items:
+        key, fields_ = entry_of(item)
+        groups.setdefault(key, []).append((fields_, item))
     alerts = []
-    for key, members in groups.items():
-        members.sort(key=_order)
-        times = [f.event_time for f in members if f.event_time]
+    for raw_key, members in groups.items():
+        key = raw_key if isinstance(raw_key, GroupKey) else GroupKey(*raw_key)  # type: ignore[misc]
+        members.sort(key=_by_time)
+        times = [m[0][0] for m in members if m[0][0]]
         examples: list[Finding] = []
         seen: set[str | None] = set()
-        for f in members:
+        for fields_, item in members:
             if len(examples) >= max_examples:
                 break
-            if f.console_url and f.event_id not in seen:
-                seen.add(f.event_id)
-                examples.append(f)
-        variety = {
-            name: len({getattr(f, name) for f in members} - {None}) for name in VARIETY_FIELDS
+            if fields_[1] not in seen and console_url(fields_[2], fields_[1] or None):
+                seen.add(fields_[1])
+                examples.append(finding_of(item))
+        distinct = {
+            name: {m[0][i] for m in members} - {None} for i, name in enumerate(_DISTINCT, 2)
+        }
+        units = {
+            name: tuple(sorted({novelty_unit(name, v) for v in distinct[name]}))[:UNITS_MAX]
+            for name in NOVELTY_FIELDS
         }
         alerts.append(
             Alert(
@@ -127,12 +269,17 @@ def group_findings(
                 count=len(members),
                 first_time=min(times) if times else None,
                 last_time=max(times) if times else None,
-                sample=members[-1],
+                sample=finding_of(members[-1][1]),
                 examples=tuple(examples),
-                variety=variety,
+                variety={name: len(distinct[name]) for name in VARIETY_FIELDS},
+                units=units,
                 account_label=label(key.account_id),
                 log=log,
             )
         )
     alerts.sort(key=lambda a: (a.first_time or "", a.key.digest()))
     return alerts
+
+
+def _by_time(member: tuple[Fields, object]) -> tuple[str, str]:
+    return member[0][0], member[0][1]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -37,6 +37,13 @@ def _root(
     """Catch unauthorised AWS API calls (AccessDenied & co.) and tell the right people fast."""
 
 
+# Ends every --slack-webhook-url help: the URL is a credential, and a flag's value is
+# readable by every local user while the command runs.
+WEBHOOK_FLAG_WARNING = (
+    "Avoid the flag: its value is readable by any local user in /proc/PID/cmdline "
+    "(and stays in your shell history); prefer the environment variable"
+)
+
 # Exit codes, documented in the README.
 EXIT_OK = 0
 EXIT_FINDINGS = 1  # --fail-on-findings and something was found
@@ -54,10 +61,22 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     raise typer.Exit(code)
 
 
+def load_cli_settings(config: object = None) -> Any:
+    """The settings (``--config``, env, ./deniedwatch.toml), each warning on stderr."""
+    from deniedwatch.config import load_settings
+
+    settings = load_settings(config)  # type: ignore[arg-type]
+    for warning in settings.warnings:
+        err.print(f"[yellow]warning:[/] {_escape(warning)}", highlight=False, soft_wrap=True)
+    return settings
+
+
 def friendly(exc: BaseException) -> str | None:
     """A one-line explanation for errors a user can act on; None for real bugs."""
     from deniedwatch.config import ConfigError
 
+    if type(exc).__name__ == "AthenaError":  # deniedwatch.sources.athena, not imported here
+        return str(exc)
     if isinstance(exc, CliError | ConfigError | FileNotFoundError):
         return str(exc)
     module = type(exc).__module__ or ""
@@ -85,8 +104,8 @@ def main() -> None:
     """Console-script entry: run the app, turning known errors into one clear line."""
     try:
         app()
-    except KeyboardInterrupt:
-        err.print("interrupted")
+    except KeyboardInterrupt as exc:
+        err.print(f"interrupted{': ' + str(exc) if str(exc) else ''}", highlight=False)
         sys.exit(130)
     except Exception as exc:
         message = friendly(exc)
@@ -97,6 +116,9 @@ def main() -> None:
 
 
 def _escape(text: str) -> str:
+    """Markup-escaped and cleaned: an error may quote a path or a value from a record."""
     from rich.markup import escape
 
-    return escape(text)
+    from deniedwatch.alerts.text import clean
+
+    return escape(clean(text))

@@ -24,8 +24,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from deniedwatch.cli._app import app, err, fail, friendly
-from deniedwatch.config import Settings, load_settings
+from deniedwatch.cli._app import WEBHOOK_FLAG_WARNING, app, err, fail, friendly, load_cli_settings
+from deniedwatch.config import Settings
 
 EXIT_UNHEALTHY = 1  # `status` found something to look at
 
@@ -46,6 +46,18 @@ RegionOpt = Annotated[
 ]
 YesOpt = Annotated[
     bool, typer.Option("--yes", "-y", help="Ask nothing; fail if something is missing.")
+]
+LiveSourceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--live-source",
+        envvar="DENIEDWATCH_LIVE_SOURCE",
+        help="How denials reach the function: cloudwatch-logs (durable, minutes), "
+        "eventbridge (EventBridge -> SQS: seconds, best effort, this region only) or both "
+        "(EventBridge first, CloudWatch Logs as the backstop, one alert per event). "
+        "Default: \\[deploy] live_source, else cloudwatch-logs. See docs/live-sources.md.",
+        show_default=False,
+    ),
 ]
 
 
@@ -73,7 +85,7 @@ def _clear_errors() -> Iterator[None]:
 
 def _settings(config: Path | None) -> Settings:
     with _clear_errors():
-        return load_settings(config)
+        return load_cli_settings(config)
 
 
 def _session(region: str | None) -> Any:
@@ -81,6 +93,12 @@ def _session(region: str | None) -> Any:
     import boto3
 
     return boto3.session.Session(region_name=region)
+
+
+def _target(config: Path | None, stack: str | None, region: str | None) -> tuple[str, str]:
+    """The stack name and region for status / destroy / set-webhook (no prompts)."""
+    settings = _settings(config)
+    return stack or settings.deploy.stack_name, _region(region, settings, yes=True)
 
 
 def _region(flag: str | None, settings: Settings, yes: bool) -> str:
@@ -158,8 +176,10 @@ def deploy(
         str | None,
         typer.Option(
             envvar="DENIEDWATCH_SLACK_WEBHOOK_URL",
-            help="Slack incoming webhook URL (stored in Secrets Manager, never in the stack). "
-            "Needed on the first deploy; later, omit it to keep the stored one.",
+            help="Without [[destinations]]: the Slack incoming webhook URL (stored in Secrets "
+            "Manager, never in the stack). Needed on the first deploy; later, omit it to keep "
+            "the stored one. With [[destinations]], each secret comes from its url_env "
+            "or a hidden prompt. " + WEBHOOK_FLAG_WARNING + " or the prompt.",
             show_default=False,
         ),
     ] = None,
@@ -186,110 +206,194 @@ def deploy(
             help="Attach to this CloudTrail log group instead of creating a trail.",
         ),
     ] = None,
+    organization_trail: Annotated[
+        bool | None,
+        typer.Option(
+            "--organization-trail/--account-trail",
+            help="Make the new trail an organization trail (management account or CloudTrail "
+            "delegated administrator; trusted access is checked first). "
+            "Default: \\[deploy] organization_trail.",
+            show_default=False,
+        ),
+    ] = None,
+    trail_bucket: Annotated[
+        str | None,
+        typer.Option(help="Name for the new trail bucket. Default: one CloudFormation generates."),
+    ] = None,
+    print_iam_policy: Annotated[
+        bool,
+        typer.Option(
+            "--print-iam-policy",
+            help="Print the least-privilege IAM policy for deploy/status/destroy and exit "
+            "(no AWS call).",
+        ),
+    ] = False,
+    live_source: LiveSourceOpt = None,
     config: ConfigOpt = None,
     yes: YesOpt = False,
 ) -> None:
     """Create or update the deniedwatch stack: trail, alarm, topic and the alerting function."""
-    from deniedwatch.deploy import aws, plan
-    from deniedwatch.deploy.package import build_zip
-    from deniedwatch.deploy.stack import Stacks
+    from deniedwatch.deploy import aws, names, plan
+    from deniedwatch.deploy.run import deploy as run_deploy
 
     settings = _settings(config)
     wanted = settings.deploy
+    if print_iam_policy:
+        _print_iam_policy(stack_name or wanted.stack_name, region or wanted.region)
+        return
     if not yes:
         err.print("[bold]deniedwatch deploy[/]: Enter keeps the value in brackets.")
     region = _region(region, settings, yes)
     stack_name = _ask("Stack name", stack_name or wanted.stack_name, yes=yes) or "deniedwatch"
-
     with _clear_errors():
+        plan.check_stack_name(stack_name)  # before any AWS call
         session = _session(region)
-        stacks = Stacks(session.client("cloudformation"))
-        sm = session.client("secretsmanager")
-        secret = plan.secret_name(stack_name)
-        stored = aws.secret_value(sm, secret)
-        label = "Slack webhook URL" + (" (Enter keeps the stored one)" if stored else "")
-        webhook = _ask(label, slack_webhook_url, yes=yes, hide=True)
-        if webhook:
-            webhook = plan.check_webhook_url(webhook)
-        elif not stored:
-            fail(
-                "a Slack webhook URL is needed on the first deploy: pass --slack-webhook-url "
-                "or set DENIEDWATCH_SLACK_WEBHOOK_URL"
-            )
+        secret = names.secret_name(stack_name)
+        stored = plan.stored_secret_names(
+            aws.secret_value(session.client("secretsmanager"), secret), secret
+        )
+        secret_values = _destination_secrets(settings, stored, slack_webhook_url, yes)
         channel = _ask(
             "Slack channel name (for the message text)",
             slack_channel or settings.alerts.slack_channel,
             yes=yes,
         )
         email = _ask("Alert email (blank: none)", email or wanted.email, yes=yes)
+        group = _ask(
+            "Existing CloudTrail log group (blank: create a trail)",
+            existing_log_group or wanted.existing_log_group,
+            yes=yes,
+        )
+        org = wanted.organization_trail if organization_trail is None else organization_trail
+        bucket_for_trail = trail_bucket or wanted.trail_bucket
+        if not group:
+            if not yes:
+                org = typer.confirm("Organization trail (all accounts)?", default=org)
+            bucket_for_trail = _ask(
+                "Trail bucket name (blank: generated)", bucket_for_trail, yes=yes
+            )
         account = session.client("sts").get_caller_identity()["Account"]
         bucket = code_bucket or wanted.code_bucket or plan.default_code_bucket(account, region)
         bucket = _ask("Code bucket (created if missing)", bucket, yes=yes) or bucket
-        the_plan = plan.check_plan(
-            plan.DeployPlan(
-                stack_name=stack_name,
-                region=region,
-                code_bucket=bucket,
-                filter_pattern=plan.checked_filter_pattern(settings.ruleset.denial),
-                email=email,
-                existing_log_group=existing_log_group or wanted.existing_log_group,
-                organization_trail=wanted.organization_trail,
-                log_retention_days=wanted.log_retention_days,
-                alarm_threshold=wanted.alarm_threshold,
-                alarm_period_seconds=wanted.alarm_period_seconds,
-            )
+        the_plan = plan.DeployPlan(
+            stack_name=stack_name,
+            region=region,
+            code_bucket=bucket,
+            filter_pattern=plan.checked_filter_pattern(settings.ruleset.denial),
+            email=email,
+            existing_log_group=group,
+            organization_trail=bool(org),
+            log_retention_days=wanted.log_retention_days,
+            alarm_threshold=wanted.alarm_threshold,
+            alarm_period_seconds=wanted.alarm_period_seconds,
+            trail_bucket=None if group else bucket_for_trail,
+            trail_bucket_retention_days=wanted.trail_bucket_retention_days,
+            live_source=live_source or wanted.live_source,
+            event_pattern=plan.checked_event_pattern(settings.ruleset.denial),
+            queue_batch_size=wanted.queue_batch_size,
+            queue_batch_window_seconds=wanted.queue_batch_window_seconds,
         )
-        if the_plan.existing_log_group:
-            aws.check_existing_log_group(
-                session.client("logs"), the_plan.existing_log_group, f"{stack_name}-alerts"
-            )
-        _show_plan(the_plan, account, bool(webhook), channel)
-        if not yes and not typer.confirm("Deploy?", default=True):
-            raise typer.Exit(1)
 
-        package = build_zip(plan.with_slack_channel(_settings_text(settings), channel))
-        err.print(
-            f"function zip: {package.size / 1024:.0f} KiB, {len(package.names)} files, "
-            f"sha256 {package.sha256[:12]}"
+        def confirm(summary: Any) -> bool:
+            _show_plan(summary)
+            return yes or typer.confirm("Deploy?", default=False)
+
+        outcome = run_deploy(
+            session.client,
+            the_plan,
+            settings.ruleset.denial,
+            account=account,
+            settings_text=_settings_text(settings),
+            secret_values=secret_values,
+            channel=channel,
+            confirm=confirm,
+            progress=_progress,
+            say=lambda line: err.print(escape(line)),
         )
-        s3 = session.client("s3")
-        if aws.ensure_code_bucket(s3, bucket, region, account):
-            err.print(f"created code bucket {bucket} (encrypted, public access blocked)")
-        key = plan.code_key(stack_name, package.sha256)
-        aws.upload_code(s3, bucket, key, package.data)
-
-        with _progress() as observer:
-            stacks.observer = observer
-            result = stacks.deploy(stack_name, plan.template_text(), the_plan.parameters(key))
-        if webhook:
-            outcome = aws.write_webhook(sm, secret, webhook)
-            if outcome == "created":
-                err.print(
-                    f"[yellow]note:[/] secret {secret} was missing after the stack deployed "
-                    "(moto does not model it; on AWS someone deleted it), so it was created "
-                    "directly"
-                )
-    _show_result(result, the_plan)
+    if outcome is None:
+        raise typer.Exit(1)
+    for note in outcome.notes:
+        err.print(escape(note))
+    _show_result(outcome.result, outcome.summary.plan)
 
 
-def _show_plan(the_plan: Any, account: str, new_webhook: bool, channel: str | None) -> None:
+def _destination_secrets(
+    settings: Settings, stored: set[str], slack_webhook_url: str | None, yes: bool
+) -> dict[str, str]:
+    """Each destination's secret for this deploy: today's flag for the default Slack
+    webhook, else its url_env, else a hidden prompt (Enter keeps the stored one)."""
+    import os
+
+    from deniedwatch import secrets
+    from deniedwatch.alerts.pipeline import secret_needs
+    from deniedwatch.deploy import plan
+
+    def ask(need: Any, is_stored: bool) -> str | None:
+        legacy = need.destination == secrets.LEGACY_DESTINATION and not settings.destinations
+        if legacy:
+            given, label = slack_webhook_url, "Slack webhook URL"
+        else:
+            given = os.environ.get(need.url_env) if need.url_env else None
+            label = f"{need.what} of destination {need.destination}"
+        if is_stored:
+            label += " (Enter keeps the stored one)"
+        return _ask(label, given, yes=yes, hide=True)
+
+    try:
+        return plan.collect_secrets(secret_needs(settings), stored, ask)
+    except plan.PlanError as exc:
+        if not settings.destinations and not stored:
+            fail(
+                "a Slack webhook URL is needed on the first deploy: pass --slack-webhook-url "
+                "or set DENIEDWATCH_SLACK_WEBHOOK_URL"
+                if "needs its" in str(exc)
+                else str(exc)
+            )
+        fail(str(exc))
+
+
+def _print_iam_policy(stack_name: str, region: str | None) -> None:
+    import json
+
+    from deniedwatch.deploy.permissions import deployer_policy
+    from deniedwatch.partition import partition_of
+
+    typer.echo(json.dumps(deployer_policy(stack_name, partition_of(region)), indent=2))
+
+
+def _show_plan(summary: Any) -> None:
+    the_plan = summary.plan
     source = the_plan.existing_log_group or "a new multi-region trail"
     if the_plan.organization_trail and not the_plan.existing_log_group:
         source = "a new organization trail"
+        if the_plan.trail_owner_account_id:
+            source += f" (delegated admin; owner {the_plan.trail_owner_account_id})"
     rows = [
-        ("account / region", f"{account} / {the_plan.region}"),
-        ("stack", the_plan.stack_name),
+        ("account / region", f"{summary.account} / {the_plan.region}"),
+        ("stack", the_plan.stack_name + (" (update)" if summary.stack_exists else " (new)")),
         ("CloudTrail from", source),
         (
-            "Slack",
-            ("new webhook URL" if new_webhook else "stored webhook URL")
-            + (f", {channel}" if channel else ""),
+            "secrets",
+            (f"new for {', '.join(summary.new_secrets)}" if summary.new_secrets else "stored")
+            + (f"; Slack channel {summary.channel}" if summary.channel else ""),
         ),
         ("email", the_plan.email or "none"),
-        ("code bucket", the_plan.code_bucket),
+        ("code bucket", the_plan.code_bucket + " (created if missing)"),
+        ("live source", the_plan.live_source),
     ]
+    if the_plan.trail_bucket:
+        rows.append(("trail bucket", the_plan.trail_bucket))
     for name, value in rows:
         err.print(f"  [dim]{name:>16}[/]  {escape(value)}")
+    err.print(f"  [dim]{'resources':>16}[/]  {len(summary.resources)} in the stack:")
+    for r in summary.resources:
+        err.print(f"  {'':>16}  {escape(r.logical_id)} [dim]({escape(r.type)})[/]")
+    if the_plan.live_source == "eventbridge":
+        err.print(
+            "[yellow]note:[/] the EventBridge rule sees this region's CloudTrail events only, "
+            "on a best-effort basis; `--live-source both` keeps CloudWatch Logs (every region, "
+            "durable) as the backstop. See docs/live-sources.md."
+        )
 
 
 # What deploy prints at the end: (label, logical id) of the resources people look for.
@@ -298,6 +402,9 @@ _SUMMARY = (
     ("function", "Function"),
     ("dedup table", "DedupTable"),
     ("dead-letter queue", "DeadLetterQueue"),
+    ("events rule", "DenialEventsRule"),
+    ("events queue", "DenialEventsQueue"),
+    ("events dead-letter queue", "DenialEventsDeadLetterQueue"),
     ("trail bucket", "TrailBucket"),
     ("trail log group", "TrailLogGroup"),
 )
@@ -341,62 +448,171 @@ def destroy(
             "--purge", help="Also delete the trail bucket (all log files) and the trail log group."
         ),
     ] = False,
+    trail_bucket: Annotated[
+        str | None,
+        typer.Option(help="With --purge: the trail bucket to delete (to finish a purge)."),
+    ] = None,
+    trail_log_group: Annotated[
+        str | None,
+        typer.Option(help="With --purge: the trail log group to delete (to finish a purge)."),
+    ] = None,
     config: ConfigOpt = None,
     yes: YesOpt = False,
 ) -> None:
     """Delete the stack. The trail bucket and log group stay unless --purge."""
-    from deniedwatch.deploy import aws, plan
+    from deniedwatch.deploy import aws, names
     from deniedwatch.deploy.stack import Stacks, physical_ids
 
-    settings = _settings(config)
-    stack_name = stack_name or settings.deploy.stack_name
-    region = _region(region, settings, yes=True)
+    stack_name, region = _target(config, stack_name, region)
     with _clear_errors():
         session = _session(region)
         stacks = Stacks(session.client("cloudformation"))
         stack = stacks.describe(stack_name)
-        if stack is None:
+        ids: dict[str, str] = {}
+        params: dict[str, str] = {}
+        if stack is not None:
+            ids = physical_ids(stacks.cfn, stack["StackId"])
+            params = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack["Parameters"]}
+        bucket = trail_bucket or ids.get("TrailBucket")
+        group = trail_log_group or ids.get("TrailLogGroup")
+        if stack is None and not (purge and (bucket or group)):
             err.print(f"no stack {stack_name} in {region}: nothing to delete")
             return
-        ids = physical_ids(stacks.cfn, stack["StackId"])
-        params = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack["Parameters"]}
-        kept = [
-            f"{kind} {ids[key]}"
-            for kind, key in (("bucket", "TrailBucket"), ("log group", "TrailLogGroup"))
-            if ids.get(key)
-        ]
-        what = f"Delete stack {stack_name} in {region}"
+        kept = [f"bucket {bucket}"] * bool(bucket) + [f"log group {group}"] * bool(group)
+        what = f"Delete stack {stack_name} in {region}" if stack else "Delete"
         if purge and kept:
-            what += " and " + " and ".join(kept) + " with every log file in them"
+            what += (" and " if stack else " ") + " and ".join(kept) + " with every log file"
         _confirm(what + "?", yes)
-        with _progress() as observer:
-            stacks.observer = observer
-            stacks.delete(stack_name)
-        aws.delete_secret(session.client("secretsmanager"), plan.secret_name(stack_name))
-        err.print(f"[bold green]stack {stack_name} deleted[/]")
+        if purge and stack is not None and kept:
+            # Written before the stack goes: a purge interrupted after this point can be
+            # finished without the stack (which no longer names these resources).
+            resume = f"deniedwatch destroy --purge --stack-name {stack_name} --region {region}"
+            resume += f" --trail-bucket {bucket}" * bool(bucket)
+            resume += f" --trail-log-group {group}" * bool(group)
+            err.print(f"if this is interrupted, finish with: {escape(resume)}")
+        if stack is not None:
+            with _progress() as observer:
+                stacks.observer = observer
+                stacks.delete(stack_name)
+            aws.delete_secret(session.client("secretsmanager"), names.secret_name(stack_name))
+            err.print(f"[bold green]stack {stack_name} deleted[/]")
         if purge:
             s3, logs = session.client("s3"), session.client("logs")
-            if bucket := ids.get("TrailBucket"):
-                aws.purge_bucket(s3, bucket)
+            if bucket and aws.purge_bucket(s3, bucket):
                 err.print(f"deleted bucket {bucket}")
-            if group := ids.get("TrailLogGroup"):
-                aws.purge_log_group(logs, group)
+            if group and aws.purge_log_group(logs, group):
                 err.print(f"deleted log group {group}")
             if code := params.get("CodeBucket"):
-                removed = aws.delete_code(s3, code, f"deniedwatch/{stack_name}/")
+                removed = aws.delete_code(s3, code, names.code_prefix(stack_name))
                 err.print(f"deleted {removed} function zip(s) from {code}")
         elif kept:
             err.print("kept " + " and ".join(kept) + " (CloudTrail history); --purge removes them")
 
 
-@app.command()
-def status(stack_name: StackOpt = None, region: RegionOpt = None, config: ConfigOpt = None) -> None:
-    """Is the stack healthy? Stack, trail, email subscription, function errors, dead letters."""
-    from deniedwatch.deploy.aws import gather_status, health_problems
+@app.command("set-secret")
+def set_secret(
+    destination: Annotated[
+        str,
+        typer.Argument(
+            help="The [[destinations]] name whose secret to replace (without destinations: slack).",
+            show_default=False,
+        ),
+    ],
+    stack_name: StackOpt = None,
+    region: RegionOpt = None,
+    from_env: Annotated[
+        bool,
+        typer.Option(
+            "--from-env",
+            help="Read the new secret from the destination's url_env instead of a prompt.",
+        ),
+    ] = False,
+    config: ConfigOpt = None,
+    yes: YesOpt = False,
+) -> None:
+    """Replace one destination's secret in the stack's secret (the old version stays as
+    AWSPREVIOUS); the others are kept."""
+    import os
+
+    from deniedwatch.alerts.pipeline import secret_needs
 
     settings = _settings(config)
-    stack_name = stack_name or settings.deploy.stack_name
-    region = _region(region, settings, yes=True)
+    needs = {n.destination: n for n in secret_needs(settings)}
+    need = needs.get(destination)
+    if need is None:
+        known = ", ".join(needs) or "none"
+        fail(f"no destination {destination!r} with a secret (destinations with one: {known})")
+    value = None
+    if from_env:
+        if not need.url_env or not os.environ.get(need.url_env):
+            fail(f"--from-env: destination {destination} has no url_env set in the environment")
+        value = os.environ[need.url_env]
+    value = value or _ask(f"New {need.what} of {destination}", None, yes=yes, hide=True)
+    _store_secret(config, stack_name, region, need, value)
+
+
+def _store_secret(
+    config: Path | None, stack_name: str | None, region: str | None, need: Any, value: str | None
+) -> None:
+    from deniedwatch import secrets
+    from deniedwatch.deploy import names
+    from deniedwatch.deploy.run import store_secrets
+
+    if not value or not value.strip():
+        fail(f"no {need.what} given for {need.destination}: answer the prompt")
+    value = value.strip()
+    if problem := need.problem(value):
+        fail(f"destination {need.destination}: the {need.what} {problem}")
+    stack_name, region = _target(config, stack_name, region)
+    with _clear_errors():
+        secret = names.secret_name(stack_name)
+        sm = _session(region).client("secretsmanager")
+        version = store_secrets(sm, stack_name, {need.destination: value})
+    if version == "unchanged":
+        err.print(f"{secret} already holds that {need.what}: nothing to do")
+        return
+    minutes = secrets.CACHE_SECONDS // 60
+    err.print(
+        f"[bold green]stored[/] the new {escape(need.what)} of {escape(need.destination)} in "
+        f"{secret} (version {escape(version)}); running functions pick it up within "
+        f"{minutes} minutes"
+    )
+
+
+@app.command("set-webhook", hidden=True)
+def set_webhook(
+    stack_name: StackOpt = None,
+    region: RegionOpt = None,
+    slack_webhook_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DENIEDWATCH_SLACK_WEBHOOK_URL",
+            help="The new URL. Default: asked for, without echo.",
+            show_default=False,
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+    yes: YesOpt = False,
+) -> None:
+    """Today's name for `set-secret slack`: replace the default Slack webhook URL."""
+    from deniedwatch import secrets
+    from deniedwatch.alerts.pipeline import SecretNeed
+
+    url = slack_webhook_url or _ask("New Slack webhook URL", None, yes=yes, hide=True)
+    if not url:
+        fail("no webhook URL given: pass --slack-webhook-url or answer the prompt")
+    need = SecretNeed(secrets.LEGACY_DESTINATION, "Slack webhook URL", None, secrets.url_problem)
+    _store_secret(config, stack_name, region, need, url)
+
+
+@app.command()
+def status(stack_name: StackOpt = None, region: RegionOpt = None, config: ConfigOpt = None) -> None:
+    """Is the stack healthy? Stack, trail, email subscription, function errors, dead letters,
+    held denials."""
+    from deniedwatch.deploy.aws import gather_status, health_problems
+    from deniedwatch.deploy.names import HEALTHY_STACK_STATUSES
+
+    stack_name, region = _target(config, stack_name, region)
     with _clear_errors():
         session = _session(region)
         report = gather_status(session.client, stack_name)
@@ -410,7 +626,7 @@ def status(stack_name: StackOpt = None, region: RegionOpt = None, config: Config
         "stack",
         show(
             report.stack_status or "missing",
-            report.stack_status in ("CREATE_COMPLETE", "UPDATE_COMPLETE"),
+            report.stack_status in HEALTHY_STACK_STATUSES,
         ),
     )
     if report.trail_name:
@@ -425,6 +641,13 @@ def status(stack_name: StackOpt = None, region: RegionOpt = None, config: Config
         table.add_row("function errors (24 h)", show(n, n == 0))
     if report.dead_letters is not None:
         table.add_row("dead-letter queue", show(report.dead_letters, report.dead_letters == 0))
+    if report.held_denials is not None:
+        held = f"{report.held_denials} in {report.held_groups} groups"
+        held += " (summarised when their dedup window closes)" if report.held_denials else ""
+        table.add_row("held denials", show(held, report.held_overdue == 0))
+    if report.events_dead_letters is not None:
+        n = report.events_dead_letters
+        table.add_row("events dead-letter queue", show(n, n == 0))
     from rich.console import Console
 
     Console(highlight=False).print(table)
@@ -436,11 +659,11 @@ def status(stack_name: StackOpt = None, region: RegionOpt = None, config: Config
 
 
 @app.command()
-def template(config: ConfigOpt = None) -> None:
-    """Print the CloudFormation template (the filter pattern rendered from your settings)."""
+def template(live_source: LiveSourceOpt = None, config: ConfigOpt = None) -> None:
+    """Print the CloudFormation template (patterns and live source from your settings)."""
     from deniedwatch.deploy.plan import render_template
 
     settings = _settings(config)
     with _clear_errors():
-        text = render_template(settings.ruleset.denial)
+        text = render_template(settings.ruleset.denial, live_source or settings.deploy.live_source)
     sys.stdout.write(text)

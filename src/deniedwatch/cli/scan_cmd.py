@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,38 +13,32 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from deniedwatch.cli._app import EXIT_BAD_INPUT, EXIT_FINDINGS, app, err, fail
+from deniedwatch.alerts.text import clean
+from deniedwatch.cli._app import (
+    EXIT_BAD_INPUT,
+    EXIT_FINDINGS,
+    WEBHOOK_FLAG_WARNING,
+    app,
+    err,
+    fail,
+    load_cli_settings,
+)
+from deniedwatch.cli.athena_cmd import client_factory
+from deniedwatch.sources.bounded import MAX_FILE_BYTES, MiB
+from deniedwatch.termview import GROUP_ABOVE
 
-
-def _s3_client_factory(region: str | None) -> Any:
-    """One lazily built boto3 client, shared by the reader threads (clients are thread-safe)."""
-    client: Any = None
-
-    def get() -> Any:
-        nonlocal client
-        if client is None:
-            import boto3
-            from botocore.config import Config
-
-            client = boto3.session.Session().client(
-                "s3",
-                region_name=region,
-                config=Config(max_pool_connections=32, retries={"mode": "standard"}),
-            )
-        return client
-
-    return get
+ATHENA = "Athena (--engine athena)"
 
 
 @app.command()
 def scan(
     sources: Annotated[
-        list[str],
+        list[str] | None,
         typer.Argument(
             help="CloudTrail log files, folders (walked recursively) or s3://bucket/prefix.",
             show_default=False,
         ),
-    ],
+    ] = None,
     since: Annotated[
         str | None,
         typer.Option(
@@ -68,12 +64,31 @@ def scan(
         typer.Option(
             "--format",
             "-f",
-            help="table | jsonl | json | csv. Default: table on a terminal, jsonl otherwise.",
+            help="table | jsonl | json | csv | html (one self-contained page, with -o). "
+            "Default: table on a terminal, jsonl otherwise.",
+        ),
+    ] = None,
+    group: Annotated[
+        bool | None,
+        typer.Option(
+            "--group/--no-group",
+            help="table: one row per (account, principal, action, error code) with counts, "
+            f"or one row per event. Default: grouped above {GROUP_ABOVE} findings.",
+            show_default=False,
         ),
     ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write findings to this file.")
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write findings to this file (complete or not at all: written aside, then "
+            "renamed). Never one of the inputs; a symbolic link only with --force.",
+        ),
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Let --output write through a symbolic link.")
+    ] = False,
     config: Annotated[
         Path | None,
         typer.Option(
@@ -86,9 +101,28 @@ def scan(
             "--include-suppressed", help="Also output denials that suppressions would hide."
         ),
     ] = False,
+    suggest_suppressions: Annotated[
+        bool,
+        typer.Option(
+            "--suggest-suppressions",
+            help="Instead of findings, write [[suppress.rule]] TOML for recurring routine "
+            "denials (AWS services, scanners, the console, read-only calls seen daily), "
+            "each with its count, first/last seen and why; load with --config.",
+        ),
+    ] = False,
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", min=0, help="Files decoded in parallel (0: one per CPU).")
     ] = 0,
+    max_file_mb: Annotated[
+        int,
+        typer.Option(
+            "--max-file-mb",
+            min=1,
+            help="Largest log file read, on disk and decompressed (MiB); a bigger one is "
+            "named as a bad file. Real CloudTrail files are a few tens of MB at most; "
+            "the cap stops gzip bombs in bounded memory.",
+        ),
+    ] = MAX_FILE_BYTES // MiB,
     fail_on_findings: Annotated[
         bool,
         typer.Option(
@@ -102,8 +136,49 @@ def scan(
         bool,
         typer.Option(
             "--notify",
-            help="Also send the findings as grouped alerts to Slack (and to the SNS topic "
-            "in $DENIEDWATCH_SNS_TOPIC_ARN, if set), like the Lambda does.",
+            help="Also send the findings as grouped alerts, routed like the Lambda does: to "
+            "the settings' [[destinations]], else to Slack (and to the SNS topic in "
+            "$DENIEDWATCH_SNS_TOPIC_ARN, if set).",
+        ),
+    ] = False,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="files: read log files (SOURCES). athena: query the CloudTrail table "
+            "(see `deniedwatch athena create-table`).",
+            rich_help_panel=ATHENA,
+        ),
+    ] = "files",
+    database: Annotated[
+        str, typer.Option(help="Glue database of the table.", rich_help_panel=ATHENA)
+    ] = "deniedwatch",
+    table: Annotated[
+        str, typer.Option(help="The CloudTrail table.", rich_help_panel=ATHENA)
+    ] = "cloudtrail_logs",
+    workgroup: Annotated[
+        str,
+        typer.Option(help="Workgroup (its bytes-scanned limit applies).", rich_help_panel=ATHENA),
+    ] = "primary",
+    output_location: Annotated[
+        str | None,
+        typer.Option(
+            help="s3://… for query results (default: the workgroup's).",
+            rich_help_panel=ATHENA,
+            show_default=False,
+        ),
+    ] = None,
+    all_time: Annotated[
+        bool,
+        typer.Option(
+            "--all-time",
+            help="Allow a query without --since (it reads, and bills, the whole history).",
+            rich_help_panel=ATHENA,
+        ),
+    ] = False,
+    print_sql: Annotated[
+        bool,
+        typer.Option(
+            "--print-sql", help="Print the query and exit (no AWS).", rich_help_panel=ATHENA
         ),
     ] = False,
     slack_webhook_url: Annotated[
@@ -112,7 +187,9 @@ def scan(
             "--slack-webhook-url",
             envvar="SLACK_WEBHOOK_URL",
             show_default=False,
-            help="Incoming webhook for --notify (default: $SLACK_WEBHOOK_URL).",
+            help="Incoming webhook for --notify (default: $SLACK_WEBHOOK_URL). "
+            + WEBHOOK_FLAG_WARNING
+            + ".",
         ),
     ] = None,
 ) -> None:
@@ -122,15 +199,18 @@ def scan(
     3 some input could not be read (each bad file is named on stderr).
     """
     from deniedwatch import report
-    from deniedwatch.config import load_settings
-    from deniedwatch.scan import FindingFilter, ScanRequest, ScanSummary, discover, run
+    from deniedwatch.scan import FileSource, FindingFilter, ScanRequest, ScanSummary
     from deniedwatch.sources.trailfiles import is_s3, split_s3
     from deniedwatch.timespec import parse_when
 
-    settings = load_settings(config)
+    settings = load_cli_settings(config)
     fmt = output_format or ("table" if output is None and sys.stdout.isatty() else "jsonl")
     if fmt not in report.FORMATS:
         fail(escape(f"--format must be one of {', '.join(report.FORMATS)}, not {fmt!r}"))
+    if suggest_suppressions and output_format:
+        fail("--suggest-suppressions writes TOML: leave out --format")
+    if fmt == "html" and output is None and sys.stdout.isatty():
+        fail("--format html writes a file: add -o report.html")
     now = datetime.now(UTC)
     try:
         start = parse_when(since, now) if since else None
@@ -140,43 +220,79 @@ def scan(
     if start and end and start > end:
         fail("--since is after --until")
     topic_arn = os.environ.get("DENIEDWATCH_SNS_TOPIC_ARN")
-    if notify and not (slack_webhook_url or topic_arn):
-        fail("--notify needs --slack-webhook-url, SLACK_WEBHOOK_URL or DENIEDWATCH_SNS_TOPIC_ARN")
+    if notify and not (slack_webhook_url or topic_arn or settings.destinations):
+        fail(
+            "--notify needs [[destinations]] in the settings, --slack-webhook-url, "
+            "SLACK_WEBHOOK_URL or DENIEDWATCH_SNS_TOPIC_ARN"
+        )
 
-    for source in sources:  # a malformed s3:// URL is a usage error, found before any work
+    for source in sources or ():  # a malformed s3:// URL is a usage error, found early
         if is_s3(source):
             try:
                 split_s3(source)
             except ValueError as exc:
                 fail(escape(str(exc)))
     wanted = FindingFilter(start, end, frozenset(account or ()), frozenset(region or ()))
-    request = ScanRequest(tuple(sources), wanted, include_suppressed, jobs)
+    if engine not in ("files", "athena"):
+        fail(f"--engine must be files or athena, not {engine!r}")
+    if print_sql and engine != "athena":
+        fail("--print-sql needs --engine athena")
     summary = ScanSummary()
-    s3 = _s3_client_factory(None)
-    listing = err.status("listing log files…", spinner="dots")
-    with listing if not quiet and err.is_terminal else _null():
-        files = discover(request, s3, summary)
+    doing = "running the Athena query…" if engine == "athena" else "listing log files…"
+    working = err.status(doing, spinner="dots")
+    if engine == "athena":
+        from deniedwatch.cli.athena_cmd import athena_source
+
+        source = athena_source(
+            sources, wanted, settings.ruleset, include_suppressed, all_time, working,
+            database=database, table=table, workgroup=workgroup, output_location=output_location,
+        )  # fmt: skip
+        if print_sql:
+            print(source.plan.sql)
+            for name in source.plan.after_query:  # names are settings text: one line each
+                print(f"-- then on the returned rows: suppression {name!r} (no exact SQL form)")
+            return
+        if not quiet:
+            err.print(f"athena: partitions {source.plan.partition_range()}", highlight=False)
+    else:
+        if not sources:
+            fail("give log files, folders or s3:// URLs to scan (or --engine athena)")
+        request = ScanRequest(tuple(sources), wanted, include_suppressed, jobs, max_file_mb * MiB)
+        source = FileSource(request, settings.ruleset, client_factory("s3"))
+    with working if not quiet and err.is_terminal else _null():
+        total = source.prepare(summary)
+    if output is not None:  # checked before any file is read
+        inputs = [*(sources or ()), *(tf.location for tf in getattr(source, "files", ()))]
+        output = _checked_output(output, force, inputs)
 
     findings = []
     alertable = []  # --notify: never the suppressed ones
-    progress = _progress(quiet, len(files))
+    progress = _progress(quiet, total or 0)
     with progress:
-        task = progress.add_task("scanning", total=len(files))
-        for result in run(request, settings.ruleset, files, s3):
+        task = progress.add_task("scanning", total=total)
+        for result in source.results():
             summary.add(result)
-            if result.error:
-                # paths and reasons are data, never markup; one line each, to grep
-                warning = escape(f"{result.location}: {result.error}")
-                progress.console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+            for problem in _problems(result):
+                # paths and reasons are data, never markup or escape sequences; one line
+                # each, to grep
+                progress.console.print(
+                    f"[yellow]warning:[/] {escape(clean(problem))}", soft_wrap=True
+                )
             findings.extend(result.findings)
             alertable.extend(result.findings)
             findings.extend(result.suppressed_findings)
             progress.advance(task)
 
     findings.sort(key=lambda f: (f.event_time or "", f.event_id or ""))
-    _write(fmt, findings, output, settings.ruleset.account_labels)
-    if not quiet:
-        _print_summary(summary, len(findings))
+    if suggest_suppressions:
+        fmt = "suggest"
+        findings = sorted(alertable, key=lambda f: (f.event_time or "", f.event_id or ""))
+    view = View(fmt, settings.ruleset.account_labels, group, summary)
+    _write(view, findings, output)
+    if not quiet and engine == "athena":
+        err.print(source.report(summary), highlight=False, soft_wrap=True)
+    elif not quiet:
+        _print_summary(summary)
     if notify:
         from deniedwatch.cli.alert_cmd import report_delivery, send_alerts
 
@@ -188,34 +304,79 @@ def scan(
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
-def _write(fmt: str, findings: list, output: Path | None, labels: dict[str, str]) -> None:
+def _checked_output(output: Path, force: bool, inputs: list[str]) -> Path:
+    """The file --output may write (checked before any work), or a one-line error."""
+    from deniedwatch.cli.outfile import OutputRefused, refuse_inputs, target
+    from deniedwatch.sources.trailfiles import is_s3
+
+    try:
+        path = target(output, force=force)
+        refuse_inputs(path, (i for i in inputs if not is_s3(i)))
+    except OutputRefused as exc:
+        fail(escape(str(exc)))
+    return path
+
+
+@dataclass(frozen=True)
+class View:
+    """How findings are written: the format and what the human formats need."""
+
+    fmt: str
+    labels: dict[str, str]
+    group: bool | None
+    summary: Any
+
+
+def _write(view: View, findings: list, output: Path | None) -> None:
+    from deniedwatch.cli.outfile import atomic_text
+
     if output is None:
-        _render(fmt, findings, sys.stdout, labels)
+        _render(view, findings, sys.stdout)
         return
     try:
-        with output.open("w", encoding="utf-8", newline="") as out:
-            _render(fmt, findings, out, labels)
-    except OSError as exc:  # a folder, no permission, no such directory, disk full
+        with atomic_text(output) as out:
+            _render(view, findings, out)
+    except OSError as exc:  # no permission, no such directory, disk full
         fail(escape(f"--output {output}: {exc.strerror or exc}"))
 
 
-def _render(fmt: str, findings: list, out: Any, labels: dict[str, str]) -> None:
+def _render(view: View, findings: list, out: Any) -> None:
     from deniedwatch import report
 
-    if fmt == "table":
-        from rich.console import Console
+    if view.fmt == "table":
+        from deniedwatch import termview
 
-        if out is sys.stdout:
-            console = Console(width=max(Console().width, 160) if not sys.stdout.isatty() else None)
-        else:
-            console = Console(file=out, width=200)
-        if findings:
-            console.print(report.table(findings, labels))
-        else:
-            console.print("No denied API calls found.")
+        tty = out is sys.stdout and sys.stdout.isatty()
+        width = termview.terminal_width(tty, lambda: shutil.get_terminal_size().columns)
+        out.write(termview.render(findings, view.labels, width, view.group))
         return
-    writer = {"jsonl": report.write_jsonl, "json": report.write_json, "csv": report.write_csv}[fmt]
-    writer(findings, out)
+    if view.fmt == "suggest":
+        from deniedwatch import suggest
+
+        out.write(suggest.to_toml(suggest.suggest(findings), len(findings)))
+        return
+    if view.fmt == "html":
+        from deniedwatch import htmlreport
+        from deniedwatch.summary_text import summary_lines
+
+        out.write(htmlreport.render(findings, view.labels, summary_lines(view.summary)))
+        return
+    writer = {"jsonl": report.write_jsonl, "json": report.write_json, "csv": report.write_csv}
+    writer[view.fmt](findings, out)
+
+
+BAD_RECORDS_SHOWN = 5  # per file, and files named in the summary; the rest are counted
+
+
+def _problems(result: Any) -> list[str]:
+    """A file's warning lines: why it is bad, or which of its records are (by index)."""
+    if result.error:
+        return [f"{result.location}: {result.error}"]
+    lines = [f"{result.location}: {bad}" for bad in result.bad_records[:BAD_RECORDS_SHOWN]]
+    if len(result.bad_records) > BAD_RECORDS_SHOWN:
+        more = len(result.bad_records) - BAD_RECORDS_SHOWN
+        lines.append(f"{result.location}: {more} more bad records")
+    return lines
 
 
 def _progress(quiet: bool, total: int) -> Any:
@@ -239,23 +400,14 @@ def _progress(quiet: bool, total: int) -> Any:
     )
 
 
-def _print_summary(summary: Any, shown: int) -> None:
-    skipped = ", ".join(f"{n} {why}" for why, n in sorted(summary.skipped.items()))
-    suppressed = sum(summary.suppressed.values())
-    parts = [
-        f"{summary.files} files read" + (f" ({skipped} skipped)" if skipped else ""),
-        f"{summary.events} events",
-        f"{summary.findings} findings",
-        f"{suppressed} suppressed",
-    ]
-    if summary.bad_files:
-        parts.append(f"[yellow]{len(summary.bad_files)} bad files[/]")
-    if summary.bad_records:
-        parts.append(f"[yellow]{summary.bad_records} bad records[/]")
-    err.print("scan: " + ", ".join(parts), highlight=False, soft_wrap=True)
-    if suppressed:
-        detail = ", ".join(f"{rule} {n}" for rule, n in summary.suppressed.most_common())
-        err.print(f"  suppressed by: {detail}", highlight=False, soft_wrap=True)
+def _print_summary(summary: Any) -> None:
+    from deniedwatch.summary_text import summary_lines
+
+    first, *rest = summary_lines(summary)
+    color = "yellow" if summary.bad_input else "default"
+    err.print(f"scan: [{color}]{escape(clean(first))}[/]", highlight=False, soft_wrap=True)
+    for line in rest:
+        err.print(f"  {escape(clean(line))}", highlight=False, soft_wrap=True)
 
 
 class _null:

@@ -12,7 +12,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from deniedwatch.deploy.names import HEALTHY_STACK_STATUSES
 from deniedwatch.deploy.plan import PlanError
+from deniedwatch.partition import arn
 from deniedwatch.secrets import quiet_botocore
 
 SUBSCRIPTION_FILTER_LIMIT = 2  # per log group, a CloudWatch Logs quota
@@ -23,7 +25,7 @@ def _code(exc: ClientError) -> str:
 
 
 # -- code bucket -------------------------------------------------------------------
-def tls_only_policy(bucket: str) -> str:
+def tls_only_policy(bucket: str, region: str | None = None) -> str:
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -33,7 +35,7 @@ def tls_only_policy(bucket: str) -> str:
                     "Effect": "Deny",
                     "Principal": "*",
                     "Action": "s3:*",
-                    "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                    "Resource": [arn(region, f"s3:::{bucket}"), arn(region, f"s3:::{bucket}/*")],
                     "Condition": {"Bool": {"aws:SecureTransport": "false"}},
                 }
             ],
@@ -78,10 +80,7 @@ def ensure_code_bucket(s3: Any, bucket: str, region: str, account_id: str) -> bo
             "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
         },
     )
-    if s3.meta.endpoint_url.startswith("https://"):
-        # TLS-only. Skipped for a plain-http endpoint (a local emulator such as moto
-        # server), where the policy would lock this very client out of the bucket.
-        s3.put_bucket_policy(Bucket=bucket, Policy=tls_only_policy(bucket))
+    s3.put_bucket_policy(Bucket=bucket, Policy=tls_only_policy(bucket, region))
     return True
 
 
@@ -124,30 +123,51 @@ def secret_value(sm: Any, name: str) -> str | None:
         raise
 
 
-def write_webhook(sm: Any, name: str, url: str) -> str:
-    """Store the webhook URL in the secret; returns "unchanged", "updated" or "created".
+class SecretMissing(PlanError):
+    """The stack's secret is gone; only the stack may create it (its ARN suffix is what
+    the function's role allows), so the message gives the command that fixes it."""
 
-    The stack creates the secret empty and this fills it, so the URL never passes through
-    CloudFormation. "created" happens only when the secret is missing after the stack
-    was deployed: moto's CloudFormation skips AWS::SecretsManager::Secret; on AWS it
-    would mean the secret was deleted by hand.
-    """
-    if secret_value(sm, name) == url:
+
+def secret_state(sm: Any, name: str) -> str:
+    """ "present", "scheduled" (deleted, in its recovery window) or "missing"."""
+    try:
+        described = sm.describe_secret(SecretId=name)
+    except ClientError as exc:
+        if _code(exc) == "ResourceNotFoundException":
+            return "missing"
+        raise
+    return "scheduled" if described.get("DeletedDate") else "present"
+
+
+def missing_secret_error(name: str, state: str, stack: str) -> SecretMissing:
+    if state == "scheduled":
+        fix = f"aws secretsmanager restore-secret --secret-id {name}"
+        return SecretMissing(
+            f"the stack's webhook secret {name} was deleted outside the stack (it is in its "
+            f"recovery window): run `{fix}`, then deploy again"
+        )
+    return SecretMissing(
+        f"the stack's webhook secret {name} was deleted outside the stack; a secret created "
+        "by hand would get another ARN, which the function may not read. Recreate it through "
+        f"the stack: `deniedwatch destroy --stack-name {stack}` (keeps the trail bucket and "
+        "log group), then `deniedwatch deploy`"
+    )
+
+
+def rotate_secret(sm: Any, name: str, value: str, stack: str) -> str:
+    """Store ``value`` as the secret's new AWSCURRENT version; returns "unchanged" or the
+    new version id. The previous value stays as AWSPREVIOUS (roll back with
+    ``aws secretsmanager update-secret-version-stage``). Never creates the secret: the
+    stack does (see SecretMissing)."""
+    if secret_value(sm, name) == value:
         return "unchanged"
     try:
         with quiet_botocore():
-            sm.put_secret_value(SecretId=name, SecretString=url)
-        return "updated"
+            return str(sm.put_secret_value(SecretId=name, SecretString=value)["VersionId"])
     except ClientError as exc:
-        if _code(exc) != "ResourceNotFoundException":
+        if _code(exc) not in ("ResourceNotFoundException", "InvalidRequestException"):
             raise
-    with quiet_botocore():
-        sm.create_secret(
-            Name=name,
-            SecretString=url,
-            Description="Slack incoming webhook URL used by the deniedwatch function.",
-        )
-    return "created"
+    raise missing_secret_error(name, secret_state(sm, name), stack) from None
 
 
 def delete_secret(sm: Any, name: str) -> None:
@@ -160,11 +180,16 @@ def delete_secret(sm: Any, name: str) -> None:
 
 
 # -- existing-trail mode -----------------------------------------------------------
-def check_existing_log_group(logs: Any, name: str, function_name: str) -> None:
-    """The group must exist and have room for our subscription filter."""
+def check_existing_log_group(
+    logs: Any, name: str, function_name: str, *, subscribes: bool = True
+) -> None:
+    """The group must exist and, when the stack subscribes to it (not live_source
+    eventbridge, which only hangs the CIS metric filter on it), have room for our filter."""
     groups = logs.describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
     if not any(g["logGroupName"] == name for g in groups):
         raise PlanError(f"log group {name} does not exist in this account and region")
+    if not subscribes:
+        return
     filters = logs.describe_subscription_filters(logGroupName=name).get("subscriptionFilters", [])
     others = [f for f in filters if not f.get("destinationArn", "").endswith(f":{function_name}")]
     if len(others) >= SUBSCRIPTION_FILTER_LIMIT:
@@ -214,10 +239,18 @@ class StatusReport:
     email_subscriptions: dict[str, bool] = field(default_factory=dict)  # endpoint -> confirmed
     function_errors_24h: int | None = None
     dead_letters: int | None = None
+    events_dead_letters: int | None = None  # the fast path's (live_source eventbridge / both)
+    # denials the dedup table holds unannounced: in how many groups, and how many of them
+    # sit in windows that closed long enough ago that the flush schedule should have run
+    held_denials: int | None = None
+    held_groups: int = 0
+    held_overdue: int = 0
     unreadable: list[str] = field(default_factory=list)  # what could not be checked, and why
 
 
-HEALTHY_STACK = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+# The flush schedule runs every 15 minutes; a window closed longer ago than this with
+# denials still held means it is not running (or cannot post).
+FLUSH_OVERDUE = timedelta(minutes=30)
 
 
 def health_problems(report: StatusReport) -> list[str]:
@@ -225,7 +258,7 @@ def health_problems(report: StatusReport) -> list[str]:
     problems = []
     if report.stack_status is None:
         return [f"stack {report.stack_name} does not exist"]
-    if report.stack_status not in HEALTHY_STACK:
+    if report.stack_status not in HEALTHY_STACK_STATUSES:
         problems.append(f"stack is {report.stack_status}")
     if report.trail_name and report.trail_logging is False:
         problems.append(f"trail {report.trail_name} is not logging")
@@ -236,6 +269,16 @@ def health_problems(report: StatusReport) -> list[str]:
         problems.append(f"the function failed {report.function_errors_24h} times in 24 h")
     if report.dead_letters:
         problems.append(f"{report.dead_letters} undelivered alerts in the dead-letter queue")
+    if report.events_dead_letters:
+        problems.append(
+            f"{report.events_dead_letters} denials the fast path could not alert in the events "
+            "dead-letter queue (docs/live-sources.md)"
+        )
+    if report.held_overdue:
+        problems.append(
+            f"{report.held_overdue} held denials in dedup windows that closed over 30 min ago "
+            "were never summarised: is the FlushSchedule rule enabled, and the function healthy?"
+        )
     return problems + [f"could not check {u}" for u in report.unreadable]
 
 
@@ -295,13 +338,39 @@ def gather_status(clients: Any, stack_name: str, now: datetime | None = None) ->
             report.function_errors_24h = int(sum(p["Sum"] for p in stats.get("Datapoints", [])))
 
         probe("the function's errors", errors)
+
+    def depth(queue: str) -> int:
+        attrs = clients("sqs").get_queue_attributes(
+            QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attrs.get("ApproximateNumberOfMessages", 0))
+
     if queue := ids.get("DeadLetterQueue"):
 
-        def depth() -> None:
-            attrs = clients("sqs").get_queue_attributes(
-                QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"]
-            )["Attributes"]
-            report.dead_letters = int(attrs.get("ApproximateNumberOfMessages", 0))
+        def alerts_depth() -> None:
+            report.dead_letters = depth(queue)
 
-        probe("the dead-letter queue", depth)
+        probe("the dead-letter queue", alerts_depth)
+    if events_queue := ids.get("DenialEventsDeadLetterQueue"):
+
+        def events_depth() -> None:
+            report.events_dead_letters = depth(events_queue)
+
+        probe("the events dead-letter queue", events_depth)
+    if table := ids.get("DedupTable"):
+
+        def held() -> None:
+            from deniedwatch.alerts.dedup import DedupStoreError, DynamoStore
+
+            try:
+                groups = DynamoStore(table, client=clients("dynamodb")).held_groups()
+            except DedupStoreError as exc:  # the store's own error: it wraps ClientError
+                report.unreadable.append(f"the held denials ({str(exc)[:120]})")
+                return
+            overdue = (now or datetime.now(UTC)) - FLUSH_OVERDUE
+            report.held_denials = sum(g.held for g in groups)
+            report.held_groups = len(groups)
+            report.held_overdue = sum(g.held for g in groups if g.closes_at < overdue.timestamp())
+
+        probe("the held denials", held)
     return report

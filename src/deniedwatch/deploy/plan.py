@@ -5,22 +5,35 @@ Pure functions only; deploy/stack.py and deploy/aws.py do the talking to AWS.
 
 from __future__ import annotations
 
-import ipaddress
+import json
 import re
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
+from deniedwatch.deploy import names
+from deniedwatch.deploy.names import ALARM_PERIODS, LOG_RETENTION_DAYS
 from deniedwatch.rules import DenialRule
+from deniedwatch.sources.invocation import DEFAULT_LIVE_SOURCE, LIVE_SOURCES, Path
+from deniedwatch.urls import https_or_loopback
+
+if TYPE_CHECKING:
+    from deniedwatch.alerts.pipeline import SecretNeed
+
+EVENTBRIDGE_ONLY = Path.EVENTBRIDGE.value
 
 TEMPLATE_RESOURCE = "template.yaml"
-# Secrets Manager name of the webhook secret; the template builds the same name.
-SECRET_NAME_FORMAT = "{stack}/slack-webhook-url"
 FILTER_PATTERN_LIMIT = 1024  # CloudWatch Logs subscription filter pattern limit
-_DEFAULT_LINE = re.compile(
-    r"^(?P<indent>\s*)Default: '.*'$(?=\n\s*MaxLength: 1024)", flags=re.MULTILINE
-)
-_STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
+# "Event pattern: 2048 characters maximum"
+# https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html
+EVENT_PATTERN_LIMIT = 2048
+# SQS event source mapping: batch size 1-10000, batching window 0-300 s, and a batch
+# over 10 needs a window of at least 1 s.
+# https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
+QUEUE_BATCH_SIZE_MAX = 10000
+QUEUE_BATCH_WINDOW_MAX = 300
+_STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
 _BUCKET_NAME = re.compile(r"(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
@@ -39,20 +52,52 @@ def yaml_single_quoted(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def render_template(rule: DenialRule) -> str:
-    """The template with DenialFilterPattern's default rendered from ``rule``.
+_FILTER_DEFAULT = re.compile(
+    rf"^(?P<indent>\s*)Default: '.*'$(?=\n\s*MaxLength: {FILTER_PATTERN_LIMIT}\n)",
+    flags=re.MULTILINE,
+)
+_EVENT_PATTERN_LINE = re.compile(r"^(?P<indent>\s*)EventPattern: \{.*\}$", flags=re.MULTILINE)
 
-    Deploy passes the pattern as a parameter anyway; this is for `deniedwatch template`,
-    so a pipeline that deploys the printed text gets the settings' rule too.
+
+def yaml_flow_json(value: object) -> str:
+    """JSON on one line that YAML reads back the same (ASCII, a space after ':' and ',')."""
+    return json.dumps(value, separators=(", ", ": "), ensure_ascii=True)
+
+
+def render_template(rule: DenialRule, live_source: str = DEFAULT_LIVE_SOURCE) -> str:
+    """The template with the filter pattern's default and the EventBridge rule's pattern
+    rendered from ``rule``, and the LiveSource default set to ``live_source``.
+
+    Deploy passes them as parameters anyway; this is for `deniedwatch template`, so a
+    pipeline that deploys the printed text gets the settings' rule and live source too.
     """
     text = template_text()
     pattern = checked_filter_pattern(rule)
-    rendered, count = _DEFAULT_LINE.subn(
+    text, count = _FILTER_DEFAULT.subn(
         lambda m: f"{m['indent']}Default: {yaml_single_quoted(pattern)}", text, count=1
     )
     if count != 1:  # the template lost its marker line: a packaging bug, not user error
         raise RuntimeError("template.yaml: DenialFilterPattern default line not found")
-    return rendered
+    # In the template, not a parameter: moto's CloudFormation re-encodes a string
+    # EventPattern, and an object lets cfn-lint check the pattern's shape.
+    event_pattern = yaml_flow_json(json.loads(checked_event_pattern(rule)))
+    text, count = _EVENT_PATTERN_LINE.subn(
+        lambda m: f"{m['indent']}EventPattern: {event_pattern}", text, count=1
+    )
+    if count != 1:
+        raise RuntimeError("template.yaml: the rule's EventPattern line not found")
+    if live_source not in LIVE_SOURCES:
+        raise PlanError(f"live source {live_source!r}: one of {', '.join(LIVE_SOURCES)}")
+    text, count = re.subn(
+        r"^(  LiveSource:\n    Type: String\n    Default: )\S+$",
+        lambda m: m[1] + live_source,
+        text,
+        count=1,
+        flags=re.MULTILINE,
+    )
+    if count != 1:
+        raise RuntimeError("template.yaml: LiveSource default line not found")
+    return text
 
 
 def checked_filter_pattern(rule: DenialRule) -> str:
@@ -65,8 +110,19 @@ def checked_filter_pattern(rule: DenialRule) -> str:
     return pattern
 
 
+def checked_event_pattern(rule: DenialRule) -> str:
+    """The EventBridge pattern as the compact JSON text the rule takes."""
+    pattern = json.dumps(rule.event_pattern(), separators=(",", ":"), ensure_ascii=False)
+    if len(pattern) > EVENT_PATTERN_LIMIT:
+        raise PlanError(
+            f"the denial event pattern is {len(pattern)} characters, over EventBridge's "
+            f"limit of {EVENT_PATTERN_LIMIT}: list fewer [denial] extra_codes"
+        )
+    return pattern
+
+
 def secret_name(stack_name: str) -> str:
-    return SECRET_NAME_FORMAT.format(stack=stack_name)
+    return names.secret_name(stack_name)
 
 
 def default_code_bucket(account_id: str, region: str) -> str:
@@ -75,7 +131,7 @@ def default_code_bucket(account_id: str, region: str) -> str:
 
 def code_key(stack_name: str, sha256: str) -> str:
     """Content-addressed: a changed zip gets a new key, so CloudFormation updates the code."""
-    return f"deniedwatch/{stack_name}/lambda-{sha256[:20]}.zip"
+    return f"{names.code_prefix(stack_name)}lambda-{sha256[:20]}.zip"
 
 
 @dataclass(frozen=True)
@@ -92,38 +148,90 @@ class DeployPlan:
     log_retention_days: int = 365
     alarm_threshold: int = 1
     alarm_period_seconds: int = 300
+    live_source: str = DEFAULT_LIVE_SOURCE
+    event_pattern: str = ""  # checked_event_pattern(rule), for the TestEventPattern proof
+    queue_batch_size: int = 10
+    queue_batch_window_seconds: int = 1
+    trail_bucket: str | None = None  # None: CloudFormation generates a name
+    trail_bucket_retention_days: int = 365
+    # An organization trail made from a delegated administrator: the management account
+    # id its ARN carries (None: this account is the management account, or no org trail).
+    trail_owner_account_id: str | None = None
+
+    @property
+    def uses_eventbridge(self) -> bool:
+        return self.live_source != DEFAULT_LIVE_SOURCE
+
+    @property
+    def subscribes_to_logs(self) -> bool:
+        """A subscription filter on the log group (every mode but eventbridge)."""
+        return self.live_source != EVENTBRIDGE_ONLY
 
     def parameters(self, code_key: str) -> dict[str, str]:
         """CloudFormation parameters (strings, as the API wants them). Never the webhook."""
         return {
             "ExistingLogGroupName": self.existing_log_group or "",
             "OrganizationTrail": "true" if self.organization_trail else "false",
+            "TrailOwnerAccountId": self.trail_owner_account_id or "",
+            "TrailBucketName": self.trail_bucket or "",
             "LogRetentionDays": str(self.log_retention_days),
+            "TrailBucketRetentionDays": str(self.trail_bucket_retention_days),
             "AlertEmail": self.email or "",
             "AlarmThreshold": str(self.alarm_threshold),
             "AlarmPeriodSeconds": str(self.alarm_period_seconds),
             "DenialFilterPattern": self.filter_pattern,
+            "LiveSource": self.live_source,
+            "QueueBatchSize": str(self.queue_batch_size),
+            "QueueBatchWindowSeconds": str(self.queue_batch_window_seconds),
             "CodeBucket": self.code_bucket,
             "CodeKey": code_key,
         }
 
 
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096)
-LOG_RETENTION_DAYS += (1827, 2192, 2557, 2922, 3288, 3653)
-ALARM_PERIODS = (60, 300, 900, 3600, 21600, 86400)
+# Each template condition, evaluated on the stack parameters (for the deploy summary).
+# tests/test_names.py fails when the template has a condition this does not know.
+CONDITIONS: dict[str, Callable[[Mapping[str, str]], bool]] = {
+    "CreateTrail": lambda p: not p.get("ExistingLogGroupName"),
+    "UseOrganizationTrail": lambda p: (
+        not p.get("ExistingLogGroupName") and p.get("OrganizationTrail") == "true"
+    ),
+    "HasAlertEmail": lambda p: bool(p.get("AlertEmail")),
+    "HasTrailOwnerAccountId": lambda p: bool(p.get("TrailOwnerAccountId")),
+    "HasTrailBucketName": lambda p: bool(p.get("TrailBucketName")),
+    "LogsPath": lambda p: p.get("LiveSource") != "eventbridge",
+    "EventBridgePath": lambda p: p.get("LiveSource") != "cloudwatch-logs",
+    "CreateTrailLogGroup": lambda p: (
+        not p.get("ExistingLogGroupName") and p.get("LiveSource") != "eventbridge"
+    ),
+    "HasLogGroup": lambda p: (
+        p.get("LiveSource") != "eventbridge" or bool(p.get("ExistingLogGroupName"))
+    ),
+}
+
+
+def check_stack_name(stack_name: str) -> str:
+    """Letters, digits, hyphens; short enough that every derived name fits its service."""
+    if not _STACK_NAME.fullmatch(stack_name) or len(stack_name) > names.MAX_STACK_NAME:
+        raise PlanError(
+            f"stack name {stack_name[:80]!r}: letters, digits and hyphens, starting with a "
+            f"letter, at most {names.MAX_STACK_NAME} characters (the function is named "
+            f"{names.FUNCTION.of('<stack>')!r} and Lambda allows {names.FUNCTION.limit})"
+        )
+    return stack_name
 
 
 def check_plan(plan: DeployPlan) -> DeployPlan:
     """Raise PlanError for the first input CloudFormation would reject (earlier, clearer)."""
-    if not _STACK_NAME.fullmatch(plan.stack_name):
-        raise PlanError(
-            f"stack name {plan.stack_name!r}: letters, digits and hyphens, starting with a "
-            "letter, at most 128 characters"
-        )
+    check_stack_name(plan.stack_name)
     if not _REGION.fullmatch(plan.region):
         raise PlanError(f"region {plan.region!r} does not look like an AWS region (eu-west-1)")
-    if not _BUCKET_NAME.fullmatch(plan.code_bucket) or ".." in plan.code_bucket:
-        raise PlanError(f"code bucket {plan.code_bucket!r} is not a valid S3 bucket name")
+    for what, bucket in (("code bucket", plan.code_bucket), ("trail bucket", plan.trail_bucket)):
+        if bucket is not None and (not _BUCKET_NAME.fullmatch(bucket) or ".." in bucket):
+            raise PlanError(f"{what} {bucket!r} is not a valid S3 bucket name")
+    if plan.trail_bucket and plan.existing_log_group:
+        raise PlanError("trail_bucket names a new trail's bucket; not with an existing log group")
+    if plan.trail_bucket_retention_days < 1:
+        raise PlanError("trail_bucket_retention_days must be at least 1")
     if plan.email and not _EMAIL.fullmatch(plan.email):
         raise PlanError(f"email {plan.email!r} is not an email address")
     if plan.log_retention_days not in LOG_RETENTION_DAYS:
@@ -134,6 +242,20 @@ def check_plan(plan: DeployPlan) -> DeployPlan:
         raise PlanError(f"alarm_period_seconds {plan.alarm_period_seconds}: one of {allowed}")
     if plan.alarm_threshold < 1:
         raise PlanError("alarm_threshold must be at least 1")
+    if plan.live_source not in LIVE_SOURCES:
+        raise PlanError(f"live_source {plan.live_source!r}: one of {', '.join(LIVE_SOURCES)}")
+    if not 1 <= plan.queue_batch_size <= QUEUE_BATCH_SIZE_MAX:
+        raise PlanError(f"queue_batch_size {plan.queue_batch_size}: 1 to {QUEUE_BATCH_SIZE_MAX}")
+    if not 0 <= plan.queue_batch_window_seconds <= QUEUE_BATCH_WINDOW_MAX:
+        raise PlanError(
+            f"queue_batch_window_seconds {plan.queue_batch_window_seconds}: "
+            f"0 to {QUEUE_BATCH_WINDOW_MAX}"
+        )
+    if plan.queue_batch_size > 10 and plan.queue_batch_window_seconds < 1:
+        raise PlanError(
+            "queue_batch_size over 10 needs queue_batch_window_seconds of at least 1 "
+            "(an SQS event source mapping rule)"
+        )
     if plan.organization_trail and plan.existing_log_group:
         raise PlanError(
             "organization_trail makes a new trail; it cannot go with an existing log group"
@@ -144,23 +266,11 @@ def check_plan(plan: DeployPlan) -> DeployPlan:
 def check_webhook_url(url: str) -> str:
     """A Slack incoming webhook URL: https, or http only to a loopback stand-in for tests."""
     url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return url
-    if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
+    if https_or_loopback(url):
         return url
     raise PlanError(
         "the Slack webhook URL must be an https URL (https://hooks.slack.com/services/…)"
     )
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def with_slack_channel(settings_text: str, channel: str | None) -> str:
@@ -197,3 +307,39 @@ def with_slack_channel(settings_text: str, channel: str | None) -> str:
 def _toml_string(value: str) -> str:
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
     return '"' + "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in escaped) + '"'
+
+
+def collect_secrets(
+    needs: Sequence[SecretNeed],
+    stored: Collection[str],
+    ask: Callable[[SecretNeed, bool], str | None],
+) -> dict[str, str]:
+    """The destination secrets this deploy writes: ``ask(need, is_stored)`` gives a value
+    (from a flag, the env or a hidden prompt) or None to keep the stored one. A value of
+    the wrong shape, or none for a destination with nothing stored, is a PlanError."""
+    values: dict[str, str] = {}
+    for need in needs:
+        given = (ask(need, need.destination in stored) or "").strip()
+        if given:
+            if problem := need.problem(given):
+                raise PlanError(f"destination {need.destination}: the {need.what} {problem}")
+            values[need.destination] = given
+        elif need.destination not in stored:
+            where = f"set {need.url_env} or " if need.url_env else ""
+            raise PlanError(
+                f"destination {need.destination} needs its {need.what} on the first deploy: "
+                f"{where}answer the prompt"
+            )
+    return values
+
+
+def stored_secret_names(text: str | None, secret: str) -> set[str]:
+    """The destinations the stack's secret holds a value for (its names, never the values)."""
+    from deniedwatch import secrets
+
+    if not text or not text.strip():
+        return set()
+    try:
+        return set(secrets.parse_secrets(text, secret))
+    except secrets.SecretError as exc:
+        raise PlanError(f"{exc}: fix or delete its value, then deploy again") from None

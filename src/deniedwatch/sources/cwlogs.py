@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import gzip
 import json
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from deniedwatch.sources import bounded
+from deniedwatch.sources.bounded import MAX_PAYLOAD_BYTES
+from deniedwatch.sources.recover import salvage
 
 DATA_MESSAGE = "DATA_MESSAGE"
 CONTROL_MESSAGE = "CONTROL_MESSAGE"
@@ -27,6 +29,15 @@ class PayloadError(ValueError):
 
 class BadRecord(ValueError):
     """One log event is not a CloudTrail record: log it, count it, go on."""
+
+
+class PartialRecord(BadRecord):
+    """A record read without a field that would not parse (nested past the parser's
+    depth): log and count it as bad, and still look at ``record`` (it may be a denial)."""
+
+    def __init__(self, reason: str, record: dict[str, Any]) -> None:
+        super().__init__(reason)
+        self.record = record
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,14 +69,7 @@ def decode_payload(event: Any) -> LogBatch:
         raise PayloadError(f"no awslogs.data in the event ({type(exc).__name__})") from None
     if not isinstance(data, str | bytes):
         raise PayloadError("awslogs.data is not a string")
-    try:
-        raw = base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise PayloadError(f"awslogs.data is not base64: {exc}") from None
-    try:
-        text = gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise PayloadError(f"awslogs.data is not gzip: {exc}") from None
+    text = inflate_payload(data)
     try:
         body = json.loads(text)
     except (ValueError, RecursionError) as exc:
@@ -92,24 +96,48 @@ def decode_payload(event: Any) -> LogBatch:
     )
 
 
+def inflate_payload(data: str | bytes, limit: int = MAX_PAYLOAD_BYTES) -> bytes:
+    """awslogs.data (base64 of gzip) -> the JSON bytes, never more than ``limit``.
+
+    Anything bigger is not a CloudWatch Logs batch (see bounded.MAX_PAYLOAD_BYTES):
+    a gzip bomb ends here as a PayloadError in bounded memory, not as MemoryError.
+    """
+    if len(data) > limit:  # base64 is 4/3 of the gzip, which is smaller than the JSON
+        raise PayloadError(f"awslogs.data is over the {bounded.mib(limit)} limit")
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise PayloadError(f"awslogs.data is not base64: {exc}") from None
+    if raw[:2] != bounded.GZIP_MAGIC:
+        raise PayloadError("awslogs.data is not gzip")
+    try:
+        return bounded.gunzip(raw, limit)
+    except bounded.TooLarge as exc:
+        raise PayloadError(f"awslogs.data {exc}: not a CloudWatch Logs batch") from None
+    except bounded.CorruptGzip as exc:
+        raise PayloadError(f"awslogs.data is not gzip: {exc}") from None
+
+
 def _opt_str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
 def _log_event(raw: Any) -> LogEvent:
-    if not isinstance(raw, Mapping):
+    # type() first: the ABC check behind isinstance(x, Mapping) is slow on the hot path
+    if type(raw) is not dict and not isinstance(raw, Mapping):
         return LogEvent(None, None, raw)
     ts = raw.get("timestamp")
+    event_id = raw.get("id")
     return LogEvent(
-        id=_opt_str(raw.get("id")),
-        timestamp=ts if isinstance(ts, int) and not isinstance(ts, bool) else None,
-        message=raw.get("message"),
+        event_id if type(event_id) is str else _opt_str(event_id),
+        ts if type(ts) is int else None,  # not bool: type() is exact
+        raw.get("message"),
     )
 
 
 def looks_like_cloudtrail(obj: Any) -> bool:
     """A CloudTrail record is a JSON object with an eventVersion or an eventSource+eventName."""
-    if not isinstance(obj, Mapping):
+    if type(obj) is not dict and not isinstance(obj, Mapping):
         return False
     return isinstance(obj.get("eventVersion"), str) or (
         isinstance(obj.get("eventSource"), str) and isinstance(obj.get("eventName"), str)
@@ -123,6 +151,12 @@ def parse_record(event: LogEvent) -> dict[str, Any]:
     try:
         record = json.loads(event.message)
     except RecursionError:
+        salvaged = salvage(event.message)
+        if salvaged and looks_like_cloudtrail(salvaged[0]):
+            fields, dropped = salvaged
+            raise PartialRecord(
+                f"message nests too deeply (read without {', '.join(dropped)})", fields
+            ) from None
         raise BadRecord("message nests too deeply") from None
     except ValueError as exc:
         raise BadRecord(f"message is not JSON: {exc}") from None

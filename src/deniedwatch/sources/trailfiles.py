@@ -3,44 +3,27 @@
 Files are ``{"Records": [...]}``, gzip-compressed (``.json.gz``) or plain
 (``.json``). Digest and Insights files are recognised by path and skipped on
 purpose. Decoding uses ISA-L and a msgspec decoder that reads only the fields a
-Finding needs when they are installed, and the stdlib otherwise.
+Finding needs when they are installed, and the stdlib otherwise. Every read and
+inflate is capped (``bounded.MAX_FILE_BYTES``); a file the fast decoder refuses is
+read record by record, so one bad record costs only itself.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
+import os
 import re
-import zlib
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import date, timedelta
+from itertools import compress
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
-try:  # optional accelerators: the scan is several times faster with them
-    from isal import igzip as _igzip
-    from isal import igzip_lib as _igzip_lib
-
-    def _gunzip(data: bytes) -> bytes:
-        """One-member gzip (what CloudTrail writes) in one ISA-L call into one buffer of
-        the size the gzip trailer announces: ~3.5x faster than ``igzip.decompress``,
-        which goes through a stream reader and grows its output block by block (page
-        faults). Anything else (more members, a truncated, corrupt or lying file) goes
-        the general way, which also gives the usual error."""
-        announced = int.from_bytes(data[-4:], "little")  # ISIZE (RFC 1952), mod 2**32
-        limit = min(announced, len(data) * 1032) + 1  # 1032: deflate's largest ratio
-        inflater = _igzip_lib.IgzipDecompressor(flag=_igzip_lib.DECOMP_GZIP)
-        try:
-            text = inflater.decompress(data, limit)
-        except _igzip_lib.IsalError:
-            return _igzip.decompress(data)
-        if not inflater.eof or inflater.unused_data.strip(b"\0"):
-            return _igzip.decompress(data)
-        return text
-
-except ImportError:  # pragma: no cover - exercised where isal is absent
-    _gunzip = gzip.decompress
+from deniedwatch.sources import bounded
+from deniedwatch.sources.bounded import MAX_FILE_BYTES
+from deniedwatch.sources.recover import BadItem, read_item, recover
 
 try:
     import msgspec
@@ -56,6 +39,12 @@ class BadFile(ValueError):
 class TrailFile:
     location: str  # a local path or s3://bucket/key
     size: int | None = None
+    explicit: bool = False  # named itself, not found by walking a folder or prefix
+
+    @property
+    def remote(self) -> bool:
+        """In S3 (the parent process reads it), else on local disk."""
+        return is_s3(self.location)
 
 
 # .../CloudTrail/<region>/YYYY/MM/DD/<acct>_CloudTrail_<region>_<ts>_<id>.json.gz
@@ -63,13 +52,20 @@ _DATED = re.compile(r"(?:^|/)(\d{12})/CloudTrail/([a-z0-9-]+)/(\d{4})/(\d{2})/(\
 _SKIP_KINDS = (("CloudTrail-Digest", "digest"), ("CloudTrail-Insight", "insight"))
 
 
-def skip_reason(location: str) -> str | None:
-    """Why a path is knowingly not read ('digest', 'insight', 'not a log file'), or None."""
+# Names read when a folder or prefix is walked: CloudTrail's own, and JSON Lines exports.
+LOG_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
+
+
+def skip_reason(location: str, explicit: bool = False) -> str | None:
+    """Why a path is knowingly not read ('digest', 'insight', 'not a log file'), or None.
+
+    A file named ``explicitly`` (on the command line, not found by walking a folder)
+    is read whatever its name: the user said so, and an export saved as ``one.txt``
+    must not be skipped in silence."""
     for marker, kind in _SKIP_KINDS:
         if marker in location:
             return kind
-    name = location.rsplit("/", 1)[-1]
-    if not (name.endswith(".json.gz") or name.endswith(".json")):
+    if not explicit and not location.rsplit("/", 1)[-1].endswith(LOG_SUFFIXES):
         return "not a log file"
     return None
 
@@ -129,11 +125,22 @@ def split_s3(url: str) -> tuple[str, str]:
     return bucket, prefix
 
 
+def list_source(source: str, s3_client: Callable[[], Any]) -> Iterator[TrailFile]:
+    """The files a source names: the one place that tells S3 from local disk."""
+    return list_s3(s3_client(), source) if is_s3(source) else list_local(source)
+
+
+def read(tf: TrailFile, s3_client: Callable[[], Any], limit: int = MAX_FILE_BYTES) -> bytes:
+    if tf.remote:
+        return read_s3(s3_client(), tf.location, limit, tf.size)
+    return read_local(tf.location, limit)
+
+
 def list_local(source: str) -> Iterator[TrailFile]:
     """A file, or every file below a folder (sorted, so output is stable)."""
     path = Path(source)
     if path.is_file():
-        yield TrailFile(str(path), path.stat().st_size)
+        yield TrailFile(str(path), path.stat().st_size, explicit=True)
     elif path.is_dir():
         for child in sorted(p for p in path.rglob("*") if p.is_file()):
             yield TrailFile(str(child), child.stat().st_size)
@@ -147,16 +154,35 @@ def list_s3(client: Any, source: str) -> Iterator[TrailFile]:
     paginator = client.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
         for obj in page.get("Contents", []):
-            yield TrailFile(f"s3://{bucket}/{obj['Key']}", obj.get("Size"))
+            key = obj["Key"]
+            yield TrailFile(f"s3://{bucket}/{key}", obj.get("Size"), explicit=key == prefix)
 
 
-def read_local(location: str) -> bytes:
-    return Path(location).read_bytes()
+def read_local(location: str, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The file's bytes; BadFile past ``limit`` (checked by size before reading)."""
+    with open(location, "rb") as fh:
+        return _capped(fh, limit, os.fstat(fh.fileno()).st_size)
 
 
-def read_s3(client: Any, location: str) -> bytes:
+def read_s3(
+    client: Any, location: str, limit: int = MAX_FILE_BYTES, size: int | None = None
+) -> bytes:
+    """The object's bytes; BadFile past ``limit`` (the listed size is checked first)."""
+    if size is not None and size > limit:
+        return _capped(None, limit, size)  # raises before any download
     bucket, key = split_s3(location)
-    return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    body = client.get_object(Bucket=bucket, Key=key)["Body"]
+    try:
+        return _capped(body, limit, None)
+    finally:
+        body.close()
+
+
+def _capped(stream: Any, limit: int, size: int | None) -> bytes:
+    try:
+        return bounded.read_capped(stream, limit, size)
+    except bounded.TooLarge as exc:
+        raise BadFile(f"too large: {exc} (deniedwatch scan --max-file-mb)") from None
 
 
 # ---- decoding -------------------------------------------------------------------
@@ -194,65 +220,204 @@ if msgspec is not None:
     class _LogFile(msgspec.Struct, gc=False):
         Records: list[_Record]
 
+    class _LookupEvent(msgspec.Struct, gc=False):
+        CloudTrailEvent: Any = None  # the record, as a JSON string
+
+    class _LookupOutput(msgspec.Struct, gc=False):
+        """`aws cloudtrail lookup-events` output (LookupEvents' response shape):
+        https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_LookupEvents.html
+        """
+
+        Events: list[_LookupEvent]
+
     _decoder = msgspec.json.Decoder(_LogFile)
+    _record_decoder = msgspec.json.Decoder(_Record)
+    _lookup_decoder = msgspec.json.Decoder(_LookupOutput)
 
 
-def _decompress(data: bytes) -> bytes:
-    if data[:2] != b"\x1f\x8b":
+def inflate(data: bytes, limit: int = MAX_FILE_BYTES) -> bytes:
+    """A file's bytes, gunzipped when gzip, never more than ``limit``; BadFile otherwise."""
+    if data[:2] != bounded.GZIP_MAGIC:
+        if len(data) > limit:
+            raise BadFile(f"too large: over the {bounded.mib(limit)} limit")
         return data
     try:
-        return _gunzip(data)
-    except (OSError, EOFError, zlib.error, ValueError) as exc:
-        raise BadFile(f"corrupt gzip: {exc}") from None
+        return bounded.gunzip(data, limit)
+    except bounded.TooLarge as exc:
+        raise BadFile(f"too large: {exc} (deniedwatch scan --max-file-mb)") from None
+    except bounded.CorruptGzip as exc:
+        raise BadFile(str(exc)) from None
 
 
-def decode_records(data: bytes) -> list[Any]:
-    """A log file's bytes -> its records; raises BadFile when the file is unreadable.
+# The shapes a file is read in; a scan says when it met one other than CLOUDTRAIL.
+CLOUDTRAIL = "CloudTrail log file"
+JSON_LINES = "JSON Lines"
+LOOKUP_EVENTS = "aws cloudtrail lookup-events output"
+# Keys every CloudTrail record has; a JSON Lines file's first record must have one.
+_RECORD_KEYS = frozenset({"eventVersion", "eventTime", "eventSource", "eventName", "eventID"})
 
-    Each record has a dict-like ``get`` (a dict, or a decoded struct); items that
-    are not JSON objects come back as they are, for the caller to count as bad.
+
+@dataclass(slots=True)
+class Decoded:
+    """A log file decoded: how many records it holds, the ones asked for, the bad ones.
+
+    Each record has a dict-like ``get`` (a dict, or a decoded struct). ``bad`` names
+    every item that could not be read whole (by index); an item read in part (a
+    field that would not parse) is in ``records`` and in ``bad``. ``times``: the
+    eventTime of every record (text; from a struct, possibly None or another type: see
+    ``time_range``), for the range the data covers.
     """
-    return _decode(data)[0]
+
+    count: int
+    records: list[Any]
+    bad: list[BadItem] = field(default_factory=list)
+    format: str = CLOUDTRAIL
+    times: list[Any] = field(default_factory=list)
+
+    def time_range(self) -> tuple[list[str], str | None, str | None]:
+        """(the eventTimes that are text, the earliest, the latest)."""
+        times = self.times
+        try:  # all text (CloudTrail's own files): min and max run in C
+            low, high = min(times, default=None), max(times, default=None)
+            if not times or (type(low) is str and type(high) is str):
+                return times, low, high  # text never compares with another JSON type
+        except TypeError:
+            pass
+        times = [t for t in times if type(t) is str]
+        return times, min(times, default=None), max(times, default=None)
 
 
-def decode_candidates(data: bytes) -> tuple[int, list[Any]]:
-    """(number of records, the records a rule must look at); raises BadFile like
-    decode_records.
+def decode_records(data: bytes, limit: int = MAX_FILE_BYTES) -> list[Any]:
+    """A log file's bytes -> its readable records; raises BadFile when the file is
+    unreadable as a whole (bad records inside a readable file are left out)."""
+    return _decode(data, limit).records
 
-    The records left out have no errorCode, so no rule can call them denied; the
-    ones kept are those with an errorCode and any item that is not a JSON object
-    (for the caller to count as bad). With ~2% errors in real trails this spares
-    the per-record Python work for 98% of them.
+
+_EVENT_TIME = attrgetter("eventTime")
+_ERROR_CODE = attrgetter("errorCode")
+
+
+def decode_candidates(data: bytes, limit: int = MAX_FILE_BYTES) -> Decoded:
+    """Like decode_records, but ``records`` holds only those a rule must look at.
+
+    The records left out have no errorCode, so no rule can call them denied. With
+    ~2% errors in real trails this spares the per-record Python work for 98% of them.
     """
-    records, typed = _decode(data)
-    if typed:
-        return len(records), [r for r in records if r.errorCode is not None]
-    return len(records), [
-        r for r in records if not isinstance(r, dict) or r.get("errorCode") is not None
-    ]
+    decoded = _decode(data, limit)
+    records = decoded.records
+    if decoded.format == CLOUDTRAIL and records and type(records[0]) is not dict:
+        # decoded structs, all of them (other formats may mix in salvaged dicts). The
+        # loops over every record run in C (map, compress): a Python comprehension here
+        # cost ~10% of the scan. compress keeps truthy codes: an empty or non-string
+        # errorCode is never a denial (rules.DenialRule.is_denial).
+        decoded.times = list(map(_EVENT_TIME, records))
+        decoded.records = list(compress(records, map(_ERROR_CODE, records)))
+    else:
+        decoded.times = [t for r in records if type(t := r.get("eventTime")) is str]
+        decoded.records = [r for r in records if r.get("errorCode") is not None]
+    return decoded
 
 
-def _decode(data: bytes) -> tuple[list[Any], bool]:
-    """(records, whether they are decoded structs rather than plain JSON values)."""
+def _decode(data: bytes, limit: int) -> Decoded:
     if not data:
         raise BadFile("empty file")
-    text = _decompress(data)
+    text = inflate(data, limit)
     if msgspec is not None:
         try:
             log = _decoder.decode(text)
         except msgspec.ValidationError:
-            pass  # odd shape: fall back to the generic parser for a precise reason
+            if (lookup := _lookup_events(text)) is not None:
+                return lookup
+            # other shapes: the generic parser reads them or gives a precise reason
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
-            raise BadFile(f"not JSON: {exc}") from None
+            return _json_lines(text) or _one_by_one(text, f"not JSON: {exc}")
         else:
-            return log.Records, True
+            return Decoded(len(log.Records), log.Records)
     try:
         body = json.loads(text)
     except (ValueError, RecursionError) as exc:
-        raise BadFile(f"not JSON: {exc}") from None
+        return _json_lines(text) or _one_by_one(text, f"not JSON: {exc}")
+    if isinstance(body, dict) and "Records" not in body:
+        if isinstance(body.get("Events"), list):
+            return _lookup_items(body["Events"])
+        if _RECORD_KEYS & body.keys():  # JSON Lines of one record
+            return Decoded(1, [body], format=JSON_LINES)
     if not isinstance(body, dict) or "Records" not in body:
-        raise BadFile('not a CloudTrail log file (no "Records")')
-    records = body["Records"]
-    if not isinstance(records, list):
+        raise BadFile('not a CloudTrail log file (no "Records", "Events" or one record a line)')
+    items = body["Records"]
+    if not isinstance(items, list):
         raise BadFile('"Records" is not a list')
-    return records, False
+    records = [r for r in items if isinstance(r, dict)]
+    bad = [
+        BadItem(i, f"not a JSON object ({type(r).__name__})")
+        for i, r in enumerate(items)
+        if not isinstance(r, dict)
+    ]
+    return Decoded(len(items), records, bad)
+
+
+def _one_by_one(text: bytes, reason: str) -> Decoded:
+    """The fast decoder refused the file: read it record by record, or name it bad."""
+    recovered = recover(text)
+    if recovered is None or not recovered.records:  # nothing readable: the file is bad
+        raise BadFile(reason)
+    return Decoded(recovered.count, recovered.records, recovered.bad)
+
+
+def _one_record(text: bytes) -> tuple[Any, str | None]:
+    """One record's JSON text -> (the record or None, why it is bad or None)."""
+    if msgspec is not None:
+        try:
+            return _record_decoder.decode(text), None
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            pass  # read_item says precisely why, and salvages what it can
+    return read_item(text.decode("utf-8", "surrogateescape"))
+
+
+def _json_lines(text: bytes) -> Decoded | None:
+    """One record a line (what many tools export), or None when the first non-blank
+    line is not a CloudTrail record on its own."""
+    lines = text.split(b"\n")
+    first = next((line for line in lines if line.strip()), b"")
+    try:
+        head = json.loads(first)
+    except (ValueError, RecursionError):
+        return None
+    if not (isinstance(head, dict) and _RECORD_KEYS & head.keys()):
+        return None
+    out = Decoded(0, [], format=JSON_LINES)
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        record, reason = _one_record(line)
+        if record is not None:
+            out.records.append(record)
+        if reason:
+            out.bad.append(BadItem(out.count, f"line {number}: {reason}"))
+        out.count += 1
+    return out
+
+
+def _lookup_events(text: bytes) -> Decoded | None:
+    """`aws cloudtrail lookup-events` output read fast, or None if it is not that."""
+    try:
+        body = _lookup_decoder.decode(text)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    return _lookup_items([{"CloudTrailEvent": e.CloudTrailEvent} for e in body.Events])
+
+
+def _lookup_items(events: list[Any]) -> Decoded:
+    """Events[].CloudTrailEvent: each a CloudTrail record as a JSON string."""
+    out = Decoded(len(events), [], format=LOOKUP_EVENTS)
+    for index, event in enumerate(events):
+        raw = event.get("CloudTrailEvent") if isinstance(event, dict) else None
+        if not isinstance(raw, str):
+            out.bad.append(BadItem(index, "no CloudTrailEvent text"))
+            continue
+        record, reason = _one_record(raw.encode("utf-8", "surrogatepass"))
+        if record is not None:
+            out.records.append(record)
+        if reason:
+            out.bad.append(BadItem(index, reason))
+    return out
