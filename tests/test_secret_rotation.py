@@ -75,18 +75,6 @@ def test_rotate_keeps_the_previous_version_and_never_creates(aws_env, unique_nam
     assert previous["SecretString"] == OLD
 
 
-def test_rotation_keeps_the_other_destinations_of_a_routing_secret(aws_env, unique_name) -> None:
-    stack = unique_name("dwroute")
-    name = names.secret_name(stack)
-    sm = boto3.client("secretsmanager")
-    teams = "https://example.webhook.office.com/x?sig=abc"
-    sm.create_secret(Name=name, SecretString=json.dumps({"slack": OLD, "teams": teams}))
-    aws.rotate_secret(sm, name, NEW, stack)
-    stored = json.loads(sm.get_secret_value(SecretId=name)["SecretString"])
-    assert stored == {"slack": NEW, "teams": teams}
-    assert aws.rotate_secret(sm, name, NEW, stack) == "unchanged"
-
-
 def test_set_webhook_command(aws_env, cli, unique_name) -> None:
     stack = unique_name("dwset")
     name = names.secret_name(stack)

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from deniedwatch.deploy.names import HEALTHY_STACK_STATUSES
 from deniedwatch.deploy.plan import PlanError
 from deniedwatch.partition import arn
-from deniedwatch.secrets import LEGACY_DESTINATION, merge_secrets, quiet_botocore
+from deniedwatch.secrets import quiet_botocore
 
 SUBSCRIPTION_FILTER_LIMIT = 2  # per log group, a CloudWatch Logs quota
 
@@ -154,21 +154,13 @@ def missing_secret_error(name: str, state: str, stack: str) -> SecretMissing:
     )
 
 
-def rotate_secret(
-    sm: Any, name: str, value: str, stack: str, destination: str = LEGACY_DESTINATION
-) -> str:
-    """Store ``value`` as ``destination``'s secret in the stack's secret, as a new
-    AWSCURRENT version; returns "unchanged" or the new version id. The previous value stays
-    as AWSPREVIOUS (roll back with ``aws secretsmanager update-secret-version-stage``).
-
-    A secret that already holds a JSON object of destination secrets (routing) gets only
-    ``destination`` replaced, the others kept; a plain single-webhook secret stays plain.
-    Never creates the secret: the stack does (see SecretMissing).
+def rotate_secret(sm: Any, name: str, value: str, stack: str) -> str:
+    """Store ``value`` as the secret's new AWSCURRENT version; returns "unchanged" or the
+    new version id. The previous value stays as AWSPREVIOUS (roll back with
+    ``aws secretsmanager update-secret-version-stage``). Never creates the secret: the
+    stack does (see SecretMissing). deploy/run.store_secrets merges destinations first.
     """
-    current = secret_value(sm, name)
-    if current and current.lstrip().startswith("{") and '"webhook_url"' not in current:
-        value = merge_secrets(current, destination, value)
-    if current == value:
+    if secret_value(sm, name) == value:
         return "unchanged"
     try:
         with quiet_botocore():
