@@ -32,7 +32,11 @@
 ``lambda_env``
     A clean Lambda environment for the handler in-process: none of the variables the
     stack sets (live_support.LAMBDA_ENV_VARS), AWS_REGION = eu-west-1, the container
-    state reset before and after. Yields the monkeypatch.
+    state reset before and after. Yields the monkeypatch. ``env`` is the same, by its
+    short name.
+
+``fake``
+    A fake clock (``live_support.FakeTime``): waits advance it instead of sleeping.
 
 ``EXAMPLES`` / ``EXAMPLE_CONFIG`` / ``CliResult``
     The bundled sample CloudTrail export and settings file, and the ``cli`` result type.
@@ -164,3 +168,17 @@ def lambda_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     lambda_handler.reset()
     yield monkeypatch
     lambda_handler.reset()
+
+
+@pytest.fixture
+def env(lambda_env: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """A clean Lambda environment (no channel, no table, no settings file), as ``env``."""
+    return lambda_env
+
+
+@pytest.fixture
+def fake() -> Any:
+    """A fake clock for waits (``live_support.FakeTime``): sleeps advance it, nothing blocks."""
+    from live_support import FakeTime
+
+    return FakeTime()

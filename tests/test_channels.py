@@ -27,11 +27,6 @@ from standins import (
 )
 
 
-@pytest.fixture
-def fake() -> FakeTime:
-    return FakeTime()
-
-
 def ctx(secret: str, fake: FakeTime, forgot: list | None = None, level: str = "high") -> Context:
     return Context(
         secret=lambda: secret,

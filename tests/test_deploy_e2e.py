@@ -311,8 +311,13 @@ def test_deploy_update_destroy_on_moto_and_the_zip_alerts_slack_when_run_outside
     )
     assert changed.exit_code == 0, changed.stderr
     assert "UPDATE_COMPLETE" in changed.stderr
-    assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
-    assert boto3.client("lambda").get_function(FunctionName=ids["Function"])
+    updated = cfn.describe_stacks(StackName=stack)["Stacks"][0]
+    assert updated["StackStatus"] == "UPDATE_COMPLETE"
+    # the change reached the stack (not only the CLI's words), and the function survived it
+    updated_params = {p["ParameterKey"]: p["ParameterValue"] for p in updated["Parameters"]}
+    assert updated_params["AlertEmail"] == "oncall@example.com"
+    fn_after = boto3.client("lambda").get_function(FunctionName=ids["Function"])["Configuration"]
+    assert fn_after["Handler"] == "deniedwatch.lambda_handler.handler"
     # the webhook was not asked for again and is still the stored one
     stored = sm.get_secret_value(SecretId=f"{stack}/slack-webhook-url")["SecretString"]
     assert json.loads(stored) == {"slack": webhook}

@@ -26,7 +26,6 @@ from deniedwatch.metrics import Metrics
 from deniedwatch.sources.cwlogs import PayloadError
 from deniedwatch.sources.invocation import FLUSH_EVENT, Shape, decode_invocation
 from live_support import (
-    FakeTime,
     SlackStandIn,
     create_dedup_table,
     denial,
@@ -40,17 +39,6 @@ from live_support import (
     subscription_payload,
 )
 from strategies import json_values
-
-
-@pytest.fixture
-def fake() -> FakeTime:
-    return FakeTime()
-
-
-@pytest.fixture
-def env(lambda_env):
-    """A clean Lambda environment: no channel, no table, no settings file."""
-    return lambda_env
 
 
 def process(event) -> dict:

@@ -26,7 +26,6 @@ from deniedwatch.alerts.slack import render
 from deniedwatch.metrics import Metrics
 from deniedwatch.sources.cwlogs import PayloadError
 from live_support import (
-    FakeTime,
     SlackStandIn,
     alert_count,
     control_payload,
@@ -44,17 +43,6 @@ from live_support import (
     subscription_payload,
 )
 from strategies import json_values, log_messages
-
-
-@pytest.fixture
-def fake() -> FakeTime:
-    return FakeTime()
-
-
-@pytest.fixture
-def env(lambda_env):
-    """A clean Lambda environment: no channel, no table, no settings file."""
-    return lambda_env
 
 
 def test_batch_posts_one_alert_per_group_and_logs_bad_records(env, fake, httpserver, capsys):

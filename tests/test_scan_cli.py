@@ -23,6 +23,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+import deniedwatch
 from deniedwatch.rules import Ruleset
 from deniedwatch.scan import FindingFilter, scan_bytes
 from dwtest import EXAMPLE_CONFIG, EXAMPLES, CliResult
@@ -552,3 +553,29 @@ def test_digest_and_insight_files_named_directly_are_skipped_not_bad(cli: Cli) -
     assert (result.exit_code, result.stdout) == (0, "")
     assert "0 files read (1 digest, 1 insight skipped)" in result.stderr
     assert "warning" not in result.stderr
+
+
+REPORT_SAMPLE_RECORD = Path(deniedwatch.__file__).parent / "data" / "sample_record.json"
+
+
+def test_a_reader_that_leaves_early_is_not_a_crash(tmp_path: Path) -> None:
+    # `deniedwatch scan … | head -1`, with a real pipe: the console script must not
+    # print a BrokenPipeError traceback when the reader closes the pipe (click turns EPIPE
+    # into a quiet exit). 2,000 findings
+    # (~2 MB of JSON lines) overflow the pipe's buffer, so the writer does hit EPIPE.
+    sample = json.loads((REPORT_SAMPLE_RECORD).read_text())
+    records = [{**sample, "eventID": f"id-{i}"} for i in range(2000)]
+    (tmp_path / "big.json.gz").write_bytes(gzip.compress(json.dumps({"Records": records}).encode()))
+    script = Path(sys.executable).with_name("deniedwatch")
+    proc = subprocess.Popen(
+        [str(script), "scan", str(tmp_path), "--format", "jsonl", "-q", "--jobs", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert json.loads(first)["event_id"]
+    assert "Traceback" not in stderr

@@ -24,11 +24,6 @@ from deniedwatch.finding import Finding
 from live_support import FakeTime, SlackStandIn, denial, ok, status
 
 
-@pytest.fixture
-def fake() -> FakeTime:
-    return FakeTime()
-
-
 def channel(url: str, fake: FakeTime, on_rejected=lambda: None) -> SlackChannel:
     secrets.remember(url)
     ctx = Context(
