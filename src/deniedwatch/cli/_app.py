@@ -44,6 +44,12 @@ WEBHOOK_FLAG_WARNING = (
     "(and stays in your shell history); prefer the environment variable"
 )
 
+
+def webhook_option(envvar: str, help: str) -> Any:
+    """The one ``--slack-webhook-url`` option (deploy, set-webhook, test-alert, scan)."""
+    return typer.Option("--slack-webhook-url", envvar=envvar, show_default=False, help=help)
+
+
 # Exit codes, documented in the README.
 EXIT_OK = 0
 EXIT_FINDINGS = 1  # --fail-on-findings and something was found

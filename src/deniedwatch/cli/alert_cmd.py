@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from deniedwatch.cli._app import WEBHOOK_FLAG_WARNING, app, err, fail, load_cli_settings
+from deniedwatch.cli._app import (
+    WEBHOOK_FLAG_WARNING,
+    app,
+    err,
+    fail,
+    load_cli_settings,
+    webhook_option,
+)
 
 if TYPE_CHECKING:
     from deniedwatch.alerts.deliver import DeliveryReport
@@ -108,11 +115,9 @@ def test_alert(
     ] = None,
     slack_webhook_url: Annotated[
         str | None,
-        typer.Option(
-            "--slack-webhook-url",
-            envvar="SLACK_WEBHOOK_URL",
-            show_default=False,
-            help="Without [[destinations]]: the incoming webhook to post to "
+        webhook_option(
+            "SLACK_WEBHOOK_URL",
+            "Without [[destinations]]: the incoming webhook to post to "
             "(default: $SLACK_WEBHOOK_URL; asked if missing). "
             + WEBHOOK_FLAG_WARNING
             + " or the prompt.",

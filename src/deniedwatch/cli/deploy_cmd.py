@@ -24,7 +24,15 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from deniedwatch.cli._app import WEBHOOK_FLAG_WARNING, app, err, fail, friendly, load_cli_settings
+from deniedwatch.cli._app import (
+    WEBHOOK_FLAG_WARNING,
+    app,
+    err,
+    fail,
+    friendly,
+    load_cli_settings,
+    webhook_option,
+)
 from deniedwatch.config import Settings
 
 EXIT_UNHEALTHY = 1  # `status` found something to look at
@@ -174,13 +182,12 @@ def deploy(
     region: RegionOpt = None,
     slack_webhook_url: Annotated[
         str | None,
-        typer.Option(
-            envvar="DENIEDWATCH_SLACK_WEBHOOK_URL",
-            help="Without [[destinations]]: the Slack incoming webhook URL (stored in Secrets "
+        webhook_option(
+            "DENIEDWATCH_SLACK_WEBHOOK_URL",
+            "Without [[destinations]]: the Slack incoming webhook URL (stored in Secrets "
             "Manager, never in the stack). Needed on the first deploy; later, omit it to keep "
             "the stored one. With [[destinations]], each secret comes from its url_env "
             "or a hidden prompt. " + WEBHOOK_FLAG_WARNING + " or the prompt.",
-            show_default=False,
         ),
     ] = None,
     slack_channel: Annotated[
@@ -585,10 +592,8 @@ def set_webhook(
     region: RegionOpt = None,
     slack_webhook_url: Annotated[
         str | None,
-        typer.Option(
-            envvar="DENIEDWATCH_SLACK_WEBHOOK_URL",
-            help="The new URL. Default: asked for, without echo.",
-            show_default=False,
+        webhook_option(
+            "DENIEDWATCH_SLACK_WEBHOOK_URL", "The new URL. Default: asked for, without echo."
         ),
     ] = None,
     config: ConfigOpt = None,

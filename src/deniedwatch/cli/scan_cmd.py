@@ -22,6 +22,7 @@ from deniedwatch.cli._app import (
     err,
     fail,
     load_cli_settings,
+    webhook_option,
 )
 from deniedwatch.cli.athena_cmd import client_factory
 from deniedwatch.sources.bounded import MAX_FILE_BYTES, MiB
@@ -183,11 +184,9 @@ def scan(
     ] = False,
     slack_webhook_url: Annotated[
         str | None,
-        typer.Option(
-            "--slack-webhook-url",
-            envvar="SLACK_WEBHOOK_URL",
-            show_default=False,
-            help="Incoming webhook for --notify (default: $SLACK_WEBHOOK_URL). "
+        webhook_option(
+            "SLACK_WEBHOOK_URL",
+            "Incoming webhook for --notify (default: $SLACK_WEBHOOK_URL). "
             + WEBHOOK_FLAG_WARNING
             + ".",
         ),
