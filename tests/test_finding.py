@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from deniedwatch.finding import SCHEMA_FIELDS, Finding, action_of, console_url
 from strategies import json_values
 
-# The JSON-lines schema, copied by hand from DESIGN.md ("The Finding"), in that order.
+# The JSON-lines schema, copied by hand from the README ("The Finding"), in that order.
 DESIGN_FIELDS = [
     "event_id",
     "event_time",

@@ -60,7 +60,7 @@ def _after(arn: str | None, marker: str) -> str | None:
 
 
 def principal_name(identity: Mapping[str, Any]) -> str | None:
-    """The name a human recognises, per principal type (see DESIGN.md)."""
+    """The name a human recognises, per principal type (see the README's "The Finding" table)."""
     kind = _str(identity.get("type"))
     arn = _str(identity.get("arn"))
     issuer = _map(_map(identity.get("sessionContext")).get("sessionIssuer"))
@@ -239,7 +239,7 @@ class Finding:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON-lines schema of DESIGN.md, field for field."""
+        """The JSON-lines schema (the README's "The Finding" table), field for field."""
         return {name: getattr(self, name) for name in SCHEMA_FIELDS}
 
 

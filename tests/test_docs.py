@@ -1,0 +1,60 @@
+"""The project's documents stay true to the code: the README's Finding table lists exactly
+the JSON-lines fields, every link between the documents resolves, and nothing cites a
+document outside the repository (docs/architecture.md is the project's own account)."""
+
+from __future__ import annotations
+
+import re
+
+from deniedwatch.finding import SCHEMA_FIELDS
+from dwtest import REPO
+
+README = REPO / "README.md"
+DOCS = sorted((REPO / "docs").glob("*.md"))
+
+
+def _finding_table(text: str) -> list[str]:
+    """Field names in the first column of the README's "The Finding" table, in order."""
+    section = text.split("### The Finding", 1)[1]
+    names: list[str] = []
+    for line in section.splitlines()[1:]:
+        if line.startswith("#"):
+            break
+        if not line.startswith("| ") or line.startswith(("| field", "|---")):
+            continue
+        names += [n.strip().strip("`") for n in line.split("|")[1].split(",")]
+    return names
+
+
+def test_the_readme_lists_every_finding_field_once() -> None:
+    listed = _finding_table(README.read_text(encoding="utf-8"))
+    assert sorted(listed) == sorted(SCHEMA_FIELDS)
+
+
+def test_links_between_the_documents_resolve() -> None:
+    broken = []
+    for doc in [README, *DOCS]:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", doc.read_text(encoding="utf-8")):
+            if "://" in target:
+                continue
+            if not (doc.parent / target).exists():
+                broken.append(f"{doc.relative_to(REPO)} -> {target}")
+    assert broken == []
+
+
+def test_nothing_cites_a_document_outside_the_repository() -> None:
+    outside = re.compile(r"DESIGN\.md|\.\./shared/")
+    places = [
+        f"{path.relative_to(REPO)}:{number}"
+        for folder in ("src", "tests", "bench", "examples", "docs")
+        for path in (REPO / folder).rglob("*")
+        if path.suffix in {".py", ".md", ".toml", ".yaml"} and path.name != "test_docs.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if outside.search(line)
+    ]
+    places += [
+        f"README.md:{n}"
+        for n, line in enumerate(README.read_text().splitlines(), 1)
+        if outside.search(line)
+    ]
+    assert places == []
