@@ -29,9 +29,13 @@ DESIGN_FIELDS = [
     "error_code",
     "error_message",
     "denial_policy",
+    "denial_policy_arn",
     "denial_explicit",
+    "vpc_endpoint_id",
+    "hint",
     "resource",
     "console_url",
+    "console_note",
 ]
 
 ACCT = "111122223333"
@@ -139,12 +143,38 @@ PRINCIPALS = {
         {
             "type": "IdentityCenterUser",
             "accountId": ACCT,
-            "onBehalfOf": {"userId": "dave@example.com", "identityStoreArn": "arn:x"},
+            "onBehalfOf": {
+                "userId": "544894e8-80c1-707f-60e3-3ba6510dfac1",
+                "identityStoreArn": "arn:aws:identitystore::1:identitystore/d-1234567890",
+            },
             "credentialId": "EXAMPLE",
         },
         "IdentityCenterUser",
         None,
+        "Identity Center user 544894e8-80c1-707f-60e3-3ba6510dfac1",
+    ),
+    "identity-center-user-with-name": (
+        {
+            "type": "IdentityCenterUser",
+            "accountId": ACCT,
+            "onBehalfOf": {"userId": "544894e8-80c1-707f-60e3-3ba6510dfac1"},
+            "userName": "dave@example.com",
+        },
+        "IdentityCenterUser",
+        None,
         "dave@example.com",
+    ),
+    "root-with-account-alias": (
+        {"type": "Root", "arn": f"arn:aws:iam::{ACCT}:root", "userName": "acme-prod"},
+        "Root",
+        f"arn:aws:iam::{ACCT}:root",
+        "root (acme-prod)",
+    ),
+    "assumed-role-session-only": (
+        {"type": "AssumedRole", "principalId": "AROAEXAMPLE:build-4711"},
+        "AssumedRole",
+        None,
+        "build-4711",
     ),
     "unknown-type-with-arn": (
         {"type": "SAMLUser", "arn": "arn:aws:sts::1:saml-user/erin", "principalId": "P1"},
@@ -192,6 +222,7 @@ def test_every_field_from_a_full_record() -> None:
         PRINCIPALS["assumed-role"][0],
         errorCode="VpceAccessDenied",
         errorMessage=message,
+        vpcEndpointId="vpce-0a1b2c3d4e5f67890",
         resources=[{"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::other/thing"}],
     )
     assert Finding.from_record(rec).to_dict() == {
@@ -210,10 +241,16 @@ def test_every_field_from_a_full_record() -> None:
         "error_code": "VpceAccessDenied",
         "error_message": message,
         "denial_policy": "vpc-endpoint-policy",
+        "denial_policy_arn": None,
         "denial_explicit": True,
+        "vpc_endpoint_id": "vpce-0a1b2c3d4e5f67890",
+        "hint": "Open the VPC endpoint policy of vpce-0a1b2c3d4e5f67890 and check the "
+        "statement that denies s3:GetObject",
         "resource": "arn:aws:s3:::artifacts/app.zip",  # the message wins over resources[]
         "console_url": "https://eu-west-1.console.aws.amazon.com/cloudtrailv2/home"
         "?region=eu-west-1#/events/0b1c2d3e-1111-2222-3333-444444444444",
+        "console_note": "not in Event history (a data event): see the trail's log files "
+        "or log group",
     }
 
 

@@ -453,7 +453,8 @@ def test_console_script_runs_as_a_real_process(tmp_path: Path) -> None:
     )
     assert failed.returncode == 2
     assert failed.stderr.strip() == (
-        f"error: {bad}:1: nope: unknown section (known: accounts, alerts, denial, deploy, suppress)"
+        f"error: {bad}:1: nope: unknown section "
+        "(known: accounts, alerts, denial, deploy, explain, suppress)"
     )
 
 
@@ -499,7 +500,8 @@ CRAFTED = [
 ]
 
 
-def test_crafted_records(cli: Cli, tmp_path: Path) -> None:
+def test_crafted_records(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "160")  # the hint column takes room; keep the name unfolded
     (tmp_path / "crafted.json").write_text(json.dumps({"Records": CRAFTED}))
     result = cli("scan", tmp_path / "crafted.json", "--since", "2026-11-01")
     assert result.exit_code == 0, result.stderr

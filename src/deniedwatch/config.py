@@ -34,6 +34,13 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class ExplainSettings:
+    # Opt-in: the function calls sts:DecodeAuthorizationMessage on EC2's encoded
+    # messages (its role gets that one permission; see docs/explain.md).
+    decode_authorization_messages: bool = False
+
+
+@dataclass(frozen=True)
 class DeploySettings:
     stack_name: str = "deniedwatch"
     region: str | None = None
@@ -51,6 +58,7 @@ class Settings:
     ruleset: Ruleset = field(default_factory=Ruleset)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     deploy: DeploySettings = field(default_factory=DeploySettings)
+    explain: ExplainSettings = field(default_factory=ExplainSettings)
     source: Path | None = None  # the file these came from, if any
 
 
@@ -187,7 +195,7 @@ def parse_settings(text: str, path: Path) -> Settings:
         line = m.group(1) if m else len(text.splitlines()) or 1
         raise ConfigError(f"{path}:{line}: not valid TOML: {exc}") from None
     reader = _Reader(path, text)
-    known_tables = {"denial", "suppress", "accounts", "alerts", "deploy"}
+    known_tables = {"denial", "suppress", "accounts", "alerts", "deploy", "explain"}
     for key in data:
         if key not in known_tables:
             reader.fail(key, f"unknown section (known: {', '.join(sorted(known_tables))})")
@@ -212,6 +220,7 @@ def parse_settings(text: str, path: Path) -> Settings:
         ruleset=ruleset,
         alerts=_dataclass_from(reader, data, "alerts", AlertSettings),
         deploy=_dataclass_from(reader, data, "deploy", DeploySettings),
+        explain=_dataclass_from(reader, data, "explain", ExplainSettings),
         source=path,
     )
 

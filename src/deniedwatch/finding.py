@@ -40,6 +40,12 @@ _PARTITIONS = (
 CONSOLE_URL = "https://{region}.{host}/cloudtrailv2/home?region={region}#/events/{event_id}"
 
 
+# An identity store user id: a UUID, optionally after a 10-digit store prefix.
+_GUID = re.compile(
+    r"(?:[0-9a-f]{10}-)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+)
+
+
 def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value != "" else None
 
@@ -106,7 +112,7 @@ def principal_name(identity: Mapping[str, Any]) -> str | None:
     if named:
         return named
     if guid:
-        return f"Identity Center user {guid}"
+        return f"Identity Center user {guid}" if _GUID.fullmatch(guid) else guid
     return (
         _str(issuer.get("userName"))
         or _arn_tail(arn)
@@ -168,7 +174,7 @@ def console_note_of(category: str | None) -> str | None:
     kind = _NOT_IN_HISTORY.get(category or "")
     if not kind:
         return None
-    return f"Event history does not show {kind}: find it in the trail's log files or log group"
+    return f"not in Event history ({kind}): see the trail's log files or log group"
 
 
 def history_note(f: Finding, now: float | None) -> str | None:
@@ -182,7 +188,7 @@ def history_note(f: Finding, now: float | None) -> str | None:
     if when.tzinfo is None:
         return None
     if now - when.timestamp() > HISTORY_DAYS * 86400:
-        return f"Event history keeps {HISTORY_DAYS} days: find this event in the trail's log files"
+        return f"not in Event history (older than {HISTORY_DAYS} days): see the trail's log files"
     return None
 
 
@@ -265,7 +271,7 @@ class Finding:
             denial_policy_arn=why.policy_arn,
             denial_explicit=why.explicit,
             vpc_endpoint_id=vpce,
-            hint=hint(HintFacts(why, action, resource, vpce)),
+            hint=hint(HintFacts(why, action, resource, vpce)) if error_code else None,
             resource=resource,
             console_url=console_url(region, event_id),
             console_note=console_note_of(event_category(record, source, name)),

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deniedwatch import secrets
 from deniedwatch.alerts.dedup import ENV_TABLE, DedupStore, DynamoStore, NullStore
@@ -33,6 +33,9 @@ from deniedwatch.metrics import Metrics, log
 from deniedwatch.rules import Ruleset, Verdict
 from deniedwatch.sources.cwlogs import BadRecord, LogBatch, LogEvent, decode_payload, parse_record
 
+if TYPE_CHECKING:
+    from deniedwatch.decode import Decoder
+
 BUNDLED_SETTINGS = Path(__file__).parent / "deniedwatch.toml"
 BUNDLED_SETTINGS_ARCNAME = "deniedwatch/deniedwatch.toml"  # its path inside the zip
 
@@ -44,6 +47,7 @@ class Runtime:
     settings: Settings
     store: DedupStore
     channels: list[Channel]
+    decoder: Decoder | None = None  # [explain] decode_authorization_messages
 
 
 def load_runtime_settings() -> Settings:
@@ -104,8 +108,14 @@ def build_runtime(
         settings=str(settings.source) if settings.source else "defaults",
         channels=[c.name for c in channels],
         dedup_table=table or None,
+        decode_authorization_messages=settings.explain.decode_authorization_messages,
     )
-    return Runtime(settings, store, channels)
+    decoder = None
+    if settings.explain.decode_authorization_messages:
+        from deniedwatch.decode import Decoder
+
+        decoder = Decoder()
+    return Runtime(settings, store, channels, decoder)
 
 
 def _webhook_url() -> str:
@@ -168,6 +178,8 @@ def process(
         label=ruleset.label,
         log=LogLocation(os.environ.get("AWS_REGION"), batch.log_group, batch.log_stream),
     )
+    if rt.decoder:
+        alerts = rt.decoder.enrich_alerts(alerts, time_left)
     metrics.add("Alerts", len(alerts))
     report = deliver(
         alerts,

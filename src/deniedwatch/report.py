@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable
 from typing import IO, TYPE_CHECKING
 
-from deniedwatch.finding import SCHEMA_FIELDS, Finding
+from deniedwatch.finding import SCHEMA_FIELDS, Finding, history_note
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -55,6 +55,15 @@ def why(f: Finding) -> str:
     return f.denial_policy
 
 
+def why_details(f: Finding, note: str | None = None) -> str:
+    """The Why cell: the verdict, the policy ARN, the VPC endpoint, and the hint where the
+    message names no policy (otherwise the hint only repeats the policy; jsonl has it);
+    then ``note``, why the event's console link may not find it."""
+    lines = [why(f) if f.denial_policy or not f.hint else f"→ {f.hint}"]
+    lines += [x for x in (f.denial_policy_arn, f.vpc_endpoint_id, note) if x]
+    return "\n".join(lines)
+
+
 def who(f: Finding) -> str:
     return f"{f.principal_name or '?'} ({f.principal_type or '?'})"
 
@@ -65,8 +74,13 @@ CONSOLE_HINT = (
 )
 
 
-def table(findings: Iterable[Finding], labels: dict[str, str]) -> Table:
-    """A rich Table; text from records goes in as plain Text, never as markup."""
+def table(
+    findings: Iterable[Finding], labels: dict[str, str], *, now: float | None = None
+) -> Table:
+    """A rich Table; text from records goes in as plain Text, never as markup.
+
+    With ``now``, events Event history no longer shows (older than 90 days) say so.
+    """
     from rich.table import Table
     from rich.text import Text
 
@@ -76,7 +90,7 @@ def table(findings: Iterable[Finding], labels: dict[str, str]) -> Table:
     t.add_column("Who / from", overflow="fold")
     t.add_column("Action / resource", overflow="fold", max_width=48)
     t.add_column("Error", overflow="fold")
-    t.add_column("Why", overflow="fold")
+    t.add_column("Why / next step", overflow="fold", max_width=36)
     t.add_column("Event", no_wrap=True)
     for f in findings:
         when = (f.event_time or "?").replace("T", " ").removesuffix("Z")
@@ -92,7 +106,7 @@ def table(findings: Iterable[Finding], labels: dict[str, str]) -> Table:
             Text(f"{who(f)}\n{f.source_ip or '?'}"),
             Text(f"{f.action or '?'}\n{f.resource or ''}".rstrip()),
             Text(f.error_code or "?"),
-            Text(why(f)),
+            Text(why_details(f, history_note(f, now))),
             event,
         )
     return t

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -210,7 +211,7 @@ def _render(fmt: str, findings: list, out: Any, labels: dict[str, str]) -> None:
         else:
             console = Console(file=out, width=200)
         if findings:
-            console.print(report.table(findings, labels))
+            console.print(report.table(findings, labels, now=time.time()))
         else:
             console.print("No denied API calls found.")
         return
