@@ -12,8 +12,8 @@ from typing import Any
 
 from deniedwatch.alerts.deliver import DeliveryFailed
 from deniedwatch.alerts.group import Alert
-from deniedwatch.alerts.slack import POLICY_WORDS
 from deniedwatch.alerts.text import clean, cut
+from deniedwatch.explain import POLICY_WORDS
 
 SUBJECT_MAX = 99
 VALUE_MAX = 2000
@@ -71,6 +71,9 @@ def body(alert: Alert, *, window_minutes: int | None = None) -> str:
         _line("Error message", f.error_message),
         "WHY",
         _line("Denied by", why),
+        _line("Policy ARN", f.denial_policy_arn),
+        _line("VPC endpoint", f.vpc_endpoint_id),
+        _line("Next step", f.hint),
         _line("Resource", f.resource),
         "WHERE",
         _line("Account", account),
@@ -88,6 +91,8 @@ def body(alert: Alert, *, window_minutes: int | None = None) -> str:
     others = [e for e in alert.examples if e.event_id != f.event_id]
     links += [(f"Example {i}", e.console_url) for i, e in enumerate(others, 1)]
     lines += [_line(label, url) for label, url in links if url]
+    if f.console_url and f.console_note:
+        lines.append(_line("Note", f.console_note))
     return "\n".join(lines) + "\n"
 
 

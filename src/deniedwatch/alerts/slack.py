@@ -30,6 +30,7 @@ from slack_sdk.webhook import WebhookClient
 from deniedwatch.alerts.deliver import DeliveryFailed
 from deniedwatch.alerts.group import Alert
 from deniedwatch.alerts.text import clean, cut, escape_mrkdwn, literal
+from deniedwatch.explain import POLICY_WORDS
 from deniedwatch.secrets import redact
 
 # Block Kit limits (Slack's reference for blocks and composition objects).
@@ -40,16 +41,6 @@ FIELDS_MAX = 10
 CONTEXT_ELEMENTS_MAX = 10
 BLOCKS_MAX = 50
 FALLBACK_TEXT_MAX = 3000  # Slack allows 40,000; a notification needs far less
-
-POLICY_WORDS = {
-    "service-control-policy": "service control policy (SCP)",
-    "resource-control-policy": "resource control policy (RCP)",
-    "identity-based-policy": "identity-based policy",
-    "resource-based-policy": "resource-based policy",
-    "permissions-boundary": "permissions boundary",
-    "session-policy": "session policy",
-    "vpc-endpoint-policy": "VPC endpoint policy",
-}
 
 _URL_SAFE = ":/?#[]@!$&'()*+,;=%-._~"
 
@@ -117,9 +108,23 @@ def _summary(alert: Alert, window_minutes: int | None) -> str:
     return cut("\n".join(lines), SECTION_TEXT_MAX)
 
 
+def _details(alert: Alert) -> str | None:
+    """Denying policy ARN, VPC endpoint and the next step: record text, as literals."""
+    f = alert.sample
+    rows = [
+        ("Denying policy", f.denial_policy_arn, 900),
+        ("VPC endpoint", f.vpc_endpoint_id, 200),
+        ("Next step", f.hint, 1500),
+    ]
+    text = "\n".join(f"*{label}* {literal(value, limit)}" for label, value, limit in rows if value)
+    return text or None
+
+
 def _links(alert: Alert) -> str | None:
     f = alert.sample
     parts = [link(f.console_url, "Open the event in CloudTrail")]
+    if f.console_url and f.console_note:
+        parts[0] = f"{parts[0]} _({escape_mrkdwn(f.console_note)})_"
     if alert.log:
         parts.append(link(alert.log.console_url(), "Log stream"))
     examples = [
@@ -167,6 +172,8 @@ def render(
     if f.error_message:
         quote_text = "*Error message*\n>" + literal(f.error_message, SECTION_TEXT_MAX - 20)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": quote_text}})
+    if details := _details(alert):
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": details}})
     if links := _links(alert):
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": links}})
     context = "deniedwatch"
