@@ -186,6 +186,15 @@ def deploy(
             help="Attach to this CloudTrail log group instead of creating a trail.",
         ),
     ] = None,
+    decode_authorization_messages: Annotated[
+        bool | None,
+        typer.Option(
+            "--decode-authorization-messages/--no-decode-authorization-messages",
+            help="Let the function decode EC2's encoded denial messages "
+            "(grants it sts:DecodeAuthorizationMessage). Default: [explain] in the settings.",
+            show_default=False,
+        ),
+    ] = None,
     config: ConfigOpt = None,
     yes: YesOpt = False,
 ) -> None:
@@ -237,6 +246,9 @@ def deploy(
                 log_retention_days=wanted.log_retention_days,
                 alarm_threshold=wanted.alarm_threshold,
                 alarm_period_seconds=wanted.alarm_period_seconds,
+                decode_authorization_messages=settings.explain.decode_authorization_messages
+                if decode_authorization_messages is None
+                else decode_authorization_messages,
             )
         )
         if the_plan.existing_log_group:
@@ -247,7 +259,9 @@ def deploy(
         if not yes and not typer.confirm("Deploy?", default=True):
             raise typer.Exit(1)
 
-        package = build_zip(plan.with_slack_channel(_settings_text(settings), channel))
+        settings_text = plan.with_slack_channel(_settings_text(settings), channel)
+        settings_text = plan.with_decoding(settings_text, the_plan.decode_authorization_messages)
+        package = build_zip(settings_text)
         err.print(
             f"function zip: {package.size / 1024:.0f} KiB, {len(package.names)} files, "
             f"sha256 {package.sha256[:12]}"
@@ -286,6 +300,12 @@ def _show_plan(the_plan: Any, account: str, new_webhook: bool, channel: str | No
             + (f", {channel}" if channel else ""),
         ),
         ("email", the_plan.email or "none"),
+        (
+            "decode EC2 msgs",
+            "yes (sts:DecodeAuthorizationMessage)"
+            if the_plan.decode_authorization_messages
+            else "no",
+        ),
         ("code bucket", the_plan.code_bucket),
     ]
     for name, value in rows:
