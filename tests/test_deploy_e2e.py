@@ -277,9 +277,20 @@ def test_deploy_update_destroy_on_moto_and_the_zip_alerts_slack_when_run_outside
         "oncall@example.com",
         "--code-bucket",
         bucket,
+        "--decode-authorization-messages",
     )
     assert changed.exit_code == 0, changed.stderr
     assert "UPDATE_COMPLETE" in changed.stderr
+    # the opt-in decoding adds exactly one action, and the zip's settings turn it on
+    added = set(_role_actions(iam, ids["FunctionRole"])) - set(actions)
+    assert added == {"sts:DecodeAuthorizationMessage"}
+    params = {
+        p["ParameterKey"]: p["ParameterValue"]
+        for p in cfn.describe_stacks(StackName=stack)["Stacks"][0]["Parameters"]
+    }
+    zip_bytes = s3.get_object(Bucket=params["CodeBucket"], Key=params["CodeKey"])["Body"].read()
+    bundled = zipfile.ZipFile(io.BytesIO(zip_bytes)).read("deniedwatch/deniedwatch.toml").decode()
+    assert "[explain]\ndecode_authorization_messages = true" in bundled
     assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
     assert boto3.client("lambda").get_function(FunctionName=ids["Function"])
     # the webhook was not asked for again and is still the stored one
