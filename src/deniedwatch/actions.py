@@ -57,6 +57,9 @@ S3_ACTIONS = {
     "PutBucketReplication": "PutReplicationConfiguration",
     "DeleteBucketReplication": "PutReplicationConfiguration",
     "DeleteBucketPublicAccessBlock": "PutBucketPublicAccessBlock",
+    "GetPublicAccessBlock": "GetBucketPublicAccessBlock",
+    "PutPublicAccessBlock": "PutBucketPublicAccessBlock",
+    "DeletePublicAccessBlock": "PutBucketPublicAccessBlock",
     "GetBucketLifecycle": "GetLifecycleConfiguration",
     "GetBucketLifecycleConfiguration": "GetLifecycleConfiguration",
     "PutBucketLifecycle": "PutLifecycleConfiguration",
@@ -89,7 +92,21 @@ S3_ACTIONS = {
     "DeleteBucketIntelligentTieringConfiguration": "PutIntelligentTieringConfiguration",
 }
 
-RENAMED: dict[str, dict[str, str]] = {"s3": S3_ACTIONS}
+# Lambda: https://docs.aws.amazon.com/lambda/latest/dg/lambda-api-permissions-ref.html
+LAMBDA_ACTIONS = {
+    "Invoke": "InvokeFunction",
+    "InvokeWithResponseStream": "InvokeFunction",
+    "GetLayerVersionByArn": "GetLayerVersion",
+}
+# KMS: ReEncrypt needs kms:ReEncryptFrom on the source key (and ReEncryptTo on the
+# destination); https://docs.aws.amazon.com/kms/latest/developerguide/kms-api-permissions-reference.html
+KMS_ACTIONS = {"ReEncrypt": "ReEncryptFrom"}
+
+RENAMED: dict[str, dict[str, str]] = {
+    "s3": S3_ACTIONS,
+    "lambda": LAMBDA_ACTIONS,
+    "kms": KMS_ACTIONS,
+}
 
 # API-version suffixes: Lambda's ListFunctions20150331 / GetFunction20150331v2,
 # CloudFront's UpdateDistribution2017_10_30.
