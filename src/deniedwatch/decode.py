@@ -160,7 +160,7 @@ class Decoder:
             config = Config(
                 connect_timeout=CALL_TIMEOUT,
                 read_timeout=CALL_TIMEOUT,
-                retries={"max_attempts": 1, "mode": "standard"},
+                retries={"total_max_attempts": 1, "mode": "standard"},  # no retry
             )
             self._client = boto3.client("sts", config=config)
         return self._client

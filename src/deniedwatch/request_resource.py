@@ -39,7 +39,7 @@ RESOURCE_KEYS: dict[str, tuple[str, ...]] = {
 
 # EC2's query API nests lists: {"instancesSet": {"items": [{"instanceId": "i-…"}]}}
 # (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/monitor-with-cloudtrail.html)
-_EC2_SETS = (("instancesSet", "instanceId"), ("volumeSet", "volumeId"), ("groupSet", "groupId"))
+_EC2_SETS = ("instancesSet", "volumeSet", "groupSet")
 
 
 def _text(value: Any) -> str | None:
@@ -62,10 +62,10 @@ def resource_from_request(prefix: str | None, params: Any, partition: str = "aws
         if found := _text(params.get(key)):
             return found
     if prefix == "ec2":
-        for set_name, key in _EC2_SETS:
+        for set_name in _EC2_SETS:
             items = params.get(set_name)
             items = items.get("items") if isinstance(items, Mapping) else None
             first = items[0] if isinstance(items, list) and items else None
-            if isinstance(first, Mapping) and (found := _text(first.get(key))):
-                return found
+            if isinstance(first, Mapping):
+                return resource_from_request(prefix, first, partition)
     return None
