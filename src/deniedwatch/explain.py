@@ -129,8 +129,16 @@ class HintFacts:
     vpc_endpoint_id: str | None
 
 
-def hint(facts: HintFacts) -> str | None:
+@lru_cache(maxsize=4096)  # the same few (message, action, resource) repeat through a scan
+def hint_for(
+    why: Explanation, action: str | None, resource: str | None, vpc_endpoint_id: str | None
+) -> str | None:
     """The responder's next step, or None when nothing useful can be added."""
+    return hint(HintFacts(why, action, resource, vpc_endpoint_id))
+
+
+def hint(facts: HintFacts) -> str | None:
+    """The responder's next step (uncached; ``hint_for`` is the cached entry)."""
     why = facts.why
     if why.encoded:
         return (

@@ -11,10 +11,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
 from deniedwatch.actions import action_of, service_prefix
-from deniedwatch.explain import HintFacts, explain, hint
+from deniedwatch.explain import explain, hint_for
 from deniedwatch.request_resource import resource_from_request
 
 __all__ = ["SCHEMA_FIELDS", "Finding", "action_of", "console_url", "principal_name"]
@@ -121,12 +122,18 @@ def principal_name(identity: Mapping[str, Any]) -> str | None:
     )
 
 
+@lru_cache(maxsize=256)  # a handful of regions; bounded for odd ones
+def _partition_of(region: str) -> tuple[str, str | None]:
+    """(partition, console host) of a region, e.g. ('aws-cn', 'console.amazonaws.cn')."""
+    for start, host, name in _PARTITIONS:
+        if region.startswith(start):
+            return name, host
+    return "aws", "console.aws.amazon.com"
+
+
 def partition(region: str | None) -> str:
     """'cn-north-1' -> 'aws-cn', 'us-gov-west-1' -> 'aws-us-gov', else 'aws'."""
-    for start, _, name in _PARTITIONS:
-        if region and region.startswith(start):
-            return name
-    return "aws"
+    return _partition_of(region)[0] if region else "aws"
 
 
 def console_url(region: str | None, event_id: str | None) -> str | None:
@@ -134,11 +141,7 @@ def console_url(region: str | None, event_id: str | None) -> str | None:
     # (e.g. "evil.example/#") could point "Open the event in CloudTrail" elsewhere.
     if not region or not event_id or not _REGION.fullmatch(region):
         return None
-    host: str | None = "console.aws.amazon.com"
-    for start, partition_host, _ in _PARTITIONS:
-        if region.startswith(start):
-            host = partition_host
-            break
+    host = _partition_of(region)[1]
     if host is None:
         return None
     return CONSOLE_URL.format(region=region, host=host, event_id=event_id)
@@ -271,7 +274,7 @@ class Finding:
             denial_policy_arn=why.policy_arn,
             denial_explicit=why.explicit,
             vpc_endpoint_id=vpce,
-            hint=hint(HintFacts(why, action, resource, vpce)) if error_code else None,
+            hint=hint_for(why, action, resource, vpce) if error_code else None,
             resource=resource,
             console_url=console_url(region, event_id),
             console_note=console_note_of(event_category(record, source, name)),
