@@ -349,6 +349,12 @@ def test_bad_files_warn_and_the_scan_goes_on(cli: Cli, messy_tree: Path, jobs: s
     result = cli("scan", messy_tree, "--jobs", jobs)
     assert result.exit_code == 3
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    odd = str(messy_tree / "AWSLogs/111122223333/CloudTrail/eu-west-1/2026/11/22/odd-records.json")
+    assert [w for w in warnings if odd in w] == [
+        f"warning: {odd}: record 0: not a JSON object (str)",
+        f"warning: {odd}: record 1: not a JSON object (int)",
+    ]
+    warnings = [w for w in warnings if odd not in w]
     assert len(warnings) == len(BAD)
     for name in BAD:
         assert any(name in w and str(messy_tree) in w for w in warnings), name
@@ -357,6 +363,7 @@ def test_bad_files_warn_and_the_scan_goes_on(cli: Cli, messy_tree: Path, jobs: s
     assert ids(result) == NO_CONFIG_IDS | {RAW[2]["eventID"]}
     assert "5 bad files" in result.stderr
     assert "2 bad records" in result.stderr
+    assert f"bad records in: {odd}" in result.stderr
     assert "1 not a log file" in result.stderr
 
 

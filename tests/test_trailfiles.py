@@ -127,15 +127,21 @@ def test_gzip_and_plain_decode_alike() -> None:
 
 
 def test_candidates_are_the_records_with_an_error_code() -> None:
-    count, candidates = trailfiles.decode_candidates(_gz(_plain(RECORDS)))
-    assert count == 2
-    assert [r.get("eventID") for r in candidates] == ["1"]
+    decoded = trailfiles.decode_candidates(_gz(_plain(RECORDS)))
+    assert decoded.count == 2
+    assert [r.get("eventID") for r in decoded.records] == ["1"]
+    assert decoded.bad == []
 
 
-def test_items_that_are_not_objects_come_back_for_counting() -> None:
-    count, candidates = trailfiles.decode_candidates(_plain([*RECORDS, "oops", 7, None]))
-    assert count == 5
-    assert sum(not isinstance(r, dict) for r in candidates) == 3
+def test_items_that_are_not_objects_are_named_by_index() -> None:
+    decoded = trailfiles.decode_candidates(_plain([*RECORDS, "oops", 7, None]))
+    assert decoded.count == 5
+    assert [r.get("eventID") for r in decoded.records] == ["1"]
+    assert [str(b) for b in decoded.bad] == [
+        "record 2: not a JSON object (str)",
+        "record 3: not a JSON object (int)",
+        "record 4: not a JSON object (NoneType)",
+    ]
 
 
 def test_empty_records_list_is_fine() -> None:

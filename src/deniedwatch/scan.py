@@ -20,6 +20,8 @@ from typing import Any
 from deniedwatch.finding import Finding
 from deniedwatch.rules import Ruleset, Verdict
 from deniedwatch.sources import trailfiles
+from deniedwatch.sources.bounded import MAX_FILE_BYTES
+from deniedwatch.sources.recover import BadItem
 from deniedwatch.sources.trailfiles import BadFile, PathFilter, TrailFile
 
 
@@ -74,7 +76,7 @@ class FileResult:
     findings: list[Finding] = field(default_factory=list)
     suppressed: Counter[str] = field(default_factory=Counter)
     suppressed_findings: list[Finding] = field(default_factory=list)
-    bad_records: int = 0
+    bad_records: list[BadItem] = field(default_factory=list)  # by index in the file
     error: str | None = None
 
 
@@ -84,21 +86,21 @@ def scan_bytes(
     ruleset: Ruleset,
     wanted: FindingFilter,
     include_suppressed: bool = False,
+    limit: int = MAX_FILE_BYTES,
 ) -> FileResult:
     """One log file's bytes -> its FileResult. Pure apart from decoding."""
     result = FileResult(location)
     try:
-        # only records with an errorCode (or not objects) come back: no rule could
-        # call the others denied, and skipping them in C is most of the scan's speed
-        result.events, records = trailfiles.decode_candidates(data)
+        # only records with an errorCode come back: no rule could call the others
+        # denied, and skipping them in C is most of the scan's speed
+        decoded = trailfiles.decode_candidates(data, limit)
     except BadFile as exc:
         result.error = str(exc)
         return result
+    result.events = decoded.count
+    result.bad_records = decoded.bad
     evaluate = ruleset.evaluate
-    for record in records:
-        if not hasattr(record, "get"):
-            result.bad_records += 1
-            continue
+    for record in decoded.records:
         detection = evaluate(record)
         if detection.verdict is Verdict.NOT_DENIED:
             continue
@@ -124,6 +126,7 @@ class ScanSummary:
     findings: int = 0
     suppressed: Counter[str] = field(default_factory=Counter)
     bad_records: int = 0
+    files_with_bad_records: list[str] = field(default_factory=list)
 
     def add(self, result: FileResult) -> None:
         self.files += 1
@@ -132,7 +135,9 @@ class ScanSummary:
         self.events += result.events
         self.findings += len(result.findings)
         self.suppressed.update(result.suppressed)
-        self.bad_records += result.bad_records
+        if result.bad_records:
+            self.bad_records += len(result.bad_records)
+            self.files_with_bad_records.append(result.location)
 
     @property
     def bad_input(self) -> bool:
@@ -145,6 +150,7 @@ class ScanRequest:
     wanted: FindingFilter = FindingFilter()
     include_suppressed: bool = False
     jobs: int = 0  # 0: one per CPU
+    max_file_bytes: int = MAX_FILE_BYTES  # on disk and inflated: bounded.MAX_FILE_BYTES
 
 
 def discover(
@@ -170,12 +176,13 @@ def discover(
 
 
 # ---- the worker side of the process pool -----------------------------------------
-_worker_state: tuple[Ruleset, FindingFilter, bool] | None = None
+_WorkerState = tuple[Ruleset, FindingFilter, bool, int]
+_worker_state: _WorkerState | None = None
 
 
-def _init_worker(ruleset: Ruleset, wanted: FindingFilter, include_suppressed: bool) -> None:
+def _init_worker(*state: object) -> None:
     global _worker_state
-    _worker_state = (ruleset, wanted, include_suppressed)
+    _worker_state = state  # type: ignore[assignment]
 
 
 def _scan_in_worker(data: bytes | None, location: str) -> FileResult:
@@ -184,13 +191,15 @@ def _scan_in_worker(data: bytes | None, location: str) -> FileResult:
     assert _worker_state is not None
     if data is None:
         try:
-            data = trailfiles.read_local(location)
+            data = trailfiles.read_local(location, _worker_state[3])
+        except BadFile as exc:
+            return FileResult(location, error=str(exc))
         except OSError as exc:
             return FileResult(location, error=f"cannot read: {_describe(exc)}")
     return scan_bytes(data, location, *_worker_state)
 
 
-def _pool(jobs: int, initargs: tuple[Ruleset, FindingFilter, bool]) -> ProcessPoolExecutor:
+def _pool(jobs: int, initargs: _WorkerState) -> ProcessPoolExecutor:
     """A started process pool. Fork on Linux: workers start in milliseconds, sharing the
     parent's imports; started here, before any reader thread exists, as fork wants."""
     context = multiprocessing.get_context("fork") if sys.platform == "linux" else None
@@ -230,7 +239,9 @@ def run(
     window = max(4, jobs * 4)
     procs: ProcessPoolExecutor | None = None
     if jobs > 1 and len(files) > 1:
-        procs = _pool(jobs, (ruleset, request.wanted, request.include_suppressed))
+        procs = _pool(
+            jobs, (ruleset, request.wanted, request.include_suppressed, request.max_file_bytes)
+        )
     batch = _batch_size(jobs, len(files))
 
     def in_workers(tf: TrailFile) -> bool:
@@ -256,10 +267,11 @@ def run(
             yield group
 
     def fetch(tf: TrailFile) -> bytes | Future[FileResult]:
+        limit = request.max_file_bytes
         if trailfiles.is_s3(tf.location):
-            data = trailfiles.read_s3(s3_client(), tf.location)
+            data = trailfiles.read_s3(s3_client(), tf.location, limit, tf.size)
         else:
-            data = trailfiles.read_local(tf.location)
+            data = trailfiles.read_local(tf.location, limit)
         return data if procs is None else procs.submit(_scan_in_worker, data, tf.location)
 
     def start(readers: ThreadPoolExecutor, group: list[TrailFile]) -> Future[Any]:
@@ -274,11 +286,22 @@ def run(
             return started.result()
         try:
             out = started.result()
+        except BadFile as exc:  # over the size cap
+            return [FileResult(tf.location, error=str(exc))]
         except Exception as exc:  # a read failure is this file's problem, not the scan's
             return [FileResult(tf.location, error=f"cannot read: {_describe(exc)}")]
         if isinstance(out, Future):
             return [out.result()]
-        return [scan_bytes(out, tf.location, ruleset, request.wanted, request.include_suppressed)]
+        return [
+            scan_bytes(
+                out,
+                tf.location,
+                ruleset,
+                request.wanted,
+                request.include_suppressed,
+                request.max_file_bytes,
+            )
+        ]
 
     try:
         with ThreadPoolExecutor(max_workers=min(16, window), thread_name_prefix="read") as readers:

@@ -13,6 +13,7 @@ import typer
 from rich.markup import escape
 
 from deniedwatch.cli._app import EXIT_BAD_INPUT, EXIT_FINDINGS, app, err, fail
+from deniedwatch.sources.bounded import MAX_FILE_BYTES, MiB
 
 
 def _s3_client_factory(region: str | None) -> Any:
@@ -90,6 +91,16 @@ def scan(
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", min=0, help="Files decoded in parallel (0: one per CPU).")
     ] = 0,
+    max_file_mb: Annotated[
+        int,
+        typer.Option(
+            "--max-file-mb",
+            min=1,
+            help="Largest log file read, on disk and decompressed (MiB); a bigger one is "
+            "named as a bad file. Real CloudTrail files are a few tens of MB at most; "
+            "the cap stops gzip bombs in bounded memory.",
+        ),
+    ] = MAX_FILE_BYTES // MiB,
     fail_on_findings: Annotated[
         bool,
         typer.Option(
@@ -151,7 +162,7 @@ def scan(
             except ValueError as exc:
                 fail(escape(str(exc)))
     wanted = FindingFilter(start, end, frozenset(account or ()), frozenset(region or ()))
-    request = ScanRequest(tuple(sources), wanted, include_suppressed, jobs)
+    request = ScanRequest(tuple(sources), wanted, include_suppressed, jobs, max_file_mb * MiB)
     summary = ScanSummary()
     s3 = _s3_client_factory(None)
     listing = err.status("listing log files…", spinner="dots")
@@ -165,10 +176,9 @@ def scan(
         task = progress.add_task("scanning", total=len(files))
         for result in run(request, settings.ruleset, files, s3):
             summary.add(result)
-            if result.error:
+            for problem in _problems(result):
                 # paths and reasons are data, never markup; one line each, to grep
-                warning = escape(f"{result.location}: {result.error}")
-                progress.console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+                progress.console.print(f"[yellow]warning:[/] {escape(problem)}", soft_wrap=True)
             findings.extend(result.findings)
             alertable.extend(result.findings)
             findings.extend(result.suppressed_findings)
@@ -219,6 +229,20 @@ def _render(fmt: str, findings: list, out: Any, labels: dict[str, str]) -> None:
     writer(findings, out)
 
 
+BAD_RECORDS_SHOWN = 5  # per file; the rest are counted
+
+
+def _problems(result: Any) -> list[str]:
+    """A file's warning lines: why it is bad, or which of its records are (by index)."""
+    if result.error:
+        return [f"{result.location}: {result.error}"]
+    lines = [f"{result.location}: {bad}" for bad in result.bad_records[:BAD_RECORDS_SHOWN]]
+    if len(result.bad_records) > BAD_RECORDS_SHOWN:
+        more = len(result.bad_records) - BAD_RECORDS_SHOWN
+        lines.append(f"{result.location}: {more} more bad records")
+    return lines
+
+
 def _progress(quiet: bool, total: int) -> Any:
     from rich.progress import (
         BarColumn,
@@ -254,6 +278,9 @@ def _print_summary(summary: Any, shown: int) -> None:
     if summary.bad_records:
         parts.append(f"[yellow]{summary.bad_records} bad records[/]")
     err.print("scan: " + ", ".join(parts), highlight=False, soft_wrap=True)
+    if summary.files_with_bad_records:
+        named = ", ".join(summary.files_with_bad_records)
+        err.print(f"  bad records in: {escape(named)}", highlight=False, soft_wrap=True)
     if suppressed:
         detail = ", ".join(f"{rule} {n}" for rule, n in summary.suppressed.most_common())
         err.print(f"  suppressed by: {detail}", highlight=False, soft_wrap=True)

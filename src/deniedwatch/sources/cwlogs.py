@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import gzip
 import json
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from deniedwatch.sources import bounded
+from deniedwatch.sources.bounded import MAX_PAYLOAD_BYTES
 
 DATA_MESSAGE = "DATA_MESSAGE"
 CONTROL_MESSAGE = "CONTROL_MESSAGE"
@@ -58,14 +59,7 @@ def decode_payload(event: Any) -> LogBatch:
         raise PayloadError(f"no awslogs.data in the event ({type(exc).__name__})") from None
     if not isinstance(data, str | bytes):
         raise PayloadError("awslogs.data is not a string")
-    try:
-        raw = base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise PayloadError(f"awslogs.data is not base64: {exc}") from None
-    try:
-        text = gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise PayloadError(f"awslogs.data is not gzip: {exc}") from None
+    text = inflate_payload(data)
     try:
         body = json.loads(text)
     except (ValueError, RecursionError) as exc:
@@ -90,6 +84,28 @@ def decode_payload(event: Any) -> LogBatch:
         else (),
         events=events,
     )
+
+
+def inflate_payload(data: str | bytes, limit: int = MAX_PAYLOAD_BYTES) -> bytes:
+    """awslogs.data (base64 of gzip) -> the JSON bytes, never more than ``limit``.
+
+    Anything bigger is not a CloudWatch Logs batch (see bounded.MAX_PAYLOAD_BYTES):
+    a gzip bomb ends here as a PayloadError in bounded memory, not as MemoryError.
+    """
+    if len(data) > limit:  # base64 is 4/3 of the gzip, which is smaller than the JSON
+        raise PayloadError(f"awslogs.data is over the {bounded.mib(limit)} limit")
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise PayloadError(f"awslogs.data is not base64: {exc}") from None
+    if raw[:2] != bounded.GZIP_MAGIC:
+        raise PayloadError("awslogs.data is not gzip")
+    try:
+        return bounded.gunzip(raw, limit)
+    except bounded.TooLarge as exc:
+        raise PayloadError(f"awslogs.data {exc}: not a CloudWatch Logs batch") from None
+    except bounded.CorruptGzip as exc:
+        raise PayloadError(f"awslogs.data is not gzip: {exc}") from None
 
 
 def _opt_str(value: Any) -> str | None:

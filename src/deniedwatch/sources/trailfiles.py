@@ -3,44 +3,25 @@
 Files are ``{"Records": [...]}``, gzip-compressed (``.json.gz``) or plain
 (``.json``). Digest and Insights files are recognised by path and skipped on
 purpose. Decoding uses ISA-L and a msgspec decoder that reads only the fields a
-Finding needs when they are installed, and the stdlib otherwise.
+Finding needs when they are installed, and the stdlib otherwise. Every read and
+inflate is capped (``bounded.MAX_FILE_BYTES``); a file the fast decoder refuses is
+read record by record, so one bad record costs only itself.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
+import os
 import re
-import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-try:  # optional accelerators: the scan is several times faster with them
-    from isal import igzip as _igzip
-    from isal import igzip_lib as _igzip_lib
-
-    def _gunzip(data: bytes) -> bytes:
-        """One-member gzip (what CloudTrail writes) in one ISA-L call into one buffer of
-        the size the gzip trailer announces: ~3.5x faster than ``igzip.decompress``,
-        which goes through a stream reader and grows its output block by block (page
-        faults). Anything else (more members, a truncated, corrupt or lying file) goes
-        the general way, which also gives the usual error."""
-        announced = int.from_bytes(data[-4:], "little")  # ISIZE (RFC 1952), mod 2**32
-        limit = min(announced, len(data) * 1032) + 1  # 1032: deflate's largest ratio
-        inflater = _igzip_lib.IgzipDecompressor(flag=_igzip_lib.DECOMP_GZIP)
-        try:
-            text = inflater.decompress(data, limit)
-        except _igzip_lib.IsalError:
-            return _igzip.decompress(data)
-        if not inflater.eof or inflater.unused_data.strip(b"\0"):
-            return _igzip.decompress(data)
-        return text
-
-except ImportError:  # pragma: no cover - exercised where isal is absent
-    _gunzip = gzip.decompress
+from deniedwatch.sources import bounded
+from deniedwatch.sources.bounded import MAX_FILE_BYTES
+from deniedwatch.sources.recover import BadItem, recover
 
 try:
     import msgspec
@@ -150,13 +131,31 @@ def list_s3(client: Any, source: str) -> Iterator[TrailFile]:
             yield TrailFile(f"s3://{bucket}/{obj['Key']}", obj.get("Size"))
 
 
-def read_local(location: str) -> bytes:
-    return Path(location).read_bytes()
+def read_local(location: str, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The file's bytes; BadFile past ``limit`` (checked by size before reading)."""
+    with open(location, "rb") as fh:
+        return _capped(fh, limit, os.fstat(fh.fileno()).st_size)
 
 
-def read_s3(client: Any, location: str) -> bytes:
+def read_s3(
+    client: Any, location: str, limit: int = MAX_FILE_BYTES, size: int | None = None
+) -> bytes:
+    """The object's bytes; BadFile past ``limit`` (the listed size is checked first)."""
+    if size is not None and size > limit:
+        return _capped(None, limit, size)  # raises before any download
     bucket, key = split_s3(location)
-    return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    body = client.get_object(Bucket=bucket, Key=key)["Body"]
+    try:
+        return _capped(body, limit, None)
+    finally:
+        body.close()
+
+
+def _capped(stream: Any, limit: int, size: int | None) -> bytes:
+    try:
+        return bounded.read_capped(stream, limit, size)
+    except bounded.TooLarge as exc:
+        raise BadFile(f"too large: {exc} (deniedwatch scan --max-file-mb)") from None
 
 
 # ---- decoding -------------------------------------------------------------------
@@ -197,62 +196,88 @@ if msgspec is not None:
     _decoder = msgspec.json.Decoder(_LogFile)
 
 
-def _decompress(data: bytes) -> bytes:
-    if data[:2] != b"\x1f\x8b":
+def inflate(data: bytes, limit: int = MAX_FILE_BYTES) -> bytes:
+    """A file's bytes, gunzipped when gzip, never more than ``limit``; BadFile otherwise."""
+    if data[:2] != bounded.GZIP_MAGIC:
+        if len(data) > limit:
+            raise BadFile(f"too large: over the {bounded.mib(limit)} limit")
         return data
     try:
-        return _gunzip(data)
-    except (OSError, EOFError, zlib.error, ValueError) as exc:
-        raise BadFile(f"corrupt gzip: {exc}") from None
+        return bounded.gunzip(data, limit)
+    except bounded.TooLarge as exc:
+        raise BadFile(f"too large: {exc} (deniedwatch scan --max-file-mb)") from None
+    except bounded.CorruptGzip as exc:
+        raise BadFile(str(exc)) from None
 
 
-def decode_records(data: bytes) -> list[Any]:
-    """A log file's bytes -> its records; raises BadFile when the file is unreadable.
+@dataclass(slots=True)
+class Decoded:
+    """A log file decoded: how many records it holds, the ones asked for, the bad ones.
 
-    Each record has a dict-like ``get`` (a dict, or a decoded struct); items that
-    are not JSON objects come back as they are, for the caller to count as bad.
+    Each record has a dict-like ``get`` (a dict, or a decoded struct). ``bad`` names
+    every item that could not be read whole (by index); an item read in part (a
+    field that would not parse) is in ``records`` and in ``bad``.
     """
-    return _decode(data)[0]
+
+    count: int
+    records: list[Any]
+    bad: list[BadItem] = field(default_factory=list)
 
 
-def decode_candidates(data: bytes) -> tuple[int, list[Any]]:
-    """(number of records, the records a rule must look at); raises BadFile like
-    decode_records.
+def decode_records(data: bytes, limit: int = MAX_FILE_BYTES) -> list[Any]:
+    """A log file's bytes -> its readable records; raises BadFile when the file is
+    unreadable as a whole (bad records inside a readable file are left out)."""
+    return _decode(data, limit).records
 
-    The records left out have no errorCode, so no rule can call them denied; the
-    ones kept are those with an errorCode and any item that is not a JSON object
-    (for the caller to count as bad). With ~2% errors in real trails this spares
-    the per-record Python work for 98% of them.
+
+def decode_candidates(data: bytes, limit: int = MAX_FILE_BYTES) -> Decoded:
+    """Like decode_records, but ``records`` holds only those a rule must look at.
+
+    The records left out have no errorCode, so no rule can call them denied. With
+    ~2% errors in real trails this spares the per-record Python work for 98% of them.
     """
-    records, typed = _decode(data)
-    if typed:
-        return len(records), [r for r in records if r.errorCode is not None]
-    return len(records), [
-        r for r in records if not isinstance(r, dict) or r.get("errorCode") is not None
-    ]
+    decoded = _decode(data, limit)
+    if decoded.records and type(decoded.records[0]) is not dict:  # decoded structs
+        decoded.records = [r for r in decoded.records if r.errorCode is not None]
+    else:
+        decoded.records = [r for r in decoded.records if r.get("errorCode") is not None]
+    return decoded
 
 
-def _decode(data: bytes) -> tuple[list[Any], bool]:
-    """(records, whether they are decoded structs rather than plain JSON values)."""
+def _decode(data: bytes, limit: int) -> Decoded:
     if not data:
         raise BadFile("empty file")
-    text = _decompress(data)
+    text = inflate(data, limit)
     if msgspec is not None:
         try:
             log = _decoder.decode(text)
         except msgspec.ValidationError:
-            pass  # odd shape: fall back to the generic parser for a precise reason
+            pass  # odd shape: the generic parser gives a precise reason
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
-            raise BadFile(f"not JSON: {exc}") from None
+            return _one_by_one(text, f"not JSON: {exc}")
         else:
-            return log.Records, True
+            return Decoded(len(log.Records), log.Records)
     try:
         body = json.loads(text)
     except (ValueError, RecursionError) as exc:
-        raise BadFile(f"not JSON: {exc}") from None
+        return _one_by_one(text, f"not JSON: {exc}")
     if not isinstance(body, dict) or "Records" not in body:
         raise BadFile('not a CloudTrail log file (no "Records")')
-    records = body["Records"]
-    if not isinstance(records, list):
+    items = body["Records"]
+    if not isinstance(items, list):
         raise BadFile('"Records" is not a list')
-    return records, False
+    records = [r for r in items if isinstance(r, dict)]
+    bad = [
+        BadItem(i, f"not a JSON object ({type(r).__name__})")
+        for i, r in enumerate(items)
+        if not isinstance(r, dict)
+    ]
+    return Decoded(len(items), records, bad)
+
+
+def _one_by_one(text: bytes, reason: str) -> Decoded:
+    """The fast decoder refused the file: read it record by record, or name it bad."""
+    recovered = recover(text)
+    if recovered is None or not recovered.records:  # nothing readable: the file is bad
+        raise BadFile(reason)
+    return Decoded(recovered.count, recovered.records, recovered.bad)
