@@ -324,6 +324,10 @@ CLOUDTRAIL_KEYS = [
     "errorMessage",
     "recipientAccountId",
     "resources",
+    "eventCategory",
+    "eventType",
+    "vpcEndpointId",
+    "requestParameters",
 ]
 
 

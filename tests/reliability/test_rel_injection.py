@@ -6,7 +6,8 @@ end-to-end path through the handler is covered in tests/test_lambda_handler.py.
 An *escape* is counted per rendered message when any of these holds:
   a. Slack mrkdwn text (fields, sections, context, the fallback ``text``) holds a
      ``<`` or ``>`` that is not one of our links, i.e. ``<https://HOST/...|label>``
-     with HOST exactly ``console.aws.amazon.com`` or ``<region>.console.aws.amazon.com``
+     with HOST exactly a partition's console host, optionally after ``<region>.``
+     (``console.aws.amazon.com``, ``console.amazonaws.cn``, ``console.amazonaws-us-gov.com``)
      (covers ``<!channel>``, ``<@U..>``, ``<#C..>``, ``<!subteam^..>``, ``<http://x|y>``);
      the ``>`` quote marker we put at a line start is ours and allowed;
   b. a Block Kit limit is broken (header 150, field 2000, section/fallback 3000, ...);
@@ -151,6 +152,18 @@ FIELDS: dict[str, Any] = {
         resources=[{"ARN": s, "type": "AWS::S3::Object"}], errorMessage="Access Denied"
     ),
     "requestParameters": lambda r, s: r.update(requestParameters={"bucketName": s, "k": [s]}),
+    "requestParameters.roleArn": lambda r, s: r.update(
+        eventSource="sts.amazonaws.com",
+        eventName="AssumeRole",
+        errorMessage="Access denied",
+        requestParameters={"roleArn": s},
+    ),
+    "errorMessage (policy ARN)": lambda r, s: r.update(
+        errorMessage="User: arn:aws:iam::111122223333:user/mallory is not authorized to "
+        "perform: s3:GetObject with an explicit deny in a service control policy: "
+        f"arn:aws:organizations::111122223333:policy/{s}"
+    ),
+    "vpcEndpointId": lambda r, s: r.update(errorCode="VpceAccessDenied", vpcEndpointId="vpce-" + s),
     "recipientAccountId": lambda r, s: r.update(recipientAccountId=s),
     "userIdentity.accountId": lambda r, s: (
         r.pop("recipientAccountId"),
@@ -161,12 +174,15 @@ FIELDS: dict[str, Any] = {
     "eventID": lambda r, s: r.update(eventID=s),
 }
 LOG_FIELDS = ("log group name", "log stream name")
-SLACK_HOSTS = re.compile(r"(?:[a-z0-9-]+\.)?console\.aws\.amazon\.com")
+SLACK_HOSTS = re.compile(
+    r"(?:[a-z0-9-]+\.)?console\.(?:aws\.amazon\.com|amazonaws\.cn|amazonaws-us-gov\.com)"
+)
 LINK = re.compile(r"<([^<>|\s]*)\|[^<>]*>")
 INVISIBLE_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
 EMAIL_LINE = re.compile(
     r"(|WHO|WHAT|WHY|WHERE|WHEN \(UTC\)|LINKS|deniedwatch: \d+ denied AWS API calls?\."
     r"|  (Principal|Type|ARN|Action|Error code|Error message|Denied by|Resource|Account|Region"
+    r"|Policy ARN|VPC endpoint|Next step|Note"
     r"|Source IP|User agent|Time|CloudTrail event|Log stream|Example \d+):\s+\S.*)"
 )
 
