@@ -75,6 +75,18 @@ def denial(
     return record
 
 
+def session_denial(role: str, session: str, **fields: Any) -> dict[str, Any]:
+    """A denied record of an assumed-role session (the caller picks the session name)."""
+    record = denial(**fields)
+    record["userIdentity"] = {
+        "type": "AssumedRole",
+        "principalId": f"AROAEXAMPLEROLEID:{session}",
+        "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{session}",
+        "accountId": ACCOUNT,
+    }
+    return record
+
+
 def log_events(messages: Iterable[Any]) -> list[dict[str, Any]]:
     """logEvents entries; dict messages become JSON text, anything else is kept as is."""
     return [
@@ -150,6 +162,47 @@ class FakeTime:
         return self.now
 
 
+@dataclass
+class LambdaContext:
+    """The part of Lambda's context object deniedwatch reads, on a fake clock: the
+    invocation times out ``timeout`` seconds after it was made."""
+
+    clock: FakeTime
+    timeout: float = 60.0
+    deadline: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.deadline = self.clock.now + self.timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(int((self.deadline - self.clock.now) * 1000), 0)
+
+
+def invoke_async(
+    handler: Callable[[Any, Any], Any], event: Any, clock: FakeTime, *, timeout: float = 60.0
+) -> list[Any]:
+    """An asynchronous invocation with AWS's retry semantics (simulated): a failed or
+    timed-out try is retried twice, one and then two minutes later; after the third
+    failure the event goes to the on-failure destination. Returns each try's result
+    or exception; a try that ran past ``timeout`` on the clock is a TimeoutError."""
+    outcomes: list[Any] = []
+    for attempt in range(3):
+        if attempt:
+            clock.sleep(60.0 * attempt)
+        context = LambdaContext(clock, timeout)
+        try:
+            result = handler(event, context)
+        except Exception as exc:
+            outcomes.append(exc)
+            continue
+        if clock.now > context.deadline:
+            outcomes.append(TimeoutError(f"ran {clock.now - context.deadline:.1f} s too long"))
+            continue
+        outcomes.append(result)
+        break
+    return outcomes
+
+
 Answer = Callable[[Request], Response]
 
 
@@ -167,9 +220,16 @@ def status(code: int, body: str = "error", headers: dict[str, str] | None = None
 class SlackStandIn:
     """A real HTTP server path answering from a script, then with 200; keeps every body."""
 
-    def __init__(self, httpserver: Any, script: Sequence[Answer] = ()) -> None:
+    def __init__(
+        self,
+        httpserver: Any,
+        script: Sequence[Answer] = (),
+        *,
+        latency: Callable[[], None] | None = None,
+    ) -> None:
         self.server = httpserver
         self.script = list(script)
+        self.latency = latency  # e.g. a FakeTime's sleep: each answer takes that long
         self.bodies: list[dict[str, Any]] = []
         httpserver.expect_request(WEBHOOK_PATH, method="POST").respond_with_handler(self._answer)
 
@@ -178,6 +238,8 @@ class SlackStandIn:
         return self.server.url_for(WEBHOOK_PATH)
 
     def _answer(self, request: Request) -> Response:
+        if self.latency:
+            self.latency()
         self.bodies.append(json.loads(request.get_data()))
         answer = self.script.pop(0) if self.script else ok
         return answer(request)

@@ -66,3 +66,41 @@ def test_log_stream_link_uses_the_console_fragment_encoding():
     assert "log-group/$252Faws$252Fcloudtrail$252Forg/log-events/o-1_CloudTrail_eu-west-1" in url
     assert LogLocation("eu-west-1|<x>", "g", "s").console_url() is None
     assert LogLocation(None, "g", "s").console_url() is None
+
+
+def test_callers_without_an_arn_are_grouped_by_principal_id():
+    """Two AWSAccount callers of one account: one caller's alert must not hold back
+    the other's (each has its own group and its own dedup window)."""
+
+    def caller(principal_id: str) -> Finding:
+        return Finding.from_record(
+            {
+                "errorCode": "AccessDenied",
+                "eventSource": "s3.amazonaws.com",
+                "eventName": "GetObject",
+                "recipientAccountId": "111122223333",
+                "userIdentity": {
+                    "type": "AWSAccount",
+                    "principalId": principal_id,
+                    "accountId": "999988887777",
+                },
+            }
+        )
+
+    a, b = caller("AIDAFIRSTCALLER"), caller("AROASECOND:session")
+    assert a.principal_name == b.principal_name == "account 999988887777"
+    alerts = group_findings([a, b, a])
+    assert sorted(x.key.principal for x in alerts) == ["AIDAFIRSTCALLER", "AROASECOND:session"]
+    assert sorted(x.count for x in alerts) == [1, 2]
+    assert alerts[0].key.caller != alerts[1].key.caller
+
+
+def test_caller_cuts_the_session_name_off_an_assumed_role():
+    key = GroupKey(
+        "1", "arn:aws:sts::1:assumed-role/scanner/session-7", "s3:GetObject", "AccessDenied"
+    )
+    assert key.caller == "1|arn:aws:sts::1:assumed-role/scanner"
+    assert (
+        GroupKey("1", "arn:aws:iam::1:user/bob", None, None).caller == "1|arn:aws:iam::1:user/bob"
+    )
+    assert GroupKey(None, None, None, None).caller == "|"

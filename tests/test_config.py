@@ -234,3 +234,70 @@ def test_unreadable_files(elsewhere: Path, problem: str) -> None:
         path.write_bytes(b"[alerts]\nslack_channel = '\xff'\n")
     with pytest.raises(ConfigError, match=r"settings\.toml"):
         load_settings(path)
+
+
+def test_example_settings_alert_on_borrowed_service_names() -> None:
+    """The example's config rule hides the Config service, not a FederatedUser or an IAM
+    user that took the name config.amazonaws.com."""
+    from deniedwatch.rules import Verdict
+    from test_rules import CONFIG_SERVICE, FEDERATED_CONFIG, IAM_USER_CONFIG, record
+
+    settings = load_settings(EXAMPLE_CONFIG)
+    assert settings.warnings == ()
+    ruleset = settings.ruleset
+    service = record(CONFIG_SERVICE, eventSource="config.amazonaws.com")
+    assert ruleset.evaluate(service).suppressed_by == "config-recorder-known-gap"
+    for borrowed in (FEDERATED_CONFIG, IAM_USER_CONFIG):
+        rec = record(borrowed, eventSource="config.amazonaws.com")
+        assert ruleset.evaluate(rec).verdict is Verdict.DENIED
+
+
+def test_warns_with_file_and_line_about_rules_any_caller_can_copy() -> None:
+    text = """[[suppress.rule]]
+name = "pinned"
+principal_arn = "arn:aws:iam::111122223333:user/ci"
+user_agent = "*Terraform*"
+
+[[suppress.rule]]
+name = "terraform"
+user_agent = "*Terraform*"
+
+[[suppress.rule]]
+name = "via-cfn"
+source_ip = "cloudformation.amazonaws.com"
+event_name = "Create*"
+"""
+    warnings = parse_settings(text, PATH).warnings
+    assert len(warnings) == 2
+    assert warnings[0].startswith(
+        f"{PATH}:6: suppress.rule[1] (terraform) matches only on user_agent"
+    )
+    assert warnings[1].startswith(
+        f"{PATH}:10: suppress.rule[2] (via-cfn) matches only on source_ip"
+    )
+    assert all("\n" not in w for w in warnings)
+
+
+def test_principal_type_and_same_account_keys() -> None:
+    text = '[[suppress.rule]]\nprincipal_type = "AWSService"\nsame_account = true\n'
+    (rule,) = parse_settings(text, PATH).ruleset.suppressions[3:]
+    assert rule.principal_type == "AWSService" and rule.same_account is True
+    for bad, problem in [
+        ('principal_type = "AwsService"', "must be one of"),
+        ('same_account = "yes"', "must be true or false"),
+    ]:
+        with pytest.raises(ConfigError, match=problem) as caught:
+            parse_settings(f"[[suppress.rule]]\n{bad}\n", PATH)
+        assert str(caught.value).startswith(f"{PATH}:2: ")
+    with pytest.raises(ConfigError, match="matches everything"):
+        parse_settings("[[suppress.rule]]\nsame_account = false\n", PATH)
+
+
+def test_alert_budget_settings() -> None:
+    alerts = parse_settings(
+        "[alerts]\nmax_posts_per_batch = 8\nmax_posts_per_principal = 2\n", PATH
+    ).alerts
+    assert (alerts.budget.max_posts, alerts.budget.max_per_principal) == (8, 2)
+    assert (AlertSettings().max_posts_per_batch, AlertSettings().max_posts_per_principal) == (20, 5)
+    with pytest.raises(ConfigError, match="at least 1"):
+        parse_settings("[alerts]\nmax_posts_per_batch = 0\n", PATH)

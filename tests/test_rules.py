@@ -365,3 +365,81 @@ def test_random_records_never_crash_evaluate(rec: dict[str, Any]) -> None:
 def test_random_source_ips_never_crash(ip: str) -> None:
     for rule in RULESET_WITH_EVERY_KEY.suppressions:
         rule.matches(finding(sourceIPAddress=ip))
+
+
+# ---- suppressions that cannot be borrowed ----------------------------------------------
+
+CONFIG_SERVICE = {"type": "AWSService", "invokedBy": "config.amazonaws.com"}
+FEDERATED_CONFIG = {
+    "type": "FederatedUser",
+    "principalId": "111122223333:config.amazonaws.com",
+    "arn": "arn:aws:sts::111122223333:federated-user/config.amazonaws.com",
+    "accountId": "111122223333",
+    "sessionContext": {"sessionIssuer": {"type": "IAMUser", "userName": "mallory"}},
+}
+IAM_USER_CONFIG = {
+    "type": "IAMUser",
+    "principalId": "AIDAEXAMPLE",
+    "arn": "arn:aws:iam::111122223333:user/config.amazonaws.com",
+    "accountId": "111122223333",
+    "userName": "config.amazonaws.com",
+}
+
+
+def test_a_service_name_rule_matches_only_the_service_itself() -> None:
+    rule = Suppression(
+        "config-gap", event_source="config.amazonaws.com", principal_name="config.amazonaws.com"
+    )
+    ruleset = build_ruleset(suppressions=[rule])
+    service = record(CONFIG_SERVICE, eventSource="config.amazonaws.com")
+    assert ruleset.evaluate(service).suppressed_by == "config-gap"
+    for borrowed in (FEDERATED_CONFIG, IAM_USER_CONFIG):
+        rec = record(borrowed, eventSource="config.amazonaws.com")
+        assert Finding.from_record(rec).principal_name == "config.amazonaws.com"
+        assert ruleset.evaluate(rec).verdict is Verdict.DENIED, borrowed["type"]
+
+
+def test_principal_type_is_a_rule_key() -> None:
+    rule = Suppression("feds", principal_type="FederatedUser")
+    assert rule.matches(Finding.from_record(record(FEDERATED_CONFIG)))
+    assert not rule.matches(Finding.from_record(record(IAM_USER_CONFIG)))
+    # an explicit type wins over the one a service name implies
+    named = Suppression("n", principal_name="config.amazonaws.com", principal_type="IAMUser")
+    assert named.matches(Finding.from_record(record(IAM_USER_CONFIG)))
+
+
+def test_head_bucket_default_is_only_for_the_accounts_own_callers() -> None:
+    own = record(DEPLOYER, eventName="HeadBucket")
+    assert Ruleset().evaluate(own).suppressed_by == "default:head-bucket"
+    outsider = record(
+        {**DEPLOYER, "accountId": "999988887777", "arn": "arn:aws:iam::999988887777:user/x"},
+        eventName="HeadBucket",
+    )
+    assert Ruleset().evaluate(outsider).verdict is Verdict.DENIED
+    unknown_caller = record({"type": "AWSAccount", "principalId": "AIDAX"}, eventName="HeadBucket")
+    assert Ruleset().evaluate(unknown_caller).verdict is Verdict.DENIED
+
+
+def test_log_delivery_default_needs_the_service_itself() -> None:
+    forged = record(DEPLOYER, sourceIPAddress="delivery.logs.amazonaws.com")
+    assert Ruleset().evaluate(forged).verdict is Verdict.DENIED
+
+
+@pytest.mark.parametrize(
+    ("rule", "forgeable"),
+    [
+        (Suppression("ua", user_agent="*Terraform*"), ["user_agent"]),
+        (Suppression("ua+event", user_agent="*Terraform*", event_name="Get*"), ["user_agent"]),
+        (Suppression("name", principal_name="ci-bot"), ["principal_name"]),
+        (Suppression("via", source_ip="cloudformation.amazonaws.com"), ["source_ip"]),
+        (Suppression("ua+arn", user_agent="*", principal_arn="arn:aws:iam::1:user/ci"), []),
+        (Suppression("ua+cidr", user_agent="*", source_ip="10.0.0.0/8"), []),
+        (Suppression("ua+caller", user_agent="*", caller_account_id="111122223333"), []),
+        (Suppression("ua+own", user_agent="*", same_account=True), []),
+        (Suppression("service", principal_name="config.amazonaws.com"), []),
+        (Suppression("event", event_name="HeadBucket"), []),
+    ],
+    ids=lambda v: v.name if isinstance(v, Suppression) else "",
+)
+def test_forgeable_keys(rule: Suppression, forgeable: list[str]) -> None:
+    assert rule.forgeable_keys() == forgeable

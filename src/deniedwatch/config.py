@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from deniedwatch.alerts.budget import DEFAULT_MAX_PER_PRINCIPAL, DEFAULT_MAX_POSTS, Budget
 from deniedwatch.rules import Ruleset, Suppression, build_ruleset
 
 ENV_CONFIG = "DENIEDWATCH_CONFIG"
@@ -31,6 +32,14 @@ class AlertSettings:
     threshold: int = 1  # alert a group only once it reaches N denials in the window
     max_examples: int = 5
     slack_channel: str | None = None  # shown in the message text, e.g. "#security-alerts"
+    # The alert budget (docs/alert-policy.md): posts per invocation, and per caller;
+    # what is left over is counted in one digest per caller.
+    max_posts_per_batch: int = DEFAULT_MAX_POSTS
+    max_posts_per_principal: int = DEFAULT_MAX_PER_PRINCIPAL
+
+    @property
+    def budget(self) -> Budget:
+        return Budget(self.max_posts_per_batch, self.max_posts_per_principal)
 
 
 @dataclass(frozen=True)
@@ -60,9 +69,30 @@ class Settings:
     deploy: DeploySettings = field(default_factory=DeploySettings)
     explain: ExplainSettings = field(default_factory=ExplainSettings)
     source: Path | None = None  # the file these came from, if any
+    # ``file:line: ...`` notes about settings that load but may not do what is meant
+    # (a suppression any caller can copy); the CLI prints them, the Lambda logs them.
+    warnings: tuple[str, ...] = ()
 
 
 _SUPPRESSION_KEYS = {f.name for f in fields(Suppression)} - {"name"}
+_BOOL_SUPPRESSION_KEYS = {"same_account"}
+# userIdentity.type values CloudTrail writes (AWS CloudTrail User Guide, "CloudTrail
+# userIdentity element": https://docs.aws.amazon.com/awscloudtrail/latest/userguide/
+# cloudtrail-event-reference-user-identity.html); a typo would never match.
+PRINCIPAL_TYPES = (
+    "AWSAccount",
+    "AWSService",
+    "AssumedRole",
+    "Directory",
+    "FederatedUser",
+    "IAMUser",
+    "IdentityCenterUser",
+    "Role",
+    "Root",
+    "SAMLUser",
+    "Unknown",
+    "WebIdentityUser",
+)
 
 
 class _Reader:
@@ -145,7 +175,9 @@ _KIND_NAMES = {int: "a whole number", str: "a string", bool: "true or false"}
 _IP_SHAPED = re.compile(r"[\d.]+(?:/.*)?|[0-9a-fA-F:.%]*:[0-9a-fA-F:.%]*(?:/.*)?|.*/.*")
 
 
-def _parse_suppressions(reader: _Reader, suppress: dict[str, Any]) -> list[Suppression]:
+def _parse_suppressions(
+    reader: _Reader, suppress: dict[str, Any], warnings: list[str]
+) -> list[Suppression]:
     rules = suppress.get("rule", [])
     if not isinstance(rules, list):
         reader.fail("suppress.rule", "must be an array of tables: [[suppress.rule]]", "suppress")
@@ -164,9 +196,15 @@ def _parse_suppressions(reader: _Reader, suppress: dict[str, Any]) -> list[Suppr
                 i,
             )
         for key, value in rule.items():
-            if not isinstance(value, str) or not value:
+            if key in _BOOL_SUPPRESSION_KEYS:
+                if not isinstance(value, bool):
+                    reader.fail(f"suppress.rule[{i}].{key}", "must be true or false", table, i)
+            elif not isinstance(value, str) or not value:
                 reader.fail(f"suppress.rule[{i}].{key}", "must be a non-empty string", table, i)
-        if not set(rule) & _SUPPRESSION_KEYS:
+        if rule.get("principal_type", PRINCIPAL_TYPES[0]) not in PRINCIPAL_TYPES:
+            problem = f"must be one of {', '.join(PRINCIPAL_TYPES)}"
+            reader.fail(f"suppress.rule[{i}].principal_type", problem, table, i)
+        if not {k for k in rule if k in _SUPPRESSION_KEYS and rule[k] is not False}:
             reader.fail(
                 f"suppress.rule[{i}]",
                 "matches everything: give at least one of " + ", ".join(sorted(_SUPPRESSION_KEYS)),
@@ -182,6 +220,15 @@ def _parse_suppressions(reader: _Reader, suppress: dict[str, Any]) -> list[Suppr
                 problem = f"{rule['source_ip']!r} is not an IP address or CIDR"
                 reader.fail(f"suppress.rule[{i}].source_ip", problem, table, i)
         parsed.append(Suppression(**{**rule, "name": rule.get("name", f"rule-{i + 1}")}))
+        if forgeable := parsed[-1].forgeable_keys():
+            line = reader.header_line(table, i)
+            where = f"{reader.path}:{line}" if line else str(reader.path)
+            warnings.append(
+                f"{where}: suppress.rule[{i}] ({parsed[-1].name}) matches only on "
+                f"{', '.join(forgeable)}, which the caller chooses: anyone can copy them to "
+                "hide their denials. Add principal_arn, caller_account_id, same_account = true "
+                "or a source_ip range (docs/alert-policy.md)."
+            )
     return parsed
 
 
@@ -209,11 +256,12 @@ def parse_settings(text: str, path: Path) -> Settings:
         if not isinstance(label, str):
             reader.fail(f"accounts.{account}", "the label must be a string", "accounts")
 
+    warnings: list[str] = []
     ruleset = build_ruleset(
         extra_codes=reader.strings(denial, "denial", "extra_codes"),
         ignored_codes=reader.strings(denial, "denial", "ignored_codes"),
         default_suppressions=reader.typed(suppress, "suppress", "defaults", bool, True),
-        suppressions=_parse_suppressions(reader, suppress),
+        suppressions=_parse_suppressions(reader, suppress, warnings),
         account_labels=accounts,
     )
     return Settings(
@@ -222,6 +270,7 @@ def parse_settings(text: str, path: Path) -> Settings:
         deploy=_dataclass_from(reader, data, "deploy", DeploySettings),
         explain=_dataclass_from(reader, data, "explain", ExplainSettings),
         source=path,
+        warnings=tuple(warnings),
     )
 
 
@@ -232,7 +281,14 @@ def _dataclass_from(reader: _Reader, data: dict[str, Any], name: str, cls: type)
     for key, kind in kinds.items():
         base = {"int": int, "bool": bool}.get(str(kind), str)
         values[key] = reader.typed(table, name, key, base, getattr(cls(), key))
-    for key in ("dedup_window_minutes", "threshold", "max_examples"):
+    at_least_one = (
+        "dedup_window_minutes",
+        "threshold",
+        "max_examples",
+        "max_posts_per_batch",
+        "max_posts_per_principal",
+    )
+    for key in at_least_one:
         if key in values and key in table and values[key] < 1:
             reader.fail(f"{name}.{key}", "must be at least 1", name)
     return cls(**values)

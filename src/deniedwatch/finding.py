@@ -224,6 +224,9 @@ class Finding:
     # Not part of the JSON schema: the caller's own account (userIdentity.accountId),
     # which differs from account_id for cross-account and anonymous calls.
     caller_account_id: str | None = field(default=None, compare=False, repr=False)
+    # Not part of the JSON schema either: userIdentity.principalId, which tells
+    # callers apart where there is no ARN (an AWSAccount principal).
+    principal_id: str | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_record(cls, record: RecordLike) -> Finding:
@@ -279,6 +282,7 @@ class Finding:
             console_url=console_url(region, event_id),
             console_note=console_note_of(event_category(record, source, name)),
             caller_account_id=caller_account,
+            principal_id=_str(identity.get("principalId")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -287,5 +291,5 @@ class Finding:
 
 
 SCHEMA_FIELDS: tuple[str, ...] = tuple(
-    f.name for f in fields(Finding) if f.name != "caller_account_id"
+    f.name for f in fields(Finding) if f.name not in ("caller_account_id", "principal_id")
 )

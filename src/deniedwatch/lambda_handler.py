@@ -103,6 +103,8 @@ def build_runtime(
             message=f"no alert channel: set {secrets.ENV_SECRET_ARN} or {secrets.ENV_WEBHOOK_URL}"
             f" and/or {ENV_TOPIC_ARN}; alerts are only logged",
         )
+    for warning in settings.warnings:
+        log("config", level="warning", message=warning)
     log(
         "config",
         settings=str(settings.source) if settings.source else "defaults",
@@ -189,6 +191,7 @@ def process(
         now=now,
         metrics=metrics,
         time_left=time_left,
+        budget=rt.settings.alerts.budget,
     )
     report.raise_for_failures()
     return {
@@ -197,6 +200,7 @@ def process(
         "findings": len(findings),
         "alerts": len(alerts),
         "sent": len(report.sent),
+        "digests": len(report.digests),
         "held": len(report.held),
     }
 

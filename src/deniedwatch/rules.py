@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -65,18 +66,34 @@ class DenialRule:
 DEFAULT_DENIAL_RULE = DenialRule()
 
 
+# A principal name or source that is an AWS service (config.amazonaws.com,
+# delivery.logs.amazonaws.com; China regions end in .amazonaws.com.cn).
+_SERVICE_NAME = re.compile(r"[a-z0-9][a-z0-9.-]*\.amazonaws\.com(?:\.cn)?")
+AWS_SERVICE = "AWSService"  # userIdentity.type of a call an AWS service made itself
+
+
+def is_service_name(value: str | None) -> bool:
+    return value is not None and _SERVICE_NAME.fullmatch(value) is not None
+
+
 @dataclass(frozen=True)
 class Suppression:
     """A named rule: a Finding is suppressed when every field that is set matches.
 
     Globs (fnmatch, case-sensitive) for principal_arn, event_name and user_agent;
     CIDR for source_ip (a non-IP source such as a service name matches only an
-    exact string); exact strings for the rest.
+    exact string); exact strings for the rest. ``same_account`` matches callers of
+    the account that received the call (userIdentity.accountId = recipientAccountId).
+
+    A principal_name that names an AWS service matches only principal_type
+    AWSService: anyone can call sts:GetFederationToken --name config.amazonaws.com
+    or create an IAM user of that name, but not make a call as the service.
     """
 
     name: str
     principal_arn: str | None = None
     principal_name: str | None = None
+    principal_type: str | None = None
     event_source: str | None = None
     event_name: str | None = None
     error_code: str | None = None
@@ -84,6 +101,7 @@ class Suppression:
     caller_account_id: str | None = None
     source_ip: str | None = None
     user_agent: str | None = None
+    same_account: bool | None = None
 
     @cached_property
     def _network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
@@ -93,6 +111,12 @@ class Suppression:
             return ipaddress.ip_network(self.source_ip, strict=False)
         except ValueError:
             return None
+
+    @cached_property
+    def _principal_type(self) -> str | None:
+        if self.principal_type is None and is_service_name(self.principal_name):
+            return AWS_SERVICE
+        return self.principal_type
 
     def _ip_matches(self, ip: str | None) -> bool:
         if ip is None:
@@ -113,6 +137,7 @@ class Suppression:
 
         return (
             glob(self.principal_arn, f.principal_arn)
+            and exact(self._principal_type, f.principal_type)
             and exact(self.principal_name, f.principal_name)
             and exact(self.event_source, f.service)
             and glob(self.event_name, f.event_name)
@@ -121,15 +146,50 @@ class Suppression:
             and exact(self.caller_account_id, f.caller_account_id)
             and (self.source_ip is None or self._ip_matches(f.source_ip))
             and glob(self.user_agent, f.user_agent)
+            and (not self.same_account or _same_account(f))
         )
+
+    def forgeable_keys(self) -> list[str]:
+        """The keys of a rule that matches only on what the caller chooses, else [].
+
+        user_agent, a principal_name that is not an AWS service, and a source_ip that
+        is a service name (a call made through CloudFormation, say) are all picked by
+        whoever makes the call; a rule with nothing else (a principal ARN, type
+        AWSService, the caller's account, same_account or an IP range) hides anyone
+        who copies them.
+        """
+        forgeable = []
+        if self.user_agent is not None:
+            forgeable.append("user_agent")
+        if self.principal_name is not None and not is_service_name(self.principal_name):
+            forgeable.append("principal_name")
+        if self.source_ip is not None and self._network is None:
+            forgeable.append("source_ip")
+        anchored = (
+            self.principal_arn is not None
+            or self._principal_type == AWS_SERVICE
+            or self.caller_account_id is not None
+            or bool(self.same_account)
+            or self._network is not None
+        )
+        return [] if anchored else forgeable
+
+
+def _same_account(f: Finding) -> bool:
+    return f.caller_account_id is not None and f.caller_account_id == f.account_id
 
 
 # On unless the settings say `[suppress] defaults = false`.
 DEFAULT_SUPPRESSIONS: tuple[Suppression, ...] = (
-    # S3 HEAD on a bucket you may not list: SDKs and consoles probe this constantly.
-    Suppression(name="default:head-bucket", event_name="HeadBucket"),
-    # S3 server access / ELB log delivery probing bucket ACLs.
-    Suppression(name="default:log-delivery", source_ip="delivery.logs.amazonaws.com"),
+    # S3 HEAD on a bucket you may not list: SDKs and consoles of your own account probe
+    # this constantly. Only your own account's callers: from anywhere else it is probing.
+    Suppression(name="default:head-bucket", event_name="HeadBucket", same_account=True),
+    # S3 server access / ELB log delivery probing bucket ACLs (the service itself).
+    Suppression(
+        name="default:log-delivery",
+        source_ip="delivery.logs.amazonaws.com",
+        principal_type=AWS_SERVICE,
+    ),
     # Anonymous (unsigned) requests against public endpoints: internet noise.
     Suppression(name="default:anonymous", caller_account_id="ANONYMOUS_PRINCIPAL"),
 )

@@ -12,10 +12,12 @@ was already counted is never counted twice.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from deniedwatch.alerts.group import Alert, GroupKey
 
@@ -125,6 +127,36 @@ def mark_delivered(
     return replace(state, delivered=delivered, complete=state.complete or complete)
 
 
+@dataclass(frozen=True, slots=True)
+class CallerState:
+    """When a caller (``GroupKey.caller``) was first seen in the current window."""
+
+    first_seen: float
+    batch: str  # the batch that saw it first: its retries still count it as new
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> CallerState:
+        return cls(**json.loads(text))
+
+
+def note_caller(
+    state: CallerState | None, *, batch: str, now: float, window_seconds: float
+) -> tuple[CallerState, bool]:
+    """Is this caller new in the window (the alert order puts it first)? And the new state."""
+    if state is not None and state.batch == batch:
+        return state, True
+    if state is not None and now < state.first_seen + window_seconds:
+        return state, False
+    return CallerState(first_seen=now, batch=batch), True
+
+
+_Stored = GroupState | CallerState
+S = TypeVar("S", GroupState, CallerState)
+
+
 class DedupStoreError(RuntimeError):
     """The store could not answer: the caller fails open (the alert goes out)."""
 
@@ -141,6 +173,10 @@ class DedupStore(Protocol):
 
     def pending(self, key: GroupKey) -> int:
         """Denials of this group held back and not announced yet."""
+        ...
+
+    def new_callers(self, callers: Iterable[str], *, batch: str, now: float) -> set[str]:
+        """The callers not seen in the window before this batch (and remember them)."""
         ...
 
 
@@ -164,6 +200,9 @@ class NullStore:
     def pending(self, key: GroupKey) -> int:
         return 0
 
+    def new_callers(self, callers: Iterable[str], *, batch: str, now: float) -> set[str]:
+        return set(callers)  # no memory: every caller is new, order by impact and count
+
 
 class MemoryStore:
     """The full window logic in one process's memory (tests, local runs)."""
@@ -172,6 +211,7 @@ class MemoryStore:
         self.window_seconds = window_seconds
         self.threshold = threshold
         self.states: dict[str, GroupState] = {}
+        self.callers: dict[str, CallerState] = {}
         self._lock = threading.Lock()
 
     def admit(self, alert: Alert, *, batch: str, now: float) -> Decision:
@@ -201,6 +241,20 @@ class MemoryStore:
     def pending(self, key: GroupKey) -> int:
         state = self.states.get(key.digest())
         return state.held if state else 0
+
+    def new_callers(self, callers: Iterable[str], *, batch: str, now: float) -> set[str]:
+        new = set()
+        with self._lock:
+            for caller in set(callers):
+                self.callers[caller], is_new = note_caller(
+                    self.callers.get(caller),
+                    batch=batch,
+                    now=now,
+                    window_seconds=self.window_seconds,
+                )
+                if is_new:
+                    new.add(caller)
+        return new
 
 
 class DynamoStore:
@@ -234,26 +288,32 @@ class DynamoStore:
         return self._client
 
     @staticmethod
-    def _pk(key: GroupKey) -> dict[str, str]:
-        return {"S": "group#" + key.digest()}
+    def _pk(key: GroupKey) -> str:
+        return "group#" + key.digest()
 
-    def _read(self, key: GroupKey) -> tuple[GroupState | None, int]:
+    @staticmethod
+    def _caller_pk(caller: str) -> str:
+        return "caller#" + hashlib.sha256(caller.encode("utf-8")).hexdigest()[:32]
+
+    def _read(self, pk: str) -> tuple[str | None, int]:
+        """(the item's state JSON or None, its version; 0 when there is no item)."""
         item = self.client.get_item(
-            TableName=self.table, Key={"pk": self._pk(key)}, ConsistentRead=True
+            TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True
         ).get("Item")
         if not item:
             return None, 0
-        return GroupState.from_json(item["state"]["S"]), int(item["version"]["N"])
+        return item["state"]["S"], int(item["version"]["N"])
 
-    def _write(self, key: GroupKey, state: GroupState, version: int, now: float) -> bool:
+    def _write(self, pk: str, state: _Stored, version: int, now: float) -> bool:
         """Conditional put; False when another invocation wrote first."""
         item = {
-            "pk": self._pk(key),
+            "pk": {"S": pk},
             "version": {"N": str(version + 1)},
             "state": {"S": state.to_json()},
-            "held": {"N": str(state.held)},
             "expires_at": {"N": str(int(now + self.window_seconds + RETAIN_SECONDS))},
         }
+        if isinstance(state, GroupState):
+            item["held"] = {"N": str(state.held)}
         condition: dict[str, Any]
         if version == 0:
             condition = {"ConditionExpression": "attribute_not_exists(pk)"}
@@ -270,14 +330,17 @@ class DynamoStore:
             raise
         return True
 
-    def _update(self, key: GroupKey, now: float, change: Any) -> Any:
+    def _update(self, pk: str, now: float, load: Callable[[str], S], change: Any) -> Any:
+        """Read -> ``change(state) -> (new state, result)`` -> conditional write, until
+        no other invocation wrote in between; no write when nothing changed."""
         try:
             for _ in range(self.MAX_RACES):
-                state, version = self._read(key)
+                text, version = self._read(pk)
+                state = load(text) if text is not None else None
                 new, result = change(state)
                 if new is None or new == state:
                     return result
-                if self._write(key, new, version, now):
+                if self._write(pk, new, version, now):
                     return result
         except Exception as exc:
             raise DedupStoreError(f"{type(exc).__name__}: {exc}") from None
@@ -294,7 +357,7 @@ class DynamoStore:
                 threshold=self.threshold,
             )
 
-        return self._update(alert.key, now, change)
+        return self._update(self._pk(alert.key), now, GroupState.from_json, change)
 
     def delivered(
         self, alert: Alert, *, batch: str, channels: tuple[str, ...], complete: bool, now: float
@@ -304,11 +367,21 @@ class DynamoStore:
                 return None, None
             return mark_delivered(state, batch=batch, channels=channels, complete=complete), None
 
-        self._update(alert.key, now, change)
+        self._update(self._pk(alert.key), now, GroupState.from_json, change)
 
     def pending(self, key: GroupKey) -> int:
-        state, _ = self._read(key)
-        return state.held if state else 0
+        text, _ = self._read(self._pk(key))
+        return GroupState.from_json(text).held if text else 0
+
+    def new_callers(self, callers: Iterable[str], *, batch: str, now: float) -> set[str]:
+        def change(state: CallerState | None) -> tuple[CallerState, bool]:
+            return note_caller(state, batch=batch, now=now, window_seconds=self.window_seconds)
+
+        return {
+            caller
+            for caller in sorted(set(callers))
+            if self._update(self._caller_pk(caller), now, CallerState.from_json, change)
+        }
 
 
 def _is_condition_failure(exc: Exception) -> bool:

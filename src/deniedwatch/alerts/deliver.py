@@ -1,19 +1,22 @@
 """Alerts -> channels (Slack, SNS email), through the dedup store.
 
 For each alert: ask the store whether it goes out (fail open when the store
-errs), send it to every channel a previous try did not reach, and tell the
-store what was reached, so an AWS retry of a failed invocation re-sends only
-the rest. ``DeliveryReport.raise_for_failures`` then makes the invocation fail.
+errs); the alert budget (``budget.plan``) picks what is posted, most important
+first, and counts the rest in one digest per caller; send each to every channel
+a previous try did not reach, and tell the store what was reached (for a digest:
+each of its alerts), so an AWS retry of a failed invocation re-sends only the
+rest. ``DeliveryReport.raise_for_failures`` then makes the invocation fail.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from deniedwatch.alerts.budget import DEFAULT_BUDGET, Budget, Digest, plan
 from deniedwatch.alerts.dedup import Decision, DedupStore, DedupStoreError
-from deniedwatch.alerts.group import Alert
+from deniedwatch.alerts.group import Alert, GroupKey
 from deniedwatch.metrics import Metrics, Writer, stdout_line
 from deniedwatch.metrics import log as log_line
 
@@ -36,12 +39,17 @@ class Channel(Protocol):
         """Deliver or raise DeliveryFailed."""
         ...
 
+    def send_digest(self, digest: Digest) -> None:
+        """Deliver one digest (alerts counted together) or raise DeliveryFailed."""
+        ...
+
 
 @dataclass
 class DeliveryReport:
     sent: list[Alert] = field(default_factory=list)  # alerts that reached >= 1 channel now
     held: list[Alert] = field(default_factory=list)  # kept quiet by window / threshold
-    deliveries: int = 0  # (alert, channel) pairs delivered now
+    digests: list[Digest] = field(default_factory=list)  # digests that reached >= 1 channel
+    deliveries: int = 0  # (alert or digest, channel) pairs delivered now
     failures: list[tuple[str, str]] = field(default_factory=list)  # (channel, reason)
     store_errors: int = 0
 
@@ -54,6 +62,9 @@ class DeliveryReport:
             )
 
 
+OUT_OF_TIME = "out of time: left for the retry"
+
+
 def deliver(
     alerts: Iterable[Alert],
     *,
@@ -64,71 +75,172 @@ def deliver(
     metrics: Metrics | None = None,
     time_left: Callable[[], float] | None = None,
     write: Writer = stdout_line,
+    budget: Budget = DEFAULT_BUDGET,
 ) -> DeliveryReport:
-    """Send what the store admits; never raises for a channel or store failure.
+    """Send what the store admits, within the budget; never raises for a channel or
+    store failure. Posts go out most important first; no new post starts with less
+    than ``MIN_TIME_LEFT`` seconds left (what is left fails, so AWS retries it).
 
     Each alert and each failure is also a JSON log line through ``write`` (stdout
     in the Lambda: the last resort when every channel is down).
     """
     report = DeliveryReport()
-
-    def log(kind: str, **fields: object) -> None:
-        log_line(kind, write, **fields)
-
-    broken: dict[str, str] = {}  # channel -> why it is skipped for the rest of this batch
+    run = _Run(channels, store, batch, now, time_left, report, write)
+    admitted: list[Alert] = []
     for alert in alerts:
-        try:
-            decision = store.admit(alert, batch=batch, now=now)
-        except DedupStoreError as exc:
-            report.store_errors += 1
-            log("dedup-store-error", level="error", error=str(exc), failing_open=True)
-            decision = Decision(True, reason="store-error")
-        if not decision.post:
-            report.held.append(alert)
-            continue
-        alert = alert.with_held_back(decision.held_back)
-        log("alert", decision=decision.reason, **_summary(alert))
-        reached: list[str] = []
-        failed = False
-        for channel in channels:
-            if channel.name in decision.delivered:
-                continue
-            reason = broken.get(channel.name)
-            if reason is None and time_left is not None and time_left() < MIN_TIME_LEFT:
-                reason = "out of time: left for the retry"
-            if reason is None:
-                try:
-                    channel.send(alert)
-                except DeliveryFailed as exc:
-                    reason = broken[channel.name] = str(exc)
-            if reason is None:
-                reached.append(channel.name)
-                continue
-            failed = True
-            report.failures.append((channel.name, reason))
-            log(
-                "delivery-failed",
-                level="error",
-                channel=channel.name,
-                reason=reason,
-                group=alert.key.digest(),
-            )
-        report.deliveries += len(reached)
-        if reached:
-            report.sent.append(alert)
-        try:
-            store.delivered(
-                alert, batch=batch, channels=tuple(reached), complete=not failed, now=now
-            )
-        except DedupStoreError as exc:
-            report.store_errors += 1
-            log("dedup-store-error", level="error", error=str(exc))
+        if run.out_of_time():  # a slow store must not eat the time the posts need
+            report.failures.append(("dedup", OUT_OF_TIME))
+            run.log("delivery-failed", level="error", channel="dedup", reason=OUT_OF_TIME)
+            break
+        if (admitted_alert := run.admit(alert)) is not None:
+            admitted.append(admitted_alert)
+    new_callers = run.new_callers(admitted)
+    the_plan = plan(admitted, budget, new_callers=new_callers)
+    for alert in the_plan.posts:
+        run.post(alert)
+    for digest in the_plan.digests:
+        run.post_digest(digest)
     if metrics is not None:
         metrics.add("AlertsHeld", len(report.held))
         metrics.add("AlertsDelivered", report.deliveries)
         metrics.add("DeliveryFailures", len(report.failures))
         metrics.add("DedupStoreErrors", report.store_errors)
     return report
+
+
+class _Run:
+    """One delivery: the store's decisions, broken channels and the clock, shared by
+    the posts and the digests."""
+
+    def __init__(
+        self,
+        channels: Sequence[Channel],
+        store: DedupStore,
+        batch: str,
+        now: float,
+        time_left: Callable[[], float] | None,
+        report: DeliveryReport,
+        write: Writer,
+    ) -> None:
+        self.channels = channels
+        self.store = store
+        self.batch = batch
+        self.now = now
+        self.time_left = time_left
+        self.report = report
+        self.write = write
+        self.decisions: dict[GroupKey, Decision] = {}
+        self.broken: dict[str, str] = {}  # channel -> why it is skipped for the rest
+
+    def log(self, kind: str, **fields: object) -> None:
+        log_line(kind, self.write, **fields)
+
+    def store_error(self, exc: Exception, **fields: object) -> None:
+        self.report.store_errors += 1
+        self.log("dedup-store-error", level="error", error=str(exc), **fields)
+
+    def admit(self, alert: Alert) -> Alert | None:
+        """The alert with its held-back count if it goes out now; None if held.
+
+        An alert an earlier try of this batch already announced everywhere stays in:
+        it takes its place in the plan again (so a retry plans exactly what the first
+        try planned) and sending skips every channel it reached."""
+        try:
+            decision = self.store.admit(alert, batch=self.batch, now=self.now)
+        except DedupStoreError as exc:
+            self.store_error(exc, failing_open=True)
+            decision = Decision(True, reason="store-error")
+        if not decision.post:
+            self.report.held.append(alert)
+            return None
+        self.decisions[alert.key] = decision
+        return alert.with_held_back(decision.held_back)
+
+    def new_callers(self, alerts: Sequence[Alert]) -> set[str]:
+        callers = {a.key.caller for a in alerts}
+        try:
+            return self.store.new_callers(callers, batch=self.batch, now=self.now)
+        except DedupStoreError as exc:
+            self.store_error(exc)
+            return callers
+
+    def out_of_time(self) -> bool:
+        return self.time_left is not None and self.time_left() < MIN_TIME_LEFT
+
+    def _skip(self, channel: Channel) -> str | None:
+        """Why not to start sending to ``channel`` now (None: go ahead)."""
+        reason = self.broken.get(channel.name)
+        if reason is None and self.out_of_time():
+            reason = OUT_OF_TIME
+        return reason
+
+    def _failed(self, channel: Channel, reason: str, group: str) -> None:
+        self.report.failures.append((channel.name, reason))
+        self.log("delivery-failed", level="error", channel=channel.name, reason=reason, group=group)
+
+    def _send(self, channel: Channel, send: Callable[[], None]) -> str | None:
+        """Send unless skipped; the reason it did not go, or None when delivered."""
+        reason = self._skip(channel)
+        if reason is None:
+            try:
+                send()
+            except DeliveryFailed as exc:
+                reason = self.broken[channel.name] = str(exc)
+        return reason
+
+    def _delivered(self, alert: Alert, reached: list[str], complete: bool) -> None:
+        try:
+            self.store.delivered(
+                alert, batch=self.batch, channels=tuple(reached), complete=complete, now=self.now
+            )
+        except DedupStoreError as exc:
+            self.store_error(exc)
+
+    def post(self, alert: Alert) -> None:
+        decision = self.decisions[alert.key]
+        self.log("alert", decision=decision.reason, **_summary(alert))
+        reached: list[str] = []
+        failed = False
+        for channel in self.channels:
+            if channel.name in decision.delivered:
+                continue
+            reason = self._send(channel, lambda c=channel: c.send(alert))
+            if reason is None:
+                reached.append(channel.name)
+            else:
+                failed = True
+                self._failed(channel, reason, alert.key.digest())
+        self.report.deliveries += len(reached)
+        if reached:
+            self.report.sent.append(alert)
+        self._delivered(alert, reached, not failed)
+
+    def post_digest(self, digest: Digest) -> None:
+        """Each channel gets the digest of the members it has not had yet."""
+        self.log("digest", **_digest_summary(digest))
+        reached: dict[GroupKey, list[str]] = {a.key: [] for a in digest.alerts}
+        failed: set[GroupKey] = set()
+        any_reached = False
+        for channel in self.channels:
+            members = tuple(
+                a for a in digest.alerts if channel.name not in self.decisions[a.key].delivered
+            )
+            if not members:
+                continue
+            part = replace(digest, alerts=members)
+            reason = self._send(channel, lambda c=channel, d=part: c.send_digest(d))
+            if reason is None:
+                any_reached = True
+                self.report.deliveries += 1
+                for a in members:
+                    reached[a.key].append(channel.name)
+            else:
+                failed.update(a.key for a in members)
+                self._failed(channel, reason, "digest:" + digest.caller)
+        if any_reached:
+            self.report.digests.append(digest)
+        for a in digest.alerts:
+            self._delivered(a, reached[a.key], a.key not in failed)
 
 
 def _summary(alert: Alert) -> dict[str, object]:
@@ -145,4 +257,17 @@ def _summary(alert: Alert) -> dict[str, object]:
         "first_time": alert.first_time,
         "last_time": alert.last_time,
         "event_ids": [e.event_id for e in alert.examples],
+    }
+
+
+def _digest_summary(digest: Digest) -> dict[str, object]:
+    """A digest as a log line: every member group with its count."""
+    return {
+        "caller": digest.caller,
+        "digest_kind": digest.kind,
+        "count": digest.count,
+        "groups": [
+            {"group": a.key.digest(), "action": a.key.action, "count": a.total}
+            for a in digest.alerts
+        ],
     }

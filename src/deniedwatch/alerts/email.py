@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from deniedwatch.alerts.budget import Digest
 from deniedwatch.alerts.deliver import DeliveryFailed
 from deniedwatch.alerts.group import Alert
 from deniedwatch.alerts.text import clean, cut
@@ -96,6 +97,32 @@ def body(alert: Alert, *, window_minutes: int | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def digest_subject(digest: Digest) -> str:
+    text = f"[deniedwatch] {digest.headline()}"
+    return cut(_ascii(" ".join(text.split())), SUBJECT_MAX).replace("…", "~")
+
+
+def digest_body(digest: Digest) -> str:
+    why = (
+        "The most important alerts of this batch were sent on their own; these are counted here."
+        if digest.kind == "budget"
+        else "Held back by the dedup window, which closed without another alert for them."
+    )
+    lines = [
+        f"deniedwatch: {clean(digest.headline())} ({digest.listed()}).",
+        "",
+        why,
+        "",
+        _line("Principal", digest.who),
+        _line("Account", digest.account),
+        _line("Denied calls", digest.count),
+        "",
+        "ACTIONS",
+    ]
+    lines += [f"  {count:>8}  {cut(clean(action), VALUE_MAX)}" for action, count in digest.top()]
+    return "\n".join(lines) + "\n"
+
+
 class SnsChannel:
     """Publishes each alert to the SNS topic (email subscribers)."""
 
@@ -117,12 +144,14 @@ class SnsChannel:
         return self._client
 
     def send(self, alert: Alert) -> None:
+        self._publish(subject(alert), body(alert, window_minutes=self.window_minutes))
+
+    def send_digest(self, digest: Digest) -> None:
+        self._publish(digest_subject(digest), digest_body(digest))
+
+    def _publish(self, subject: str, message: str) -> None:
         try:
-            self.client.publish(
-                TopicArn=self.topic_arn,
-                Subject=subject(alert),
-                Message=body(alert, window_minutes=self.window_minutes),
-            )
+            self.client.publish(TopicArn=self.topic_arn, Subject=subject, Message=message)
         except Exception as exc:
             error = (getattr(exc, "response", None) or {}).get("Error", {})
             reason = error.get("Code") or type(exc).__name__

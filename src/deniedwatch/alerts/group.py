@@ -53,13 +53,25 @@ class LogLocation:
 @dataclass(frozen=True, slots=True)
 class GroupKey:
     account_id: str | None
-    principal: str | None  # principal ARN, else its readable name
+    principal: str | None  # principal ARN, else its principalId, else its readable name
     action: str | None
     error_code: str | None
 
     @classmethod
     def of(cls, f: Finding) -> GroupKey:
-        return cls(f.account_id, f.principal_arn or f.principal_name, f.action, f.error_code)
+        # principalId before the name: AWSAccount callers without an ARN are named
+        # "account N", which would put every caller of that account in one group.
+        principal = f.principal_arn or f.principal_id or f.principal_name
+        return cls(f.account_id, principal, f.action, f.error_code)
+
+    @property
+    def caller(self) -> str:
+        """Who the alert budget counts per: the principal, with an assumed role's session
+        name cut off (the caller picks session names; the role it cannot change)."""
+        principal = self.principal or ""
+        if ":assumed-role/" in principal and principal.count("/") >= 2:
+            principal = principal.rsplit("/", 1)[0]
+        return f"{self.account_id or ''}|{principal}"
 
     def digest(self) -> str:
         """A short stable id (the dedup store's key): record text can be any length."""

@@ -27,6 +27,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
+from deniedwatch.alerts.budget import Digest
 from deniedwatch.alerts.deliver import DeliveryFailed
 from deniedwatch.alerts.group import Alert
 from deniedwatch.alerts.text import clean, cut, escape_mrkdwn, literal
@@ -183,6 +184,32 @@ def render(
         context += f" · repeats of this alert are held back for {window_minutes} min"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
     return {"text": fallback_text(alert), "blocks": blocks[:BLOCKS_MAX]}
+
+
+def render_digest(digest: Digest, *, slack_channel: str | None = None) -> dict[str, Any]:
+    """The webhook payload for a digest: who, how many, the top actions; all counted."""
+    headline = clean(digest.headline())
+    header = cut(("🧾 " if digest.kind == "budget" else "⏳ ") + headline, HEADER_MAX)
+    intro = (
+        f"*{digest.count} denied calls* by {literal(digest.who, 400)} in "
+        f"{literal(digest.account, 200)} ({escape_mrkdwn(digest.listed())}):"
+    )
+    rows = [f"• {literal(action, 200)} × {count}" for action, count in digest.top()]
+    listing = intro + "\n" + "\n".join(rows)
+    why = (
+        "the most important alerts of this batch were posted on their own; these are counted here"
+        if digest.kind == "budget"
+        else "held back by the dedup window, which closed without another alert for them"
+    )
+    context = f"deniedwatch · {why}"
+    if slack_channel:
+        context += f" · {escape_mrkdwn(cut(clean(slack_channel), 80))}"
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": header}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": cut(listing, SECTION_TEXT_MAX)}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": context}]},
+    ]
+    return {"text": escape_mrkdwn(cut(headline, FALLBACK_TEXT_MAX)), "blocks": blocks}
 
 
 def limit_problems(payload: Mapping[str, Any]) -> list[str]:
@@ -409,6 +436,9 @@ class SlackChannel:
         self.post(
             render(alert, slack_channel=self.slack_channel, window_minutes=self.window_minutes)
         )
+
+    def send_digest(self, digest: Digest) -> None:
+        self.post(render_digest(digest, slack_channel=self.slack_channel))
 
     def post(self, payload: dict[str, Any]) -> None:
         client = self._webhook()

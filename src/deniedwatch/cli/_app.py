@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -52,6 +52,16 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     # soft_wrap: one line whatever the width, so scripts and CI logs can grep it
     err.print(f"[bold red]error:[/] {_escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def load_cli_settings(config: object = None) -> Any:
+    """The settings (``--config``, env, ./deniedwatch.toml), each warning on stderr."""
+    from deniedwatch.config import load_settings
+
+    settings = load_settings(config)  # type: ignore[arg-type]
+    for warning in settings.warnings:
+        err.print(f"[yellow]warning:[/] {_escape(warning)}", highlight=False, soft_wrap=True)
+    return settings
 
 
 def friendly(exc: BaseException) -> str | None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from deniedwatch.cli._app import app, err, fail
+from deniedwatch.cli._app import app, err, fail, load_cli_settings
 
 if TYPE_CHECKING:
     from deniedwatch.alerts.deliver import DeliveryReport
@@ -65,6 +65,7 @@ def send_alerts(
         batch=batch,
         now=time.time(),
         write=lambda _line: None,  # stdout may carry the scan's JSON lines
+        budget=a.budget,
     )
 
 
@@ -101,10 +102,9 @@ def test_alert(
     ] = None,
 ) -> None:
     """Send one sample alert (a bundled AccessDenied record) to Slack, to see the message."""
-    from deniedwatch.config import load_settings
     from deniedwatch.finding import Finding
 
-    settings = load_settings(config)
+    settings = load_cli_settings(config)
     finding = Finding.from_record(sample_record())
     report = send_alerts([finding], settings, webhook_url=slack_webhook_url, threshold=1)
     report_delivery(report)

@@ -24,8 +24,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from deniedwatch.cli._app import app, err, fail, friendly
-from deniedwatch.config import Settings, load_settings
+from deniedwatch.cli._app import app, err, fail, friendly, load_cli_settings
+from deniedwatch.config import Settings
 
 EXIT_UNHEALTHY = 1  # `status` found something to look at
 
@@ -73,7 +73,7 @@ def _clear_errors() -> Iterator[None]:
 
 def _settings(config: Path | None) -> Settings:
     with _clear_errors():
-        return load_settings(config)
+        return load_cli_settings(config)
 
 
 def _session(region: str | None) -> Any:

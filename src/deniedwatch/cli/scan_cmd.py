@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from deniedwatch.cli._app import EXIT_BAD_INPUT, EXIT_FINDINGS, app, err, fail
+from deniedwatch.cli._app import EXIT_BAD_INPUT, EXIT_FINDINGS, app, err, fail, load_cli_settings
 from deniedwatch.sources.bounded import MAX_FILE_BYTES, MiB
 
 
@@ -134,12 +134,11 @@ def scan(
     3 some input could not be read (each bad file is named on stderr).
     """
     from deniedwatch import report
-    from deniedwatch.config import load_settings
     from deniedwatch.scan import FindingFilter, ScanRequest, ScanSummary, discover, run
     from deniedwatch.sources.trailfiles import is_s3, split_s3
     from deniedwatch.timespec import parse_when
 
-    settings = load_settings(config)
+    settings = load_cli_settings(config)
     fmt = output_format or ("table" if output is None and sys.stdout.isatty() else "jsonl")
     if fmt not in report.FORMATS:
         fail(escape(f"--format must be one of {', '.join(report.FORMATS)}, not {fmt!r}"))

@@ -1,0 +1,94 @@
+"""How important a denial is: the one list of high-impact actions and the alert order.
+
+Pure, stdlib only, no I/O: the Lambda's alert budget orders its posts with
+``importance`` and routing reuses ``is_high_impact`` (docs/alert-policy.md).
+
+High impact means a denied call that, had it been allowed, would change who can
+do what, hide activity or hand out secrets:
+
+- any call to IAM, STS, KMS or Organizations that is not a read (its name does not
+  start with one of ``READ_VERBS``), plus the STS calls that mint credentials;
+- the named actions in ``HIGH_IMPACT_ACTIONS`` (globs): bucket policies and ACLs,
+  stopping or deleting CloudTrail, GuardDuty and Config, reading secrets;
+- anything the account's root user does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from functools import lru_cache
+
+# Services where every write is high impact ("iam" is the prefix of the IAM action).
+WRITE_SERVICES: frozenset[str] = frozenset({"iam", "sts", "kms", "organizations"})
+
+# API name prefixes that only read. Everything else in WRITE_SERVICES is a write.
+READ_VERBS: tuple[str, ...] = ("Get", "List", "Describe", "Head", "Lookup", "Search", "Check")
+
+# The named high-impact actions (fnmatch globs over the IAM action "service:Name").
+HIGH_IMPACT_ACTIONS: tuple[str, ...] = (
+    # STS reads that hand out credentials
+    "sts:GetFederationToken",
+    "sts:GetSessionToken",
+    # who may read or write a bucket
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutBucketAcl",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:DeleteBucketPublicAccessBlock",
+    "s3:PutAccountPublicAccessBlock",
+    # turning off the record of what happens
+    "cloudtrail:StopLogging",
+    "cloudtrail:DeleteTrail",
+    "cloudtrail:UpdateTrail",
+    "cloudtrail:PutEventSelectors",
+    "guardduty:Delete*",
+    "guardduty:Disable*",
+    "guardduty:UpdateDetector",
+    "config:Stop*",
+    "config:Delete*",
+    # secrets
+    "secretsmanager:GetSecretValue",
+)
+
+ROOT = "Root"  # userIdentity.type of the account's root user
+
+
+@lru_cache(maxsize=4096)  # a flood repeats a few hundred actions at most
+def is_high_impact_action(action: str | None) -> bool:
+    """True for the actions listed above; ``action`` is ``service:ApiName``."""
+    if not action or ":" not in action:
+        return False
+    service, _, name = action.partition(":")
+    if service in WRITE_SERVICES and not name.startswith(READ_VERBS):
+        return True
+    return any(fnmatchcase(action, pattern) for pattern in HIGH_IMPACT_ACTIONS)
+
+
+def is_high_impact(action: str | None, principal_type: str | None = None) -> bool:
+    """A high-impact action, or anything the root user was denied."""
+    return principal_type == ROOT or is_high_impact_action(action)
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Importance:
+    """Sorts ascending from most to least important (use as a sort key as is)."""
+
+    known_principal: bool  # False first: a principal not seen in the window comes first
+    low_impact: bool  # False first: high-impact actions (and root) before the rest
+    fewer: int  # the negated count: more denials first
+
+
+def importance(
+    *, action: str | None, principal_type: str | None, count: int, new_principal: bool
+) -> Importance:
+    """The alert order: a principal new in the window before a known one, then
+    high-impact actions (root included) before reads, then by count, largest first.
+
+    ``sorted(alerts, key=...)`` with this puts the most important first.
+    """
+    return Importance(
+        known_principal=not new_principal,
+        low_impact=not is_high_impact(action, principal_type),
+        fewer=-count,
+    )
