@@ -310,3 +310,25 @@ def test_the_lambda_does_not_decode_by_default(sts: StsStandIn, monkeypatch, tmp
     finally:
         lambda_handler.reset()
     assert rt.decoder is None
+
+
+def test_the_budget_goes_to_the_most_important_alert_first(sts: StsStandIn) -> None:
+    """A burst of reads must not spend the decode budget before a root's denial."""
+    for n in range(3):
+        sts.decoded[blob(n)] = DOC_EXAMPLE
+    reads = [
+        Finding.from_record(ec2_denial(blob(n), user=f"u{n}", time=f"2026-11-20T09:0{n}:00Z"))
+        for n in range(2)
+    ]
+    root = Finding.from_record(
+        ec2_denial(
+            blob(2),
+            time="2026-11-20T09:09:00Z",
+            userIdentity={"type": "Root", "arn": "arn:aws:iam::111122223333:root"},
+        )
+    )
+    alerts = group_findings([*reads, root])
+    assert alerts[-1].sample.principal_type == "Root"  # grouped earliest first
+    out = Decoder(budget=1).enrich_alerts(alerts)
+    assert [a.sample.denial_explicit for a in out] == [None, None, True]
+    assert [a.key for a in out] == [a.key for a in alerts]

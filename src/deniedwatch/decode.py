@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from deniedwatch.alerts.budget import rank_key
 from deniedwatch.alerts.group import Alert
 from deniedwatch.explain import explain
 from deniedwatch.finding import Finding
@@ -200,12 +201,15 @@ class Decoder:
     def enrich_alerts(
         self, alerts: list[Alert], time_left: Callable[[], float] | None = None
     ) -> list[Alert]:
-        """The alerts with their shown sample decoded (in the order they will be sent)."""
-        samples = self.enrich([a.sample for a in alerts], time_left)
-        return [
-            a if s is a.sample else replace(a, sample=s)
-            for a, s in zip(alerts, samples, strict=True)
-        ]
+        """The alerts with their shown sample decoded; the budget goes to the most
+        important alerts first (the order delivery sends them in), the list keeps its order."""
+        order = sorted(range(len(alerts)), key=lambda i: rank_key(alerts[i], ()))
+        samples = self.enrich([alerts[i].sample for i in order], time_left)
+        out = list(alerts)
+        for i, sample in zip(order, samples, strict=True):
+            if sample is not alerts[i].sample:
+                out[i] = replace(alerts[i], sample=sample)
+        return out
 
     def _decode(self, encoded: str) -> Decoded | None:
         """One STS call; raises _CallFailed (logged) when it errs or times out."""
