@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from deniedwatch.finding import Finding
 from deniedwatch.rules import Ruleset, Verdict
@@ -71,6 +71,8 @@ def _parse_time(value: str | None) -> datetime | None:
 
 @dataclass
 class FileResult:
+    """What one unit of a source gave: a log file, or a page of query results."""
+
     location: str
     events: int = 0
     findings: list[Finding] = field(default_factory=list)
@@ -99,8 +101,19 @@ def scan_bytes(
         return result
     result.events = decoded.count
     result.bad_records = decoded.bad
+    return scan_records(decoded.records, result, ruleset, wanted, include_suppressed)
+
+
+def scan_records(
+    records: Iterable[Any],
+    result: FileResult,
+    ruleset: Ruleset,
+    wanted: FindingFilter,
+    include_suppressed: bool = False,
+) -> FileResult:
+    """Records -> findings into ``result``: the rules and filters every source shares."""
     evaluate = ruleset.evaluate
-    for record in decoded.records:
+    for record in records:
         detection = evaluate(record)
         if detection.verdict is Verdict.NOT_DENIED:
             continue
@@ -153,6 +166,37 @@ class ScanRequest:
     max_file_bytes: int = MAX_FILE_BYTES  # on disk and inflated: bounded.MAX_FILE_BYTES
 
 
+class Source(Protocol):
+    """Where a scan's records come from. Each source yields FileResults built by
+    scan_records, so every source shares the rules, the filters and the Finding; a new
+    source (CloudTrail Lake, a data lake) is one module with these two methods."""
+
+    def prepare(self, summary: ScanSummary) -> int | None:
+        """Find the work (list files, run a query); how many results follow, if known."""
+        ...
+
+    def results(self) -> Iterator[FileResult]:
+        """The outcome, unit by unit (a file, a page of rows)."""
+        ...
+
+
+@dataclass
+class FileSource:
+    """CloudTrail log files: local paths and s3:// URLs (trailfiles.list_source decides)."""
+
+    request: ScanRequest
+    ruleset: Ruleset
+    s3_client: Callable[[], Any]
+    files: list[TrailFile] = field(default_factory=list)
+
+    def prepare(self, summary: ScanSummary) -> int | None:
+        self.files = discover(self.request, self.s3_client, summary)
+        return len(self.files)
+
+    def results(self) -> Iterator[FileResult]:
+        return run(self.request, self.ruleset, self.files, self.s3_client)
+
+
 def discover(
     request: ScanRequest, s3_client: Callable[[], Any], summary: ScanSummary
 ) -> list[TrailFile]:
@@ -160,12 +204,7 @@ def discover(
     keep = request.wanted.path_filter()
     found: list[TrailFile] = []
     for source in request.sources:
-        listing: Iterable[TrailFile] = (
-            trailfiles.list_s3(s3_client(), source)
-            if trailfiles.is_s3(source)
-            else trailfiles.list_local(source)
-        )
-        for tf in listing:
+        for tf in trailfiles.list_source(source, s3_client):
             if reason := trailfiles.skip_reason(tf.location):
                 summary.skipped[reason] += 1
             elif not keep.wants(tf.location):
@@ -246,7 +285,7 @@ def run(
 
     def in_workers(tf: TrailFile) -> bool:
         """Whether a pool worker reads this file itself (local files, with a pool)."""
-        return procs is not None and not trailfiles.is_s3(tf.location)
+        return procs is not None and not tf.remote
 
     def groups() -> Iterator[list[TrailFile]]:
         """Files in order: a batch of consecutive worker-read files, else one file."""
@@ -267,11 +306,7 @@ def run(
             yield group
 
     def fetch(tf: TrailFile) -> bytes | Future[FileResult]:
-        limit = request.max_file_bytes
-        if trailfiles.is_s3(tf.location):
-            data = trailfiles.read_s3(s3_client(), tf.location, limit, tf.size)
-        else:
-            data = trailfiles.read_local(tf.location, limit)
+        data = trailfiles.read(tf, s3_client, request.max_file_bytes)
         return data if procs is None else procs.submit(_scan_in_worker, data, tf.location)
 
     def start(readers: ThreadPoolExecutor, group: list[TrailFile]) -> Future[Any]:

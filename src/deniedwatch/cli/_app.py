@@ -68,6 +68,8 @@ def friendly(exc: BaseException) -> str | None:
     """A one-line explanation for errors a user can act on; None for real bugs."""
     from deniedwatch.config import ConfigError
 
+    if type(exc).__name__ == "AthenaError":  # deniedwatch.sources.athena, not imported here
+        return str(exc)
     if isinstance(exc, CliError | ConfigError | FileNotFoundError):
         return str(exc)
     module = type(exc).__module__ or ""
@@ -95,8 +97,8 @@ def main() -> None:
     """Console-script entry: run the app, turning known errors into one clear line."""
     try:
         app()
-    except KeyboardInterrupt:
-        err.print("interrupted")
+    except KeyboardInterrupt as exc:
+        err.print(f"interrupted{': ' + str(exc) if str(exc) else ''}", highlight=False)
         sys.exit(130)
     except Exception as exc:
         message = friendly(exc)

@@ -13,38 +13,21 @@ import typer
 from rich.markup import escape
 
 from deniedwatch.cli._app import EXIT_BAD_INPUT, EXIT_FINDINGS, app, err, fail, load_cli_settings
+from deniedwatch.cli.athena_cmd import client_factory
 from deniedwatch.sources.bounded import MAX_FILE_BYTES, MiB
 
-
-def _s3_client_factory(region: str | None) -> Any:
-    """One lazily built boto3 client, shared by the reader threads (clients are thread-safe)."""
-    client: Any = None
-
-    def get() -> Any:
-        nonlocal client
-        if client is None:
-            import boto3
-            from botocore.config import Config
-
-            client = boto3.session.Session().client(
-                "s3",
-                region_name=region,
-                config=Config(max_pool_connections=32, retries={"mode": "standard"}),
-            )
-        return client
-
-    return get
+ATHENA = "Athena (--engine athena)"
 
 
 @app.command()
 def scan(
     sources: Annotated[
-        list[str],
+        list[str] | None,
         typer.Argument(
             help="CloudTrail log files, folders (walked recursively) or s3://bucket/prefix.",
             show_default=False,
         ),
-    ],
+    ] = None,
     since: Annotated[
         str | None,
         typer.Option(
@@ -118,6 +101,39 @@ def scan(
             "in $DENIEDWATCH_SNS_TOPIC_ARN, if set), like the Lambda does.",
         ),
     ] = False,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="files: read log files (SOURCES). athena: query the CloudTrail table "
+            "(see `deniedwatch athena create-table`).",
+            rich_help_panel=ATHENA,
+        ),
+    ] = "files",
+    database: Annotated[str, typer.Option(rich_help_panel=ATHENA)] = "deniedwatch",
+    table: Annotated[str, typer.Option(rich_help_panel=ATHENA)] = "cloudtrail_logs",
+    workgroup: Annotated[str, typer.Option(rich_help_panel=ATHENA)] = "primary",
+    output_location: Annotated[
+        str | None,
+        typer.Option(
+            help="s3://… for query results (default: the workgroup's).",
+            rich_help_panel=ATHENA,
+            show_default=False,
+        ),
+    ] = None,
+    all_time: Annotated[
+        bool,
+        typer.Option(
+            "--all-time",
+            help="Allow a query without --since (it reads, and bills, the whole history).",
+            rich_help_panel=ATHENA,
+        ),
+    ] = False,
+    print_sql: Annotated[
+        bool,
+        typer.Option(
+            "--print-sql", help="Print the query and exit (no AWS).", rich_help_panel=ATHENA
+        ),
+    ] = False,
     slack_webhook_url: Annotated[
         str | None,
         typer.Option(
@@ -134,7 +150,7 @@ def scan(
     3 some input could not be read (each bad file is named on stderr).
     """
     from deniedwatch import report
-    from deniedwatch.scan import FindingFilter, ScanRequest, ScanSummary, discover, run
+    from deniedwatch.scan import FileSource, FindingFilter, ScanRequest, ScanSummary
     from deniedwatch.sources.trailfiles import is_s3, split_s3
     from deniedwatch.timespec import parse_when
 
@@ -154,26 +170,48 @@ def scan(
     if notify and not (slack_webhook_url or topic_arn):
         fail("--notify needs --slack-webhook-url, SLACK_WEBHOOK_URL or DENIEDWATCH_SNS_TOPIC_ARN")
 
-    for source in sources:  # a malformed s3:// URL is a usage error, found before any work
+    for source in sources or ():  # a malformed s3:// URL is a usage error, found early
         if is_s3(source):
             try:
                 split_s3(source)
             except ValueError as exc:
                 fail(escape(str(exc)))
     wanted = FindingFilter(start, end, frozenset(account or ()), frozenset(region or ()))
-    request = ScanRequest(tuple(sources), wanted, include_suppressed, jobs, max_file_mb * MiB)
+    if engine not in ("files", "athena"):
+        fail(f"--engine must be files or athena, not {engine!r}")
+    if print_sql and engine != "athena":
+        fail("--print-sql needs --engine athena")
     summary = ScanSummary()
-    s3 = _s3_client_factory(None)
-    listing = err.status("listing log files…", spinner="dots")
-    with listing if not quiet and err.is_terminal else _null():
-        files = discover(request, s3, summary)
+    doing = "running the Athena query…" if engine == "athena" else "listing log files…"
+    working = err.status(doing, spinner="dots")
+    if engine == "athena":
+        from deniedwatch.cli.athena_cmd import athena_source
+
+        source = athena_source(
+            sources, wanted, settings.ruleset, include_suppressed, all_time, working,
+            database=database, table=table, workgroup=workgroup, output_location=output_location,
+        )  # fmt: skip
+        if print_sql:
+            print(source.plan.sql)
+            for name in source.plan.after_query:  # names are settings text: one line each
+                print(f"-- then on the returned rows: suppression {name!r} (no exact SQL form)")
+            return
+        if not quiet:
+            err.print(f"athena: partitions {source.plan.partition_range()}", highlight=False)
+    else:
+        if not sources:
+            fail("give log files, folders or s3:// URLs to scan (or --engine athena)")
+        request = ScanRequest(tuple(sources), wanted, include_suppressed, jobs, max_file_mb * MiB)
+        source = FileSource(request, settings.ruleset, client_factory("s3"))
+    with working if not quiet and err.is_terminal else _null():
+        total = source.prepare(summary)
 
     findings = []
     alertable = []  # --notify: never the suppressed ones
-    progress = _progress(quiet, len(files))
+    progress = _progress(quiet, total or 0)
     with progress:
-        task = progress.add_task("scanning", total=len(files))
-        for result in run(request, settings.ruleset, files, s3):
+        task = progress.add_task("scanning", total=total)
+        for result in source.results():
             summary.add(result)
             for problem in _problems(result):
                 # paths and reasons are data, never markup; one line each, to grep
@@ -185,7 +223,9 @@ def scan(
 
     findings.sort(key=lambda f: (f.event_time or "", f.event_id or ""))
     _write(fmt, findings, output, settings.ruleset.account_labels)
-    if not quiet:
+    if not quiet and engine == "athena":
+        err.print(source.report(summary), highlight=False, soft_wrap=True)
+    elif not quiet:
         _print_summary(summary, len(findings))
     if notify:
         from deniedwatch.cli.alert_cmd import report_delivery, send_alerts

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -37,6 +37,11 @@ class BadFile(ValueError):
 class TrailFile:
     location: str  # a local path or s3://bucket/key
     size: int | None = None
+
+    @property
+    def remote(self) -> bool:
+        """In S3 (the parent process reads it), else on local disk."""
+        return is_s3(self.location)
 
 
 # .../CloudTrail/<region>/YYYY/MM/DD/<acct>_CloudTrail_<region>_<ts>_<id>.json.gz
@@ -108,6 +113,17 @@ def split_s3(url: str) -> tuple[str, str]:
     if not bucket:
         raise ValueError(f"{url}: no bucket name")
     return bucket, prefix
+
+
+def list_source(source: str, s3_client: Callable[[], Any]) -> Iterator[TrailFile]:
+    """The files a source names: the one place that tells S3 from local disk."""
+    return list_s3(s3_client(), source) if is_s3(source) else list_local(source)
+
+
+def read(tf: TrailFile, s3_client: Callable[[], Any], limit: int = MAX_FILE_BYTES) -> bytes:
+    if tf.remote:
+        return read_s3(s3_client(), tf.location, limit, tf.size)
+    return read_local(tf.location, limit)
 
 
 def list_local(source: str) -> Iterator[TrailFile]:
