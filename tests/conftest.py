@@ -23,6 +23,11 @@
     ``deniedwatch.cli.main`` (so errors become one line and an exit status, exactly as
     in a shell), capturing stdout and stderr separately. Returns ``CliResult``.
 
+``lambda_env``
+    A clean Lambda environment for the handler in-process: none of the variables the
+    stack sets (live_support.LAMBDA_ENV_VARS), AWS_REGION = eu-west-1, the container
+    state reset before and after. Yields the monkeypatch.
+
 ``EXAMPLES`` / ``EXAMPLE_CONFIG`` / ``CliResult``
     The bundled sample CloudTrail export and settings file, and the ``cli`` result type.
     Import them from ``dwtest`` (``from dwtest import EXAMPLES``), not from conftest:
@@ -132,3 +137,16 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
         return CliResult(code, stdout, stderr)
 
     return run
+
+
+@pytest.fixture
+def lambda_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    from deniedwatch import lambda_handler
+    from live_support import LAMBDA_ENV_VARS
+
+    for name in LAMBDA_ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    lambda_handler.reset()
+    yield monkeypatch
+    lambda_handler.reset()

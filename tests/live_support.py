@@ -289,3 +289,78 @@ def create_dedup_table(name: str) -> str:
         TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
     )
     return name
+
+
+# -- the fast path: EventBridge envelopes, alone or in an SQS batch ----------------------
+QUEUE_ARN = f"arn:aws:sqs:eu-west-1:{ACCOUNT}:deniedwatch-DenialEventsQueue"
+
+
+def eventbridge_event(record: dict[str, Any], *, source: str | None = None) -> dict[str, Any]:
+    """The EventBridge envelope CloudTrail puts on the default bus for ``record``."""
+    service = str(record.get("eventSource", "s3.amazonaws.com")).split(".")[0]
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": source or f"aws.{service}",
+        "account": ACCOUNT,
+        "time": record.get("eventTime", "2026-11-20T09:05:31Z"),
+        "region": record.get("awsRegion", "eu-west-1"),
+        "resources": [],
+        "detail": record,
+    }
+
+
+def sqs_message(body: Any, message_id: str | None = None) -> dict[str, Any]:
+    """One record of an SQS event as Lambda's event source mapping delivers it."""
+    return {
+        "messageId": message_id or str(uuid.uuid4()),
+        "receiptHandle": "AQEB" + uuid.uuid4().hex,
+        "body": body if isinstance(body, str) else json.dumps(body),
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": "1795770331000",
+            "SenderId": "AIDAEVENTBRIDGE",
+            "ApproximateFirstReceiveTimestamp": "1795770331100",
+        },
+        "messageAttributes": {},
+        "md5OfBody": "0" * 32,
+        "eventSource": "aws:sqs",
+        "eventSourceARN": QUEUE_ARN,
+        "awsRegion": "eu-west-1",
+    }
+
+
+def sqs_batch(records: Iterable[Any]) -> dict[str, Any]:
+    """An SQS batch whose messages are EventBridge envelopes of ``records`` (dicts), or
+    the given raw bodies (str) as they are."""
+    return {
+        "Records": [sqs_message(r if isinstance(r, str) else eventbridge_event(r)) for r in records]
+    }
+
+
+# -- the handler in-process ----------------------------------------------------------------
+# What the stack sets on the function: the `lambda_env` fixture (conftest.py) clears them.
+LAMBDA_ENV_VARS = (
+    "DENIEDWATCH_SLACK_SECRET_ARN",
+    "SLACK_WEBHOOK_URL",
+    "DENIEDWATCH_SNS_TOPIC_ARN",
+    "DENIEDWATCH_DEDUP_TABLE",
+    "DENIEDWATCH_CONFIG",
+    "DENIEDWATCH_LIVE_SOURCE",
+)
+
+
+def start(env: Any, fake: FakeTime) -> Any:
+    """Build the container state as the first invocation would, with the fake clock."""
+    from deniedwatch import lambda_handler
+
+    rt = lambda_handler.build_runtime(sleep=fake.sleep, clock=fake.monotonic, slack_timeout=2)
+    env.setattr(lambda_handler, "_runtime", rt)
+    return rt
+
+
+def emf(out: str) -> dict[str, Any]:
+    """The one EMF metrics line an invocation printed."""
+    (line,) = [json.loads(x) for x in out.splitlines() if '"_aws"' in x]
+    return line

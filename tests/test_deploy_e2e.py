@@ -204,6 +204,7 @@ def test_deploy_update_destroy_on_moto_and_the_zip_alerts_slack_when_run_outside
         "DENIEDWATCH_SLACK_SECRET_ARN": f"{stack}/slack-webhook-url",
         "DENIEDWATCH_SNS_TOPIC_ARN": ids["AlertTopic"],
         "DENIEDWATCH_DEDUP_TABLE": ids["DedupTable"],
+        "DENIEDWATCH_LIVE_SOURCE": "cloudwatch-logs",
     }
     assert webhook not in json.dumps(fn)
 

@@ -30,11 +30,13 @@ from live_support import (
     control_payload,
     create_dedup_table,
     denial,
+    emf,
     envelope,
     invoke_async,
     log_events,
     mrkdwn_texts,
     session_denial,
+    start,
     status,
     subscription_payload,
 )
@@ -47,32 +49,9 @@ def fake() -> FakeTime:
 
 
 @pytest.fixture
-def env(monkeypatch, tmp_path):
+def env(lambda_env):
     """A clean Lambda environment: no channel, no table, no settings file."""
-    for name in (
-        "DENIEDWATCH_SLACK_SECRET_ARN",
-        "SLACK_WEBHOOK_URL",
-        "DENIEDWATCH_SNS_TOPIC_ARN",
-        "DENIEDWATCH_DEDUP_TABLE",
-        "DENIEDWATCH_CONFIG",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_REGION", "eu-west-1")
-    lambda_handler.reset()
-    yield monkeypatch
-    lambda_handler.reset()
-
-
-def start(env, fake: FakeTime) -> lambda_handler.Runtime:
-    """Build the container state as the first invocation would, with the fake clock."""
-    rt = lambda_handler.build_runtime(sleep=fake.sleep, clock=fake.monotonic, slack_timeout=2)
-    env.setattr(lambda_handler, "_runtime", rt)
-    return rt
-
-
-def emf(out: str) -> dict:
-    (line,) = [json.loads(x) for x in out.splitlines() if '"_aws"' in x]
-    return line
+    return lambda_env
 
 
 def test_batch_posts_one_alert_per_group_and_logs_bad_records(env, fake, httpserver, capsys):

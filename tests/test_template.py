@@ -61,13 +61,13 @@ def test_cfn_lint_is_clean_for_the_template_rendered_from_custom_settings() -> N
     assert cfn_lint(plan.render_template(rule)) == []
 
 
-def _checkov_report() -> dict[str, Any]:
+def _checkov_report(path: Path) -> dict[str, Any]:
     if not CHECKOV.exists():
         pytest.skip(
             "checkov venv missing: `make test` (or `make .venv-checkov/.installed`) adds it"
         )
     run = subprocess.run(
-        [str(CHECKOV), "-f", str(TEMPLATE), "--skip-download", "--compact", "-o", "json"],
+        [str(CHECKOV), "-f", str(path), "--skip-download", "--compact", "-o", "json"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -77,9 +77,13 @@ def _checkov_report() -> dict[str, Any]:
 
 
 def test_checkov_passes_except_the_skips_listed_with_reasons_in_the_template(
-    res: dict[str, Any],
+    res: dict[str, Any], tmp_path: Path
 ) -> None:
-    report = _checkov_report()
+    # checkov leaves out resources whose Condition is false for the parameters' defaults;
+    # live_source=both makes every resource but the email subscription active.
+    both = tmp_path / "template.yaml"
+    both.write_text(plan.render_template(DenialRule(), "both"), encoding="utf-8")
+    report = _checkov_report(both)
     results = report["results"]
     assert report["summary"]["parsing_errors"] == 0
     assert [(c["check_id"], c["resource"]) for c in results["failed_checks"]] == []
@@ -124,7 +128,8 @@ def test_iam_role_policies_have_no_wildcard_action(res: dict[str, Any]) -> None:
 def test_only_wildcard_action_anywhere_is_the_bucket_tls_deny(res: dict[str, Any]) -> None:
     wild = [(n, s) for n, s in _statements(res) if any("*" in a for a in _actions(s))]
     assert [(n, s["Sid"], s["Effect"]) for n, s in wild] == [
-        ("TrailBucketPolicy", "DenyInsecureTransport", "Deny")
+        ("TrailBucketPolicy", "DenyInsecureTransport", "Deny"),
+        ("DenialEventsQueuePolicy", "DenyInsecureTransport", "Deny"),
     ]
 
 
@@ -156,6 +161,7 @@ def test_webhook_has_no_way_into_the_template(tpl: dict[str, Any], res: dict[str
         "DENIEDWATCH_SLACK_SECRET_ARN",
         "DENIEDWATCH_SNS_TOPIC_ARN",
         "DENIEDWATCH_DEDUP_TABLE",
+        "DENIEDWATCH_LIVE_SOURCE",
     }
     # the secret's name (GetSecretValue takes a name or an ARN), the same name deploy writes
     assert env["DENIEDWATCH_SLACK_SECRET_ARN"] == {"Fn::Sub": plan.secret_name("${AWS::StackName}")}
@@ -205,11 +211,13 @@ def test_cis_metric_filter_is_byte_exact(res: dict[str, Any]) -> None:
 MOTO_SKIPS = {
     "AWS::CloudTrail::Trail",
     "AWS::CloudWatch::Alarm",
+    "AWS::IAM::RolePolicy",
     "AWS::Lambda::EventInvokeConfig",
     "AWS::Logs::MetricFilter",
     "AWS::Logs::SubscriptionFilter",
     "AWS::S3::BucketPolicy",
     "AWS::SNS::Subscription",
+    "AWS::SQS::QueuePolicy",
     "AWS::SecretsManager::Secret",
 }
 
@@ -230,8 +238,21 @@ def test_trail_template_multi_region_validated_own_logs_role(res: dict[str, Any]
     assert trail["EnableLogFileValidation"] is True
     assert trail["IsLogging"] is True
     assert trail["IsOrganizationTrail"] == {"Fn::If": ["UseOrganizationTrail", True, False]}
-    assert trail["CloudWatchLogsLogGroupArn"] == {"Fn::GetAtt": ["TrailLogGroup", "Arn"]}
-    assert trail["CloudWatchLogsRoleArn"] == {"Fn::GetAtt": ["TrailLogsRole", "Arn"]}
+    # no log group (nor role) with live_source=eventbridge: the trail writes to S3 only
+    assert trail["CloudWatchLogsLogGroupArn"] == {
+        "Fn::If": [
+            "CreateTrailLogGroup",
+            {"Fn::GetAtt": ["TrailLogGroup", "Arn"]},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+    assert trail["CloudWatchLogsRoleArn"] == {
+        "Fn::If": [
+            "CreateTrailLogGroup",
+            {"Fn::GetAtt": ["TrailLogsRole", "Arn"]},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
     assert res["Trail"]["DependsOn"] == "TrailBucketPolicy"
 
 
@@ -263,6 +284,7 @@ def test_alarms_notify_the_topic(res: dict[str, Any]) -> None:
         "UnauthorizedApiCallsAlarm",
         "FunctionErrorsAlarm",
         "DeadLetterDepthAlarm",
+        "DenialEventsDeadLetterAlarm",
     }
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [{"Ref": "AlertTopic"}]
@@ -304,13 +326,10 @@ def test_existing_log_group_mode_drops_trail_resources(
 ) -> None:
     assert tpl["Conditions"]["CreateTrail"] == {"Fn::Equals": [{"Ref": "ExistingLogGroupName"}, ""]}
     trail_only = {n for n, r in res.items() if r.get("Condition") == "CreateTrail"}
-    assert trail_only == {
-        "TrailBucket",
-        "TrailBucketPolicy",
-        "TrailLogGroup",
-        "TrailLogsRole",
-        "Trail",
-    }
+    assert trail_only == {"TrailBucket", "TrailBucketPolicy", "Trail"}
+    # the trail's log group and role also need a log path (not live_source=eventbridge)
+    trail_logs = {n for n, r in res.items() if r.get("Condition") == "CreateTrailLogGroup"}
+    assert trail_logs == {"TrailLogGroup", "TrailLogsRole"}
     watched = {"Fn::If": ["CreateTrail", {"Ref": "TrailLogGroup"}, {"Ref": "ExistingLogGroupName"}]}
     assert props(res, "UnauthorizedApiCallsMetricFilter")["LogGroupName"] == watched
     assert props(res, "DenialSubscriptionFilter")["LogGroupName"] == watched
@@ -341,3 +360,87 @@ def test_decoding_grants_exactly_one_action_only_when_opted_in(
     assert all(
         "DecodeMessages" not in json.dumps(r) for n, r in res.items() if n != "DecodeMessagesPolicy"
     )
+
+
+# -- the fast path (live_source eventbridge / both) ------------------------------------
+FAST_PATH = (
+    "DenialEventsDeadLetterQueue",
+    "DenialEventsQueue",
+    "DenialEventsQueuePolicy",
+    "DenialEventsRule",
+    "FunctionQueuePolicy",
+    "DenialEventsMapping",
+    "DenialEventsDeadLetterAlarm",
+)
+
+
+def test_live_source_parameter_and_conditions(tpl: dict[str, Any], res: dict[str, Any]) -> None:
+    from deniedwatch.sources.invocation import DEFAULT_LIVE_SOURCE, LIVE_SOURCES
+
+    param = tpl["Parameters"]["LiveSource"]
+    assert tuple(param["AllowedValues"]) == LIVE_SOURCES
+    assert param["Default"] == DEFAULT_LIVE_SOURCE
+    assert {n for n, r in res.items() if r.get("Condition") == "EventBridgePath"} == set(FAST_PATH)
+    for name in ("DenialSubscriptionFilter", "LogsInvokePermission"):
+        assert res[name]["Condition"] == "LogsPath"
+    for name in ("TrailLogGroup", "TrailLogsRole"):
+        assert res[name]["Condition"] == "CreateTrailLogGroup"
+    for name in ("UnauthorizedApiCallsMetricFilter", "UnauthorizedApiCallsAlarm"):
+        assert res[name]["Condition"] == "HasLogGroup"
+
+
+def test_rule_takes_read_only_events_too_and_its_pattern_comes_from_the_rule(
+    res: dict[str, Any],
+) -> None:
+    rule = props(res, "DenialEventsRule")
+    assert rule["State"] == "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
+    assert rule["EventBusName"] == "default"
+    assert rule["EventPattern"] == DenialRule().event_pattern()
+    custom = DenialRule(frozenset({'Client.Custom"*Denied\\'}), frozenset({"ForbiddenException"}))
+    rendered = decode(plan.render_template(custom, "both"))
+    assert rendered["Resources"]["DenialEventsRule"]["Properties"]["EventPattern"] == (
+        custom.event_pattern()
+    )
+    assert rendered["Parameters"]["LiveSource"]["Default"] == "both"
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["DenialEventsQueue", "Arn"]}
+    assert target["DeadLetterConfig"]["Arn"] == {
+        "Fn::GetAtt": ["DenialEventsDeadLetterQueue", "Arn"]
+    }
+
+
+def test_queue_is_encrypted_redriven_and_only_the_rule_may_send(res: dict[str, Any]) -> None:
+    queue = props(res, "DenialEventsQueue")
+    assert queue["SqsManagedSseEnabled"] is True
+    assert props(res, "DenialEventsDeadLetterQueue")["SqsManagedSseEnabled"] is True
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["DenialEventsDeadLetterQueue", "Arn"]
+    }
+    # Lambda's advice for an SQS source: visibility timeout >= 6 x the function timeout
+    assert queue["VisibilityTimeout"] >= 6 * props(res, "Function")["Timeout"]
+    statements = props(res, "DenialEventsQueuePolicy")["PolicyDocument"]["Statement"]
+    (allow,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "events.amazonaws.com"}
+    assert allow["Action"] == "sqs:SendMessage"
+    assert allow["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["DenialEventsRule", "Arn"]}}
+    }
+
+
+def test_function_reads_the_queue_with_exactly_what_the_mapping_needs(
+    res: dict[str, Any],
+) -> None:
+    policy = props(res, "FunctionQueuePolicy")
+    assert policy["RoleName"] == {"Ref": "FunctionRole"}
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert sorted(_actions(statement)) == [
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:ReceiveMessage",
+    ]
+    assert statement["Resource"] == {"Fn::GetAtt": ["DenialEventsQueue", "Arn"]}
+    mapping = props(res, "DenialEventsMapping")
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BatchSize"] == {"Ref": "QueueBatchSize"}
+    assert mapping["MaximumBatchingWindowInSeconds"] == {"Ref": "QueueBatchWindowSeconds"}
+    assert res["DenialEventsMapping"]["DependsOn"] == "FunctionQueuePolicy"

@@ -17,6 +17,7 @@ from typing import Any
 
 from deniedwatch.alerts.budget import DEFAULT_MAX_PER_PRINCIPAL, DEFAULT_MAX_POSTS, Budget
 from deniedwatch.rules import Ruleset, Suppression, build_ruleset
+from deniedwatch.sources.invocation import DEFAULT_LIVE_SOURCE, LIVE_SOURCES
 
 ENV_CONFIG = "DENIEDWATCH_CONFIG"
 DEFAULT_FILE = "deniedwatch.toml"
@@ -60,6 +61,9 @@ class DeploySettings:
     alarm_threshold: int = 1
     alarm_period_seconds: int = 300
     organization_trail: bool = False
+    live_source: str = DEFAULT_LIVE_SOURCE  # cloudwatch-logs | eventbridge | both
+    queue_batch_size: int = 10  # SQS messages per invocation (eventbridge / both)
+    queue_batch_window_seconds: int = 1  # how long Lambda may wait to fill a batch
 
 
 @dataclass(frozen=True)
@@ -287,10 +291,13 @@ def _dataclass_from(reader: _Reader, data: dict[str, Any], name: str, cls: type)
         "max_examples",
         "max_posts_per_batch",
         "max_posts_per_principal",
+        "queue_batch_size",
     )
     for key in at_least_one:
         if key in values and key in table and values[key] < 1:
             reader.fail(f"{name}.{key}", "must be at least 1", name)
+    if values.get("live_source", DEFAULT_LIVE_SOURCE) not in LIVE_SOURCES:
+        reader.fail(f"{name}.live_source", "must be one of " + ", ".join(LIVE_SOURCES), name)
     return cls(**values)
 
 

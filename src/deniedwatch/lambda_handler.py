@@ -1,23 +1,23 @@
-"""The Lambda entry point: CloudWatch Logs subscription batch -> alerts. Wiring only.
+"""The Lambda entry point: a live batch (CloudWatch Logs subscription, SQS batch of
+EventBridge envelopes, one EventBridge event) -> alerts. Wiring only.
 
 Settings come from the file named by env ``DENIEDWATCH_CONFIG`` if set, else
 from ``deniedwatch/deniedwatch.toml`` inside the function's zip (next to this
 module: ``BUNDLED_SETTINGS``), else the built-in defaults. Other environment:
 ``DENIEDWATCH_SLACK_SECRET_ARN`` or ``SLACK_WEBHOOK_URL`` (Slack),
 ``DENIEDWATCH_SNS_TOPIC_ARN`` (email), ``DENIEDWATCH_DEDUP_TABLE`` (dedup window
-across invocations).
+across invocations), ``DENIEDWATCH_LIVE_SOURCE`` (``both``: dedup across the two live
+paths by eventID).
 
 Import path: stdlib, slack_sdk and deniedwatch's core; boto3 only when used.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,13 +25,20 @@ from deniedwatch import secrets
 from deniedwatch.alerts.dedup import ENV_TABLE, DedupStore, DynamoStore, NullStore
 from deniedwatch.alerts.deliver import Channel, deliver
 from deniedwatch.alerts.email import ENV_TOPIC_ARN, SnsChannel
-from deniedwatch.alerts.group import LogLocation, group_findings
+from deniedwatch.alerts.group import Alert, GroupKey, LogLocation, group_findings
+from deniedwatch.alerts.sightings import (
+    BOTH,
+    ENV_LIVE_SOURCE,
+    DynamoSightings,
+    EveryPath,
+    Sightings,
+    first_sightings,
+)
 from deniedwatch.alerts.slack import SlackChannel
 from deniedwatch.config import ENV_CONFIG, Settings, load_settings
-from deniedwatch.finding import Finding
+from deniedwatch.intake import Detected, detect
 from deniedwatch.metrics import Metrics, log
-from deniedwatch.rules import Ruleset, Verdict
-from deniedwatch.sources.cwlogs import BadRecord, LogBatch, LogEvent, decode_payload, parse_record
+from deniedwatch.sources.invocation import Shape, decode_invocation, message_batch_id
 
 if TYPE_CHECKING:
     from deniedwatch.decode import Decoder
@@ -47,6 +54,7 @@ class Runtime:
     settings: Settings
     store: DedupStore
     channels: list[Channel]
+    sightings: Sightings = field(default_factory=EveryPath)  # live_source = both
     decoder: Decoder | None = None  # [explain] decode_authorization_messages
 
 
@@ -105,11 +113,23 @@ def build_runtime(
         )
     for warning in settings.warnings:
         log("config", level="warning", message=warning)
+    live_source = os.environ.get(ENV_LIVE_SOURCE) or "cloudwatch-logs"
+    sightings: Sightings = EveryPath()
+    if live_source == BOTH and isinstance(store, DynamoStore):
+        sightings = DynamoSightings(store)
+    elif live_source == BOTH:
+        log(
+            "config",
+            level="warning",
+            message=f"{ENV_LIVE_SOURCE}=both without {ENV_TABLE}: "
+            "a denial both paths deliver is alerted twice",
+        )
     log(
         "config",
         settings=str(settings.source) if settings.source else "defaults",
         channels=[c.name for c in channels],
         dedup_table=table or None,
+        live_source=live_source,
         decode_authorization_messages=settings.explain.decode_authorization_messages,
     )
     decoder = None
@@ -117,7 +137,7 @@ def build_runtime(
         from deniedwatch.decode import Decoder
 
         decoder = Decoder()
-    return Runtime(settings, store, channels, decoder)
+    return Runtime(settings, store, channels, sightings, decoder)
 
 
 def _webhook_url() -> str:
@@ -167,18 +187,30 @@ def process(
     now: float,
     time_left: Callable[[], float] | None = None,
 ) -> dict[str, Any]:
-    batch = decode_payload(event)  # PayloadError propagates: the whole payload is unreadable
-    if batch.is_control:
-        log("control-message", log_group=batch.log_group)
+    invocation = decode_invocation(event)  # PayloadError propagates: nothing readable
+    if invocation.shape is Shape.CONTROL:
+        log("control-message", log_group=invocation.log_group)
         return {"status": "control-message"}
-    metrics.add("Events", len(batch.events))
+    if invocation.shape is Shape.SCHEDULE:
+        log("scheduled-event")
+        return {"status": "scheduled-event"}
     ruleset = rt.settings.ruleset
-    findings = [f for e in batch.events if (f := detect(e, ruleset, metrics, batch))]
+    detected = detect(invocation, ruleset, metrics)
+    if invocation.path is not None:
+        keep = first_sightings(
+            rt.sightings,
+            [d.finding.event_id for d in detected],
+            invocation.path.value,
+            now=now,
+            metrics=metrics,
+        )
+        detected = [d for d in detected if not d.finding.event_id or d.finding.event_id in keep]
+    findings = [d.finding for d in detected]
     alerts = group_findings(
         findings,
         max_examples=rt.settings.alerts.max_examples,
         label=ruleset.label,
-        log=LogLocation(os.environ.get("AWS_REGION"), batch.log_group, batch.log_stream),
+        log=LogLocation(os.environ.get("AWS_REGION"), invocation.log_group, invocation.log_stream),
     )
     if rt.decoder:
         alerts = rt.decoder.enrich_alerts(alerts, time_left)
@@ -187,58 +219,40 @@ def process(
         alerts,
         channels=rt.channels,
         store=rt.store,
-        batch=batch_id(batch),
+        batch=invocation.batch_id,
         now=now,
         metrics=metrics,
         time_left=time_left,
         budget=rt.settings.alerts.budget,
+        alert_batch=message_batches(detected) if invocation.reports_item_failures else None,
     )
-    report.raise_for_failures()
-    return {
+    result = {
         "status": "ok",
-        "events": len(batch.events),
+        "events": len(invocation),
         "findings": len(findings),
         "alerts": len(alerts),
         "sent": len(report.sent),
         "digests": len(report.digests),
         "held": len(report.held),
     }
+    if invocation.reports_item_failures:
+        # Only the messages behind a failed alert come back; the rest are deleted.
+        # https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html
+        failed = failed_messages(detected, {a.key for a in report.failed})
+        return {**result, "batchItemFailures": [{"itemIdentifier": m} for m in failed]}
+    report.raise_for_failures()
+    return result
 
 
-def detect(event: LogEvent, ruleset: Ruleset, metrics: Metrics, batch: LogBatch) -> Finding | None:
-    """One log event -> a Finding to alert on, or None; a bad record is logged and counted."""
-    try:
-        record = parse_record(event)
-        detection = ruleset.evaluate(record)
-    except BadRecord as exc:
-        return _bad(event, str(exc), metrics, batch)
-    except Exception as exc:  # never let one record sink the batch
-        return _bad(event, f"rules failed: {type(exc).__name__}: {exc}"[:300], metrics, batch)
-    if detection.verdict is Verdict.SUPPRESSED:
-        metrics.add("SuppressedEvents")
-        return None
-    if detection.verdict is Verdict.DENIED:
-        metrics.add("DeniedEvents")
-        return detection.finding
-    return None
+def message_batches(detected: list[Detected]) -> Callable[[Alert], str]:
+    """Per alert, the id of the SQS messages behind it: what comes back when it fails."""
+    members: dict[GroupKey, set[str]] = {}
+    for d in detected:
+        members.setdefault(GroupKey.of(d.finding), set()).add(d.item.message_id or "")
+    return lambda alert: message_batch_id(sorted(members.get(alert.key, ())))
 
 
-def _bad(event: LogEvent, reason: str, metrics: Metrics, batch: LogBatch) -> None:
-    metrics.add("BadRecords")
-    log(
-        "bad-record",
-        level="warning",
-        log_event_id=event.id,
-        log_group=batch.log_group,
-        log_stream=batch.log_stream,
-        reason=reason,
-    )
-    return None
-
-
-def batch_id(batch: LogBatch) -> str:
-    """The same payload (an AWS retry) always gets the same id; another payload never does."""
-    parts = [batch.log_group, batch.log_stream]
-    for e in batch.events:
-        parts.append(e.id or hashlib.sha256(repr(e.message).encode()).hexdigest())
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
+def failed_messages(detected: list[Detected], failed: set[GroupKey]) -> list[str]:
+    """The SQS messages whose denial is in an alert that did not reach every channel."""
+    ids = (d.item.message_id for d in detected if GroupKey.of(d.finding) in failed)
+    return sorted({m for m in ids if m})

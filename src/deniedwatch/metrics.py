@@ -27,6 +27,10 @@ METRIC_NAMES: tuple[str, ...] = (
     "AlertsDelivered",  # alert deliveries that succeeded (one per channel)
     "DeliveryFailures",  # alert deliveries that failed after retries
     "DedupStoreErrors",  # dedup store calls that failed (alerts went out anyway)
+    # live_source = both (alerts/sightings.py):
+    "BackstopOnlyEvents",  # denials CloudWatch Logs delivered before EventBridge did
+    "FastPathLateEvents",  # denials EventBridge delivered after CloudWatch Logs did
+    "DuplicateEvents",  # denials dropped because the other path had alerted them
 )
 
 Writer = Callable[[str], None]

@@ -1,6 +1,6 @@
-"""What counts as a denial, what is suppressed, and the CloudWatch Logs patterns
-rendered from the very same rule, so the Lambda, the scan and the subscription
-filter can never disagree.
+"""What counts as a denial, what is suppressed, and the CloudWatch Logs and
+EventBridge patterns rendered from the very same rule, so the Lambda, the scan,
+the subscription filter and the EventBridge rule can never disagree.
 """
 
 from __future__ import annotations
@@ -25,6 +25,13 @@ DENIAL_EXACT: tuple[str, ...] = (
     "ForbiddenException",
     "UnauthorizedException",
 )
+
+# CloudTrail's events on the EventBridge default bus carry this detail-type; their
+# source is "aws.<service>", which PutEvents refuses to anyone else, so matching the
+# prefix keeps forged events out of the fast path.
+# https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-cloudtrail.html
+CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
+AWS_SOURCE_PREFIX = "aws."
 
 # The CIS / Security Hub CloudWatch.2 metric filter, to the letter: Security Hub and
 # Prowler fail any other text. Noise is cut in the Lambda path, never here.
@@ -61,6 +68,40 @@ class DenialRule:
             exclusions = " && ".join(f'($.errorCode != "{c}")' for c in sorted(self.ignored_codes))
             pattern = f"({pattern}) && {exclusions}"
         return "{ " + pattern + " }"
+
+    def event_pattern(self) -> dict[str, object]:
+        """The EventBridge event pattern for this rule, on ``detail.errorCode``.
+
+        Documented matching (case-sensitive; "*" in a wildcard is zero or more characters):
+        https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html
+        A field's values are ORed and EventBridge cannot AND two conditions on one field,
+        so an ignored code is left out of the exact list but still reaches the function
+        when a family covers it; the function's is_denial drops it (``pattern_routes``).
+        """
+        codes: list[object] = [{"wildcard": f"*{_wildcard_literal(s)}*"} for s in DENIAL_SUBSTRINGS]
+        codes += [{"suffix": s} for s in DENIAL_SUFFIXES]
+        codes += sorted({*DENIAL_EXACT, *self.extra_codes} - self.ignored_codes)
+        return {
+            "source": [{"prefix": AWS_SOURCE_PREFIX}],
+            "detail-type": [CLOUDTRAIL_DETAIL_TYPE],
+            "detail": {"errorCode": codes},
+        }
+
+    def pattern_routes(self, error_code: object) -> bool:
+        """What ``event_pattern`` lets through: every denial, plus ignored codes a family
+        covers (EventBridge has no "and not" on one field)."""
+        if not isinstance(error_code, str) or not error_code:
+            return False
+        if error_code in ({*DENIAL_EXACT, *self.extra_codes} - self.ignored_codes):
+            return True
+        return any(s in error_code for s in DENIAL_SUBSTRINGS) or error_code.endswith(
+            DENIAL_SUFFIXES
+        )
+
+
+def _wildcard_literal(text: str) -> str:
+    """Escape EventBridge wildcard metacharacters so ``text`` matches itself."""
+    return text.replace("\\", "\\\\").replace("*", "\\*")
 
 
 DEFAULT_DENIAL_RULE = DenialRule()

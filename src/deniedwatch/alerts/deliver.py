@@ -51,6 +51,7 @@ class DeliveryReport:
     digests: list[Digest] = field(default_factory=list)  # digests that reached >= 1 channel
     deliveries: int = 0  # (alert or digest, channel) pairs delivered now
     failures: list[tuple[str, str]] = field(default_factory=list)  # (channel, reason)
+    failed: list[Alert] = field(default_factory=list)  # alerts not sent to every channel
     store_errors: int = 0
 
     def raise_for_failures(self) -> None:
@@ -76,20 +77,25 @@ def deliver(
     time_left: Callable[[], float] | None = None,
     write: Writer = stdout_line,
     budget: Budget = DEFAULT_BUDGET,
+    alert_batch: Callable[[Alert], str] | None = None,
 ) -> DeliveryReport:
     """Send what the store admits, within the budget; never raises for a channel or
     store failure. Posts go out most important first; no new post starts with less
     than ``MIN_TIME_LEFT`` seconds left (what is left fails, so AWS retries it).
 
     Each alert and each failure is also a JSON log line through ``write`` (stdout
-    in the Lambda: the last resort when every channel is down).
+    in the Lambda: the last resort when every channel is down). ``batch`` names what
+    an AWS retry delivers again; ``alert_batch`` names it per alert when a retry
+    brings back only a failed alert's records (an SQS redelivery of its messages).
     """
     report = DeliveryReport()
-    run = _Run(channels, store, batch, now, time_left, report, write)
+    run = _Run(channels, store, batch, now, time_left, report, write, alert_batch)
     admitted: list[Alert] = []
-    for alert in alerts:
+    pending = list(alerts)
+    for i, alert in enumerate(pending):
         if run.out_of_time():  # a slow store must not eat the time the posts need
             report.failures.append(("dedup", OUT_OF_TIME))
+            report.failed.extend(pending[i:])
             run.log("delivery-failed", level="error", channel="dedup", reason=OUT_OF_TIME)
             break
         if (admitted_alert := run.admit(alert)) is not None:
@@ -121,10 +127,12 @@ class _Run:
         time_left: Callable[[], float] | None,
         report: DeliveryReport,
         write: Writer,
+        alert_batch: Callable[[Alert], str] | None = None,
     ) -> None:
         self.channels = channels
         self.store = store
         self.batch = batch
+        self.alert_batch = alert_batch or (lambda _: batch)
         self.now = now
         self.time_left = time_left
         self.report = report
@@ -146,7 +154,7 @@ class _Run:
         it takes its place in the plan again (so a retry plans exactly what the first
         try planned) and sending skips every channel it reached."""
         try:
-            decision = self.store.admit(alert, batch=self.batch, now=self.now)
+            decision = self.store.admit(alert, batch=self.alert_batch(alert), now=self.now)
         except DedupStoreError as exc:
             self.store_error(exc, failing_open=True)
             decision = Decision(True, reason="store-error")
@@ -191,7 +199,11 @@ class _Run:
     def _delivered(self, alert: Alert, reached: list[str], complete: bool) -> None:
         try:
             self.store.delivered(
-                alert, batch=self.batch, channels=tuple(reached), complete=complete, now=self.now
+                alert,
+                batch=self.alert_batch(alert),
+                channels=tuple(reached),
+                complete=complete,
+                now=self.now,
             )
         except DedupStoreError as exc:
             self.store_error(exc)
@@ -213,6 +225,8 @@ class _Run:
         self.report.deliveries += len(reached)
         if reached:
             self.report.sent.append(alert)
+        if failed:
+            self.report.failed.append(alert)
         self._delivered(alert, reached, not failed)
 
     def post_digest(self, digest: Digest) -> None:
@@ -239,6 +253,7 @@ class _Run:
                 self._failed(channel, reason, "digest:" + digest.caller)
         if any_reached:
             self.report.digests.append(digest)
+        self.report.failed.extend(a for a in digest.alerts if a.key in failed)
         for a in digest.alerts:
             self._delivered(a, reached[a.key], a.key not in failed)
 

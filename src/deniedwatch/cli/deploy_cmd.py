@@ -47,6 +47,18 @@ RegionOpt = Annotated[
 YesOpt = Annotated[
     bool, typer.Option("--yes", "-y", help="Ask nothing; fail if something is missing.")
 ]
+LiveSourceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--live-source",
+        envvar="DENIEDWATCH_LIVE_SOURCE",
+        help="How denials reach the function: cloudwatch-logs (durable, minutes), "
+        "eventbridge (EventBridge -> SQS: seconds, best effort, this region only) or both "
+        "(EventBridge first, CloudWatch Logs as the backstop, one alert per event). "
+        "Default: \\[deploy] live_source, else cloudwatch-logs. See docs/live-sources.md.",
+        show_default=False,
+    ),
+]
 
 
 @contextlib.contextmanager
@@ -195,6 +207,7 @@ def deploy(
             show_default=False,
         ),
     ] = None,
+    live_source: LiveSourceOpt = None,
     config: ConfigOpt = None,
     yes: YesOpt = False,
 ) -> None:
@@ -249,8 +262,21 @@ def deploy(
                 decode_authorization_messages=settings.explain.decode_authorization_messages
                 if decode_authorization_messages is None
                 else decode_authorization_messages,
+                live_source=live_source or wanted.live_source,
+                event_pattern=plan.checked_event_pattern(settings.ruleset.denial),
+                queue_batch_size=wanted.queue_batch_size,
+                queue_batch_window_seconds=wanted.queue_batch_window_seconds,
             )
         )
+        if the_plan.uses_eventbridge:
+            from deniedwatch.deploy.eventpattern import check_event_pattern
+
+            checked = check_event_pattern(
+                session.client("events"), settings.ruleset.denial, the_plan.event_pattern
+            )
+            err.print(
+                f"event pattern: EventBridge agrees with the denial rule on {checked} samples"
+            )
         if the_plan.existing_log_group:
             aws.check_existing_log_group(
                 session.client("logs"), the_plan.existing_log_group, f"{stack_name}-alerts"
@@ -274,7 +300,8 @@ def deploy(
 
         with _progress() as observer:
             stacks.observer = observer
-            result = stacks.deploy(stack_name, plan.template_text(), the_plan.parameters(key))
+            template = plan.render_template(settings.ruleset.denial, the_plan.live_source)
+            result = stacks.deploy(stack_name, template, the_plan.parameters(key))
         if webhook:
             outcome = aws.write_webhook(sm, secret, webhook)
             if outcome == "created":
@@ -307,9 +334,16 @@ def _show_plan(the_plan: Any, account: str, new_webhook: bool, channel: str | No
             else "no",
         ),
         ("code bucket", the_plan.code_bucket),
+        ("live source", the_plan.live_source),
     ]
     for name, value in rows:
         err.print(f"  [dim]{name:>16}[/]  {escape(value)}")
+    if the_plan.live_source == "eventbridge":
+        err.print(
+            "[yellow]note:[/] the EventBridge rule sees this region's CloudTrail events only, "
+            "on a best-effort basis; `--live-source both` keeps CloudWatch Logs (every region, "
+            "durable) as the backstop. See docs/live-sources.md."
+        )
 
 
 # What deploy prints at the end: (label, logical id) of the resources people look for.
@@ -318,6 +352,9 @@ _SUMMARY = (
     ("function", "Function"),
     ("dedup table", "DedupTable"),
     ("dead-letter queue", "DeadLetterQueue"),
+    ("events rule", "DenialEventsRule"),
+    ("events queue", "DenialEventsQueue"),
+    ("events dead-letter queue", "DenialEventsDeadLetterQueue"),
     ("trail bucket", "TrailBucket"),
     ("trail log group", "TrailLogGroup"),
 )
@@ -456,11 +493,11 @@ def status(stack_name: StackOpt = None, region: RegionOpt = None, config: Config
 
 
 @app.command()
-def template(config: ConfigOpt = None) -> None:
-    """Print the CloudFormation template (the filter pattern rendered from your settings)."""
+def template(live_source: LiveSourceOpt = None, config: ConfigOpt = None) -> None:
+    """Print the CloudFormation template (patterns and live source from your settings)."""
     from deniedwatch.deploy.plan import render_template
 
     settings = _settings(config)
     with _clear_errors():
-        text = render_template(settings.ruleset.denial)
+        text = render_template(settings.ruleset.denial, live_source or settings.deploy.live_source)
     sys.stdout.write(text)

@@ -109,9 +109,16 @@ def scan(
             rich_help_panel=ATHENA,
         ),
     ] = "files",
-    database: Annotated[str, typer.Option(rich_help_panel=ATHENA)] = "deniedwatch",
-    table: Annotated[str, typer.Option(rich_help_panel=ATHENA)] = "cloudtrail_logs",
-    workgroup: Annotated[str, typer.Option(rich_help_panel=ATHENA)] = "primary",
+    database: Annotated[
+        str, typer.Option(help="Glue database of the table.", rich_help_panel=ATHENA)
+    ] = "deniedwatch",
+    table: Annotated[
+        str, typer.Option(help="The CloudTrail table.", rich_help_panel=ATHENA)
+    ] = "cloudtrail_logs",
+    workgroup: Annotated[
+        str,
+        typer.Option(help="Workgroup (its bytes-scanned limit applies).", rich_help_panel=ATHENA),
+    ] = "primary",
     output_location: Annotated[
         str | None,
         typer.Option(

@@ -6,20 +6,27 @@ Pure functions only; deploy/stack.py and deploy/aws.py do the talking to AWS.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from dataclasses import dataclass
 from importlib.resources import files
 from urllib.parse import urlsplit
 
 from deniedwatch.rules import DenialRule
+from deniedwatch.sources.invocation import DEFAULT_LIVE_SOURCE, LIVE_SOURCES
 
 TEMPLATE_RESOURCE = "template.yaml"
 # Secrets Manager name of the webhook secret; the template builds the same name.
 SECRET_NAME_FORMAT = "{stack}/slack-webhook-url"
 FILTER_PATTERN_LIMIT = 1024  # CloudWatch Logs subscription filter pattern limit
-_DEFAULT_LINE = re.compile(
-    r"^(?P<indent>\s*)Default: '.*'$(?=\n\s*MaxLength: 1024)", flags=re.MULTILINE
-)
+# "Event pattern: 2048 characters maximum"
+# https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html
+EVENT_PATTERN_LIMIT = 2048
+# SQS event source mapping: batch size 1-10000, batching window 0-300 s, and a batch
+# over 10 needs a window of at least 1 s.
+# https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
+QUEUE_BATCH_SIZE_MAX = 10000
+QUEUE_BATCH_WINDOW_MAX = 300
 _STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
 _BUCKET_NAME = re.compile(r"(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -39,20 +46,52 @@ def yaml_single_quoted(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def render_template(rule: DenialRule) -> str:
-    """The template with DenialFilterPattern's default rendered from ``rule``.
+_FILTER_DEFAULT = re.compile(
+    rf"^(?P<indent>\s*)Default: '.*'$(?=\n\s*MaxLength: {FILTER_PATTERN_LIMIT}\n)",
+    flags=re.MULTILINE,
+)
+_EVENT_PATTERN_LINE = re.compile(r"^(?P<indent>\s*)EventPattern: \{.*\}$", flags=re.MULTILINE)
 
-    Deploy passes the pattern as a parameter anyway; this is for `deniedwatch template`,
-    so a pipeline that deploys the printed text gets the settings' rule too.
+
+def yaml_flow_json(value: object) -> str:
+    """JSON on one line that YAML reads back the same (ASCII, a space after ':' and ',')."""
+    return json.dumps(value, separators=(", ", ": "), ensure_ascii=True)
+
+
+def render_template(rule: DenialRule, live_source: str = DEFAULT_LIVE_SOURCE) -> str:
+    """The template with the filter pattern's default and the EventBridge rule's pattern
+    rendered from ``rule``, and the LiveSource default set to ``live_source``.
+
+    Deploy passes them as parameters anyway; this is for `deniedwatch template`, so a
+    pipeline that deploys the printed text gets the settings' rule and live source too.
     """
     text = template_text()
     pattern = checked_filter_pattern(rule)
-    rendered, count = _DEFAULT_LINE.subn(
+    text, count = _FILTER_DEFAULT.subn(
         lambda m: f"{m['indent']}Default: {yaml_single_quoted(pattern)}", text, count=1
     )
     if count != 1:  # the template lost its marker line: a packaging bug, not user error
         raise RuntimeError("template.yaml: DenialFilterPattern default line not found")
-    return rendered
+    # In the template, not a parameter: moto's CloudFormation re-encodes a string
+    # EventPattern, and an object lets cfn-lint check the pattern's shape.
+    event_pattern = yaml_flow_json(json.loads(checked_event_pattern(rule)))
+    text, count = _EVENT_PATTERN_LINE.subn(
+        lambda m: f"{m['indent']}EventPattern: {event_pattern}", text, count=1
+    )
+    if count != 1:
+        raise RuntimeError("template.yaml: the rule's EventPattern line not found")
+    if live_source not in LIVE_SOURCES:
+        raise PlanError(f"live source {live_source!r}: one of {', '.join(LIVE_SOURCES)}")
+    text, count = re.subn(
+        r"^(  LiveSource:\n    Type: String\n    Default: )\S+$",
+        lambda m: m[1] + live_source,
+        text,
+        count=1,
+        flags=re.MULTILINE,
+    )
+    if count != 1:
+        raise RuntimeError("template.yaml: LiveSource default line not found")
+    return text
 
 
 def checked_filter_pattern(rule: DenialRule) -> str:
@@ -61,6 +100,17 @@ def checked_filter_pattern(rule: DenialRule) -> str:
         raise PlanError(
             f"the denial filter pattern is {len(pattern)} characters, over CloudWatch Logs' "
             f"limit of {FILTER_PATTERN_LIMIT}: list fewer [denial] extra_codes/ignored_codes"
+        )
+    return pattern
+
+
+def checked_event_pattern(rule: DenialRule) -> str:
+    """The EventBridge pattern as the compact JSON text the rule takes."""
+    pattern = json.dumps(rule.event_pattern(), separators=(",", ":"), ensure_ascii=False)
+    if len(pattern) > EVENT_PATTERN_LIMIT:
+        raise PlanError(
+            f"the denial event pattern is {len(pattern)} characters, over EventBridge's "
+            f"limit of {EVENT_PATTERN_LIMIT}: list fewer [denial] extra_codes"
         )
     return pattern
 
@@ -93,6 +143,14 @@ class DeployPlan:
     alarm_threshold: int = 1
     alarm_period_seconds: int = 300
     decode_authorization_messages: bool = False
+    live_source: str = DEFAULT_LIVE_SOURCE
+    event_pattern: str = ""  # checked_event_pattern(rule), for the TestEventPattern proof
+    queue_batch_size: int = 10
+    queue_batch_window_seconds: int = 1
+
+    @property
+    def uses_eventbridge(self) -> bool:
+        return self.live_source != DEFAULT_LIVE_SOURCE
 
     def parameters(self, code_key: str) -> dict[str, str]:
         """CloudFormation parameters (strings, as the API wants them). Never the webhook."""
@@ -104,9 +162,10 @@ class DeployPlan:
             "AlarmThreshold": str(self.alarm_threshold),
             "AlarmPeriodSeconds": str(self.alarm_period_seconds),
             "DenialFilterPattern": self.filter_pattern,
-            "DecodeAuthorizationMessages": "true"
-            if self.decode_authorization_messages
-            else "false",
+            "DecodeAuthorizationMessages": str(self.decode_authorization_messages).lower(),
+            "LiveSource": self.live_source,
+            "QueueBatchSize": str(self.queue_batch_size),
+            "QueueBatchWindowSeconds": str(self.queue_batch_window_seconds),
             "CodeBucket": self.code_bucket,
             "CodeKey": code_key,
         }
@@ -138,6 +197,20 @@ def check_plan(plan: DeployPlan) -> DeployPlan:
         raise PlanError(f"alarm_period_seconds {plan.alarm_period_seconds}: one of {allowed}")
     if plan.alarm_threshold < 1:
         raise PlanError("alarm_threshold must be at least 1")
+    if plan.live_source not in LIVE_SOURCES:
+        raise PlanError(f"live_source {plan.live_source!r}: one of {', '.join(LIVE_SOURCES)}")
+    if not 1 <= plan.queue_batch_size <= QUEUE_BATCH_SIZE_MAX:
+        raise PlanError(f"queue_batch_size {plan.queue_batch_size}: 1 to {QUEUE_BATCH_SIZE_MAX}")
+    if not 0 <= plan.queue_batch_window_seconds <= QUEUE_BATCH_WINDOW_MAX:
+        raise PlanError(
+            f"queue_batch_window_seconds {plan.queue_batch_window_seconds}: "
+            f"0 to {QUEUE_BATCH_WINDOW_MAX}"
+        )
+    if plan.queue_batch_size > 10 and plan.queue_batch_window_seconds < 1:
+        raise PlanError(
+            "queue_batch_size over 10 needs queue_batch_window_seconds of at least 1 "
+            "(an SQS event source mapping rule)"
+        )
     if plan.organization_trail and plan.existing_log_group:
         raise PlanError(
             "organization_trail makes a new trail; it cannot go with an existing log group"
