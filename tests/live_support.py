@@ -348,6 +348,8 @@ LAMBDA_ENV_VARS = (
     "DENIEDWATCH_DEDUP_TABLE",
     "DENIEDWATCH_CONFIG",
     "DENIEDWATCH_LIVE_SOURCE",
+    "DENIEDWATCH_SECRETS_ARN",
+    "DENIEDWATCH_SLACK_API_URL",
 )
 
 
@@ -361,6 +363,7 @@ def start(env: Any, fake: FakeTime) -> Any:
 
 
 def emf(out: str) -> dict[str, Any]:
-    """The one EMF metrics line an invocation printed."""
-    (line,) = [json.loads(x) for x in out.splitlines() if '"_aws"' in x]
+    """The invocation's EMF totals line (the per-destination lines carry a "destination")."""
+    lines = [json.loads(x) for x in out.splitlines() if '"_aws"' in x]
+    (line,) = [x for x in lines if "destination" not in x]
     return line

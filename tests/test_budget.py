@@ -6,10 +6,11 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from blockkit_limits import limit_problems
 from deniedwatch.alerts.budget import OTHERS, Budget, Digest, plan
 from deniedwatch.alerts.email import digest_body, digest_subject
 from deniedwatch.alerts.group import Alert, group_findings
-from deniedwatch.alerts.slack import limit_problems, render_digest
+from deniedwatch.alerts.slack import render_digest
 from deniedwatch.finding import Finding
 from live_support import denial, mrkdwn_texts, session_denial
 

@@ -9,10 +9,12 @@ import json
 
 from rich.console import Console
 
+from blockkit_limits import limit_problems
 from deniedwatch import report
+from deniedwatch.alerts import wording
 from deniedwatch.alerts.email import body
 from deniedwatch.alerts.group import group_findings
-from deniedwatch.alerts.slack import limit_problems, render
+from deniedwatch.alerts.slack import render
 from deniedwatch.finding import Finding, history_note
 from live_support import denial, mrkdwn_texts
 
@@ -61,20 +63,20 @@ def _table_text(f: Finding) -> str:
 
 def test_table_shows_policy_arn_endpoint_and_note() -> None:
     f = finding()
-    cell = report.why_details(f, history_note(f, None))
+    cell = wording.why_details(f, history_note(f, None))
     assert cell.splitlines() == [
-        "explicit deny: service-control-policy",
+        "explicit deny in service control policy (SCP)",
         SCP,
         VPCE,
         "not in Event history (a network activity event): see the trail's log files or log group",
     ]
     text = _table_text(f)  # the cell folds long lines: look for the short ones
-    assert VPCE in text and "explicit deny:" in text
+    assert VPCE in text and "explicit deny in" in text
 
 
 def test_table_shows_the_hint_where_no_policy_is_named() -> None:
     f = Finding.from_record(denial(message="Access Denied"))
-    assert report.why_details(f) == f"→ {f.hint}"
+    assert wording.why_details(f) == f"→ {f.hint}"
     assert "→ The message does not" in _table_text(f)
 
 
@@ -92,7 +94,7 @@ def test_slack_shows_policy_arn_endpoint_hint_and_note() -> None:
 def test_email_shows_policy_arn_endpoint_hint_and_note() -> None:
     (alert,) = group_findings([finding()])
     text = body(alert)
-    assert f"Policy ARN:       {SCP}" in text
+    assert f"Denying policy:   {SCP}" in text
     assert f"VPC endpoint:     {VPCE}" in text
     assert "Next step:        Open the service control policy (SCP)" in text
     assert "Note:             not in Event history" in text

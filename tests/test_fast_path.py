@@ -20,6 +20,7 @@ from deniedwatch import lambda_handler
 from deniedwatch.alerts.dedup import DynamoStore, MemoryStore
 from deniedwatch.alerts.deliver import DeliveryError
 from deniedwatch.alerts.group import GroupKey
+from deniedwatch.alerts.pipeline import Pipeline
 from deniedwatch.metrics import Metrics
 from deniedwatch.sources.cwlogs import PayloadError
 from deniedwatch.sources.invocation import Shape, decode_invocation
@@ -64,7 +65,9 @@ class Recorder:
 
 def run(event, *, now: float = 1e9) -> list:
     recorder = Recorder()
-    rt = lambda_handler.Runtime(lambda_handler.load_runtime_settings(), MemoryStore(), [recorder])
+    rt = lambda_handler.Runtime(
+        lambda_handler.load_runtime_settings(), MemoryStore(), Pipeline.fixed([recorder])
+    )
     lambda_handler.process(event, rt, Metrics(write=lambda _: None), now=now)
     return recorder.alerts
 
@@ -115,7 +118,9 @@ def test_unknown_shapes_raise_payload_error(event) -> None:
 )
 @given(st.one_of(json_values, st.text(max_size=200)))
 def test_property_any_body_or_event_is_a_bad_record_or_payload_error(env, data) -> None:
-    rt = lambda_handler.Runtime(lambda_handler.load_runtime_settings(), MemoryStore(), [])
+    rt = lambda_handler.Runtime(
+        lambda_handler.load_runtime_settings(), MemoryStore(), Pipeline.fixed([])
+    )
     body = data if isinstance(data, str) else json.dumps(data)
     candidates = [
         data,

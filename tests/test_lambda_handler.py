@@ -16,11 +16,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from blockkit_limits import limit_problems
 from deniedwatch import lambda_handler
 from deniedwatch.alerts.dedup import DynamoStore, MemoryStore
 from deniedwatch.alerts.deliver import DeliveryError
 from deniedwatch.alerts.group import GroupKey
-from deniedwatch.alerts.slack import limit_problems, render
+from deniedwatch.alerts.pipeline import Pipeline
+from deniedwatch.alerts.slack import render
 from deniedwatch.metrics import Metrics
 from deniedwatch.sources.cwlogs import PayloadError
 from live_support import (
@@ -288,7 +290,9 @@ def test_storm_across_windows_announces_every_held_back_denial(env, fake):
         def send(self, alert) -> None:
             posts.append({"count": alert.count, "held": alert.held_back, "payload": render(alert)})
 
-    rt = lambda_handler.Runtime(lambda_handler.load_runtime_settings(), store, [Rendering()])
+    rt = lambda_handler.Runtime(
+        lambda_handler.load_runtime_settings(), store, Pipeline.fixed([Rendering()])
+    )
     for i, payload in enumerate(storm_payloads()):
         lambda_handler.process(payload, rt, Metrics(write=lambda _: None), now=fake.now + i * 1200)
     assert len(posts) <= 30
@@ -430,7 +434,7 @@ def test_property_handler_never_crashes_on_a_record(env, msgs):
             rendered.append(payload)
 
     rt = lambda_handler.Runtime(
-        lambda_handler.load_runtime_settings(), MemoryStore(), [Rendering()]
+        lambda_handler.load_runtime_settings(), MemoryStore(), Pipeline.fixed([Rendering()])
     )
     metrics = Metrics(write=lambda _: None)
     events = [{"id": str(i), "timestamp": 1, "message": m} for i, m in enumerate(msgs)]
@@ -444,7 +448,9 @@ def test_property_handler_never_crashes_on_a_record(env, msgs):
 )
 @given(st.one_of(st.binary(max_size=300), st.text(max_size=300), json_values))
 def test_property_random_payloads_raise_only_payload_error(env, data):
-    rt = lambda_handler.Runtime(lambda_handler.load_runtime_settings(), MemoryStore(), [])
+    rt = lambda_handler.Runtime(
+        lambda_handler.load_runtime_settings(), MemoryStore(), Pipeline.fixed([])
+    )
     candidates = [{"awslogs": {"data": data}}, data]
     if isinstance(data, bytes):
         candidates.append(envelope(data))

@@ -16,9 +16,10 @@ import pytest
 from werkzeug import Response
 
 from deniedwatch import secrets
-from deniedwatch.alerts.deliver import DeliveryFailed
+from deniedwatch.alerts.channels.base import Context, DeliveryFailed
+from deniedwatch.alerts.channels.slack import SlackChannel
 from deniedwatch.alerts.group import group_findings
-from deniedwatch.alerts.slack import MAX_RETRIES, RETRY_AFTER_CAP, SlackChannel
+from deniedwatch.alerts.retry import MAX_RETRIES, RETRY_AFTER_CAP
 from deniedwatch.finding import Finding
 from live_support import FakeTime, SlackStandIn, denial, ok, status
 
@@ -28,11 +29,17 @@ def fake() -> FakeTime:
     return FakeTime()
 
 
-def channel(url: str, fake: FakeTime, **kw) -> SlackChannel:
+def channel(url: str, fake: FakeTime, on_rejected=lambda: None) -> SlackChannel:
     secrets.remember(url)
-    return SlackChannel(
-        lambda: url, sleep=fake.sleep, clock=fake.monotonic, now=fake.time, timeout=1, **kw
+    ctx = Context(
+        secret=lambda: url,
+        forget_secret=on_rejected,
+        sleep=fake.sleep,
+        clock=fake.monotonic,
+        now=fake.time,
+        timeout=1,
     )
+    return SlackChannel("slack", ctx)
 
 
 def alert(user: str = "mallory"):
@@ -128,7 +135,7 @@ def test_unreadable_secret_is_a_delivery_failure(fake):
     def broken() -> str:
         raise secrets.SecretError("cannot read the Slack webhook secret arn:x: AccessDenied")
 
-    ch = SlackChannel(broken, sleep=fake.sleep, clock=fake.monotonic)
+    ch = SlackChannel("slack", Context(secret=broken, sleep=fake.sleep, clock=fake.monotonic))
     with pytest.raises(DeliveryFailed, match="AccessDenied"):
         ch.send(alert())
 

@@ -8,14 +8,14 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from blockkit_limits import limit_problems
 from deniedwatch.alerts.group import LogLocation, group_findings
+from deniedwatch.alerts.retry import retry_after_seconds
 from deniedwatch.alerts.slack import (
     FIELD_TEXT_MAX,
     HEADER_MAX,
     SECTION_TEXT_MAX,
-    limit_problems,
     render,
-    retry_after_seconds,
 )
 from deniedwatch.alerts.text import clean, escape_mrkdwn, literal, width
 from deniedwatch.finding import Finding

@@ -7,16 +7,16 @@ import json
 
 import pytest
 
-from deniedwatch.alerts import slack as slack_module
+from deniedwatch.alerts import retry as retry_module
 from dwtest import EXAMPLE_CONFIG, EXAMPLES
-from live_support import SlackStandIn, alert_count, status
+from live_support import SlackStandIn, alert_count, denial, status
 
 
 @pytest.fixture(autouse=True)
 def no_pacing(monkeypatch):
     """Pacing shortcut for the CLI (real sleep inside): the pacing itself is tested
     with a fake clock in test_slack_delivery.py."""
-    monkeypatch.setattr(slack_module, "POST_INTERVAL", 0.0)
+    monkeypatch.setattr(retry_module, "POST_INTERVAL", 0.0)
     monkeypatch.delenv("SLACK_WEBHOOK_URL", raising=False)
     monkeypatch.delenv("DENIEDWATCH_SNS_TOPIC_ARN", raising=False)
 
@@ -68,3 +68,70 @@ def test_scan_notify_sends_grouped_alerts_for_unsuppressed_findings(cli, httpser
 def test_scan_notify_without_a_destination_is_a_usage_error(cli):
     result = cli("scan", EXAMPLES, "--notify")
     assert result.exit_code == 2 and "--notify needs" in result.stderr
+
+
+ROUTED = """
+[[destinations]]
+name = "b-teams"
+type = "teams"
+url_env = "B_TEAMS_URL"
+
+[[destinations]]
+name = "sec-slack"
+type = "slack"
+url_env = "SEC_SLACK_URL"
+
+[[routes]]
+name = "b"
+accounts = ["222222222222"]
+destinations = ["b-teams"]
+"""
+
+
+def test_test_alert_destination_sends_to_that_one_only(cli, httpserver, tmp_path, monkeypatch):
+    from standins import TeamsStandIn
+
+    teams = TeamsStandIn(httpserver)
+    slack = SlackStandIn(httpserver)
+    monkeypatch.setenv("B_TEAMS_URL", teams.url)
+    monkeypatch.setenv("SEC_SLACK_URL", slack.url)
+    config = tmp_path / "routed.toml"
+    config.write_text(ROUTED)
+    result = cli("test-alert", "--destination", "b-teams", "--config", config)
+    assert result.exit_code == 0, result.stderr
+    assert len(teams.bodies) == 1 and slack.bodies == []
+    assert "sig=" not in result.stderr
+
+    unknown = cli("test-alert", "--destination", "nope", "--config", config)
+    assert unknown.exit_code == 2
+    assert "no destination named 'nope' (configured: b-teams, sec-slack)" in unknown.stderr
+
+
+def test_test_alert_destination_without_its_secret_is_one_clear_line(cli, tmp_path):
+    config = tmp_path / "routed.toml"
+    config.write_text(ROUTED)
+    result = cli("test-alert", "--destination", "b-teams", "--config", config)
+    assert result.exit_code == 2
+    assert "b-teams" in result.stderr and "set env B_TEAMS_URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_routes_prints_where_sample_findings_go(cli, tmp_path):
+    config = tmp_path / "routed.toml"
+    config.write_text(ROUTED)
+    result = cli("routes", "--config", config)
+    assert result.exit_code == 0, result.stderr
+    assert "b-teams" in result.stdout and "env B_TEAMS_URL" in result.stdout
+    assert "(default)" in result.stdout and "sec-slack" in result.stdout
+
+    record = tmp_path / "record.json"
+    record.write_text(json.dumps(denial(account="222222222222")))
+    routed = cli("routes", "--config", config, "--record", record)
+    assert routed.exit_code == 0, routed.stderr
+    assert "│ b " in routed.stdout or " b " in routed.stdout
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(ROUTED.replace('destinations = ["b-teams"]', 'destinations = ["b-team"]'))
+    failed = cli("routes", "--config", bad)
+    assert failed.exit_code == 2
+    assert f"{bad}:15: routes[0].destinations: unknown destination 'b-team'" in failed.stderr

@@ -16,7 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from deniedwatch.alerts.budget import DEFAULT_MAX_PER_PRINCIPAL, DEFAULT_MAX_POSTS, Budget
+from deniedwatch.alerts.channels.base import Destination
+from deniedwatch.alerts.routing import Route
 from deniedwatch.rules import Ruleset, Suppression, build_ruleset
+from deniedwatch.severity import LEVELS, SeverityRule
 from deniedwatch.sources.invocation import DEFAULT_LIVE_SOURCE, LIVE_SOURCES
 
 ENV_CONFIG = "DENIEDWATCH_CONFIG"
@@ -71,6 +74,10 @@ class Settings:
     ruleset: Ruleset = field(default_factory=Ruleset)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     deploy: DeploySettings = field(default_factory=DeploySettings)
+    destinations: tuple[Destination, ...] = ()  # [[destinations]]; none: today's env vars
+    routes: tuple[Route, ...] = ()  # [[routes]]; none: everything to the defaults
+    severity_rules: tuple[SeverityRule, ...] = ()  # [[severity.rule]]
+    account_ous: dict[str, frozenset[str]] = field(default_factory=dict)  # from [ous]
     explain: ExplainSettings = field(default_factory=ExplainSettings)
     source: Path | None = None  # the file these came from, if any
     # ``file:line: ...`` notes about settings that load but may not do what is meant
@@ -182,35 +189,38 @@ _IP_SHAPED = re.compile(r"[\d.]+(?:/.*)?|[0-9a-fA-F:.%]*:[0-9a-fA-F:.%]*(?:/.*)?
 def _parse_suppressions(
     reader: _Reader, suppress: dict[str, Any], warnings: list[str]
 ) -> list[Suppression]:
-    rules = suppress.get("rule", [])
+    return _match_rules(reader, suppress, "suppress.rule", set(), warnings)
+
+
+def _match_rules(
+    reader: _Reader, parent: dict[str, Any], table: str, extra: set[str], warnings: list[str]
+) -> list[Suppression]:
+    """[[suppress.rule]] / [[severity.rule]]: match keys (a Suppression) plus ``extra`` keys."""
+    rules = parent.get("rule", [])
     if not isinstance(rules, list):
-        reader.fail("suppress.rule", "must be an array of tables: [[suppress.rule]]", "suppress")
+        reader.fail(table, f"must be an array of tables: [[{table}]]", table.split(".")[0])
     parsed = []
-    for i, rule in enumerate(rules):
-        table = "suppress.rule"
-        if not isinstance(rule, dict):
-            reader.fail(f"suppress.rule[{i}]", "must be a table", table, i)
-        unknown = set(rule) - _SUPPRESSION_KEYS - {"name"}
+    for i, given in enumerate(rules):
+        if not isinstance(given, dict):
+            reader.fail(f"{table}[{i}]", "must be a table", table, i)
+        unknown = set(given) - _SUPPRESSION_KEYS - {"name"} - extra
         if unknown:
             key = sorted(unknown)[0]
-            reader.fail(
-                f"suppress.rule[{i}].{key}",
-                f"unknown key (known: name, {', '.join(sorted(_SUPPRESSION_KEYS))})",
-                table,
-                i,
-            )
-        for key, value in rule.items():
+            known = ", ".join(sorted({"name", *extra, *_SUPPRESSION_KEYS}))
+            reader.fail(f"{table}[{i}].{key}", f"unknown key (known: {known})", table, i)
+        for key, value in given.items():
             if key in _BOOL_SUPPRESSION_KEYS:
                 if not isinstance(value, bool):
-                    reader.fail(f"suppress.rule[{i}].{key}", "must be true or false", table, i)
+                    reader.fail(f"{table}[{i}].{key}", "must be true or false", table, i)
             elif not isinstance(value, str) or not value:
-                reader.fail(f"suppress.rule[{i}].{key}", "must be a non-empty string", table, i)
+                reader.fail(f"{table}[{i}].{key}", "must be a non-empty string", table, i)
+        rule = {k: v for k, v in given.items() if k not in extra}
         if rule.get("principal_type", PRINCIPAL_TYPES[0]) not in PRINCIPAL_TYPES:
             problem = f"must be one of {', '.join(PRINCIPAL_TYPES)}"
-            reader.fail(f"suppress.rule[{i}].principal_type", problem, table, i)
+            reader.fail(f"{table}[{i}].principal_type", problem, table, i)
         if not {k for k in rule if k in _SUPPRESSION_KEYS and rule[k] is not False}:
             reader.fail(
-                f"suppress.rule[{i}]",
+                f"{table}[{i}]",
                 "matches everything: give at least one of " + ", ".join(sorted(_SUPPRESSION_KEYS)),
                 table,
                 i,
@@ -222,18 +232,181 @@ def _parse_suppressions(
                 ipaddress.ip_network(rule["source_ip"], strict=False)
             except ValueError:
                 problem = f"{rule['source_ip']!r} is not an IP address or CIDR"
-                reader.fail(f"suppress.rule[{i}].source_ip", problem, table, i)
+                reader.fail(f"{table}[{i}].source_ip", problem, table, i)
         parsed.append(Suppression(**{**rule, "name": rule.get("name", f"rule-{i + 1}")}))
         if forgeable := parsed[-1].forgeable_keys():
             line = reader.header_line(table, i)
             where = f"{reader.path}:{line}" if line else str(reader.path)
             warnings.append(
-                f"{where}: suppress.rule[{i}] ({parsed[-1].name}) matches only on "
+                f"{where}: {table}[{i}] ({parsed[-1].name}) matches only on "
                 f"{', '.join(forgeable)}, which the caller chooses: anyone can copy them to "
-                "hide their denials. Add principal_arn, caller_account_id, same_account = true "
+                f"{'hide their denials' if table == 'suppress.rule' else 'change their severity'}. "
+                "Add principal_arn, caller_account_id, same_account = true "
                 "or a source_ip range (docs/alert-policy.md)."
             )
     return parsed
+
+
+def _parse_severity(
+    reader: _Reader, table: dict[str, Any], warnings: list[str]
+) -> tuple[SeverityRule, ...]:
+    matches = _match_rules(reader, table, "severity.rule", {"level"}, warnings)
+    rules = []
+    for i, (given, match) in enumerate(zip(table.get("rule", []), matches, strict=True)):
+        level = given.get("level")
+        if level not in LEVELS:
+            problem = f"must be one of {', '.join(LEVELS)}, got {level!r}"
+            reader.fail(f"severity.rule[{i}].level", problem, "severity.rule", i)
+        rules.append(SeverityRule(level, match))
+    return tuple(rules)
+
+
+def _parse_ous(reader: _Reader, table: dict[str, Any]) -> dict[str, frozenset[str]]:
+    """``[ous]``: OU id -> its accounts; returned as account -> the OUs it is in."""
+    out: dict[str, set[str]] = {}
+    for ou in table:
+        if not re.fullmatch(r"(ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}|r-[0-9a-z]{4,32})", ou):
+            reader.fail(f"ous.{ou}", "an OU id looks like ou-ab12-cd34ef56 (or a root r-ab12)")
+        for account in reader.strings(table, "ous", ou):
+            if not re.fullmatch(r"\d{12}", account):
+                reader.fail(f"ous.{ou}", f"account ids are 12 digits, got {account!r}", "ous")
+            out.setdefault(account, set()).add(ou)
+    return {a: frozenset(o) for a, o in out.items()}
+
+
+_DESTINATION_KEYS = {"name", "type", "url_env", "default"}
+_NAME = re.compile(r"[a-z0-9-]+")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _array(reader: _Reader, value: Any, name: str) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        reader.fail(name, f"must be an array of tables: [[{name}]]")
+    return value
+
+
+def _parse_destinations(reader: _Reader, value: Any) -> tuple[Destination, ...]:
+    from deniedwatch.alerts.channels.registry import TYPES, channel_type
+
+    table = "destinations"
+    parsed: list[Destination] = []
+    for i, entry in enumerate(_array(reader, value, table)):
+
+        def fail(key: str, problem: str, i: int = i) -> None:
+            reader.fail(f"{table}[{i}].{key}" if key else f"{table}[{i}]", problem, table, i)
+
+        name = entry.get("name")
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            fail("name" if "name" in entry else "", "needs a name of a-z, 0-9 and -")
+        if any(d.name == name for d in parsed):
+            fail("name", f"duplicate destination name {name!r}")
+        kind = entry.get("type")
+        if kind not in TYPES:
+            fail("type" if "type" in entry else "", f"type must be one of {', '.join(TYPES)}")
+        spec = channel_type(kind)
+        allowed = _DESTINATION_KEYS | set(spec.required) | set(spec.optional)
+        for key in entry:
+            if key not in allowed:
+                fail(key, f"unknown key for type {kind} (known: {', '.join(sorted(allowed))})")
+        for key in spec.required:
+            if key not in entry:
+                fail("", f"type {kind} needs {key}")
+        for key in allowed - {"default"}:
+            if key in entry and (not isinstance(entry[key], str) or not entry[key].strip()):
+                fail(key, "must be a non-empty string")
+        if "default" in entry and not isinstance(entry["default"], bool):
+            fail("default", "must be true or false")
+        url_env = entry.get("url_env")
+        if url_env is not None and not _ENV_NAME.fullmatch(url_env):
+            fail("url_env", f"{url_env!r} is not an environment variable name")
+        if url_env is not None and spec.secret is None:
+            fail("url_env", f"type {kind} has no secret")
+        for key in ("api_url", "events_url"):
+            if key in entry and not _endpoint_ok(entry[key]):
+                fail(key, "must be an https:// URL (http:// only for localhost)")
+        if "topic_arn" in entry and not re.fullmatch(
+            r"arn:aws[a-z-]*:sns:[^:]+:\d{12}:.+", entry["topic_arn"]
+        ):
+            fail("topic_arn", f"{entry['topic_arn']!r} is not an SNS topic ARN")
+        options = {k: v for k, v in entry.items() if k not in _DESTINATION_KEYS}
+        parsed.append(
+            Destination(
+                name=name,
+                type=kind,
+                url_env=url_env,
+                options=options,
+                default=entry.get("default"),
+                line=reader.header_line(table, i),
+            )
+        )
+    return tuple(parsed)
+
+
+def _endpoint_ok(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return True
+    return parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
+
+
+_ROUTE_LISTS = ("accounts", "ous", "severity", "principal_type", "event_source", "error_code")
+
+
+def _parse_routes(
+    reader: _Reader, value: Any, destinations: tuple[Destination, ...]
+) -> tuple[Route, ...]:
+    table = "routes"
+    known = {d.name for d in destinations}
+    allowed = {"name", "destinations", "continue", *_ROUTE_LISTS}
+    parsed: list[Route] = []
+    for i, entry in enumerate(_array(reader, value, table)):
+
+        def fail(key: str, problem: str, i: int = i) -> None:
+            reader.fail(f"{table}[{i}].{key}" if key else f"{table}[{i}]", problem, table, i)
+
+        for key in entry:
+            if key not in allowed:
+                fail(key, f"unknown key (known: {', '.join(sorted(allowed))})")
+        name = entry.get("name", f"route-{i + 1}")
+        if not isinstance(name, str) or not name:
+            fail("name", "must be a non-empty string")
+        if any(r.name == name for r in parsed):
+            fail("name", f"duplicate route name {name!r}")
+        if "destinations" not in entry:
+            fail("", "needs destinations = [...]")
+        targets = reader.strings(entry, f"{table}[{i}]", "destinations")
+        if not destinations:
+            fail("destinations", "routes need [[destinations]] entries to send to")
+        for target in targets:
+            if target not in known:
+                fail(
+                    "destinations",
+                    f"unknown destination {target!r} (declared: {', '.join(sorted(known))})",
+                )
+        lists = {
+            key: frozenset(reader.strings(entry, f"{table}[{i}]", key)) for key in _ROUTE_LISTS
+        }
+        for account in lists["accounts"]:
+            if not re.fullmatch(r"\d{12}", account):
+                fail("accounts", f"account ids are 12 digits, got {account!r}")
+        for level in lists["severity"]:
+            if level not in LEVELS:
+                fail("severity", f"must be among {', '.join(LEVELS)}, got {level!r}")
+        cont = entry.get("continue", False)
+        if not isinstance(cont, bool):
+            fail("continue", "must be true or false")
+        parsed.append(
+            Route(
+                name=name,
+                destinations=tuple(targets),
+                continue_=cont,
+                line=reader.header_line(table, i),
+                **lists,
+            )
+        )
+    return tuple(parsed)
 
 
 def parse_settings(text: str, path: Path) -> Settings:
@@ -246,7 +419,18 @@ def parse_settings(text: str, path: Path) -> Settings:
         line = m.group(1) if m else len(text.splitlines()) or 1
         raise ConfigError(f"{path}:{line}: not valid TOML: {exc}") from None
     reader = _Reader(path, text)
-    known_tables = {"denial", "suppress", "accounts", "alerts", "deploy", "explain"}
+    known_tables = {
+        "denial",
+        "suppress",
+        "accounts",
+        "alerts",
+        "deploy",
+        "destinations",
+        "routes",
+        "severity",
+        "ous",
+        "explain",
+    }
     for key in data:
         if key not in known_tables:
             reader.fail(key, f"unknown section (known: {', '.join(sorted(known_tables))})")
@@ -261,6 +445,8 @@ def parse_settings(text: str, path: Path) -> Settings:
             reader.fail(f"accounts.{account}", "the label must be a string", "accounts")
 
     warnings: list[str] = []
+    destinations = _parse_destinations(reader, data.get("destinations", []))
+    routes = _parse_routes(reader, data.get("routes", []), destinations)
     ruleset = build_ruleset(
         extra_codes=reader.strings(denial, "denial", "extra_codes"),
         ignored_codes=reader.strings(denial, "denial", "ignored_codes"),
@@ -268,10 +454,15 @@ def parse_settings(text: str, path: Path) -> Settings:
         suppressions=_parse_suppressions(reader, suppress, warnings),
         account_labels=accounts,
     )
+    severity_rules = _parse_severity(reader, reader.table(data, "severity", {"rule"}), warnings)
     return Settings(
         ruleset=ruleset,
         alerts=_dataclass_from(reader, data, "alerts", AlertSettings),
         deploy=_dataclass_from(reader, data, "deploy", DeploySettings),
+        destinations=destinations,
+        routes=routes,
+        severity_rules=severity_rules,
+        account_ous=_parse_ous(reader, reader.table(data, "ous", None)),
         explain=_dataclass_from(reader, data, "explain", ExplainSettings),
         source=path,
         warnings=tuple(warnings),

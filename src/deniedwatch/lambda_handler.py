@@ -3,13 +3,16 @@ EventBridge envelopes, one EventBridge event) -> alerts. Wiring only.
 
 Settings come from the file named by env ``DENIEDWATCH_CONFIG`` if set, else
 from ``deniedwatch/deniedwatch.toml`` inside the function's zip (next to this
-module: ``BUNDLED_SETTINGS``), else the built-in defaults. Other environment:
-``DENIEDWATCH_SLACK_SECRET_ARN`` or ``SLACK_WEBHOOK_URL`` (Slack),
-``DENIEDWATCH_SNS_TOPIC_ARN`` (email), ``DENIEDWATCH_DEDUP_TABLE`` (dedup window
-across invocations), ``DENIEDWATCH_LIVE_SOURCE`` (``both``: dedup across the two live
-paths by eventID).
+module: ``BUNDLED_SETTINGS``), else the built-in defaults. The settings'
+``[[destinations]]``/``[[routes]]`` decide where alerts go (``alerts/pipeline.py``);
+their secrets come from ``DENIEDWATCH_SECRETS_ARN`` (or each ``url_env``). Without
+destinations, today's environment: ``DENIEDWATCH_SLACK_SECRET_ARN`` or
+``SLACK_WEBHOOK_URL`` (Slack), ``DENIEDWATCH_SNS_TOPIC_ARN`` (email). Also
+``DENIEDWATCH_DEDUP_TABLE`` (dedup window across invocations),
+``DENIEDWATCH_LIVE_SOURCE`` (``both``: dedup across the two live paths by eventID).
 
-Import path: stdlib, slack_sdk and deniedwatch's core; boto3 only when used.
+Import path: stdlib and deniedwatch's core; slack_sdk when a Slack destination
+posts, boto3 only when used.
 """
 
 from __future__ import annotations
@@ -22,10 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deniedwatch import secrets
+from deniedwatch.alerts.channels.base import Channel
 from deniedwatch.alerts.dedup import ENV_TABLE, DedupStore, DynamoStore, NullStore
-from deniedwatch.alerts.deliver import Channel, deliver
-from deniedwatch.alerts.email import ENV_TOPIC_ARN, SnsChannel
 from deniedwatch.alerts.group import Alert, GroupKey, LogLocation, group_findings
+from deniedwatch.alerts.pipeline import Pipeline, build_pipeline
 from deniedwatch.alerts.sightings import (
     BOTH,
     ENV_LIVE_SOURCE,
@@ -34,7 +37,6 @@ from deniedwatch.alerts.sightings import (
     Sightings,
     first_sightings,
 )
-from deniedwatch.alerts.slack import SlackChannel
 from deniedwatch.config import ENV_CONFIG, Settings, load_settings
 from deniedwatch.intake import Detected, detect
 from deniedwatch.metrics import Metrics, log
@@ -53,9 +55,13 @@ class Runtime:
 
     settings: Settings
     store: DedupStore
-    channels: list[Channel]
+    pipeline: Pipeline
     sightings: Sightings = field(default_factory=EveryPath)  # live_source = both
     decoder: Decoder | None = None  # [explain] decode_authorization_messages
+
+    @property
+    def channels(self) -> list[Channel]:
+        return self.pipeline.channels
 
 
 def load_runtime_settings() -> Settings:
@@ -89,27 +95,14 @@ def build_runtime(
             message=f"{ENV_TABLE} is not set: no dedup across invocations, "
             "every batch posts its own alerts",
         )
-    channels: list[Channel] = []
-    if secrets.configured():
-        channels.append(
-            SlackChannel(
-                _webhook_url,
-                slack_channel=a.slack_channel,
-                window_minutes=a.dedup_window_minutes,
-                on_rejected=secrets.forget,
-                timeout=slack_timeout,
-                sleep=sleep,
-                clock=clock,
-            )
-        )
-    if topic := os.environ.get(ENV_TOPIC_ARN):
-        channels.append(SnsChannel(topic, window_minutes=a.dedup_window_minutes))
-    if not channels:
+    pipeline = build_pipeline(settings, sleep=sleep, clock=clock, timeout=slack_timeout)
+    if not pipeline.channels:
         log(
             "config",
             level="warning",
-            message=f"no alert channel: set {secrets.ENV_SECRET_ARN} or {secrets.ENV_WEBHOOK_URL}"
-            f" and/or {ENV_TOPIC_ARN}; alerts are only logged",
+            message="no alert destination: add [[destinations]] to the settings, or set "
+            f"{secrets.ENV_SECRET_ARN} / {secrets.ENV_WEBHOOK_URL} and/or "
+            "DENIEDWATCH_SNS_TOPIC_ARN; alerts are only logged",
         )
     for warning in settings.warnings:
         log("config", level="warning", message=warning)
@@ -127,7 +120,8 @@ def build_runtime(
     log(
         "config",
         settings=str(settings.source) if settings.source else "defaults",
-        channels=[c.name for c in channels],
+        channels=[c.name for c in pipeline.channels],
+        routes=[r.name for r in settings.routes],
         dedup_table=table or None,
         live_source=live_source,
         decode_authorization_messages=settings.explain.decode_authorization_messages,
@@ -137,14 +131,7 @@ def build_runtime(
         from deniedwatch.decode import Decoder
 
         decoder = Decoder()
-    return Runtime(settings, store, channels, sightings, decoder)
-
-
-def _webhook_url() -> str:
-    url = secrets.webhook_url()
-    if url is None:
-        raise secrets.SecretError("no Slack webhook configured")
-    return url
+    return Runtime(settings, store, pipeline, sightings, decoder)
 
 
 _runtime: Runtime | None = None
@@ -215,9 +202,8 @@ def process(
     if rt.decoder:
         alerts = rt.decoder.enrich_alerts(alerts, time_left)
     metrics.add("Alerts", len(alerts))
-    report = deliver(
+    report = rt.pipeline.deliver(
         alerts,
-        channels=rt.channels,
         store=rt.store,
         batch=invocation.batch_id,
         now=now,

@@ -16,7 +16,8 @@ from typing import Any
 NAMESPACE = "deniedwatch"
 
 # Every metric the Lambda emits (all Count, no dimensions), zero included, so
-# alarms on them see data points rather than gaps.
+# alarms on them see data points rather than gaps. Delivery metrics are also
+# emitted per destination (below).
 METRIC_NAMES: tuple[str, ...] = (
     "Events",  # log events received
     "DeniedEvents",  # denials that reached grouping
@@ -32,6 +33,9 @@ METRIC_NAMES: tuple[str, ...] = (
     "FastPathLateEvents",  # denials EventBridge delivered after CloudWatch Logs did
     "DuplicateEvents",  # denials dropped because the other path had alerted them
 )
+
+# Per destination (dimension ``destination``), beside the totals above.
+DESTINATION_METRICS: tuple[str, ...] = ("AlertsDelivered", "DeliveryFailures")
 
 Writer = Callable[[str], None]
 
@@ -54,13 +58,38 @@ class Metrics:
         self, *, write: Writer = stdout_line, clock: Callable[[], float] = time.time
     ) -> None:
         self.counts: Counter[str] = Counter()
+        self.by_destination: dict[str, Counter[str]] = {}
         self.write = write
         self.clock = clock
 
-    def add(self, name: str, value: int = 1) -> None:
+    def add(self, name: str, value: int = 1, *, destination: str | None = None) -> None:
+        """Count ``value``; with ``destination``, under that destination's dimension only
+        (the caller adds the total separately)."""
         if name not in METRIC_NAMES:
             raise KeyError(f"unknown metric {name!r}")
-        self.counts[name] += value
+        if destination is None:
+            self.counts[name] += value
+            return
+        if name not in DESTINATION_METRICS:
+            raise KeyError(f"metric {name!r} has no destination dimension")
+        self.by_destination.setdefault(destination, Counter())[name] += value
+
+    def destination_emf(self, destination: str) -> dict[str, Any]:
+        """One EMF object for one destination: dimension ``destination``."""
+        return {
+            "_aws": {
+                "Timestamp": int(self.clock() * 1000),
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": NAMESPACE,
+                        "Dimensions": [["destination"]],
+                        "Metrics": [{"Name": n, "Unit": "Count"} for n in DESTINATION_METRICS],
+                    }
+                ],
+            },
+            "destination": destination,
+            **{n: self.by_destination[destination][n] for n in DESTINATION_METRICS},
+        }
 
     def emf(self) -> dict[str, Any]:
         return {
@@ -79,3 +108,5 @@ class Metrics:
 
     def flush(self) -> None:
         self.write(json.dumps(self.emf()))
+        for destination in sorted(self.by_destination):
+            self.write(json.dumps(self.destination_emf(destination)))

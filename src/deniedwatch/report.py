@@ -7,6 +7,8 @@ import json
 from collections.abc import Iterable
 from typing import IO, TYPE_CHECKING
 
+from deniedwatch.alerts import wording
+from deniedwatch.alerts.wording import who_short, why_details
 from deniedwatch.finding import SCHEMA_FIELDS, Finding, history_note
 
 if TYPE_CHECKING:
@@ -44,30 +46,6 @@ def write_csv(findings: Iterable[Finding], out: IO[str]) -> None:
         writer.writerow({k: csv_cell(v) for k, v in f.to_dict().items()})
 
 
-def why(f: Finding) -> str:
-    """'explicit deny in service-control-policy', 'no identity-based-policy allows', or '?'."""
-    if f.denial_policy is None:
-        return "not stated"
-    if f.denial_explicit:
-        return f"explicit deny: {f.denial_policy}"
-    if f.denial_explicit is False:
-        return f"no {f.denial_policy} allows"
-    return f.denial_policy
-
-
-def why_details(f: Finding, note: str | None = None) -> str:
-    """The Why cell: the verdict, the policy ARN, the VPC endpoint, and the hint where the
-    message names no policy (otherwise the hint only repeats the policy; jsonl has it);
-    then ``note``, why the event's console link may not find it."""
-    lines = [why(f) if f.denial_policy or not f.hint else f"→ {f.hint}"]
-    lines += [x for x in (f.denial_policy_arn, f.vpc_endpoint_id, note) if x]
-    return "\n".join(lines)
-
-
-def who(f: Finding) -> str:
-    return f"{f.principal_name or '?'} ({f.principal_type or '?'})"
-
-
 CONSOLE_HINT = (
     "Event ids link to the CloudTrail console: "
     "https://<region>.console.aws.amazon.com/cloudtrailv2/home?region=<region>#/events/<event id>"
@@ -94,16 +72,14 @@ def table(
     t.add_column("Event", no_wrap=True)
     for f in findings:
         when = (f.event_time or "?").replace("T", " ").removesuffix("Z")
-        account = f.account_id or "?"
-        if f.account_id in labels:
-            account = f"{account} ({labels[f.account_id]})"
+        account = wording.account(f.account_id, labels.get(f.account_id or "")) or "?"
         event = Text(f.event_id or "-")
         if f.console_url:
             event.stylize(f"link {f.console_url}")
         t.add_row(
             Text(when),
             Text(f"{account}\n{f.region or '?'}"),
-            Text(f"{who(f)}\n{f.source_ip or '?'}"),
+            Text(f"{who_short(f)}\n{f.source_ip or '?'}"),
             Text(f"{f.action or '?'}\n{f.resource or ''}".rstrip()),
             Text(f.error_code or "?"),
             Text(why_details(f, history_note(f, now))),

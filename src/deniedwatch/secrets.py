@@ -1,8 +1,18 @@
-"""The Slack webhook URL: from Secrets Manager (read once per container) or the environment.
+"""Destination secrets (webhook URLs, bot tokens, routing keys): where they come from.
 
-The URL is a credential: anyone holding it can post to the channel. It never
-appears in a log line, an error or an output; ``redact`` scrubs it (and anything
-shaped like a webhook path) from text before it is shown.
+In the function: one Secrets Manager secret holding a JSON object ``name ->
+secret``, named by env ``DENIEDWATCH_SECRETS_ARN`` (cached for ``CACHE_SECONDS``,
+so a secret rotated with ``deniedwatch set-secret`` reaches warm containers
+within minutes; a rejected secret is read again at once).
+Without it (local runs, tests, ``scan --notify``): each destination's secret is
+the env var its ``url_env`` names. Today's single-webhook setups keep working:
+``DENIEDWATCH_SLACK_SECRET_ARN`` (a secret holding the URL, or JSON
+``{"webhook_url": ...}``) or ``SLACK_WEBHOOK_URL`` feed the default ``slack``
+destination.
+
+A secret never appears in a log line, an error or an output; ``redact`` scrubs
+every secret read (and anything shaped like a webhook path or a Slack token)
+from text before it is shown.
 """
 
 from __future__ import annotations
@@ -13,41 +23,68 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-ENV_SECRET_ARN = "DENIEDWATCH_SLACK_SECRET_ARN"
+ENV_SECRETS_ARN = "DENIEDWATCH_SECRETS_ARN"
+ENV_SECRET_ARN = "DENIEDWATCH_SLACK_SECRET_ARN"  # today's single-webhook secret
 ENV_WEBHOOK_URL = "SLACK_WEBHOOK_URL"
+LEGACY_DESTINATION = "slack"  # the destination today's env vars feed
 
-REDACTED = "<redacted webhook>"
-_WEBHOOK_SHAPE = re.compile(r"(?:https?://[^\s'\"<>]*)?/services/[^\s'\"<>]+")
+REDACTED = "<redacted secret>"
+_SECRET_SHAPES = re.compile(
+    r"(?:https?://[^\s'\"<>]*)?/services/[^\s'\"<>]+"  # Slack webhook paths
+    r"|xox[abposr]-[A-Za-z0-9-]+"  # Slack tokens
+    r"|[?&]sig=[^\s'\"<>&]+"  # signed webhook URLs (Teams Workflows)
+)
+
+CACHE_SECONDS = 300
 
 _lock = threading.Lock()
-_cached: str | None = None
+_cached: dict[str, tuple[float, str]] = {}  # secret ARN -> (read at, SecretString)
+_clock = time.monotonic  # tests replace it
 _known: set[str] = set()
 
 
 class SecretError(RuntimeError):
-    """The webhook secret cannot be read or is not a webhook URL (message holds no secret)."""
+    """A secret cannot be read or has the wrong shape (the message holds no secret)."""
 
 
-def remember(url: str) -> str:
-    """Note a URL as secret so ``redact`` scrubs it, whole and its path alone."""
-    _known.add(url)
-    path = re.sub(r"^https?://[^/]+", "", url)
-    if len(path) > 8:
+def remember(secret: str) -> str:
+    """Note a secret so ``redact`` scrubs it: whole, and a URL's path alone."""
+    _known.add(secret)
+    path = re.sub(r"^https?://[^/]+", "", secret)
+    if path != secret and len(path) > 8:
         _known.add(path)
-    return url
+    return secret
 
 
 def redact(text: str) -> str:
     for secret in sorted(_known, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
-    return _WEBHOOK_SHAPE.sub(REDACTED, text)
+    return _SECRET_SHAPES.sub(REDACTED, text)
+
+
+def check_url(value: str) -> str:
+    """A webhook URL: http(s), no spaces; remembered as a secret."""
+    value = value.strip()
+    if not value.startswith(("https://", "http://")) or any(c.isspace() for c in value):
+        raise SecretError("the secret is not an http(s) URL")
+    return remember(value)
+
+
+def url_problem(value: str) -> str | None:
+    """Why ``value`` is not a webhook URL, or None (for ``deploy``'s prompts)."""
+    try:
+        check_url(value)
+    except SecretError as exc:
+        return str(exc)
+    return None
 
 
 def parse_secret(secret_string: str) -> str:
-    """SecretString -> URL: the plain URL, or JSON ``{"webhook_url": "..."}``."""
+    """Today's Slack secret -> URL: the plain URL, or JSON ``{"webhook_url": "..."}``."""
     value = secret_string.strip()
     if value.startswith("{"):
         try:
@@ -57,29 +94,82 @@ def parse_secret(secret_string: str) -> str:
         value = data.get("webhook_url") if isinstance(data, dict) else None
         if not isinstance(value, str):
             raise SecretError('the secret JSON has no "webhook_url" string') from None
-        value = value.strip()
-    if not value.startswith(("https://", "http://")) or any(c.isspace() for c in value):
-        raise SecretError("the secret is not an http(s) URL")
-    return remember(value)
+    return check_url(value)
 
 
-def webhook_url(client: Any = None) -> str | None:
-    """The webhook URL, or None when neither env var is set. Cached per process."""
-    global _cached
+def parse_secrets(secret_string: str, arn: str) -> dict[str, str]:
+    """The destinations' secret: a JSON object of destination name -> secret string.
+
+    A stack deployed before destinations existed holds the bare webhook URL (or
+    ``{"webhook_url": ...}``): that is the ``slack`` destination's.
+    """
+    if not secret_string.lstrip().startswith("{") or '"webhook_url"' in secret_string:
+        return {LEGACY_DESTINATION: parse_secret(secret_string)}
+    try:
+        data = json.loads(secret_string)
+    except ValueError:
+        raise SecretError(f"the secret {arn} is not a JSON object of name -> secret") from None
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise SecretError(f"the secret {arn} is not a JSON object of name -> secret")
+    for value in data.values():
+        remember(value)
+    return data
+
+
+def destination_secret(
+    name: str, url_env: str | None, *, env: Mapping[str, str] | None = None, client: Any = None
+) -> str:
+    """The secret of destination ``name``; raises SecretError (naming no secret)."""
+    env = os.environ if env is None else env
+    if arn := env.get(ENV_SECRETS_ARN):
+        found = parse_secrets(_read(arn, client), arn).get(name)
+        if isinstance(found, str) and found.strip():
+            return remember(found.strip())
+        if name != LEGACY_DESTINATION or not env.get(ENV_SECRET_ARN):
+            raise SecretError(
+                f"the secret {arn} has no entry for destination {name!r}: "
+                f"run `deniedwatch set-secret {name}`"
+            )
+    if url_env and (value := env.get(url_env, "").strip()):
+        return remember(value)
+    if name == LEGACY_DESTINATION and (url := webhook_url(client, env=env)):
+        return url
+    where = f"env {url_env}" if url_env else f"{ENV_SECRETS_ARN}"
+    raise SecretError(f"no secret for destination {name!r}: set {where}")
+
+
+def webhook_url(client: Any = None, *, env: Mapping[str, str] | None = None) -> str | None:
+    """Today's Slack webhook URL, or None when neither env var is set. Cached per process."""
+    env = os.environ if env is None else env
+    if arn := env.get(ENV_SECRET_ARN):
+        return parse_secret(_read(arn, client))
+    if url := env.get(ENV_WEBHOOK_URL):
+        return parse_secret(url)
+    return None
+
+
+def _read(arn: str, client: Any) -> str:
+    """SecretString of ``arn``, from the cache while it is fresh."""
     with _lock:
-        if _cached is not None:
-            return _cached
-        arn = os.environ.get(ENV_SECRET_ARN)
-        if arn:
-            _cached = _fetch(arn, client)
-        elif url := os.environ.get(ENV_WEBHOOK_URL):
-            _cached = parse_secret(url)
-        return _cached
+        hit = _cached.get(arn)
+        if hit is not None and _clock() - hit[0] < CACHE_SECONDS:
+            return hit[1]
+        text = _fetch(arn, client)
+        _cached[arn] = (_clock(), text)
+        return text
+
+
+def merge_secrets(current: str | None, name: str, value: str) -> str:
+    """The destinations' secret with ``name`` set to ``value`` (others kept), as JSON."""
+    data = parse_secrets(current, "the stored secret") if current and current.strip() else {}
+    data[name] = value
+    return json.dumps(data, sort_keys=True)
 
 
 def _fetch(arn: str, client: Any) -> str:
+    """SecretString of ``arn``; the text is kept (parsed by the caller), never logged."""
     if client is None:
-        import boto3  # lazily: only when the secret is read
+        import boto3  # lazily: only when a secret is read
 
         client = boto3.client("secretsmanager")
     try:
@@ -88,16 +178,17 @@ def _fetch(arn: str, client: Any) -> str:
     except Exception as exc:
         error = (getattr(exc, "response", None) or {}).get("Error", {})
         code = error.get("Code") or type(exc).__name__
-        raise SecretError(f"cannot read the Slack webhook secret {arn}: {code}") from None
+        raise SecretError(f"cannot read the secret {arn}: {code}") from None
     text = response.get("SecretString")
     if not isinstance(text, str):
-        raise SecretError(f"the Slack webhook secret {arn} has no SecretString")
-    return parse_secret(text)
+        raise SecretError(f"the secret {arn} has no SecretString")
+    remember(text.strip())
+    return text
 
 
 @contextlib.contextmanager
 def quiet_botocore() -> Iterator[None]:
-    """botocore logs request params and response bodies at DEBUG: keep the URL out of them."""
+    """botocore logs request params and response bodies at DEBUG: keep secrets out of them."""
     logger = logging.getLogger("botocore")
     level = logger.level
     logger.setLevel(logging.INFO)
@@ -108,11 +199,11 @@ def quiet_botocore() -> Iterator[None]:
 
 
 def configured() -> bool:
+    """Today's env vars name a Slack webhook."""
     return bool(os.environ.get(ENV_SECRET_ARN) or os.environ.get(ENV_WEBHOOK_URL))
 
 
 def forget() -> None:
-    """Drop the cached URL (the webhook was revoked, or a test changes the env)."""
-    global _cached
+    """Drop cached secrets (one was rejected and may have been rotated, or a test changes env)."""
     with _lock:
-        _cached = None
+        _cached.clear()

@@ -1,7 +1,9 @@
-"""How important a denial is: the one list of high-impact actions and the alert order.
+"""How important a denial is: the one list of high-impact actions, the alert order and
+the severity routes and paging use.
 
 Pure, stdlib only, no I/O: the Lambda's alert budget orders its posts with
-``importance`` and routing reuses ``is_high_impact`` (docs/alert-policy.md).
+``importance`` (docs/alert-policy.md); routes and PagerDuty use ``severity``, built
+on the same ``is_high_impact`` (docs/routing.md).
 
 High impact means a denied call that, had it been allowed, would change who can
 do what, hide activity or hand out secrets:
@@ -15,9 +17,15 @@ do what, hide activity or hand out secrets:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from deniedwatch.finding import Finding
+    from deniedwatch.rules import Suppression
 
 # Services where every write is high impact ("iam" is the prefix of the IAM action).
 WRITE_SERVICES: frozenset[str] = frozenset({"iam", "sts", "kms", "organizations"})
@@ -92,3 +100,58 @@ def importance(
         low_impact=not is_high_impact(action, principal_type),
         fewer=-count,
     )
+
+
+# --- severity: high | medium | low (routes, PagerDuty) -----------------------
+#
+# | severity | when |
+# | high     | the root user; a high-impact action (above); a caller from another account |
+# | medium   | any other write; any explicit deny |
+# | low      | a read-only call by a principal of the same account, no explicit deny |
+#
+# Novelty (a principal new in the window) raises the order of posting (importance),
+# not the severity.
+
+LEVELS: tuple[str, ...] = ("high", "medium", "low")
+
+
+def is_read_only(f: Finding) -> bool:
+    """The API name starts with a read verb (CloudTrail's readOnly is not in a Finding)."""
+    name = f.event_name or (f.action or "").partition(":")[2]
+    return name.startswith(READ_VERBS)
+
+
+def from_another_account(f: Finding) -> bool:
+    """The caller's own account differs from the one it called (AWS services excepted)."""
+    return (
+        f.principal_type not in ("AWSService", None)
+        and f.caller_account_id is not None
+        and f.caller_account_id.isdigit()
+        and f.account_id is not None
+        and f.caller_account_id != f.account_id
+    )
+
+
+@dataclass(frozen=True)
+class SeverityRule:
+    """``[[severity.rule]]``: a finding matching ``match`` gets ``level``."""
+
+    level: str
+    match: Suppression
+
+
+def builtin_severity(f: Finding) -> str:
+    """The table above."""
+    if is_high_impact(f.action, f.principal_type) or from_another_account(f):
+        return "high"
+    if not is_read_only(f) or f.denial_explicit:
+        return "medium"
+    return "low"
+
+
+def severity(f: Finding, rules: Sequence[SeverityRule] = ()) -> str:
+    """``high`` | ``medium`` | ``low``: the settings' first matching rule, else the table."""
+    for rule in rules:
+        if rule.match.matches(f):
+            return rule.level
+    return builtin_severity(f)

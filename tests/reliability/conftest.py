@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from deniedwatch import lambda_handler, secrets
+from deniedwatch.alerts.channels.sns import ENV_TOPIC_ARN
 from deniedwatch.alerts.dedup import ENV_TABLE
-from deniedwatch.alerts.email import ENV_TOPIC_ARN
 from deniedwatch.config import ENV_CONFIG
 from live_support import create_dedup_table
 
@@ -19,6 +19,7 @@ def lambda_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     for name in (
         secrets.ENV_SECRET_ARN,
         secrets.ENV_WEBHOOK_URL,
+        secrets.ENV_SECRETS_ARN,
         ENV_TOPIC_ARN,
         ENV_TABLE,
         ENV_CONFIG,

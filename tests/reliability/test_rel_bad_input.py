@@ -23,10 +23,12 @@ from figures import record, sizes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from blockkit_limits import limit_problems
 from deniedwatch import lambda_handler
 from deniedwatch.alerts.dedup import MemoryStore
 from deniedwatch.alerts.email import body, subject
-from deniedwatch.alerts.slack import limit_problems, render
+from deniedwatch.alerts.pipeline import Pipeline
+from deniedwatch.alerts.slack import render
 from deniedwatch.metrics import Metrics
 from deniedwatch.sources.cwlogs import PayloadError
 from live_support import denial, envelope, subscription_payload
@@ -144,7 +146,7 @@ class Tally:
         lines: list[str] = []
         channel = Capture()
         rt = lambda_handler.Runtime(
-            lambda_handler.load_runtime_settings(), MemoryStore(), [channel]
+            lambda_handler.load_runtime_settings(), MemoryStore(), Pipeline.fixed([channel])
         )
         metrics = Metrics(write=lines.append)
         lambda_handler_log = lambda_handler.log
@@ -248,7 +250,9 @@ HAND_PAYLOADS: list[Any] = [
 
 @pytest.mark.parametrize("examples", sizes(small=40, full=200))
 def test_malformed_payloads_raise_payload_error_only(examples: int, lambda_env) -> None:
-    rt = lambda_handler.Runtime(lambda_handler.load_runtime_settings(), MemoryStore(), [])
+    rt = lambda_handler.Runtime(
+        lambda_handler.load_runtime_settings(), MemoryStore(), Pipeline.fixed([])
+    )
     c: Counter[str] = Counter()
     crashes: list[str] = []
 

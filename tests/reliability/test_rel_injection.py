@@ -35,9 +35,11 @@ from urllib.parse import urlsplit
 import pytest
 from figures import record, sizes
 
+from blockkit_limits import limit_problems
+from deniedwatch.alerts import wording
 from deniedwatch.alerts.email import body, subject
 from deniedwatch.alerts.group import LogLocation, group_findings
-from deniedwatch.alerts.slack import limit_problems, render
+from deniedwatch.alerts.slack import render
 from deniedwatch.finding import Finding
 from live_support import denial, mrkdwn_texts
 
@@ -181,13 +183,14 @@ LINK = re.compile(r"<([^<>|\s]*)\|[^<>]*>")
 INVISIBLE_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
 EMAIL_LINE = re.compile(
     r"(|WHO|WHAT|WHY|WHERE|WHEN \(UTC\)|LINKS|deniedwatch: \d+ denied AWS API calls?\."
-    r"|  (Principal|Type|ARN|Action|Error code|Error message|Denied by|Resource|Account|Region"
-    r"|Policy ARN|VPC endpoint|Next step|Note"
-    r"|Source IP|User agent|Time|CloudTrail event|Log stream|Example \d+):\s+\S.*)"
+    r"|  (Who|Principal type|Principal ARN|What|Error code|Error message|Why|Resource"
+    r"|Where \(account / region\)|Source IP|User agent|When|Open the event in CloudTrail"
+    r"|Log stream|Example \d+|Denying policy|VPC endpoint|Next step|Note):\s+\S.*)"
 )
 
 
-def build(field: str, value: str) -> tuple[dict[str, Any], str, str]:
+def attacked(field: str, value: str):
+    """The alert of one denial with ``value`` written into ``field``."""
     r = denial(eventID="0f6c2a6e-8d1b-4c53-9d3e-2b7c5f1e9a10")
     log = LogLocation("eu-west-1", "aws-cloudtrail-logs-111122223333", "111122223333_CT")
     if field == "log group name":
@@ -196,7 +199,11 @@ def build(field: str, value: str) -> tuple[dict[str, Any], str, str]:
         log = LogLocation("eu-west-1", "aws-cloudtrail-logs-111122223333", value)
     else:
         FIELDS[field](r, value)
-    alert = group_findings([Finding.from_record(r)], log=log)[0]
+    return group_findings([Finding.from_record(r)], log=log)[0]
+
+
+def build(field: str, value: str) -> tuple[dict[str, Any], str, str]:
+    alert = attacked(field, value)
     return render(alert, window_minutes=60), subject(alert), body(alert, window_minutes=60)
 
 
@@ -311,3 +318,115 @@ def test_the_checker_catches_what_it_should() -> None:
         assert kind in [k[0] for k in check(evil, subj, text, baseline)], bad
     assert check(payload, subj, text + "Subject: forged\n", baseline)[0].startswith("e")
     assert check(payload, subj + "\n", text, baseline)[0].startswith("e")
+
+
+# --- Teams (Adaptive Card) and PagerDuty -------------------------------------
+#
+# A Teams escape is counted per rendered card when any of these holds:
+#   a. record text reaches Markdown: a TextBlock's text differs from a benign
+#      rendering (TextBlocks are Teams Markdown; record text belongs in TextRuns,
+#      which Adaptive Cards never parse), or the card sends msteams.entities (mentions);
+#   b. the payload is over Teams' 28 KB message limit;
+#   c. an invisible or direction-changing character survives in any text;
+#   d. a button opens a URL that is not ours.
+# A PagerDuty escape: (c) anywhere in the event, a summary over 1024 characters, or
+# a link that is not ours.
+
+
+def build_teams(field: str, value: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    from deniedwatch.alerts.channels.pagerduty import render as pd_render
+    from deniedwatch.alerts.channels.teams import render as teams_render
+
+    alert = attacked(field, value)
+    event = pd_render(alert, routing_key="k" * 32, severity="high")
+    return teams_render(alert, window_minutes=60), event
+
+
+def _walk(node: Any) -> Any:
+    if isinstance(node, dict):
+        yield node
+        for v in node.values():
+            yield from _walk(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _walk(v)
+
+
+def _strings(node: Any) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [s for v in node.values() for s in _strings(v)]
+    if isinstance(node, list):
+        return [s for v in node for s in _strings(v)]
+    return []
+
+
+def _markdown(card: dict[str, Any]) -> list[str]:
+    """Our Markdown TextBlocks, less the explanation's labels: those rows appear only when
+    the record has the value (a malformed vpcEndpointId has none), so they are not compared."""
+    return [
+        n["text"]
+        for n in _walk(card)
+        if n.get("type") == "TextBlock" and n["text"] not in wording.EXPLANATION_LABELS
+    ]
+
+
+def teams_check(payload: dict[str, Any], event: dict[str, Any], benign: list[str]) -> list[str]:
+    import json
+
+    found = []
+    card = payload["attachments"][0]["content"]
+    if _markdown(card) != benign or "entities" in json.dumps(card.get("msteams", {})):
+        found.append("a: record text in Teams Markdown")
+    size = len(json.dumps(payload, ensure_ascii=False).encode("utf-8", "replace"))
+    if size > 28 * 1024:
+        found.append(f"b: {size} bytes")
+    strings = _strings(payload) + _strings(event)
+    if any(unicodedata.category(c) in INVISIBLE_CATEGORIES for s in strings for c in s):
+        found.append("c: invisible or direction character")
+    urls = [a["url"] for a in card.get("actions", [])] + [x["href"] for x in event["links"]]
+    if not all(_our_url(u) for u in urls):
+        found.append("d: a link that is not ours")
+    if len(event["payload"]["summary"]) > 1024:
+        found.append("e: PagerDuty summary over 1024")
+    return found
+
+
+@pytest.mark.parametrize("size", sizes(small=7, full=1))
+def test_attacker_strings_never_escape_in_teams_or_pagerduty(size: int) -> None:
+    attacks = ATTACKS[::size]
+    fields = [*FIELDS, *LOG_FIELDS]
+    holes: Counter[str] = Counter()
+    examples: dict[str, str] = {}
+    for field in fields:
+        benign = _markdown(build_teams(field, "benign-value-1")[0]["attachments"][0]["content"])
+        for attack in attacks:
+            for kind in teams_check(*build_teams(field, attack), benign):
+                holes[f"{field}: {kind}"] += 1
+                examples.setdefault(f"{field}: {kind}", attack[:60])
+    record(
+        "injection",
+        "attacker strings x record fields -> Teams card + PagerDuty event",
+        tried=f"{len(attacks)} strings x {len(fields)} fields",
+        times=len(attacks) * len(fields),
+        held="escapes == 0",
+        escapes=sum(holes.values()),
+    )
+    assert not holes, {k: (n, examples[k]) for k, n in holes.items()}
+
+
+def test_the_teams_checker_catches_what_it_should() -> None:
+    payload, event = build_teams("userAgent", "x")
+    benign = _markdown(payload["attachments"][0]["content"])
+    assert teams_check(payload, event, benign) == []
+    card = payload["attachments"][0]["content"]
+    evil = copy.deepcopy(payload)
+    evil["attachments"][0]["content"]["body"].append({"type": "TextBlock", "text": "[x](y)"})
+    assert teams_check(evil, event, benign)[0].startswith("a")
+    evil = copy.deepcopy(payload)
+    evil["attachments"][0]["content"]["actions"] = [
+        {"type": "Action.OpenUrl", "url": "https://evil.example/", "title": "x"}
+    ]
+    assert teams_check(evil, event, benign)[0].startswith("d")
+    assert card["body"][0]["type"] == "RichTextBlock"

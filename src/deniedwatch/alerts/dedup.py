@@ -7,7 +7,9 @@ same group: the loser re-reads and sees the winner's claim.
 
 A claim remembers the batch that made it and the channels it reached, so an
 AWS retry of the same batch re-sends only what did not go out, and a batch that
-was already counted is never counted twice.
+was already counted is never counted twice. It also keeps where a threaded
+destination (Slack app) posted the claim's message (``threads``: destination ->
+channel, ts), so repeats inside the window can go into that thread.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
+from deniedwatch.alerts.channels.base import ThreadRef
 from deniedwatch.alerts.group import Alert, GroupKey
 
 # Batches remembered per group, so an AWS retry of a batch is not counted twice.
@@ -45,6 +48,7 @@ class GroupState:
     delivered: tuple[str, ...] = ()  # channels the claim has reached
     complete: bool = False  # every channel reached: the claim can never be taken over
     recent: tuple[str, ...] = ()  # batches already counted
+    threads: tuple[tuple[str, str, str], ...] = ()  # (destination, channel, ts) of the claim
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -54,7 +58,11 @@ class GroupState:
         data = json.loads(text)
         data["delivered"] = tuple(data.get("delivered", ()))
         data["recent"] = tuple(data.get("recent", ()))
+        data["threads"] = tuple(tuple(t) for t in data.get("threads", ()))
         return cls(**data)
+
+    def thread_refs(self) -> dict[str, ThreadRef]:
+        return {dest: ThreadRef(channel, ts) for dest, channel, ts in self.threads}
 
     def _abandoned(self, now: float) -> bool:
         return (
@@ -71,6 +79,8 @@ class Decision:
     held_back: int = 0  # similar denials to announce in this alert
     delivered: frozenset[str] = frozenset()  # channels a previous try already reached
     reason: str = ""  # new | retry | window | threshold | repeat | no-store | store-error
+    threads: Mapping[str, ThreadRef] = field(default_factory=dict)  # held: where the claim is
+    total: int = 0  # held in a window: every denial of the group since the claim, this included
 
 
 def admit(
@@ -92,7 +102,9 @@ def admit(
     abandoned = s._abandoned(now)
     in_window = s.posted_at is not None and now < s.posted_at + window_seconds
     if in_window and not abandoned:
-        return replace(s, held=s.held + count, recent=recent), Decision(False, reason="window")
+        total = s.owner_count + s.owner_held + s.held + count
+        decision = Decision(False, reason="window", threads=s.thread_refs(), total=total)
+        return replace(s, held=s.held + count, recent=recent), decision
     window_start, seen = s.window_start, s.seen
     if now >= window_start + window_seconds:
         window_start, seen = now, 0
@@ -118,13 +130,27 @@ def admit(
 
 
 def mark_delivered(
-    state: GroupState, *, batch: str, channels: tuple[str, ...], complete: bool
+    state: GroupState,
+    *,
+    batch: str,
+    channels: tuple[str, ...],
+    complete: bool,
+    threads: Mapping[str, ThreadRef] | None = None,
 ) -> GroupState:
     """Remember which channels the claim of ``batch`` reached, and whether that is all."""
     if state.owner != batch:
         return state
     delivered = (*state.delivered, *(c for c in channels if c not in state.delivered))
-    return replace(state, delivered=delivered, complete=state.complete or complete)
+    known = {t[0] for t in state.threads}
+    added = tuple(
+        (dest, ref.channel, ref.ts) for dest, ref in (threads or {}).items() if dest not in known
+    )
+    return replace(
+        state,
+        delivered=delivered,
+        complete=state.complete or complete,
+        threads=state.threads + added,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +194,14 @@ class DedupStore(Protocol):
     def admit(self, alert: Alert, *, batch: str, now: float) -> Decision: ...
 
     def delivered(
-        self, alert: Alert, *, batch: str, channels: tuple[str, ...], complete: bool, now: float
+        self,
+        alert: Alert,
+        *,
+        batch: str,
+        channels: tuple[str, ...],
+        complete: bool,
+        now: float,
+        threads: Mapping[str, ThreadRef] | None = None,
     ) -> None: ...
 
     def pending(self, key: GroupKey) -> int:
@@ -193,7 +226,14 @@ class NullStore:
         return Decision(False, reason="threshold")
 
     def delivered(
-        self, alert: Alert, *, batch: str, channels: tuple[str, ...], complete: bool, now: float
+        self,
+        alert: Alert,
+        *,
+        batch: str,
+        channels: tuple[str, ...],
+        complete: bool,
+        now: float,
+        threads: Mapping[str, ThreadRef] | None = None,
     ) -> None:
         return None
 
@@ -229,13 +269,24 @@ class MemoryStore:
             return decision
 
     def delivered(
-        self, alert: Alert, *, batch: str, channels: tuple[str, ...], complete: bool, now: float
+        self,
+        alert: Alert,
+        *,
+        batch: str,
+        channels: tuple[str, ...],
+        complete: bool,
+        now: float,
+        threads: Mapping[str, ThreadRef] | None = None,
     ) -> None:
         with self._lock:
             digest = alert.key.digest()
             if digest in self.states:
                 self.states[digest] = mark_delivered(
-                    self.states[digest], batch=batch, channels=channels, complete=complete
+                    self.states[digest],
+                    batch=batch,
+                    channels=channels,
+                    complete=complete,
+                    threads=threads,
                 )
 
     def pending(self, key: GroupKey) -> int:
@@ -360,12 +411,22 @@ class DynamoStore:
         return self._update(self._pk(alert.key), now, GroupState.from_json, change)
 
     def delivered(
-        self, alert: Alert, *, batch: str, channels: tuple[str, ...], complete: bool, now: float
+        self,
+        alert: Alert,
+        *,
+        batch: str,
+        channels: tuple[str, ...],
+        complete: bool,
+        now: float,
+        threads: Mapping[str, ThreadRef] | None = None,
     ) -> None:
         def change(state: GroupState | None) -> tuple[GroupState | None, None]:
             if state is None:
                 return None, None
-            return mark_delivered(state, batch=batch, channels=channels, complete=complete), None
+            new = mark_delivered(
+                state, batch=batch, channels=channels, complete=complete, threads=threads
+            )
+            return new, None
 
         self._update(self._pk(alert.key), now, GroupState.from_json, change)
 

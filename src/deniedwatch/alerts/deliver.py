@@ -1,20 +1,27 @@
-"""Alerts -> channels (Slack, SNS email), through the dedup store.
+"""Alerts -> destinations (channels), through the dedup store, per destination.
 
 For each alert: ask the store whether it goes out (fail open when the store
 errs); the alert budget (``budget.plan``) picks what is posted, most important
-first, and counts the rest in one digest per caller; send each to every channel
-a previous try did not reach, and tell the store what was reached (for a digest:
-each of its alerts), so an AWS retry of a failed invocation re-sends only the
-rest. ``DeliveryReport.raise_for_failures`` then makes the invocation fail.
+first, and counts the rest in one digest per caller; send each to every
+destination its routes select (``select``) that a previous try did not reach,
+and tell the store what was reached (for a digest: each of its alerts), so an
+AWS retry of a failed invocation re-sends only what each destination missed. A
+failing destination is skipped for the rest of the batch and never blocks the
+others. ``DeliveryReport.raise_for_failures`` then makes the invocation fail.
+
+An alert the dedup window holds goes, as a thread reply, to the threaded
+destinations (Slack app) of its routes whose first post of the group is known;
+those replies count against the budget's posts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
 
 from deniedwatch.alerts.budget import DEFAULT_BUDGET, Budget, Digest, plan
+from deniedwatch.alerts.channels.base import Channel, DeliveryFailed, Threaded, ThreadRef
 from deniedwatch.alerts.dedup import Decision, DedupStore, DedupStoreError
 from deniedwatch.alerts.group import Alert, GroupKey
 from deniedwatch.metrics import Metrics, Writer, stdout_line
@@ -24,24 +31,8 @@ from deniedwatch.metrics import log as log_line
 MIN_TIME_LEFT = 10.0
 
 
-class DeliveryFailed(RuntimeError):
-    """One alert could not reach one channel; the text holds no secret."""
-
-
 class DeliveryError(RuntimeError):
     """Some alerts did not go out: the invocation fails so AWS retries it."""
-
-
-class Channel(Protocol):
-    name: str
-
-    def send(self, alert: Alert) -> None:
-        """Deliver or raise DeliveryFailed."""
-        ...
-
-    def send_digest(self, digest: Digest) -> None:
-        """Deliver one digest (alerts counted together) or raise DeliveryFailed."""
-        ...
 
 
 @dataclass
@@ -53,6 +44,7 @@ class DeliveryReport:
     failures: list[tuple[str, str]] = field(default_factory=list)  # (channel, reason)
     failed: list[Alert] = field(default_factory=list)  # alerts not sent to every channel
     store_errors: int = 0
+    replies: int = 0  # held alerts posted into a threaded destination's thread
 
     def raise_for_failures(self) -> None:
         if self.failures:
@@ -78,18 +70,20 @@ def deliver(
     write: Writer = stdout_line,
     budget: Budget = DEFAULT_BUDGET,
     alert_batch: Callable[[Alert], str] | None = None,
+    select: Callable[[Alert], Collection[str]] | None = None,
 ) -> DeliveryReport:
     """Send what the store admits, within the budget; never raises for a channel or
     store failure. Posts go out most important first; no new post starts with less
     than ``MIN_TIME_LEFT`` seconds left (what is left fails, so AWS retries it).
 
-    Each alert and each failure is also a JSON log line through ``write`` (stdout
-    in the Lambda: the last resort when every channel is down). ``batch`` names what
+    ``select`` names each alert's destinations (default: every channel). Each
+    alert and each failure is also a JSON log line through ``write`` (stdout in the
+    Lambda: the last resort when every destination is down). ``batch`` names what
     an AWS retry delivers again; ``alert_batch`` names it per alert when a retry
     brings back only a failed alert's records (an SQS redelivery of its messages).
     """
     report = DeliveryReport()
-    run = _Run(channels, store, batch, now, time_left, report, write, alert_batch)
+    run = _Run(channels, store, batch, now, time_left, report, write, alert_batch, select)
     admitted: list[Alert] = []
     pending = list(alerts)
     for i, alert in enumerate(pending):
@@ -106,11 +100,14 @@ def deliver(
         run.post(alert)
     for digest in the_plan.digests:
         run.post_digest(digest)
+    run.reply_in_threads(budget.max_posts - len(the_plan.posts))
     if metrics is not None:
         metrics.add("AlertsHeld", len(report.held))
-        metrics.add("AlertsDelivered", report.deliveries)
-        metrics.add("DeliveryFailures", len(report.failures))
+        metrics.add("AlertsDelivered", report.deliveries + report.replies)
+        metrics.add("DeliveryFailures", len(report.failures) + run.reply_failures)
         metrics.add("DedupStoreErrors", report.store_errors)
+        for (destination, name), value in sorted(run.per_destination.items()):
+            metrics.add(name, value, destination=destination)
     return report
 
 
@@ -128,8 +125,10 @@ class _Run:
         report: DeliveryReport,
         write: Writer,
         alert_batch: Callable[[Alert], str] | None = None,
+        select: Callable[[Alert], Collection[str]] | None = None,
     ) -> None:
         self.channels = channels
+        self.select = select
         self.store = store
         self.batch = batch
         self.alert_batch = alert_batch or (lambda _: batch)
@@ -139,6 +138,15 @@ class _Run:
         self.write = write
         self.decisions: dict[GroupKey, Decision] = {}
         self.broken: dict[str, str] = {}  # channel -> why it is skipped for the rest
+        self.repeats: list[tuple[Alert, Decision]] = []  # held, with a thread to reply in
+        self.per_destination: Counter[tuple[str, str]] = Counter()  # (destination, metric)
+        self.reply_failures = 0
+
+    def targets(self, alert: Alert) -> set[str]:
+        """The destinations this alert's routes select."""
+        if self.select is None:
+            return {c.name for c in self.channels}
+        return set(self.select(alert))
 
     def log(self, kind: str, **fields: object) -> None:
         log_line(kind, self.write, **fields)
@@ -160,6 +168,8 @@ class _Run:
             decision = Decision(True, reason="store-error")
         if not decision.post:
             self.report.held.append(alert)
+            if decision.threads:
+                self.repeats.append((alert, decision))
             return None
         self.decisions[alert.key] = decision
         return alert.with_held_back(decision.held_back)
@@ -184,19 +194,31 @@ class _Run:
 
     def _failed(self, channel: Channel, reason: str, group: str) -> None:
         self.report.failures.append((channel.name, reason))
+        self.per_destination[channel.name, "DeliveryFailures"] += 1
         self.log("delivery-failed", level="error", channel=channel.name, reason=reason, group=group)
 
-    def _send(self, channel: Channel, send: Callable[[], None]) -> str | None:
-        """Send unless skipped; the reason it did not go, or None when delivered."""
+    def _send(
+        self, channel: Channel, send: Callable[[], ThreadRef | None]
+    ) -> tuple[str | None, ThreadRef | None]:
+        """Send unless skipped: (why it did not go or None, where a threaded post lives)."""
         reason = self._skip(channel)
+        ref = None
         if reason is None:
             try:
-                send()
+                ref = send()
             except DeliveryFailed as exc:
                 reason = self.broken[channel.name] = str(exc)
-        return reason
+        if reason is None:
+            self.per_destination[channel.name, "AlertsDelivered"] += 1
+        return reason, ref
 
-    def _delivered(self, alert: Alert, reached: list[str], complete: bool) -> None:
+    def _delivered(
+        self,
+        alert: Alert,
+        reached: list[str],
+        complete: bool,
+        threads: dict[str, ThreadRef] | None = None,
+    ) -> None:
         try:
             self.store.delivered(
                 alert,
@@ -204,21 +226,26 @@ class _Run:
                 channels=tuple(reached),
                 complete=complete,
                 now=self.now,
+                threads=threads or {},
             )
         except DedupStoreError as exc:
             self.store_error(exc)
 
     def post(self, alert: Alert) -> None:
         decision = self.decisions[alert.key]
-        self.log("alert", decision=decision.reason, **_summary(alert))
+        wanted = self.targets(alert)
+        self.log("alert", decision=decision.reason, destinations=sorted(wanted), **_summary(alert))
         reached: list[str] = []
+        threads: dict[str, ThreadRef] = {}
         failed = False
         for channel in self.channels:
-            if channel.name in decision.delivered:
+            if channel.name not in wanted or channel.name in decision.delivered:
                 continue
-            reason = self._send(channel, lambda c=channel: c.send(alert))
+            reason, ref = self._send(channel, lambda c=channel: c.send(alert))
             if reason is None:
                 reached.append(channel.name)
+                if ref is not None:
+                    threads[channel.name] = ref
             else:
                 failed = True
                 self._failed(channel, reason, alert.key.digest())
@@ -227,7 +254,41 @@ class _Run:
             self.report.sent.append(alert)
         if failed:
             self.report.failed.append(alert)
-        self._delivered(alert, reached, not failed)
+        self._delivered(alert, reached, not failed, threads)
+
+    def reply_in_threads(self, budget_left: int) -> None:
+        """Held repeats into their group's thread, most recent batch's first few.
+
+        A failed or skipped reply is logged and counted, not retried: the repeats it
+        carried stay counted in the group and the next alert announces them."""
+        for alert, decision in self.repeats:
+            for channel in self.channels:
+                ref = decision.threads.get(channel.name)
+                if ref is None or not isinstance(channel, Threaded):
+                    continue
+                if channel.name not in self.targets(alert):
+                    continue
+                why = "over the alert budget" if budget_left <= 0 else self._skip(channel)
+                if why is None:
+                    try:
+                        channel.reply(alert, ref, decision.total)
+                    except DeliveryFailed as exc:
+                        why = self.broken[channel.name] = str(exc)
+                        self.reply_failures += 1
+                        self.per_destination[channel.name, "DeliveryFailures"] += 1
+                if why is not None:
+                    self.log(
+                        "thread-reply-skipped",
+                        level="warning",
+                        channel=channel.name,
+                        reason=why,
+                        group=alert.key.digest(),
+                        count=alert.count,
+                    )
+                    continue
+                budget_left -= 1
+                self.report.replies += 1
+                self.per_destination[channel.name, "AlertsDelivered"] += 1
 
     def post_digest(self, digest: Digest) -> None:
         """Each channel gets the digest of the members it has not had yet."""
@@ -237,12 +298,15 @@ class _Run:
         any_reached = False
         for channel in self.channels:
             members = tuple(
-                a for a in digest.alerts if channel.name not in self.decisions[a.key].delivered
+                a
+                for a in digest.alerts
+                if channel.name in self.targets(a)
+                and channel.name not in self.decisions[a.key].delivered
             )
             if not members:
                 continue
             part = replace(digest, alerts=members)
-            reason = self._send(channel, lambda c=channel, d=part: c.send_digest(d))
+            reason, _ = self._send(channel, lambda c=channel, d=part: c.send_digest(d))
             if reason is None:
                 any_reached = True
                 self.report.deliveries += 1

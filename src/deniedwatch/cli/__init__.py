@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from deniedwatch.cli import (
-    alert_cmd,  # noqa: F401  (registers `test-alert`)
+    alert_cmd,  # noqa: F401  (registers `test-alert`, `routes`)
     deploy_cmd,  # noqa: F401  (registers `deploy`, `destroy`, `status`, `template`)
     scan_cmd,  # noqa: F401  (registers `scan`)
 )

@@ -1,4 +1,5 @@
-"""`deniedwatch test-alert`, and the alert sending that `scan --notify` shares with it."""
+"""`deniedwatch test-alert` and `deniedwatch routes`, and the alert sending `scan --notify`
+shares with them (through the one pipeline factory, ``alerts/pipeline.py``)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ def send_alerts(
     webhook_url: str | None,
     topic_arn: str | None = None,
     threshold: int | None = None,
+    only: str | None = None,
 ) -> DeliveryReport:
     """Group findings and deliver them like the Lambda does, without cross-run dedup.
 
@@ -41,26 +43,30 @@ def send_alerts(
     """
     from deniedwatch import secrets
     from deniedwatch.alerts.dedup import NullStore
-    from deniedwatch.alerts.deliver import Channel, deliver
-    from deniedwatch.alerts.email import SnsChannel
     from deniedwatch.alerts.group import group_findings
-    from deniedwatch.alerts.slack import SlackChannel
+    from deniedwatch.alerts.pipeline import PipelineError, build_pipeline
 
     a = settings.alerts
-    channels: list[Channel] = []
-    if webhook_url:
+    overrides = {}
+    if webhook_url and not settings.destinations:
         try:
-            url = secrets.parse_secret(webhook_url)
+            overrides[secrets.LEGACY_DESTINATION] = secrets.parse_secret(webhook_url)
         except secrets.SecretError:
             fail("the Slack webhook URL must be an http(s) URL")
-        channels.append(SlackChannel(lambda: url, slack_channel=a.slack_channel))
-    if topic_arn:
-        channels.append(SnsChannel(topic_arn))
+    try:
+        pipeline = build_pipeline(
+            settings,
+            only=only,
+            secret_overrides=overrides,
+            webhook=bool(webhook_url),
+            topic_arn=topic_arn,
+        )
+    except PipelineError as exc:
+        fail(str(exc))
     alerts = group_findings(findings, max_examples=a.max_examples, label=settings.ruleset.label)
     batch = hashlib.sha256(repr([f.event_id for f in findings]).encode()).hexdigest()[:32]
-    return deliver(
+    return pipeline.deliver(
         alerts,
-        channels=channels,
         store=NullStore(threshold=a.threshold if threshold is None else threshold),
         batch=batch,
         now=time.time(),
@@ -83,29 +89,133 @@ def report_delivery(report: DeliveryReport) -> None:
         fail(f"{len(report.failures)} alert deliveries failed; {channel}: {escape(reason)}")
 
 
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", help="Settings file (TOML): destinations, routes, labels."),
+]
+
+
 @app.command("test-alert")
 def test_alert(
+    destination: Annotated[
+        str | None,
+        typer.Option(
+            "--destination",
+            "-d",
+            show_default=False,
+            help="Send to this [[destinations]] entry only (its secret from its url_env).",
+        ),
+    ] = None,
     slack_webhook_url: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--slack-webhook-url",
             envvar="SLACK_WEBHOOK_URL",
-            prompt="Slack incoming webhook URL",
-            hide_input=True,
             show_default=False,
-            help="Incoming webhook to post to (default: $SLACK_WEBHOOK_URL; asked if missing).",
+            help="Without [[destinations]]: the incoming webhook to post to "
+            "(default: $SLACK_WEBHOOK_URL; asked if missing).",
         ),
-    ],
-    config: Annotated[
-        Path | None,
-        typer.Option(help="Settings file (TOML) for account labels and the channel name."),
     ] = None,
+    config: ConfigOpt = None,
 ) -> None:
-    """Send one sample alert (a bundled AccessDenied record) to Slack, to see the message."""
+    """Send one sample alert (a bundled AccessDenied record), to see the message arrive."""
     from deniedwatch.finding import Finding
 
     settings = load_cli_settings(config)
+    if destination is None and not settings.destinations and not slack_webhook_url:
+        slack_webhook_url = typer.prompt("Slack incoming webhook URL", hide_input=True)
     finding = Finding.from_record(sample_record())
-    report = send_alerts([finding], settings, webhook_url=slack_webhook_url, threshold=1)
+    report = send_alerts(
+        [finding], settings, webhook_url=slack_webhook_url, threshold=1, only=destination
+    )
+    if not report.sent and not report.failures:
+        fail("no destination received the sample: check the settings' [[destinations]]")
     report_delivery(report)
-    err.print("sample alert sent: check the channel", highlight=False)
+    where = f"destination {destination}" if destination else "the destinations"
+    err.print(f"sample alert sent: check {where}", highlight=False)
+
+
+@app.command("routes")
+def routes(
+    config: ConfigOpt = None,
+    record: Annotated[
+        Path | None,
+        typer.Option(
+            "--record",
+            show_default=False,
+            help="A CloudTrail record (JSON) to route instead of the bundled samples.",
+        ),
+    ] = None,
+) -> None:
+    """Show the destinations and routes, and where sample findings would go."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from deniedwatch.alerts.channels.registry import channel_type
+    from deniedwatch.alerts.pipeline import router, sample_destinations
+    from deniedwatch.finding import Finding
+
+    settings = load_cli_settings(config)
+    destinations = sample_destinations(settings)
+    out = typer.echo
+    kinds = Table(title="destinations", title_justify="left", header_style="bold")
+    for column in ("name", "type", "secret from", "default"):
+        kinds.add_column(column)
+    the_router = router(settings, destinations)
+    for d in destinations:
+        spec = channel_type(d.type)
+        source = "-" if spec.secret is None else (f"env {d.url_env}" if d.url_env else "secret")
+        kinds.add_row(d.name, d.type, source, "yes" if d.name in the_router.defaults else "")
+    from rich.console import Console
+
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(kinds)
+    if not settings.routes:
+        out("no [[routes]]: every alert goes to the default destinations")
+    samples = _samples(record)
+    table = Table(title="where sample findings go", title_justify="left", header_style="bold")
+    for column in ("finding", "severity", "routes", "destinations"):
+        table.add_column(column, overflow="fold")
+    for label, rec in samples:
+        f = Finding.from_record(rec)
+        decision = the_router.decide(f)
+        table.add_row(
+            Text(label),
+            decision.severity,
+            ", ".join(decision.routes),
+            ", ".join(decision.destinations) or "(none: logged only)",
+        )
+    console.print(table)
+
+
+def _samples(record: Path | None) -> list[tuple[str, dict[str, Any]]]:
+    """The finding(s) `routes` shows: the given record, else the bundled sample and
+    variants of it (root, another account, a high-impact write)."""
+    from deniedwatch.cli._app import CliError
+
+    if record is not None:
+        try:
+            data = json.loads(record.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CliError(f"{record}: not a readable JSON CloudTrail record: {exc}") from None
+        records = data.get("Records", [data]) if isinstance(data, dict) else data
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise CliError(f"{record}: expected a record object or {{'Records': [...]}}")
+        return [(_label(r), r) for r in records]
+    base = sample_record()
+    root = json.loads(json.dumps(base))
+    account = base["recipientAccountId"]
+    root["userIdentity"] = {"type": "Root", "arn": f"arn:aws:iam::{account}:root"}
+    other = json.loads(json.dumps(base))
+    other["userIdentity"] = {**base["userIdentity"], "accountId": "999988887777"}
+    write = json.loads(json.dumps(base))
+    write.update(eventSource="iam.amazonaws.com", eventName="CreateAccessKey")
+    return [(_label(r), r) for r in (base, root, other, write)]
+
+
+def _label(r: dict[str, Any]) -> str:
+    from deniedwatch.alerts import wording
+    from deniedwatch.finding import Finding
+
+    f = Finding.from_record(r)
+    return f"{wording.what(f)} by {wording.who_short(f)} in {f.account_id or '?'}"

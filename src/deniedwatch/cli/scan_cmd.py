@@ -97,8 +97,9 @@ def scan(
         bool,
         typer.Option(
             "--notify",
-            help="Also send the findings as grouped alerts to Slack (and to the SNS topic "
-            "in $DENIEDWATCH_SNS_TOPIC_ARN, if set), like the Lambda does.",
+            help="Also send the findings as grouped alerts, routed like the Lambda does: to "
+            "the settings' [[destinations]], else to Slack (and to the SNS topic in "
+            "$DENIEDWATCH_SNS_TOPIC_ARN, if set).",
         ),
     ] = False,
     engine: Annotated[
@@ -174,8 +175,11 @@ def scan(
     if start and end and start > end:
         fail("--since is after --until")
     topic_arn = os.environ.get("DENIEDWATCH_SNS_TOPIC_ARN")
-    if notify and not (slack_webhook_url or topic_arn):
-        fail("--notify needs --slack-webhook-url, SLACK_WEBHOOK_URL or DENIEDWATCH_SNS_TOPIC_ARN")
+    if notify and not (slack_webhook_url or topic_arn or settings.destinations):
+        fail(
+            "--notify needs [[destinations]] in the settings, --slack-webhook-url, "
+            "SLACK_WEBHOOK_URL or DENIEDWATCH_SNS_TOPIC_ARN"
+        )
 
     for source in sources or ():  # a malformed s3:// URL is a usage error, found early
         if is_s3(source):

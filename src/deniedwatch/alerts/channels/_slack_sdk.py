@@ -1,0 +1,116 @@
+"""slack_sdk plumbing shared by the Slack channels (webhook and app): retries and logging.
+
+Our RetryHandlers wait through an injectable ``sleep``: connection errors, 429
+honouring Retry-After (seconds or HTTP date, capped) and every 5xx (slack_sdk's
+own handler retries only 500 and 503, and its default covers only connection
+errors). slack_sdk's logger is ours, at WARNING, with secrets redacted.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from http.client import HTTPException
+from urllib.error import URLError
+
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+
+from deniedwatch.alerts.retry import MAX_RETRIES, RETRY_AFTER_CAP, Sleep, backoff, wait_for
+from deniedwatch.secrets import redact
+
+
+class _WaitingHandler(RetryHandler):
+    """A slack_sdk RetryHandler that waits through an injectable sleep."""
+
+    def __init__(self, sleep: Sleep, max_retry_count: int = MAX_RETRIES) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.sleep = sleep
+
+    def delay(self, state: RetryState, response: HttpResponse | None) -> float:
+        return backoff(state.current_attempt)
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        state.next_attempt_requested = True
+        self.sleep(self.delay(state, response))
+        state.increment_current_attempt()
+
+
+class ConnectionErrorHandler(_WaitingHandler):
+    """Refused, reset, timed out or cut-off connections (no HTTP answer at all)."""
+
+    ERRORS = (URLError, ConnectionError, TimeoutError, HTTPException)
+
+    def _can_retry(self, *, state, request, response=None, error=None) -> bool:  # type: ignore[override]
+        return response is None and isinstance(error, self.ERRORS)
+
+
+class ServerErrorHandler(_WaitingHandler):
+    """Every 5xx (slack_sdk's own handler retries only 500 and 503)."""
+
+    def _can_retry(self, *, state, request, response=None, error=None) -> bool:  # type: ignore[override]
+        return response is not None and 500 <= response.status_code <= 599
+
+
+class RateLimitHandler(_WaitingHandler):
+    """429: wait what Retry-After says, in seconds or as an HTTP date, capped."""
+
+    def __init__(
+        self,
+        sleep: Sleep,
+        max_retry_count: int = MAX_RETRIES,
+        *,
+        now: Callable[[], float] = time.time,
+        cap: float = RETRY_AFTER_CAP,
+    ) -> None:
+        super().__init__(sleep, max_retry_count)
+        self.now = now
+        self.cap = cap
+
+    def _can_retry(self, *, state, request, response=None, error=None) -> bool:  # type: ignore[override]
+        return response is not None and response.status_code == 429
+
+    def delay(self, state: RetryState, response: HttpResponse | None) -> float:
+        value = _header(response, "retry-after") if response else None
+        return wait_for(value, state.current_attempt, self.now(), self.cap)
+
+
+def _header(response: HttpResponse, name: str) -> str | None:
+    for key, values in response.headers.items():
+        if key.lower() == name:
+            value = values[0] if isinstance(values, list) and values else values
+            return value if isinstance(value, str) else None
+    return None
+
+
+def retry_handlers(sleep: Sleep, now: Callable[[], float] = time.time) -> list[RetryHandler]:
+    return [
+        ConnectionErrorHandler(sleep),
+        RateLimitHandler(sleep, now=now),
+        ServerErrorHandler(sleep),
+    ]
+
+
+# slack_sdk logs request URLs (and bodies) at INFO/DEBUG; ours stays at WARNING, redacted.
+sdk_logger = logging.getLogger("deniedwatch.slack_sdk")
+sdk_logger.setLevel(logging.WARNING)
+
+
+class _Redact(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = None
+        return True
+
+
+sdk_logger.addFilter(_Redact())

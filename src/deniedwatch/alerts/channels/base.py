@@ -1,0 +1,102 @@
+"""The channel interface: what every destination type provides, and what building one needs.
+
+A destination type is one module in this package holding a ``TYPE`` (its
+settings keys, its secret, how to build it) and a channel class with
+``send(alert)`` and ``send_digest(digest)``. Channels render with the shared
+wording and send; they never import the delivery loop or each other.
+``registry.py`` names the modules.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from deniedwatch.alerts.budget import Digest
+from deniedwatch.alerts.group import Alert
+from deniedwatch.finding import Finding
+
+Sleep = Callable[[float], None]
+
+
+class DeliveryFailed(RuntimeError):
+    """One alert could not reach one destination; the text holds no secret."""
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadRef:
+    """Where a posted alert lives, so repeats can go into its thread (Slack app)."""
+
+    channel: str
+    ts: str
+
+
+class Channel(Protocol):
+    name: str  # the destination's name: what the dedup store records as reached
+
+    def send(self, alert: Alert) -> ThreadRef | None:
+        """Deliver or raise DeliveryFailed; a threaded channel returns where it posted."""
+        ...
+
+    def send_digest(self, digest: Digest) -> None:
+        """Deliver one digest (alerts counted together) or raise DeliveryFailed."""
+        ...
+
+
+@runtime_checkable
+class Threaded(Protocol):
+    """A channel that puts repeats of a posted alert into the first post's thread."""
+
+    name: str
+
+    def send(self, alert: Alert) -> ThreadRef | None: ...
+
+    def reply(self, alert: Alert, thread: ThreadRef, total: int) -> None:
+        """Post ``alert`` as a repeat in ``thread`` and show ``total`` on the parent."""
+        ...
+
+
+@dataclass(frozen=True)
+class Destination:
+    """One ``[[destinations]]`` entry of the settings."""
+
+    name: str
+    type: str
+    url_env: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)  # the type's own keys
+    default: bool | None = None  # receives alerts no route takes (None: unless it pages)
+    line: int | None = None  # where it is written, for messages
+
+    def option(self, key: str, default: Any = None) -> Any:
+        return self.options.get(key, default)
+
+
+@dataclass
+class Context:
+    """What building a channel needs beyond its settings: the secret and the clocks."""
+
+    secret: Callable[[], str]  # the destination's secret, read when first needed
+    forget_secret: Callable[[], None] = lambda: None  # it was rejected: read again next time
+    window_minutes: int | None = None
+    slack_channel: str | None = None  # the label [alerts] slack_channel shows
+    timeout: int = 10
+    sleep: Sleep = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    now: Callable[[], float] = time.time
+    client: Callable[[str], Any] | None = None  # boto3 client factory (sns), lazily boto3
+    severity: Callable[[Finding], str] = lambda _f: "medium"  # the settings' severity()
+
+
+@dataclass(frozen=True)
+class ChannelType:
+    """A destination type as the settings, the CLI and the factory see it."""
+
+    name: str
+    build: Callable[[Destination, Context], Channel]
+    required: tuple[str, ...] = ()  # keys a [[destinations]] entry of this type must have
+    optional: tuple[str, ...] = ()
+    secret: str | None = "secret"  # what the secret is ("Slack bot token"); None: no secret
+    check_secret: Callable[[str], str | None] = lambda _value: None  # a problem, or None
+    pages: bool = False  # wakes people up: only routes that name it reach it

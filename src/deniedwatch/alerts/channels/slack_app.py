@@ -1,0 +1,128 @@
+"""Destination type ``slack-app``: a Slack app's bot token and the Web API, with threads.
+
+The first alert of a group is a ``chat.postMessage`` in ``channel``; repeats of
+the group within the dedup window go into that message's thread as they arrive,
+and ``chat.update`` shows the group's running count on the parent. The parent's
+``channel``/``ts`` are kept in the dedup store (the delivery loop passes them
+back through ``reply``). slack_sdk's WebClient with our retry handlers: 429 waits
+what Retry-After says (capped), 5xx and connection errors back off.
+Scopes the bot needs: ``chat:write`` (and ``chat:write.public`` to post in a
+public channel it was not invited to).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from deniedwatch.alerts.budget import Digest
+from deniedwatch.alerts.channels.base import (
+    ChannelType,
+    Context,
+    DeliveryFailed,
+    Destination,
+    ThreadRef,
+)
+from deniedwatch.alerts.group import Alert
+from deniedwatch.alerts.retry import Pacer
+from deniedwatch.alerts.slack import render, render_digest, render_repeat
+from deniedwatch.alerts.text import clean
+from deniedwatch.secrets import redact
+
+DEFAULT_API_URL = "https://slack.com/api/"
+ENV_API_URL = "DENIEDWATCH_SLACK_API_URL"  # GovSlack and tests: another Web API base
+# Answers that mean the token no longer works: read the secret again next time.
+_REVOKED = {"invalid_auth", "token_revoked", "token_expired", "account_inactive", "not_authed"}
+
+
+class SlackAppChannel:
+    def __init__(self, name: str, channel: str, api_url: str, ctx: Context) -> None:
+        self.name = name
+        self.channel = channel
+        self.api_url = api_url if api_url.endswith("/") else api_url + "/"
+        self.ctx = ctx
+        self.pacer = Pacer(clock=ctx.clock, sleep=ctx.sleep)
+        self._client: Any = None
+
+    def _web(self) -> Any:
+        if self._client is None:
+            from slack_sdk import WebClient
+
+            from deniedwatch.alerts.channels._slack_sdk import retry_handlers, sdk_logger
+
+            try:
+                token = self.ctx.secret()
+            except Exception as exc:
+                raise DeliveryFailed(redact(f"no Slack bot token: {exc}")) from None
+            self._client = WebClient(
+                token=token,
+                base_url=self.api_url,
+                timeout=self.ctx.timeout,
+                logger=sdk_logger,
+                retry_handlers=retry_handlers(self.ctx.sleep, self.ctx.now),
+            )
+        return self._client
+
+    def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
+        client = self._web()
+        self.pacer.wait()
+        try:
+            response = getattr(client, method)(**kwargs)
+        except Exception as exc:
+            data = getattr(getattr(exc, "response", None), "data", None)
+            error = data.get("error") if isinstance(data, dict) else None
+            if error in _REVOKED:
+                self.ctx.forget_secret()
+                self._client = None
+            status = getattr(getattr(exc, "response", None), "status_code", None)
+            reason = error or f"{type(exc).__name__}: {exc}"
+            where = f"HTTP {status}: " if status else ""
+            raise DeliveryFailed(redact(clean(f"Slack {method}: {where}{reason}"))[:300]) from None
+        return dict(response.data) if isinstance(response.data, dict) else {}
+
+    def send(self, alert: Alert) -> ThreadRef | None:
+        payload = render(
+            alert, slack_channel=self.ctx.slack_channel, window_minutes=self.ctx.window_minutes
+        )
+        data = self._call("chat_postMessage", channel=self.channel, **payload)
+        channel, ts = data.get("channel"), data.get("ts")
+        if isinstance(channel, str) and isinstance(ts, str):
+            return ThreadRef(channel, ts)
+        return None
+
+    def send_digest(self, digest: Digest) -> None:
+        payload = render_digest(digest, slack_channel=self.ctx.slack_channel)
+        self._call("chat_postMessage", channel=self.channel, **payload)
+
+    def reply(self, alert: Alert, thread: ThreadRef, total: int) -> None:
+        self._call(
+            "chat_postMessage", channel=thread.channel, thread_ts=thread.ts, **render_repeat(alert)
+        )
+        parent = render(
+            alert,
+            slack_channel=self.ctx.slack_channel,
+            window_minutes=self.ctx.window_minutes,
+            total=total,
+        )
+        self._call("chat_update", channel=thread.channel, ts=thread.ts, **parent)
+
+
+def _check(value: str) -> str | None:
+    if not value.startswith("xox") or any(c.isspace() for c in value):
+        return "a Slack bot token starts with xoxb-"
+    return None
+
+
+def _build(dest: Destination, ctx: Context) -> SlackAppChannel:
+    api_url = os.environ.get(ENV_API_URL) or dest.option("api_url") or DEFAULT_API_URL
+    return SlackAppChannel(dest.name, dest.option("channel"), api_url, ctx)
+
+
+TYPE = ChannelType(
+    name="slack-app",
+    build=_build,
+    required=("channel",),
+    optional=("api_url",),
+    secret="Slack bot token (xoxb-...)",
+    check_secret=_check,
+)

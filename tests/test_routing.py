@@ -1,0 +1,285 @@
+"""Routing settings, the router and severity: pure, no server.
+
+Settings errors name file:line:key; the router sends each finding where its
+routes say; severity follows the documented table and the settings' rules.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from deniedwatch.alerts.channels.registry import MODULES, TYPES, channel_type
+from deniedwatch.alerts.pipeline import router
+from deniedwatch.config import ConfigError, parse_settings
+from deniedwatch.finding import Finding
+from deniedwatch.severity import builtin_severity, severity
+from live_support import denial
+
+PATH = Path("deniedwatch.toml")
+
+DESTINATIONS = """
+[[destinations]]
+name = "sec-slack"
+type = "slack"
+url_env = "SEC_SLACK_URL"
+
+[[destinations]]
+name = "b-app"
+type = "slack-app"
+channel = "C0123456789"
+url_env = "B_TOKEN"
+
+[[destinations]]
+name = "oncall-pd"
+type = "pagerduty"
+url_env = "PD_KEY"
+
+[[destinations]]
+name = "mail"
+type = "sns"
+topic_arn = "arn:aws:sns:eu-west-1:111122223333:deniedwatch"
+"""
+
+
+def settings(text: str):
+    return parse_settings(text, PATH)
+
+
+def error(text: str) -> str:
+    with pytest.raises(ConfigError) as failure:
+        settings(text)
+    return str(failure.value)
+
+
+def finding(**kw) -> Finding:
+    return Finding.from_record(denial(**kw))
+
+
+def test_the_contract_parses() -> None:
+    s = settings(
+        DESTINATIONS
+        + """
+[[routes]]
+name = "prod"
+accounts = ["111122223333"]
+severity = ["high", "medium"]
+destinations = ["sec-slack", "oncall-pd"]
+continue = false
+"""
+    )
+    assert [d.name for d in s.destinations] == ["sec-slack", "b-app", "oncall-pd", "mail"]
+    assert s.destinations[1].option("channel") == "C0123456789"
+    assert s.destinations[0].url_env == "SEC_SLACK_URL" and s.destinations[0].line == 2
+    (route,) = s.routes
+    assert route.accounts == {"111122223333"} and route.severity == {"high", "medium"}
+    assert route.destinations == ("sec-slack", "oncall-pd") and route.continue_ is False
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            DESTINATIONS + '\n[[routes]]\nname = "x"\ndestinations = ["nope"]\n',
+            "deniedwatch.toml:25: routes[0].destinations: unknown destination 'nope'",
+        ),
+        (
+            DESTINATIONS + '\n[[destinations]]\nname = "mail"\ntype = "sns"\n',
+            "deniedwatch.toml:24: destinations[4].name: duplicate destination name 'mail'",
+        ),
+        (
+            '[[destinations]]\nname = "app"\ntype = "slack-app"\n',
+            "deniedwatch.toml:1: destinations[0]: type slack-app needs channel",
+        ),
+        (
+            '[[destinations]]\nname = "x"\ntype = "carrier-pigeon"\n',
+            "deniedwatch.toml:3: destinations[0].type: type must be one of slack, slack-app",
+        ),
+        (
+            '[[destinations]]\nname = "Bad Name"\ntype = "slack"\n',
+            "deniedwatch.toml:2: destinations[0].name: needs a name of a-z, 0-9 and -",
+        ),
+        (
+            '[[destinations]]\nname = "x"\ntype = "slack"\nchannel = "C1"\n',
+            "deniedwatch.toml:4: destinations[0].channel: unknown key for type slack",
+        ),
+        (
+            '[[destinations]]\nname = "x"\ntype = "pagerduty"\nevents_url = "http://evil"\n',
+            "deniedwatch.toml:4: destinations[0].events_url: must be an https:// URL",
+        ),
+        (
+            '[[destinations]]\nname = "x"\ntype = "sns"\nurl_env = "X"\n',
+            "deniedwatch.toml:4: destinations[0].url_env: type sns has no secret",
+        ),
+        (
+            DESTINATIONS + '\n[[routes]]\ndestinations = ["mail"]\nseverity = ["urgent"]\n',
+            "deniedwatch.toml:25: routes[0].severity: must be among high, medium, low",
+        ),
+        (
+            DESTINATIONS + '\n[[routes]]\ndestinations = ["mail"]\naccounts = ["123"]\n',
+            "deniedwatch.toml:25: routes[0].accounts: account ids are 12 digits",
+        ),
+        (
+            DESTINATIONS + '\n[[routes]]\ndestinations = ["mail"]\nregion = ["x"]\n',
+            "deniedwatch.toml:25: routes[0].region: unknown key",
+        ),
+        (
+            '[[routes]]\ndestinations = ["x"]\n',
+            "deniedwatch.toml:2: routes[0].destinations: routes need [[destinations]]",
+        ),
+        (
+            '[[severity.rule]]\nevent_name = "Get*"\nlevel = "urgent"\n',
+            "deniedwatch.toml:3: severity.rule[0].level: must be one of high, medium, low",
+        ),
+        (
+            '[ous]\n"ou-ab12-cd34ef56" = ["1"]\n',
+            "deniedwatch.toml:2: ous.ou-ab12-cd34ef56: account ids are 12 digits",
+        ),
+    ],
+)
+def test_settings_errors_name_file_line_and_key(text: str, expected: str) -> None:
+    assert error(text).startswith(expected), error(text)
+
+
+def test_routes_first_match_wins_unless_continue() -> None:
+    s = settings(
+        DESTINATIONS
+        + """
+[ous]
+"ou-ab12-cd34ef56" = ["444455556666"]
+
+[[routes]]
+name = "page"
+severity = ["high"]
+destinations = ["oncall-pd"]
+continue = true
+
+[[routes]]
+name = "prod"
+accounts = ["111122223333"]
+destinations = ["sec-slack"]
+
+[[routes]]
+name = "dev-ou"
+ous = ["ou-ab12-cd34ef56"]
+destinations = ["b-app"]
+
+[[routes]]
+name = "also-dev"
+ous = ["ou-ab12-cd34ef56"]
+destinations = ["mail"]
+"""
+    )
+    r = router(s, s.destinations)
+    low = finding(account="111122223333")  # a read-only denial of the same account
+    assert r.decide(low).routes == ("prod",) and r.destinations(low) == ("sec-slack",)
+    high = finding(account="111122223333", source="iam.amazonaws.com", event_name="CreateUser")
+    assert r.decide(high).routes == ("page", "prod")
+    assert r.destinations(high) == ("oncall-pd", "sec-slack")
+    dev = finding(account="444455556666")
+    assert r.decide(dev).routes == ("dev-ou",) and r.destinations(dev) == ("b-app",)
+    other = finding(account="999999999999")
+    assert r.decide(other).routes == ("(default)",)
+    assert r.destinations(other) == ("sec-slack", "b-app", "mail")  # never the pager
+
+
+def test_without_routes_everything_goes_to_the_defaults_and_never_pages() -> None:
+    s = settings(DESTINATIONS)
+    r = router(s, s.destinations)
+    high = finding(source="iam.amazonaws.com", event_name="CreateUser")
+    assert r.destinations(high) == ("sec-slack", "b-app", "mail")
+    marked = settings(DESTINATIONS.replace('type = "sns"', 'type = "sns"\ndefault = true'))
+    assert router(marked, marked.destinations).destinations(high) == ("mail",)
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        (denial(), "low"),  # read-only, same account, no explicit deny
+        (denial(event_name="PutObject"), "medium"),  # a write
+        (
+            denial(
+                message="User: x is not authorized to perform: s3:GetObject with an "
+                "explicit deny in a service control policy"
+            ),
+            "medium",
+        ),
+        (denial(source="iam.amazonaws.com", event_name="AttachUserPolicy"), "high"),
+        (denial(source="s3.amazonaws.com", event_name="PutBucketPolicy"), "high"),
+        (denial(source="cloudtrail.amazonaws.com", event_name="StopLogging"), "high"),
+        (
+            denial(
+                userIdentity={
+                    "type": "Root",
+                    "arn": "arn:aws:iam::111122223333:root",
+                    "accountId": "111122223333",
+                }
+            ),
+            "high",
+        ),
+        (
+            denial(
+                userIdentity={
+                    "type": "AssumedRole",
+                    "accountId": "999988887777",
+                    "arn": "arn:aws:sts::999988887777:assumed-role/x/y",
+                }
+            ),
+            "high",  # a caller from another account
+        ),
+        (
+            denial(userIdentity={"type": "AWSService", "invokedBy": "config.amazonaws.com"}),
+            "low",  # a service of the account reading is not "another account"
+        ),
+    ],
+)
+def test_severity_table(record, expected) -> None:
+    assert builtin_severity(Finding.from_record(record)) == expected
+
+
+def test_severity_rules_override_the_table_first_match_wins() -> None:
+    s = settings(
+        """
+[[severity.rule]]
+event_source = "iam.amazonaws.com"
+principal_name = "terraform"
+level = "low"
+
+[[severity.rule]]
+event_name = "Get*"
+account_id = "111122223333"
+level = "high"
+"""
+    )
+    tf = finding(user="terraform", source="iam.amazonaws.com", event_name="CreateRole")
+    assert builtin_severity(tf) == "high" and severity(tf, s.severity_rules) == "low"
+    assert severity(finding(), s.severity_rules) == "high"
+    assert severity(finding(account="444455556666"), s.severity_rules) == "low"
+
+
+def test_every_registered_type_is_one_module_with_its_type() -> None:
+    assert TYPES == ("slack", "slack-app", "teams", "pagerduty", "sns")
+    for name, module in MODULES.items():
+        kind = channel_type(name)
+        assert kind.name == name and module.endswith(name.replace("-", "_"))
+    assert [t for t in TYPES if channel_type(t).pages] == ["pagerduty"]
+
+
+def test_channel_modules_do_not_import_the_delivery_loop_or_each_other() -> None:
+    import ast
+
+    from deniedwatch.alerts import channels
+
+    folder = Path(channels.__file__).parent
+    for path in folder.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        imported = {
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module
+        }
+        assert "deniedwatch.alerts.deliver" not in imported, path.name
+        if path.stem in {m.rsplit(".", 1)[1] for m in MODULES.values()}:
+            others = {m for m in MODULES.values() if not m.endswith("." + path.stem)}
+            assert not imported & others, path.name

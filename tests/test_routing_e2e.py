@@ -1,0 +1,221 @@
+"""Routing end to end: the real Lambda handler, settings with [[destinations]] and
+[[routes]], and loopback stand-ins for every service it talks to.
+
+Account A goes to a Slack webhook, account B to a Slack app (threads) and a Teams
+Workflows webhook, and high severity also to PagerDuty. The dedup table is a moto
+server. Simulated: moto does not run Lambda, so the handler is called in-process as
+the runtime would call it; the stand-ins answer like the services' documented APIs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from deniedwatch import lambda_handler
+from deniedwatch.alerts.deliver import DeliveryError
+from deniedwatch.metrics import Metrics
+from live_support import (
+    FakeTime,
+    SlackStandIn,
+    create_dedup_table,
+    denial,
+    status,
+    subscription_payload,
+)
+from standins import BOT_TOKEN, PD_KEY, PagerDutyStandIn, SlackApiStandIn, TeamsStandIn
+
+A = "111111111111"
+B = "222222222222"
+
+
+def settings_text(slack_api: str, pd_url: str) -> str:
+    return f"""
+[accounts]
+"{A}" = "account-a"
+"{B}" = "account-b"
+
+[alerts]
+dedup_window_minutes = 60
+
+[[destinations]]
+name = "a-slack"
+type = "slack"
+url_env = "A_SLACK_URL"
+
+[[destinations]]
+name = "b-app"
+type = "slack-app"
+channel = "C0B"
+api_url = "{slack_api}"
+url_env = "B_SLACK_TOKEN"
+
+[[destinations]]
+name = "b-teams"
+type = "teams"
+url_env = "B_TEAMS_URL"
+
+[[destinations]]
+name = "oncall"
+type = "pagerduty"
+events_url = "{pd_url}"
+url_env = "ONCALL_PD_KEY"
+
+[[routes]]
+name = "page-high"
+severity = ["high"]
+destinations = ["oncall"]
+continue = true
+
+[[routes]]
+name = "a"
+accounts = ["{A}"]
+destinations = ["a-slack"]
+
+[[routes]]
+name = "b"
+accounts = ["{B}"]
+destinations = ["b-app", "b-teams"]
+"""
+
+
+def read(user: str, account: str) -> dict:
+    """A read-only denial of a principal of the same account: low severity."""
+    return denial(user=user, account=account)
+
+
+def iam_write(user: str, account: str) -> dict:
+    """A denied IAM write: high severity (pages)."""
+    return denial(
+        user=user, account=account, source="iam.amazonaws.com", event_name="PutRolePolicy"
+    )
+
+
+@pytest.fixture
+def world(aws_env, unique_name, monkeypatch, tmp_path, httpserver):
+    for name in (
+        "DENIEDWATCH_SLACK_SECRET_ARN",
+        "SLACK_WEBHOOK_URL",
+        "DENIEDWATCH_SNS_TOPIC_ARN",
+        "DENIEDWATCH_SECRETS_ARN",
+        "DENIEDWATCH_SLACK_API_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    webhook = SlackStandIn(httpserver)
+    app = SlackApiStandIn(httpserver)
+    teams = TeamsStandIn(httpserver)
+    pd = PagerDutyStandIn(httpserver)
+    config = tmp_path / "deniedwatch.toml"
+    config.write_text(settings_text(app.api_url, pd.url))
+    monkeypatch.setenv("DENIEDWATCH_CONFIG", str(config))
+    monkeypatch.setenv("DENIEDWATCH_DEDUP_TABLE", create_dedup_table(unique_name("route")))
+    monkeypatch.setenv("A_SLACK_URL", webhook.url)
+    monkeypatch.setenv("B_SLACK_TOKEN", BOT_TOKEN)
+    monkeypatch.setenv("B_TEAMS_URL", teams.url)
+    monkeypatch.setenv("ONCALL_PD_KEY", PD_KEY)
+    fake = FakeTime()
+    lambda_handler.reset()
+    rt = lambda_handler.build_runtime(sleep=fake.sleep, clock=fake.monotonic, slack_timeout=2)
+    monkeypatch.setattr(lambda_handler, "_runtime", rt)
+    yield webhook, app, teams, pd
+    lambda_handler.reset()
+
+
+def headers(bodies) -> list[str]:
+    return sorted(b["blocks"][0]["text"]["text"] for b in bodies)
+
+
+def card_titles(teams: TeamsStandIn) -> list[str]:
+    return sorted(c["body"][0]["inlines"][0]["text"] for c in teams.cards())
+
+
+def test_each_destination_gets_exactly_what_its_routes_select(world, capsys):
+    webhook, app, teams, pd = world
+    lambda_handler.handler(
+        subscription_payload(
+            [
+                read("alice", A),
+                read("alice", A),
+                iam_write("mallory", A),
+                read("bob", B),
+                iam_write("eve", B),
+            ]
+        ),
+        None,
+    )
+    assert headers(webhook.bodies) == [
+        "🚫 AccessDenied: iam:PutRolePolicy by mallory",
+        "🚫 AccessDenied: s3:GetObject by alice",
+    ]
+    assert headers(app.parents()) == [
+        "🚫 AccessDenied: iam:PutRolePolicy by eve",
+        "🚫 AccessDenied: s3:GetObject by bob",
+    ]
+    assert card_titles(teams) == [
+        "🚫 AccessDenied: iam:PutRolePolicy by eve",
+        "🚫 AccessDenied: s3:GetObject by bob",
+    ]
+    paged = sorted(e["payload"]["summary"] for e in pd.events)
+    assert len(paged) == 2
+    assert paged[0].startswith("AccessDenied: iam:PutRolePolicy by eve in 222222222222")
+    assert paged[1].startswith("AccessDenied: iam:PutRolePolicy by mallory in 111111111111")
+    assert {e["payload"]["severity"] for e in pd.events} == {"critical"}
+    # Metrics carry a destination dimension.
+    emf = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"_aws"' in x]
+    delivered = {m["destination"]: m["AlertsDelivered"] for m in emf if "destination" in m}
+    assert delivered == {"a-slack": 2, "b-app": 2, "b-teams": 2, "oncall": 2}
+
+
+def test_repeats_go_into_the_slack_thread_and_pagerduty_is_not_paged_twice(world):
+    webhook, app, teams, pd = world
+    lambda_handler.handler(subscription_payload([read("bob", B), iam_write("eve", B)]), None)
+    (bob_ts,) = [ts for ts, m in app.messages.items() if "bob" in m["text"]]
+    # Within the window: repeats are held for the webhook, Teams and PagerDuty ...
+    lambda_handler.handler(subscription_payload([read("bob", B)] * 3), None)
+    lambda_handler.handler(subscription_payload([read("bob", B), iam_write("eve", B)]), None)
+    assert len(teams.bodies) == 2 and len(pd.events) == 1 and webhook.bodies == []
+    # ... and go into the Slack app's thread as they arrive, the parent showing the count.
+    replies = app.replies[bob_ts]
+    assert [r["text"] for r in replies] == [
+        "3 denied calls more: 2026-11-20T09:05:31Z",
+        "1 denied call more: 2026-11-20T09:05:31Z",
+    ]
+    assert all(r["channel"] == "C0B" for r in replies)
+    parent = app.messages[bob_ts]
+    assert "*5 in all* so far" in json.dumps(parent["blocks"])
+    assert parent["text"].endswith("(5 times)")
+    updates = [body for method, body in app.calls if method == "chat.update"]
+    assert [u["ts"] for u in updates].count(bob_ts) == 2
+
+    # After the window a new alert for eve's group goes out: PagerDuty gets the same
+    # dedup_key, so it stays one incident.
+    rt = lambda_handler.runtime()
+    later = subscription_payload([iam_write("eve", B)])
+    lambda_handler.process(later, rt, Metrics(write=lambda _: None), now=time.time() + 3700)
+    (events,) = pd.incidents().values()
+    assert len(events) == 2 and all("by eve" in e["payload"]["summary"] for e in events)
+
+
+def test_a_failing_destination_does_not_stop_the_others_and_is_retried_alone(world):
+    webhook, app, teams, pd = world
+    teams.script = [status(500)] * 4  # the first post and its three retries
+    payload = subscription_payload([read("carol", B), read("dan", B)])
+    with pytest.raises(DeliveryError, match="b-teams"):
+        lambda_handler.handler(payload, None)
+    assert headers(app.parents()) == [
+        "🚫 AccessDenied: s3:GetObject by carol",
+        "🚫 AccessDenied: s3:GetObject by dan",
+    ]
+    assert teams.bodies == [] and teams.requests == 4  # dan was skipped: Teams is down
+
+    lambda_handler.handler(payload, None)  # AWS retries the batch; Teams is back
+    assert card_titles(teams) == [
+        "🚫 AccessDenied: s3:GetObject by carol",
+        "🚫 AccessDenied: s3:GetObject by dan",
+    ]
+    assert len(app.parents()) == 2  # the Slack app was not posted to again
+    assert [m for m, _ in app.calls].count("chat.postMessage") == 2
+    assert webhook.bodies == [] and pd.events == []
