@@ -29,19 +29,24 @@ CUSTOM = DenialRule(
     ignored_codes=frozenset({"AccessDeniedException", "ForbiddenException"}),
 )
 RULES = [DenialRule(), CUSTOM]
-EVERY_CODE = [
-    *DENIAL_SUBSTRINGS,
-    *DENIAL_SUFFIXES,
-    *FAMILY_EXAMPLES,
-    *DENIAL_EXACT,
-    *sorted(CUSTOM.extra_codes),  # a frozenset: its order differs between xdist workers
-    *NON_DENIALS,
-    "Client.AccessDeniedForReasons",
-    "xUnauthorizedOperation",
-    "UnauthorizedOperation ",  # trailing space: not at the end
-    "Client.Custom-Denied",  # the extra code's "*" is a literal star, not a wildcard
-    "Back\\slash",
-]
+# In a fixed order (sets are sorted): pytest-xdist workers must collect the same tests.
+EVERY_CODE = list(
+    dict.fromkeys(
+        [
+            *DENIAL_SUBSTRINGS,
+            *DENIAL_SUFFIXES,
+            *FAMILY_EXAMPLES,
+            *DENIAL_EXACT,
+            *sorted(CUSTOM.extra_codes),
+            *sorted(CUSTOM.ignored_codes),
+            *NON_DENIALS,
+            "Client.AccessDeniedForReasons",
+            "xUnauthorizedOperation",
+            "UnauthorizedOperation ",  # trailing space: not at the end
+            "Client.Custom-Denied",  # the extra code's "*" is a literal star, not a wildcard
+        ]
+    )
+)
 
 
 # -- the matcher follows the documentation's own examples -----------------------------

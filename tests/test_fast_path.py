@@ -23,7 +23,7 @@ from deniedwatch.alerts.group import GroupKey
 from deniedwatch.alerts.pipeline import Pipeline
 from deniedwatch.metrics import Metrics
 from deniedwatch.sources.cwlogs import PayloadError
-from deniedwatch.sources.invocation import Shape, decode_invocation
+from deniedwatch.sources.invocation import FLUSH_EVENT, Shape, decode_invocation
 from live_support import (
     FakeTime,
     SlackStandIn,
@@ -100,6 +100,7 @@ def test_scheduled_event_is_recognised_not_read_as_a_denial(env, fake) -> None:
         "detail": {},
     }
     assert decode_invocation(scheduled).shape is Shape.SCHEDULE
+    assert decode_invocation(FLUSH_EVENT).shape is Shape.SCHEDULE
     start(env, fake)
     assert lambda_handler.handler(scheduled, None) == {"status": "scheduled-event"}
 

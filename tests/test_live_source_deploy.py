@@ -146,6 +146,13 @@ def test_deploy_both_on_moto_keeps_the_log_group_and_adds_the_fast_path(
     _assert_fast_path_wired(stack, ids, "both")
     assert {"TrailLogGroup", "TrailLogsRole"} <= ids.keys()
 
+    # a denial the fast path could not alert shows in `status`
+    sqs = boto3.client("sqs")
+    sqs.send_message(QueueUrl=ids["DenialEventsDeadLetterQueue"], MessageBody="{}")
+    status = cli("status", "--stack-name", stack, "--region", "us-east-1")
+    assert "events dead-letter queue" in status.stdout
+    assert "1 denials the fast path could not alert" in status.stderr
+
 
 def test_deploy_refuses_when_eventbridge_disagrees_and_creates_nothing(
     aws_env, cli, unique_name, monkeypatch

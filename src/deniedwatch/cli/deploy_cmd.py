@@ -482,6 +482,9 @@ def status(stack_name: StackOpt = None, region: RegionOpt = None, config: Config
         table.add_row("function errors (24 h)", show(n, n == 0))
     if report.dead_letters is not None:
         table.add_row("dead-letter queue", show(report.dead_letters, report.dead_letters == 0))
+    if report.events_dead_letters is not None:
+        n = report.events_dead_letters
+        table.add_row("events dead-letter queue", show(n, n == 0))
     from rich.console import Console
 
     Console(highlight=False).print(table)

@@ -214,6 +214,7 @@ class StatusReport:
     email_subscriptions: dict[str, bool] = field(default_factory=dict)  # endpoint -> confirmed
     function_errors_24h: int | None = None
     dead_letters: int | None = None
+    events_dead_letters: int | None = None  # the fast path's (live_source eventbridge / both)
     unreadable: list[str] = field(default_factory=list)  # what could not be checked, and why
 
 
@@ -236,6 +237,11 @@ def health_problems(report: StatusReport) -> list[str]:
         problems.append(f"the function failed {report.function_errors_24h} times in 24 h")
     if report.dead_letters:
         problems.append(f"{report.dead_letters} undelivered alerts in the dead-letter queue")
+    if report.events_dead_letters:
+        problems.append(
+            f"{report.events_dead_letters} denials the fast path could not alert in the events "
+            "dead-letter queue (docs/live-sources.md)"
+        )
     return problems + [f"could not check {u}" for u in report.unreadable]
 
 
@@ -295,13 +301,23 @@ def gather_status(clients: Any, stack_name: str, now: datetime | None = None) ->
             report.function_errors_24h = int(sum(p["Sum"] for p in stats.get("Datapoints", [])))
 
         probe("the function's errors", errors)
+
+    def depth(queue: str) -> int:
+        attrs = clients("sqs").get_queue_attributes(
+            QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attrs.get("ApproximateNumberOfMessages", 0))
+
     if queue := ids.get("DeadLetterQueue"):
 
-        def depth() -> None:
-            attrs = clients("sqs").get_queue_attributes(
-                QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"]
-            )["Attributes"]
-            report.dead_letters = int(attrs.get("ApproximateNumberOfMessages", 0))
+        def alerts_depth() -> None:
+            report.dead_letters = depth(queue)
 
-        probe("the dead-letter queue", depth)
+        probe("the dead-letter queue", alerts_depth)
+    if events_queue := ids.get("DenialEventsDeadLetterQueue"):
+
+        def events_depth() -> None:
+            report.events_dead_letters = depth(events_queue)
+
+        probe("the events dead-letter queue", events_depth)
     return report

@@ -7,10 +7,10 @@ Three live shapes carry CloudTrail records, and each becomes the same ``Item``s:
   from the fast path's event source mapping;
 - one EventBridge envelope, when a rule invokes the function directly.
 
-Two more shapes carry no records: a CloudWatch Logs control message and a scheduled
-EventBridge event (the alert policy's flush). Anything else raises PayloadError so the
-invocation fails and AWS retries it. Modelled on Powertools' ``CloudWatchLogsEvent``:
-decode once, then iterate. Stdlib only: this is on the Lambda's import path.
+Two more shapes carry no records: a CloudWatch Logs control message and the scheduled
+flush (``FLUSH_EVENT``, or an EventBridge "Scheduled Event"). Anything else raises
+PayloadError so the invocation fails and AWS retries it. Modelled on Powertools'
+``CloudWatchLogsEvent``: decode once, then iterate. Stdlib only: on the Lambda's import path.
 """
 
 from __future__ import annotations
@@ -26,6 +26,10 @@ from deniedwatch.sources import cwlogs, eventbridge
 from deniedwatch.sources.cwlogs import BadRecord, PayloadError
 
 SQS_EVENT_SOURCE = "aws:sqs"
+# The constant input of the stack's scheduled rule that asks the function to summarise
+# closed dedup windows (the alert policy's flush); any EventBridge "Scheduled Event" is
+# taken as the same request.
+FLUSH_EVENT = {"deniedwatch": "flush-held-windows"}
 
 
 class Shape(enum.Enum):
@@ -104,6 +108,8 @@ class Invocation:
 def decode_invocation(event: Any) -> Invocation:
     """The Lambda event -> Invocation; raises PayloadError when it is none of the shapes."""
     if isinstance(event, Mapping):
+        if event == FLUSH_EVENT:
+            return Invocation(Shape.SCHEDULE, batch_id=_digest(["schedule"]))
         if "awslogs" in event:
             return _from_cloudwatch_logs(event)
         records = event.get("Records")
