@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -49,6 +50,16 @@ def fake() -> FakeTime:
 def env(lambda_env):
     """A clean Lambda environment: no channel, no table, no settings file."""
     return lambda_env
+
+
+def process(event) -> dict:
+    """The handler's work with its whole result: for an SQS batch the handler itself returns
+    only the partial batch response (test_handler_returns_exactly_the_partial_batch_response)."""
+    metrics = Metrics()
+    try:
+        return lambda_handler.process(event, lambda_handler.runtime(), metrics, now=time.time())
+    finally:
+        metrics.flush()
 
 
 class Recorder:
@@ -171,7 +182,7 @@ def test_forged_envelope_on_the_queue_is_a_bad_record_not_an_alert(env, fake, ht
     start(env, fake)
     forged = eventbridge_event(denial(user="blame-me"), source="acme.app")
     batch = {"Records": [sqs_message(forged), sqs_message("not json {")]}
-    result = lambda_handler.handler(batch, None)
+    result = process(batch)
     assert result["findings"] == 0 and result["batchItemFailures"] == [] and slack.bodies == []
     out = capsys.readouterr().out
     bad = [json.loads(x) for x in out.splitlines() if '"bad-record"' in x]
@@ -201,7 +212,7 @@ def test_a_failed_alert_returns_only_its_message_and_the_redelivery_posts_it(
     users = ["a", "b", "c"]
     batch = sqs_batch([denial(user=u) for u in users])
     message_of = dict(zip(users, [m["messageId"] for m in batch["Records"]], strict=True))
-    first = lambda_handler.handler(batch, None)  # does not raise: the batch is partial
+    first = process(batch)  # does not raise: the batch is partial
     assert first["sent"] == 1
     (posted,) = [poster(b) for b in slack.ok_posts()]
     # Slack took one alert, then failed the next; the third was not tried (the channel
@@ -212,12 +223,12 @@ def test_a_failed_alert_returns_only_its_message_and_the_redelivery_posts_it(
     # SQS redelivers only those messages (same messageIds), here one batch each
     by_id = {m["messageId"]: m for m in batch["Records"]}
     for message_id in returned:
-        again = lambda_handler.handler({"Records": [by_id[message_id]]}, None)
+        again = process({"Records": [by_id[message_id]]})
         assert again["batchItemFailures"] == [] and again["sent"] == 1
     assert sorted(poster(b) for b in slack.ok_posts()) == users
 
     # a third delivery of a message that already went out posts nothing
-    assert lambda_handler.handler({"Records": [by_id[message_of[posted]]]}, None)["sent"] == 0
+    assert process({"Records": [by_id[message_of[posted]]]})["sent"] == 0
     assert len(slack.ok_posts()) == 3
 
 
@@ -287,3 +298,17 @@ def test_both_mode_retries_of_the_backstop_payload_still_deliver(
         lambda_handler.handler(payload, None)
     lambda_handler.handler(payload, None)  # AWS's retry, Slack healthy again
     assert len(slack.ok_posts()) == 1
+
+
+def test_handler_returns_exactly_the_partial_batch_response(env, fake, httpserver, capsys) -> None:
+    """Lambda reads {"batchItemFailures": [{"itemIdentifier": ...}]}; nothing else goes back,
+    and the summary is a log line."""
+    slack = SlackStandIn(httpserver, [status(503)] * 4)
+    env.setenv("SLACK_WEBHOOK_URL", slack.url)
+    start(env, fake)
+    batch = sqs_batch([denial(user="a")])
+    response = lambda_handler.handler(batch, None)
+    assert response == {"batchItemFailures": [{"itemIdentifier": batch["Records"][0]["messageId"]}]}
+    out = capsys.readouterr().out
+    (summary,) = [json.loads(x) for x in out.splitlines() if '"batch-result"' in x]
+    assert summary["findings"] == 1 and summary["sent"] == 0 and summary["failed_messages"] == 1

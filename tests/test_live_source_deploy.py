@@ -241,3 +241,31 @@ def test_plan_passes_the_live_source_and_batching_as_parameters() -> None:
     assert plan.DeployPlan("s", "eu-west-1", "b", "{ }").parameters("k")["LiveSource"] == (
         "cloudwatch-logs"
     )
+
+
+def test_existing_log_group_needs_a_free_filter_slot_only_when_subscribed() -> None:
+    """live_source=eventbridge hangs only the CIS metric filter on an existing group."""
+    from botocore.stub import Stubber
+
+    from deniedwatch.deploy import aws, plan
+
+    logs = boto3.client(
+        "logs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    group = {"logGroups": [{"logGroupName": "org/trail"}]}
+    full = {
+        "subscriptionFilters": [
+            {"filterName": n, "destinationArn": f"arn:aws:lambda:us-east-1:1:function:{n}"}
+            for n in ("siem", "archive")
+        ]
+    }
+    with Stubber(logs) as stub:
+        stub.add_response("describe_log_groups", group)
+        # no DescribeSubscriptionFilters call: the Stubber would fail on one
+        aws.check_existing_log_group(logs, "org/trail", "dw-alerts", subscribes=False)
+        stub.add_response("describe_log_groups", group)
+        stub.add_response("describe_subscription_filters", full)
+        with pytest.raises(plan.PlanError, match="already has 2 subscription filters"):
+            aws.check_existing_log_group(logs, "org/trail", "dw-alerts", subscribes=True)
+    assert not plan.DeployPlan("s", "r", "b", "{ }", live_source="eventbridge").subscribes_to_logs
+    assert plan.DeployPlan("s", "r", "b", "{ }", live_source="both").subscribes_to_logs

@@ -156,9 +156,22 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
     rt = runtime()
     metrics = Metrics()
     try:
-        return process(event, rt, metrics, now=time.time(), time_left=_time_left(context))
+        result = process(event, rt, metrics, now=time.time(), time_left=_time_left(context))
     finally:
         metrics.flush()
+    return lambda_response(result)
+
+
+def lambda_response(result: dict[str, Any]) -> dict[str, Any]:
+    """What Lambda gets back. For an SQS batch, the partial batch response alone, in the
+    documented syntax; its summary goes to the log instead.
+    https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html"""
+    if "batchItemFailures" not in result:
+        return result
+    failures = result["batchItemFailures"]
+    summary = {k: v for k, v in result.items() if k != "batchItemFailures"}
+    log("batch-result", **summary, failed_messages=len(failures))
+    return {"batchItemFailures": failures}
 
 
 def _time_left(context: Any) -> Callable[[], float] | None:

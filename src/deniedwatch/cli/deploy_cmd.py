@@ -279,7 +279,10 @@ def deploy(
             )
         if the_plan.existing_log_group:
             aws.check_existing_log_group(
-                session.client("logs"), the_plan.existing_log_group, f"{stack_name}-alerts"
+                session.client("logs"),
+                the_plan.existing_log_group,
+                f"{stack_name}-alerts",
+                subscribes=the_plan.subscribes_to_logs,
             )
         _show_plan(the_plan, account, bool(webhook), channel)
         if not yes and not typer.confirm("Deploy?", default=True):
@@ -338,7 +341,7 @@ def _show_plan(the_plan: Any, account: str, new_webhook: bool, channel: str | No
     ]
     for name, value in rows:
         err.print(f"  [dim]{name:>16}[/]  {escape(value)}")
-    if the_plan.live_source == "eventbridge":
+    if not the_plan.subscribes_to_logs:
         err.print(
             "[yellow]note:[/] the EventBridge rule sees this region's CloudTrail events only, "
             "on a best-effort basis; `--live-source both` keeps CloudWatch Logs (every region, "

@@ -160,11 +160,16 @@ def delete_secret(sm: Any, name: str) -> None:
 
 
 # -- existing-trail mode -----------------------------------------------------------
-def check_existing_log_group(logs: Any, name: str, function_name: str) -> None:
-    """The group must exist and have room for our subscription filter."""
+def check_existing_log_group(
+    logs: Any, name: str, function_name: str, *, subscribes: bool = True
+) -> None:
+    """The group must exist and, when the stack subscribes to it (not live_source
+    eventbridge, which only hangs the CIS metric filter on it), have room for our filter."""
     groups = logs.describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
     if not any(g["logGroupName"] == name for g in groups):
         raise PlanError(f"log group {name} does not exist in this account and region")
+    if not subscribes:
+        return
     filters = logs.describe_subscription_filters(logGroupName=name).get("subscriptionFilters", [])
     others = [f for f in filters if not f.get("destinationArn", "").endswith(f":{function_name}")]
     if len(others) >= SUBSCRIPTION_FILTER_LIMIT:

@@ -13,7 +13,9 @@ from importlib.resources import files
 from urllib.parse import urlsplit
 
 from deniedwatch.rules import DenialRule
-from deniedwatch.sources.invocation import DEFAULT_LIVE_SOURCE, LIVE_SOURCES
+from deniedwatch.sources.invocation import DEFAULT_LIVE_SOURCE, LIVE_SOURCES, Path
+
+EVENTBRIDGE_ONLY = Path.EVENTBRIDGE.value
 
 TEMPLATE_RESOURCE = "template.yaml"
 # Secrets Manager name of the webhook secret; the template builds the same name.
@@ -151,6 +153,11 @@ class DeployPlan:
     @property
     def uses_eventbridge(self) -> bool:
         return self.live_source != DEFAULT_LIVE_SOURCE
+
+    @property
+    def subscribes_to_logs(self) -> bool:
+        """A subscription filter on the log group (every mode but eventbridge)."""
+        return self.live_source != EVENTBRIDGE_ONLY
 
     def parameters(self, code_key: str) -> dict[str, str]:
         """CloudFormation parameters (strings, as the API wants them). Never the webhook."""
