@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint format bench reliability clean
+.PHONY: demo test lint format bench reliability clean vendor-js
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "deniedwatch needs Python >= 3.11 (set PYTHON=python3.12)")'
@@ -53,6 +53,18 @@ lint: $(VENV)/.installed-dev
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+## vendor-js: refresh the HTML report's chart library (vega, vega-lite, vega-embed) from npm
+VEGA_PACKAGES ?= vega@6 vega-lite@6 vega-embed@7
+VENDOR := src/deniedwatch/htmlreport/vendor
+vendor-js:
+	tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent $(VEGA_PACKAGES) >/dev/null && \
+	for p in vega vega-lite vega-embed; do \
+	  mkdir $$p && tar xzf $$p-[0-9]*.tgz -C $$p && \
+	  cp $$p/package/build/$$p.min.js $(CURDIR)/$(VENDOR)/ && \
+	  cp $$p/package/LICENSE $(CURDIR)/$(VENDOR)/LICENSE-$$p && \
+	  echo "$$p $$(node -p "require('./$$p/package/package.json').version")"; \
+	done; rm -rf $$tmp
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist src/*.egg-info

@@ -306,3 +306,26 @@ def test_no_credentials_is_one_line(cli: Cli, no_aws_credentials: str) -> None:
     assert result.exit_code == 2
     assert result.stderr.splitlines()[-1].startswith("error: no AWS credentials")
     assert "Traceback" not in result.stderr
+
+
+def test_ctrl_c_while_reading_results_stops_the_query(aws_env: str) -> None:
+    """Simulated: the interrupt arrives while a result page is being fetched."""
+    queue_results(aws_env, [])
+    real = boto3.client("athena")
+    stopped: list[str] = []
+
+    class Pages:
+        def paginate(self, **_: Any) -> Iterator[Any]:
+            raise KeyboardInterrupt
+            yield  # a generator, as boto3's paginators are
+
+    client = _Overlay(
+        real,
+        get_paginator=lambda name: Pages(),
+        stop_query_execution=lambda QueryExecutionId: stopped.append(QueryExecutionId),
+    )
+    source = AthenaSource(AthenaTarget(), Ruleset(), FindingFilter(), lambda: client)
+    source.prepare(ScanSummary())
+    with pytest.raises(KeyboardInterrupt, match="stopped reading Athena query"):
+        list(source.results())
+    assert stopped == [source.query_id]

@@ -7,15 +7,12 @@ import csv
 import io
 import json
 
-from rich.console import Console
-
 from blockkit_limits import limit_problems
-from deniedwatch import report
-from deniedwatch.alerts import wording
+from deniedwatch import report, termview
 from deniedwatch.alerts.email import body
 from deniedwatch.alerts.group import group_findings
 from deniedwatch.alerts.slack import render
-from deniedwatch.finding import Finding, history_note
+from deniedwatch.finding import Finding, with_history_note
 from live_support import denial, mrkdwn_texts
 
 SCP = "arn:aws:organizations::111122223333:policy/o-a1b2c3d4e5/service_control_policy/p-ab12"
@@ -55,29 +52,25 @@ def test_jsonl_json_and_csv_carry_the_fields() -> None:
         assert line[name] == whole[name] == row[name] == getattr(f, name)
 
 
-def _table_text(f: Finding) -> str:
-    console = Console(width=250, file=io.StringIO())
-    console.print(report.table([f], {}))
-    return console.file.getvalue()  # type: ignore[attr-defined]
-
-
-def test_table_shows_policy_arn_endpoint_and_note() -> None:
+def test_table_shows_policy_arn_endpoint_hint_and_note() -> None:
     f = finding()
-    cell = wording.why_details(f, history_note(f, None))
-    assert cell.splitlines() == [
-        "explicit deny in service control policy (SCP)",
-        SCP,
-        VPCE,
-        "not in Event history (a network activity event): see the trail's log files or log group",
-    ]
-    text = _table_text(f)  # the cell folds long lines: look for the short ones
-    assert VPCE in text and "explicit deny in" in text
+    wide = termview.render([f], {}, 250, group=False)  # one row per finding
+    assert f"endpoint: {VPCE}" in wide and "policy: arn:aws:organizations::" in wide
+    text = termview.render([f], {}, 60, group=False)  # one block per finding
+    compact = "".join(text.split())  # a block's folding only adds line breaks and indents
+    for part in (SCP, VPCE, f.hint or "", "not in Event history", "explicit deny in"):
+        assert "".join(part.split()) in compact, part
 
 
-def test_table_shows_the_hint_where_no_policy_is_named() -> None:
-    f = Finding.from_record(denial(message="Access Denied"))
-    assert wording.why_details(f) == f"→ {f.hint}"
-    assert "→ The message does not" in _table_text(f)
+def test_old_events_say_event_history_no_longer_has_them() -> None:
+    from datetime import UTC, datetime
+
+    f = Finding.from_record(denial(message="Access Denied", time="2026-01-01T00:00:00Z"))
+    assert f.console_note is None
+    now = datetime(2026, 11, 29, tzinfo=UTC).timestamp()
+    old = with_history_note(f, now)
+    assert old.console_note is not None and "older than 90 days" in old.console_note
+    assert with_history_note(f, datetime(2026, 1, 2, tzinfo=UTC).timestamp()) is f
 
 
 def test_slack_shows_policy_arn_endpoint_hint_and_note() -> None:

@@ -180,7 +180,8 @@ def test_extra_and_ignored_codes_from_settings(cli: Cli, tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("fmt", ["json", "csv", "table"])
-def test_other_formats(cli: Cli, fmt: str) -> None:
+def test_other_formats(cli: Cli, fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "100")  # stacked: every value whole on its line
     result = scan(cli, "--format", fmt)
     assert result.exit_code == 0, result.stderr
     if fmt == "json":

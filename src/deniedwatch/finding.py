@@ -147,6 +147,12 @@ def console_url(region: str | None, event_id: str | None) -> str | None:
     return CONSOLE_URL.format(region=region, host=host, event_id=event_id)
 
 
+def with_history_note(f: Finding, now: float) -> Finding:
+    """``f`` with ``console_note`` set when Event history no longer shows it at ``now``."""
+    note = history_note(f, now)
+    return f if note == f.console_note else replace(f, console_note=note)
+
+
 # Event history shows management events of the last 90 days only:
 # https://docs.aws.amazon.com/awscloudtrail/latest/userguide/view-cloudtrail-events.html
 HISTORY_DAYS = 90

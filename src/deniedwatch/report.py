@@ -1,20 +1,16 @@
-"""Findings rendered for people and machines: a terminal table, JSON lines, JSON, CSV."""
+"""Findings rendered for machines: JSON lines, JSON, CSV (people: termview, htmlreport)."""
 
 from __future__ import annotations
 
 import csv
 import json
 from collections.abc import Iterable
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
-from deniedwatch.alerts import wording
-from deniedwatch.alerts.wording import who_short, why_details
-from deniedwatch.finding import SCHEMA_FIELDS, Finding, history_note
+from deniedwatch.finding import SCHEMA_FIELDS, Finding
 
-if TYPE_CHECKING:
-    from rich.table import Table
-
-FORMATS = ("table", "jsonl", "json", "csv")
+# table: deniedwatch.termview; html: deniedwatch.htmlreport
+FORMATS = ("table", "jsonl", "json", "csv", "html")
 
 
 def write_jsonl(findings: Iterable[Finding], out: IO[str]) -> None:
@@ -44,45 +40,3 @@ def write_csv(findings: Iterable[Finding], out: IO[str]) -> None:
     writer.writeheader()
     for f in findings:
         writer.writerow({k: csv_cell(v) for k, v in f.to_dict().items()})
-
-
-CONSOLE_HINT = (
-    "Event ids link to the CloudTrail console: "
-    "https://<region>.console.aws.amazon.com/cloudtrailv2/home?region=<region>#/events/<event id>"
-)
-
-
-def table(
-    findings: Iterable[Finding], labels: dict[str, str], *, now: float | None = None
-) -> Table:
-    """A rich Table; text from records goes in as plain Text, never as markup.
-
-    With ``now``, events Event history no longer shows (older than 90 days) say so.
-    """
-    from rich.table import Table
-    from rich.text import Text
-
-    t = Table(header_style="bold", caption=CONSOLE_HINT, caption_justify="left")
-    t.add_column("When (UTC)", no_wrap=True)
-    t.add_column("Account / region")
-    t.add_column("Who / from", overflow="fold")
-    t.add_column("Action / resource", overflow="fold", max_width=48)
-    t.add_column("Error", overflow="fold")
-    t.add_column("Why / next step", overflow="fold", max_width=36)
-    t.add_column("Event", no_wrap=True)
-    for f in findings:
-        when = (f.event_time or "?").replace("T", " ").removesuffix("Z")
-        account = wording.account(f.account_id, labels.get(f.account_id or "")) or "?"
-        event = Text(f.event_id or "-")
-        if f.console_url:
-            event.stylize(f"link {f.console_url}")
-        t.add_row(
-            Text(when),
-            Text(f"{account}\n{f.region or '?'}"),
-            Text(f"{who_short(f)}\n{f.source_ip or '?'}"),
-            Text(f"{f.action or '?'}\n{f.resource or ''}".rstrip()),
-            Text(f.error_code or "?"),
-            Text(why_details(f, history_note(f, now))),
-            event,
-        )
-    return t

@@ -14,7 +14,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 from deniedwatch.finding import Finding
@@ -49,6 +49,15 @@ class FindingFilter:
                 return False
         return True
 
+    def outside(self, times: list[str]) -> int:
+        """How many of these eventTimes fall outside since/until (ISO text compared as
+        text: CloudTrail writes every eventTime as YYYY-MM-DDTHH:MM:SSZ)."""
+        low = _iso(self.since)
+        high = _iso(self.until)
+        if low is None and high is None:
+            return 0
+        return sum(1 for t in times if (low and t < low) or (high and t > high))
+
     def path_filter(self) -> PathFilter:
         return PathFilter(
             since=self.since.date() if self.since else None,
@@ -56,6 +65,10 @@ class FindingFilter:
             accounts=self.accounts,
             regions=self.regions,
         )
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if when else None
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -80,6 +93,11 @@ class FileResult:
     suppressed_findings: list[Finding] = field(default_factory=list)
     bad_records: list[BadItem] = field(default_factory=list)  # by index in the file
     error: str | None = None
+    format: str = trailfiles.CLOUDTRAIL
+    first_time: str | None = None  # the range of eventTime over all the file's records
+    last_time: str | None = None
+    outside_window: int = 0  # records outside --since/--until
+    filtered_out: int = 0  # denials the filters (time, account, region) left out
 
 
 def scan_bytes(
@@ -101,6 +119,9 @@ def scan_bytes(
         return result
     result.events = decoded.count
     result.bad_records = decoded.bad
+    result.format = decoded.format
+    times, result.first_time, result.last_time = decoded.time_range()
+    result.outside_window = wanted.outside(times)
     return scan_records(decoded.records, result, ruleset, wanted, include_suppressed)
 
 
@@ -120,6 +141,7 @@ def scan_records(
         finding = detection.finding
         assert finding is not None
         if not wanted.wants(finding):
+            result.filtered_out += 1
             continue
         if detection.verdict is Verdict.SUPPRESSED:
             result.suppressed[detection.suppressed_by or "?"] += 1
@@ -140,9 +162,30 @@ class ScanSummary:
     suppressed: Counter[str] = field(default_factory=Counter)
     bad_records: int = 0
     files_with_bad_records: list[str] = field(default_factory=list)
+    formats: Counter[str] = field(default_factory=Counter)  # files read in each shape
+    first_time: str | None = None
+    last_time: str | None = None
+    outside_window: int = 0
+    filtered_out: int = 0
+    pruned_days: tuple[date, date] | None = None  # the path dates of files not read
+
+    def note_pruned(self, location: str) -> None:
+        """A file left unread for the date, account or region in its path."""
+        day = trailfiles.path_info(location).day
+        if day:
+            low, high = self.pruned_days or (day, day)
+            self.pruned_days = (min(low, day), max(high, day))
 
     def add(self, result: FileResult) -> None:
         self.files += 1
+        if not result.error:
+            self.formats[result.format] += 1
+        if result.first_time and (not self.first_time or result.first_time < self.first_time):
+            self.first_time = result.first_time
+        if result.last_time and (not self.last_time or result.last_time > self.last_time):
+            self.last_time = result.last_time
+        self.outside_window += result.outside_window
+        self.filtered_out += result.filtered_out
         if result.error:
             self.bad_files.append((result.location, result.error))
         self.events += result.events
@@ -205,10 +248,11 @@ def discover(
     found: list[TrailFile] = []
     for source in request.sources:
         for tf in trailfiles.list_source(source, s3_client):
-            if reason := trailfiles.skip_reason(tf.location):
+            if reason := trailfiles.skip_reason(tf.location, tf.explicit):
                 summary.skipped[reason] += 1
             elif not keep.wants(tf.location):
                 summary.skipped["outside the filters"] += 1
+                summary.note_pruned(tf.location)
             else:
                 found.append(tf)
     return found

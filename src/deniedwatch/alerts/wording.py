@@ -180,12 +180,3 @@ def who_short(f: Finding) -> str:
 
 def why_short(f: Finding) -> str:
     return why(f) or "not stated"
-
-
-def why_details(f: Finding, note: str | None = None) -> str:
-    """The scan table's Why cell: the verdict, the policy ARN, the VPC endpoint, and the
-    hint where the message names no policy (elsewhere the hint only repeats the policy;
-    jsonl has it); then ``note``, why the event's console link may not find it."""
-    lines = [why_short(f) if f.denial_policy or not f.hint else f"→ {f.hint}"]
-    lines += [x for x in (f.denial_policy_arn, f.vpc_endpoint_id, note) if x]
-    return "\n".join(lines)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,7 +16,9 @@ from rich.markup import escape
 
 from deniedwatch.cli._app import EXIT_BAD_INPUT, EXIT_FINDINGS, app, err, fail, load_cli_settings
 from deniedwatch.cli.athena_cmd import client_factory
+from deniedwatch.finding import with_history_note
 from deniedwatch.sources.bounded import MAX_FILE_BYTES, MiB
+from deniedwatch.termview import GROUP_ABOVE
 
 ATHENA = "Athena (--engine athena)"
 
@@ -53,7 +57,17 @@ def scan(
         typer.Option(
             "--format",
             "-f",
-            help="table | jsonl | json | csv. Default: table on a terminal, jsonl otherwise.",
+            help="table | jsonl | json | csv | html (one self-contained page, with -o). "
+            "Default: table on a terminal, jsonl otherwise.",
+        ),
+    ] = None,
+    group: Annotated[
+        bool | None,
+        typer.Option(
+            "--group/--no-group",
+            help="table: one row per (account, principal, action, error code) with counts, "
+            f"or one row per event. Default: grouped above {GROUP_ABOVE} findings.",
+            show_default=False,
         ),
     ] = None,
     output: Annotated[
@@ -69,6 +83,15 @@ def scan(
         bool,
         typer.Option(
             "--include-suppressed", help="Also output denials that suppressions would hide."
+        ),
+    ] = False,
+    suggest_suppressions: Annotated[
+        bool,
+        typer.Option(
+            "--suggest-suppressions",
+            help="Instead of findings, write [[suppress.rule]] TOML for recurring routine "
+            "denials (AWS services, scanners, the console, read-only calls seen daily), "
+            "each with its count, first/last seen and why; load with --config.",
         ),
     ] = False,
     jobs: Annotated[
@@ -166,6 +189,10 @@ def scan(
     fmt = output_format or ("table" if output is None and sys.stdout.isatty() else "jsonl")
     if fmt not in report.FORMATS:
         fail(escape(f"--format must be one of {', '.join(report.FORMATS)}, not {fmt!r}"))
+    if suggest_suppressions and output_format:
+        fail("--suggest-suppressions writes TOML: leave out --format")
+    if fmt == "html" and output is None and sys.stdout.isatty():
+        fail("--format html writes a file: add -o report.html")
     now = datetime.now(UTC)
     try:
         start = parse_when(since, now) if since else None
@@ -232,12 +259,20 @@ def scan(
             findings.extend(result.suppressed_findings)
             progress.advance(task)
 
+    # Event history keeps 90 days: an older event's console link says so (every format).
+    now = time.time()
+    findings = [with_history_note(f, now) for f in findings]
+    alertable = [with_history_note(f, now) for f in alertable]
     findings.sort(key=lambda f: (f.event_time or "", f.event_id or ""))
-    _write(fmt, findings, output, settings.ruleset.account_labels)
+    if suggest_suppressions:
+        fmt = "suggest"
+        findings = sorted(alertable, key=lambda f: (f.event_time or "", f.event_id or ""))
+    view = View(fmt, settings.ruleset.account_labels, group, summary)
+    _write(view, findings, output)
     if not quiet and engine == "athena":
         err.print(source.report(summary), highlight=False, soft_wrap=True)
     elif not quiet:
-        _print_summary(summary, len(findings))
+        _print_summary(summary)
     if notify:
         from deniedwatch.cli.alert_cmd import report_delivery, send_alerts
 
@@ -249,34 +284,50 @@ def scan(
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
-def _write(fmt: str, findings: list, output: Path | None, labels: dict[str, str]) -> None:
+@dataclass(frozen=True)
+class View:
+    """How findings are written: the format and what the human formats need."""
+
+    fmt: str
+    labels: dict[str, str]
+    group: bool | None
+    summary: Any
+
+
+def _write(view: View, findings: list, output: Path | None) -> None:
     if output is None:
-        _render(fmt, findings, sys.stdout, labels)
+        _render(view, findings, sys.stdout)
         return
     try:
         with output.open("w", encoding="utf-8", newline="") as out:
-            _render(fmt, findings, out, labels)
+            _render(view, findings, out)
     except OSError as exc:  # a folder, no permission, no such directory, disk full
         fail(escape(f"--output {output}: {exc.strerror or exc}"))
 
 
-def _render(fmt: str, findings: list, out: Any, labels: dict[str, str]) -> None:
+def _render(view: View, findings: list, out: Any) -> None:
     from deniedwatch import report
 
-    if fmt == "table":
-        from rich.console import Console
+    if view.fmt == "table":
+        from deniedwatch import termview
 
-        if out is sys.stdout:
-            console = Console(width=max(Console().width, 160) if not sys.stdout.isatty() else None)
-        else:
-            console = Console(file=out, width=200)
-        if findings:
-            console.print(report.table(findings, labels, now=time.time()))
-        else:
-            console.print("No denied API calls found.")
+        tty = out is sys.stdout and sys.stdout.isatty()
+        width = termview.terminal_width(tty, lambda: shutil.get_terminal_size().columns)
+        out.write(termview.render(findings, view.labels, width, view.group))
         return
-    writer = {"jsonl": report.write_jsonl, "json": report.write_json, "csv": report.write_csv}[fmt]
-    writer(findings, out)
+    if view.fmt == "suggest":
+        from deniedwatch import suggest
+
+        out.write(suggest.to_toml(suggest.suggest(findings), len(findings)))
+        return
+    if view.fmt == "html":
+        from deniedwatch import htmlreport
+        from deniedwatch.summary_text import summary_lines
+
+        out.write(htmlreport.render(findings, view.labels, summary_lines(view.summary)))
+        return
+    writer = {"jsonl": report.write_jsonl, "json": report.write_json, "csv": report.write_csv}
+    writer[view.fmt](findings, out)
 
 
 BAD_RECORDS_SHOWN = 5  # per file; the rest are counted
@@ -314,26 +365,14 @@ def _progress(quiet: bool, total: int) -> Any:
     )
 
 
-def _print_summary(summary: Any, shown: int) -> None:
-    skipped = ", ".join(f"{n} {why}" for why, n in sorted(summary.skipped.items()))
-    suppressed = sum(summary.suppressed.values())
-    parts = [
-        f"{summary.files} files read" + (f" ({skipped} skipped)" if skipped else ""),
-        f"{summary.events} events",
-        f"{summary.findings} findings",
-        f"{suppressed} suppressed",
-    ]
-    if summary.bad_files:
-        parts.append(f"[yellow]{len(summary.bad_files)} bad files[/]")
-    if summary.bad_records:
-        parts.append(f"[yellow]{summary.bad_records} bad records[/]")
-    err.print("scan: " + ", ".join(parts), highlight=False, soft_wrap=True)
-    if summary.files_with_bad_records:
-        named = ", ".join(summary.files_with_bad_records)
-        err.print(f"  bad records in: {escape(named)}", highlight=False, soft_wrap=True)
-    if suppressed:
-        detail = ", ".join(f"{rule} {n}" for rule, n in summary.suppressed.most_common())
-        err.print(f"  suppressed by: {detail}", highlight=False, soft_wrap=True)
+def _print_summary(summary: Any) -> None:
+    from deniedwatch.summary_text import summary_lines
+
+    first, *rest = summary_lines(summary)
+    color = "yellow" if summary.bad_input else "default"
+    err.print(f"scan: [{color}]{escape(first)}[/]", highlight=False, soft_wrap=True)
+    for line in rest:
+        err.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
 
 
 class _null:

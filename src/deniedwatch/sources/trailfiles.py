@@ -16,12 +16,14 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from itertools import compress
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
 from deniedwatch.sources import bounded
 from deniedwatch.sources.bounded import MAX_FILE_BYTES
-from deniedwatch.sources.recover import BadItem, recover
+from deniedwatch.sources.recover import BadItem, read_item, recover
 
 try:
     import msgspec
@@ -37,6 +39,7 @@ class BadFile(ValueError):
 class TrailFile:
     location: str  # a local path or s3://bucket/key
     size: int | None = None
+    explicit: bool = False  # named itself, not found by walking a folder or prefix
 
     @property
     def remote(self) -> bool:
@@ -49,13 +52,20 @@ _DATED = re.compile(r"(?:^|/)(\d{12})/CloudTrail/([a-z0-9-]+)/(\d{4})/(\d{2})/(\
 _SKIP_KINDS = (("CloudTrail-Digest", "digest"), ("CloudTrail-Insight", "insight"))
 
 
-def skip_reason(location: str) -> str | None:
-    """Why a path is knowingly not read ('digest', 'insight', 'not a log file'), or None."""
+# Names read when a folder or prefix is walked: CloudTrail's own, and JSON Lines exports.
+LOG_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
+
+
+def skip_reason(location: str, explicit: bool = False) -> str | None:
+    """Why a path is knowingly not read ('digest', 'insight', 'not a log file'), or None.
+
+    A file named ``explicitly`` (on the command line, not found by walking a folder)
+    is read whatever its name: the user said so, and an export saved as ``one.txt``
+    must not be skipped in silence."""
     for marker, kind in _SKIP_KINDS:
         if marker in location:
             return kind
-    name = location.rsplit("/", 1)[-1]
-    if not (name.endswith(".json.gz") or name.endswith(".json")):
+    if not explicit and not location.rsplit("/", 1)[-1].endswith(LOG_SUFFIXES):
         return "not a log file"
     return None
 
@@ -130,7 +140,7 @@ def list_local(source: str) -> Iterator[TrailFile]:
     """A file, or every file below a folder (sorted, so output is stable)."""
     path = Path(source)
     if path.is_file():
-        yield TrailFile(str(path), path.stat().st_size)
+        yield TrailFile(str(path), path.stat().st_size, explicit=True)
     elif path.is_dir():
         for child in sorted(p for p in path.rglob("*") if p.is_file()):
             yield TrailFile(str(child), child.stat().st_size)
@@ -144,7 +154,8 @@ def list_s3(client: Any, source: str) -> Iterator[TrailFile]:
     paginator = client.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
         for obj in page.get("Contents", []):
-            yield TrailFile(f"s3://{bucket}/{obj['Key']}", obj.get("Size"))
+            key = obj["Key"]
+            yield TrailFile(f"s3://{bucket}/{key}", obj.get("Size"), explicit=key == prefix)
 
 
 def read_local(location: str, limit: int = MAX_FILE_BYTES) -> bytes:
@@ -215,7 +226,19 @@ if msgspec is not None:
     class _LogFile(msgspec.Struct, gc=False):
         Records: list[_Record]
 
+    class _LookupEvent(msgspec.Struct, gc=False):
+        CloudTrailEvent: Any = None  # the record, as a JSON string
+
+    class _LookupOutput(msgspec.Struct, gc=False):
+        """`aws cloudtrail lookup-events` output (LookupEvents' response shape):
+        https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_LookupEvents.html
+        """
+
+        Events: list[_LookupEvent]
+
     _decoder = msgspec.json.Decoder(_LogFile)
+    _record_decoder = msgspec.json.Decoder(_Record)
+    _lookup_decoder = msgspec.json.Decoder(_LookupOutput)
 
 
 def inflate(data: bytes, limit: int = MAX_FILE_BYTES) -> bytes:
@@ -232,24 +255,52 @@ def inflate(data: bytes, limit: int = MAX_FILE_BYTES) -> bytes:
         raise BadFile(str(exc)) from None
 
 
+# The shapes a file is read in; a scan says when it met one other than CLOUDTRAIL.
+CLOUDTRAIL = "CloudTrail log file"
+JSON_LINES = "JSON Lines"
+LOOKUP_EVENTS = "aws cloudtrail lookup-events output"
+# Keys every CloudTrail record has; a JSON Lines file's first record must have one.
+_RECORD_KEYS = frozenset({"eventVersion", "eventTime", "eventSource", "eventName", "eventID"})
+
+
 @dataclass(slots=True)
 class Decoded:
     """A log file decoded: how many records it holds, the ones asked for, the bad ones.
 
     Each record has a dict-like ``get`` (a dict, or a decoded struct). ``bad`` names
     every item that could not be read whole (by index); an item read in part (a
-    field that would not parse) is in ``records`` and in ``bad``.
+    field that would not parse) is in ``records`` and in ``bad``. ``times``: the
+    eventTime of every record (text; from a struct, possibly None or another type: see
+    ``time_range``), for the range the data covers.
     """
 
     count: int
     records: list[Any]
     bad: list[BadItem] = field(default_factory=list)
+    format: str = CLOUDTRAIL
+    times: list[Any] = field(default_factory=list)
+
+    def time_range(self) -> tuple[list[str], str | None, str | None]:
+        """(the eventTimes that are text, the earliest, the latest)."""
+        times = self.times
+        try:  # all text (CloudTrail's own files): min and max run in C
+            low, high = min(times, default=None), max(times, default=None)
+            if not times or (type(low) is str and type(high) is str):
+                return times, low, high  # text never compares with another JSON type
+        except TypeError:
+            pass
+        times = [t for t in times if type(t) is str]
+        return times, min(times, default=None), max(times, default=None)
 
 
 def decode_records(data: bytes, limit: int = MAX_FILE_BYTES) -> list[Any]:
     """A log file's bytes -> its readable records; raises BadFile when the file is
     unreadable as a whole (bad records inside a readable file are left out)."""
     return _decode(data, limit).records
+
+
+_EVENT_TIME = attrgetter("eventTime")
+_ERROR_CODE = attrgetter("errorCode")
 
 
 def decode_candidates(data: bytes, limit: int = MAX_FILE_BYTES) -> Decoded:
@@ -259,10 +310,17 @@ def decode_candidates(data: bytes, limit: int = MAX_FILE_BYTES) -> Decoded:
     ~2% errors in real trails this spares the per-record Python work for 98% of them.
     """
     decoded = _decode(data, limit)
-    if decoded.records and type(decoded.records[0]) is not dict:  # decoded structs
-        decoded.records = [r for r in decoded.records if r.errorCode is not None]
+    records = decoded.records
+    if decoded.format == CLOUDTRAIL and records and type(records[0]) is not dict:
+        # decoded structs, all of them (other formats may mix in salvaged dicts). The
+        # loops over every record run in C (map, compress): a Python comprehension here
+        # cost ~10% of the scan. compress keeps truthy codes: an empty or non-string
+        # errorCode is never a denial (rules.DenialRule.is_denial).
+        decoded.times = list(map(_EVENT_TIME, records))
+        decoded.records = list(compress(records, map(_ERROR_CODE, records)))
     else:
-        decoded.records = [r for r in decoded.records if r.get("errorCode") is not None]
+        decoded.times = [t for r in records if type(t := r.get("eventTime")) is str]
+        decoded.records = [r for r in records if r.get("errorCode") is not None]
     return decoded
 
 
@@ -274,17 +332,24 @@ def _decode(data: bytes, limit: int) -> Decoded:
         try:
             log = _decoder.decode(text)
         except msgspec.ValidationError:
-            pass  # odd shape: the generic parser gives a precise reason
+            if (lookup := _lookup_events(text)) is not None:
+                return lookup
+            # other shapes: the generic parser reads them or gives a precise reason
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
-            return _one_by_one(text, f"not JSON: {exc}")
+            return _json_lines(text) or _one_by_one(text, f"not JSON: {exc}")
         else:
             return Decoded(len(log.Records), log.Records)
     try:
         body = json.loads(text)
     except (ValueError, RecursionError) as exc:
-        return _one_by_one(text, f"not JSON: {exc}")
+        return _json_lines(text) or _one_by_one(text, f"not JSON: {exc}")
+    if isinstance(body, dict) and "Records" not in body:
+        if isinstance(body.get("Events"), list):
+            return _lookup_items(body["Events"])
+        if _RECORD_KEYS & body.keys():  # JSON Lines of one record
+            return Decoded(1, [body], format=JSON_LINES)
     if not isinstance(body, dict) or "Records" not in body:
-        raise BadFile('not a CloudTrail log file (no "Records")')
+        raise BadFile('not a CloudTrail log file (no "Records", "Events" or one record a line)')
     items = body["Records"]
     if not isinstance(items, list):
         raise BadFile('"Records" is not a list')
@@ -303,3 +368,62 @@ def _one_by_one(text: bytes, reason: str) -> Decoded:
     if recovered is None or not recovered.records:  # nothing readable: the file is bad
         raise BadFile(reason)
     return Decoded(recovered.count, recovered.records, recovered.bad)
+
+
+def _one_record(text: bytes) -> tuple[Any, str | None]:
+    """One record's JSON text -> (the record or None, why it is bad or None)."""
+    if msgspec is not None:
+        try:
+            return _record_decoder.decode(text), None
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            pass  # read_item says precisely why, and salvages what it can
+    return read_item(text.decode("utf-8", "surrogateescape"))
+
+
+def _json_lines(text: bytes) -> Decoded | None:
+    """One record a line (what many tools export), or None when the first non-blank
+    line is not a CloudTrail record on its own."""
+    lines = text.split(b"\n")
+    first = next((line for line in lines if line.strip()), b"")
+    try:
+        head = json.loads(first)
+    except (ValueError, RecursionError):
+        return None
+    if not (isinstance(head, dict) and _RECORD_KEYS & head.keys()):
+        return None
+    out = Decoded(0, [], format=JSON_LINES)
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        record, reason = _one_record(line)
+        if record is not None:
+            out.records.append(record)
+        if reason:
+            out.bad.append(BadItem(out.count, f"line {number}: {reason}"))
+        out.count += 1
+    return out
+
+
+def _lookup_events(text: bytes) -> Decoded | None:
+    """`aws cloudtrail lookup-events` output read fast, or None if it is not that."""
+    try:
+        body = _lookup_decoder.decode(text)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    return _lookup_items([{"CloudTrailEvent": e.CloudTrailEvent} for e in body.Events])
+
+
+def _lookup_items(events: list[Any]) -> Decoded:
+    """Events[].CloudTrailEvent: each a CloudTrail record as a JSON string."""
+    out = Decoded(len(events), [], format=LOOKUP_EVENTS)
+    for index, event in enumerate(events):
+        raw = event.get("CloudTrailEvent") if isinstance(event, dict) else None
+        if not isinstance(raw, str):
+            out.bad.append(BadItem(index, "no CloudTrailEvent text"))
+            continue
+        record, reason = _one_record(raw.encode("utf-8", "surrogatepass"))
+        if record is not None:
+            out.records.append(record)
+        if reason:
+            out.bad.append(BadItem(index, reason))
+    return out

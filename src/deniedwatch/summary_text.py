@@ -1,0 +1,59 @@
+"""What a scan did, in plain sentences: the CLI's stderr summary and the HTML page's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deniedwatch.sources.trailfiles import CLOUDTRAIL
+
+
+def _t(value: str | None) -> str:
+    return (value or "?").replace("T", " ").removesuffix("Z") + " UTC"
+
+
+def summary_lines(summary: Any) -> list[str]:
+    """Plain text (no markup), the most important line first.
+
+    ``summary`` is a deniedwatch.scan.ScanSummary (Any here: this module is imported
+    by renderers that must not pull in the scan machinery)."""
+    skipped = ", ".join(f"{n} {why}" for why, n in sorted(summary.skipped.items()))
+    suppressed = sum(summary.suppressed.values())
+    parts = [
+        f"{summary.files} files read" + (f" ({skipped} skipped)" if skipped else ""),
+        f"{summary.events} events",
+        f"{summary.findings} findings",
+        f"{suppressed} suppressed",
+    ]
+    if summary.bad_files:
+        parts.append(f"{len(summary.bad_files)} bad files")
+    if summary.bad_records:
+        parts.append(f"{summary.bad_records} bad records")
+    lines = [", ".join(parts)]
+    if summary.first_time:
+        lines.append(
+            f"the events read are from {_t(summary.first_time)} to {_t(summary.last_time)}"
+        )
+    if summary.pruned_days:
+        low, high = summary.pruned_days
+        span = f"{low}" if low == high else f"{low} to {high}"
+        lines.append(f"files left unread by the filters are dated {span} in their paths")
+    if summary.outside_window:
+        lines.append(
+            f"{summary.outside_window} of {summary.events} events are outside --since/--until"
+        )
+    if summary.filtered_out:
+        lines.append(
+            f"{summary.filtered_out} denials left out by --since/--until/--account/--region"
+        )
+    unusual = {f: n for f, n in summary.formats.items() if f != CLOUDTRAIL}
+    if unusual:
+        read_as = ", ".join(
+            f"{n} {'file' if n == 1 else 'files'} as {f}" for f, n in unusual.items()
+        )
+        lines.append(f"read {read_as}")
+    if summary.files_with_bad_records:
+        lines.append("bad records in: " + ", ".join(summary.files_with_bad_records))
+    if suppressed:
+        detail = ", ".join(f"{rule} {n}" for rule, n in summary.suppressed.most_common())
+        lines.append(f"suppressed by: {detail}")
+    return lines
