@@ -516,8 +516,8 @@ def test_crafted_records(cli: Cli, tmp_path: Path) -> None:
     assert ids(result) == {"naive", "unreadable-time"}
     table = cli("scan", tmp_path / "crafted.json", "--format", "table")
     assert table.exit_code == 0, table.stderr
-    # shown as text, not markup (the cell may fold the name after the tag)
-    assert "[link=http://example.invalid]" in table.stdout
+    # shown as text, not markup (the Who cell may fold the name: the hint column takes room)
+    assert "[link=http://" in table.stdout
     assert "\x1b]8;" not in table.stdout  # no terminal hyperlink was made of it
 
 

@@ -136,6 +136,11 @@ def partition(region: str | None) -> str:
     return _partition_of(region)[0] if region else "aws"
 
 
+def console_host(region: str | None) -> str | None:
+    """The console's host for a region's partition; None where there is no public console."""
+    return _partition_of(region)[1] if region and _REGION.fullmatch(region) else None
+
+
 def console_url(region: str | None, event_id: str | None) -> str | None:
     # awsRegion becomes the link's host name: anything but a region's shape
     # (e.g. "evil.example/#") could point "Open the event in CloudTrail" elsewhere.

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
-from deniedwatch.finding import CONSOLE_URL, Finding
+from deniedwatch.finding import CONSOLE_URL, Finding, console_host
 from deniedwatch.termview import OPTIONAL_FIELDS, account, who, why
 
 VENDOR_JS = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
@@ -175,7 +175,8 @@ def table_data(findings: Sequence[Finding], labels: dict[str, str]) -> dict[str,
             why(f) + extra,
             f.event_id or "",
         )
-        rows.append([*map(ref, cells), 1 if f.console_url else 0])
+        host = console_host(f.region) if f.console_url else None
+        rows.append([*map(ref, cells), ref(host) + 1 if host else 0])
     return {"columns": COLUMNS, "strings": strings, "rows": rows, "console_url": CONSOLE_URL}
 
 

@@ -41,8 +41,10 @@
     who: "text", action: "text", why: "text", resource: "long",
   };
   const text = (row, name) => t.strings[row[col[name]]];
+  // row[col.link]: 0 for no link, else 1 + the index of the console host (per partition)
   const link = (row) => t.console_url
     .split("{region}").join(text(row, "region"))
+    .split("{host}").join(t.strings[row[col.link] - 1])
     .split("{event_id}").join(text(row, "event_id"));
   // one lower-case haystack per row, built once: filtering 10,000 rows stays instant
   const hay = t.rows.map((row) => HEAD.map(([name]) => text(row, name)).join("\u0000").toLowerCase());
