@@ -273,22 +273,44 @@ def alert_count(payload: dict[str, Any]) -> int:
 
 
 def create_dedup_table(name: str) -> str:
-    """The dedup table as the stack makes it (key ``pk`` S, TTL ``expires_at``), on the
-    moto server the environment points at. moto stores the TTL setting but never
-    expires items."""
+    """The dedup table as the stack makes it (key ``pk`` S, TTL ``expires_at``, the sparse
+    index of held groups), on the moto server the environment points at. moto stores the
+    TTL setting but never expires items."""
     import boto3
+
+    from deniedwatch.alerts.dedup import HELD_INDEX
 
     client = boto3.client("dynamodb")
     client.create_table(
         TableName=name,
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "pending", "AttributeType": "S"},
+            {"AttributeName": "closes_at", "AttributeType": "N"},
+        ],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": HELD_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "pending", "KeyType": "HASH"},
+                    {"AttributeName": "closes_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["state"]},
+            }
+        ],
         BillingMode="PAY_PER_REQUEST",
     )
     client.update_time_to_live(
         TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
     )
     return name
+
+
+def held_of(store: Any, key: Any = None) -> int:
+    """Denials a dedup store holds unannounced (of one group, or of all), as the
+    scheduled flush and `deniedwatch status` find them."""
+    return sum(g.held for g in store.held_groups() if key is None or g.key == key)
 
 
 # -- the fast path: EventBridge envelopes, alone or in an SQS batch ----------------------

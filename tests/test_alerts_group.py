@@ -104,3 +104,33 @@ def test_caller_cuts_the_session_name_off_an_assumed_role():
         GroupKey("1", "arn:aws:iam::1:user/bob", None, None).caller == "1|arn:aws:iam::1:user/bob"
     )
     assert GroupKey(None, None, None, None).caller == "|"
+
+
+# --- suppressions decided on the raw record: the same verdicts as on its Finding ---------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from deniedwatch.rules import Ruleset, Suppression, build_ruleset  # noqa: E402
+from test_finding import random_records  # noqa: E402
+
+_rules = st.builds(
+    Suppression,
+    name=st.just("r"),
+    principal_name=st.none() | st.sampled_from(["config.amazonaws.com", "alice", "root"]),
+    principal_type=st.none() | st.sampled_from(["AWSService", "IAMUser", "Root"]),
+    event_name=st.none() | st.sampled_from(["Get*", "HeadBucket", "[A-Z]*"]),
+    source_ip=st.none() | st.sampled_from(["10.0.0.0/8", "delivery.logs.amazonaws.com"]),
+    user_agent=st.none() | st.sampled_from(["*", "*Terraform*"]),
+    caller_account_id=st.none() | st.just("111122223333"),
+    same_account=st.none() | st.just(True),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(random_records, st.lists(_rules, max_size=3))
+def test_classify_without_a_finding_decides_as_evaluate_does(record, rules):
+    for ruleset in (Ruleset(), build_ruleset(suppressions=rules)):
+        detection = ruleset.evaluate(record)
+        quick = ruleset.classify(record)
+        assert (quick.verdict, quick.suppressed_by) == (detection.verdict, detection.suppressed_by)

@@ -301,3 +301,14 @@ def test_alert_budget_settings() -> None:
     assert (AlertSettings().max_posts_per_batch, AlertSettings().max_posts_per_principal) == (20, 5)
     with pytest.raises(ConfigError, match="at least 1"):
         parse_settings("[alerts]\nmax_posts_per_batch = 0\n", PATH)
+
+
+def test_the_cli_prints_the_warning_with_file_and_line(cli, tmp_path: Path) -> None:
+    from dwtest import EXAMPLES
+
+    path = tmp_path / "s.toml"
+    path.write_text('[[suppress.rule]]\nname = "tf"\nuser_agent = "*Terraform*"\n')
+    result = cli("scan", EXAMPLES, "--config", path, "--format", "jsonl")
+    assert result.exit_code == 0, result.stderr
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("warning:")]
+    assert f"{path}:1: suppress.rule[0] (tf) matches only on user_agent" in line

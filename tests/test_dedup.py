@@ -21,7 +21,7 @@ from deniedwatch.alerts.deliver import deliver
 from deniedwatch.alerts.group import Alert, group_findings
 from deniedwatch.finding import Finding
 from deniedwatch.metrics import Metrics
-from live_support import create_dedup_table, denial
+from live_support import create_dedup_table, denial, held_of
 
 HOUR = 3600.0
 T0 = 1_795_770_000.0
@@ -104,7 +104,7 @@ def test_null_store_posts_every_group_at_the_threshold_and_remembers_nothing():
     assert not store.admit(alert(2), batch="b", now=T0).post
     assert store.admit(alert(3), batch="b", now=T0).post
     assert store.admit(alert(3), batch="b", now=T0).post
-    assert store.pending(alert().key) == 0
+    assert held_of(store, alert().key) == 0
 
 
 def test_memory_store_applies_the_window():
@@ -112,7 +112,7 @@ def test_memory_store_applies_the_window():
     a = alert(4)
     assert store.admit(a, batch="b1", now=T0).post
     assert not store.admit(a, batch="b2", now=T0 + 1).post
-    assert store.pending(a.key) == 4
+    assert held_of(store, a.key) == 4
 
 
 @pytest.fixture
@@ -132,7 +132,7 @@ def test_dynamo_store_window_retry_and_ttl_attribute(table):
     assert d.post and d.reason == "retry" and d.delivered == {"slack"}
     assert not store.admit(a, batch="b2", now=T0 + 10).post
     assert not store.admit(a, batch="b2", now=T0 + 11).post  # a retry of b2: not recounted
-    assert store.pending(a.key) == 5
+    assert held_of(store, a.key) == 5
     d = store.admit(a, batch="b3", now=T0 + HOUR + 1)
     assert d.post and d.held_back == 5
 
@@ -160,7 +160,7 @@ def test_concurrent_invocations_cannot_both_post(table):
     for t in threads:
         t.join()
     assert Counter(d.post for d in decisions) == {True: 1, False: 7}
-    assert store.pending(a.key) == 7
+    assert held_of(store, a.key) == 7
 
 
 def test_missing_table_raises_store_error_and_delivery_fails_open(aws_env, capsys):
@@ -183,3 +183,59 @@ def test_missing_table_raises_store_error_and_delivery_fails_open(aws_env, capsy
     assert len(sent) == 1 and report.store_errors >= 1
     assert metrics.counts["DedupStoreErrors"] >= 1 and metrics.counts["AlertsDelivered"] == 1
     assert '"kind": "dedup-store-error"' in capsys.readouterr().out
+
+
+# --- novelty inside the window -----------------------------------------------------------
+
+BUCKET = "arn:aws:s3:::prod-customer-exports"
+
+
+def units(*resources: str) -> dict[str, list[str]]:
+    return {"resource": list(resources)}
+
+
+def test_a_resource_the_window_has_not_seen_is_news():
+    s, d = admit(None, batch="b1", count=1, now=T0, window_seconds=HOUR, units=units("logo"))
+    s = mark_delivered(s, batch="b1", channels=("slack",), complete=True)
+    s, d = admit(s, batch="b2", count=3, now=T0 + 60, window_seconds=HOUR, units=units("logo"))
+    assert not d.post and d.reason == "window" and d.held == 3
+    s, d = admit(s, batch="b3", count=500, now=T0 + 120, window_seconds=HOUR, units=units(BUCKET))
+    assert d.post and d.reason == "novel" and d.news == ("resource",) and d.held_back == 3
+    assert s.posted_at == T0 and s.claimed_at == T0 + 120  # the window is not extended
+    s = mark_delivered(s, batch="b3", channels=("slack",), complete=True)
+    s, d = admit(s, batch="b4", count=9, now=T0 + 180, window_seconds=HOUR, units=units(BUCKET))
+    assert not d.post and d.held == 9  # repeats of (group, resource) are what is held
+    s, d = admit(s, batch="b5", count=1, now=T0 + HOUR + 1, window_seconds=HOUR, units=units("x"))
+    assert d.post and d.reason == "new" and d.held_back == 9
+    assert GroupState.from_json(s.to_json()) == s
+
+
+def test_novelty_does_not_take_over_a_claim_still_being_delivered():
+    s, _ = admit(None, batch="b1", count=1, now=T0, window_seconds=HOUR, units=units("a"))
+    s, d = admit(s, batch="b2", count=1, now=T0 + 60, window_seconds=HOUR, units=units("b"))
+    assert not d.post and s.owner == "b1"
+    s, d = admit(s, batch="b1", count=1, now=T0 + 90, window_seconds=HOUR)
+    assert d.reason == "retry"  # b1's retry still finds its claim
+
+
+def test_novelty_stops_at_the_known_limit_so_random_names_cannot_flood():
+    from deniedwatch.alerts.dedup import KNOWN_MAX
+
+    s, _ = admit(None, batch="b0", count=1, now=T0, window_seconds=HOUR, units=units("r0"))
+    posts = 0
+    for i in range(1, 3 * KNOWN_MAX):
+        s = mark_delivered(s, batch=s.owner or "", channels=("slack",), complete=True)
+        s, d = admit(
+            s, batch=f"b{i}", count=1, now=T0 + i, window_seconds=HOUR, units=units(f"r{i}")
+        )
+        posts += d.post
+    assert posts == KNOWN_MAX - 1 and len(s.known["resource"]) == KNOWN_MAX
+
+
+def test_objects_of_one_bucket_are_one_novelty_unit():
+    records = [
+        denial(resources=[{"ARN": f"{BUCKET}/2026/11/export-{i}.csv"}], eventName="GetObject")
+        for i in range(500)
+    ]
+    (a,) = group_findings([Finding.from_record(r) for r in records])
+    assert a.units["resource"] == (BUCKET,) and a.variety["resource"] == 500

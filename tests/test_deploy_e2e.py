@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import dataclasses
 import glob
 import gzip
 import importlib.util
@@ -24,6 +25,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import zipfile
 from pathlib import Path
 
@@ -210,6 +212,7 @@ def test_deploy_update_destroy_on_moto_and_the_zip_alerts_slack_when_run_outside
 
     table = boto3.client("dynamodb").describe_table(TableName=ids["DedupTable"])["Table"]
     assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["held"]
     queue = boto3.client("sqs").get_queue_attributes(
         QueueUrl=ids["DeadLetterQueue"], AttributeNames=["MessageRetentionPeriod"]
     )
@@ -224,7 +227,7 @@ def test_deploy_update_destroy_on_moto_and_the_zip_alerts_slack_when_run_outside
             "secretsmanager:GetSecretValue",
             "dynamodb:GetItem",
             "dynamodb:PutItem",
-            "dynamodb:UpdateItem",
+            "dynamodb:Query",
             "sns:Publish",
             "sqs:SendMessage",
         ]
@@ -297,8 +300,26 @@ def test_deploy_update_destroy_on_moto_and_the_zip_alerts_slack_when_run_outside
     # the webhook was not asked for again and is still the stored one
     assert sm.get_secret_value(SecretId=f"{stack}/slack-webhook-url")["SecretString"] == webhook
 
+    # a group holding 7 denials in a window that closed an hour ago: status counts them
+    # (a Query on the sparse index) and says the flush schedule is overdue
+    from deniedwatch.alerts.dedup import DynamoStore
+    from deniedwatch.alerts.group import group_findings
+    from deniedwatch.finding import Finding
+
+    store = DynamoStore(ids["DedupTable"], window_seconds=600)
+    probe = dataclasses.replace(
+        Finding.from_record(record), principal_arn="arn:aws:iam::111122223333:user/status-probe"
+    )
+    (alert,) = group_findings([probe])
+    then = time.time() - 3600
+    store.admit(alert, batch="status-1", now=then)
+    store.delivered(alert, batch="status-1", channels=("slack",), complete=True, now=then)
+    for i in range(7):
+        store.admit(alert, batch=f"status-held-{i}", now=then + 60)
     status = cli("status", "--stack-name", stack, "--region", "us-east-1")
     assert "UPDATE_COMPLETE" in status.stdout and "Traceback" not in status.stderr
+    assert "held denials" in status.stdout and "7 in 1 groups" in status.stdout
+    assert "7 held denials in dedup windows that closed over 30 min ago" in status.stderr
     # moto's CloudFormation made no trail, so status cannot call it healthy
     assert status.exit_code == 1 and "TrailNotFound" in status.stderr
 

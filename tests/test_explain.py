@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from deniedwatch.explain import NOTHING, POLICY_TYPES, Explanation, explain
 
@@ -211,3 +213,21 @@ def test_explicit_wins_when_both_phrases_appear() -> None:
     )
     why = explain(message)
     assert (why.policy, why.explicit) == ("permissions-boundary", True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ['on resource: "', "ON Resource:", "on resource:", " ", '"', ".", "x", "İ", "\n"]
+        )
+        | st.text(max_size=5),
+        max_size=12,
+    ).map("".join)
+)
+def test_resource_in_finds_what_the_regex_search_finds(message: str) -> None:
+    from deniedwatch.explain import _RESOURCE, resource_in
+
+    m = _RESOURCE.search(message)
+    expected = ((m.group(1) if m.group(1) is not None else m.group(2)) or None) if m else None
+    assert resource_in(message) == expected

@@ -32,6 +32,7 @@ from live_support import (
     denial,
     emf,
     eventbridge_event,
+    held_of,
     sqs_batch,
     sqs_message,
     start,
@@ -242,7 +243,7 @@ def held(table: str, user: str) -> int:
     key = GroupKey(
         "111122223333", f"arn:aws:iam::111122223333:user/{user}", "s3:GetObject", "AccessDenied"
     )
-    return DynamoStore(table).pending(key)
+    return held_of(DynamoStore(table), key)
 
 
 def test_both_paths_one_post_and_nothing_counted_twice(

@@ -34,6 +34,7 @@ from live_support import (
     denial,
     emf,
     envelope,
+    held_of,
     invoke_async,
     log_events,
     mrkdwn_texts,
@@ -239,7 +240,7 @@ def test_dedup_window_across_invocations(env, fake, httpserver, table):
     lambda_handler.handler(subscription_payload([denial(user="a")] * 2), None)
     lambda_handler.handler(subscription_payload([denial(user="a")] * 5), None)
     assert len(slack.bodies) == 1
-    assert DynamoStore(table).pending(held_key("a")) == 5
+    assert held_of(DynamoStore(table), held_key("a")) == 5
 
 
 def held_key(user: str) -> GroupKey:
@@ -269,12 +270,14 @@ def test_storm_10000_denials_3_principals_20_payloads(env, fake, httpserver, tab
     for payload in storm_payloads():
         lambda_handler.handler(payload, None)
     posts = slack.ok_posts()
-    assert 1 <= len(posts) <= 30
+    # the design's figure: one alert per principal, then the window holds the repeats
+    # (nothing new in them: same resource, source IP and principal id)
+    assert len(posts) == 3
     for post in posts:
         assert limit_problems(post) == []
     posted = sum(alert_count(p) for p in posts)
     store = DynamoStore(table)
-    held = sum(store.pending(held_key(u)) for u in ("alice", "bob", "mallory"))
+    held = held_of(store)
     assert posted + held == 10_000
 
 
@@ -297,7 +300,7 @@ def test_storm_across_windows_announces_every_held_back_denial(env, fake):
         lambda_handler.process(payload, rt, Metrics(write=lambda _: None), now=fake.now + i * 1200)
     assert len(posts) <= 30
     announced = sum(p["count"] + p["held"] for p in posts)
-    held = sum(store.pending(held_key(u)) for u in ("alice", "bob", "mallory"))
+    held = held_of(store)
     assert announced + held == 10_000
     assert any(p["held"] for p in posts)
     assert all(limit_problems(p["payload"]) == [] for p in posts)
@@ -389,6 +392,82 @@ def test_200_assumed_role_sessions_get_one_digest_per_batch(env, fake, httpserve
         assert batch_posts[-1]["text"].startswith("ci-runner (15 sessions): 15 more denied")
     assert per_batch == [(5, 1)] * 10
     assert len(slack.ok_posts()) == 60  # was 200
+
+
+def s3_get(key: str, **fields) -> dict:
+    return denial(resources=[{"ARN": f"arn:aws:s3:::{key}"}], **fields)
+
+
+def test_held_in_silence_a_new_resource_in_the_window_is_posted(
+    env, fake, httpserver, table, capsys
+):
+    """After one denial on public-assets/logo.png is posted, 500 s3:GetObject denials on
+    prod-customer-exports/* by the same principal within the window are news (a bucket
+    the group had not touched): posted in the same invocation. Their repeats are held,
+    and each held group is one log line naming the group, resource and count."""
+    slack = SlackStandIn(httpserver)
+    env.setenv("SLACK_WEBHOOK_URL", slack.url)
+    start(env, fake)
+    lambda_handler.handler(subscription_payload([s3_get("public-assets/logo.png")]), None)
+    exports = [s3_get(f"prod-customer-exports/2026/11/part-{i:03d}.csv") for i in range(500)]
+    result = lambda_handler.handler(subscription_payload(exports), None)
+    assert result["sent"] == 1
+    post = slack.ok_posts()[-1]
+    text = "\n".join(mrkdwn_texts(post))
+    assert "prod-customer-exports/2026/11/part-" in text and "and 499 other resources" in text
+    assert "New resource in the dedup window" in text and alert_count(post) == 500
+    capsys.readouterr()
+
+    lambda_handler.handler(subscription_payload(exports[:40]), None)  # the same again
+    assert len(slack.ok_posts()) == 2
+    (held,) = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"held"' in x]
+    assert held["kind"] == "held" and held["decision"] == "window" and held["count"] == 40
+    assert held["resource"].startswith("arn:aws:s3:::prod-customer-exports/")
+    assert held["resources"] == 40 and held["group"] == held_key("mallory").digest()
+    assert held["held"] == 40
+
+
+def test_scheduled_flush_posts_a_summary_of_a_window_closed_with_held_denials(
+    env, fake, httpserver, table
+):
+    """One alert, then 45 repeats held in the window; the group goes quiet. The
+    EventBridge schedule's event finds the closed window with a Query on the sparse
+    index and posts one window summary; the next flush has nothing to say."""
+    slack = SlackStandIn(httpserver)
+    env.setenv("SLACK_WEBHOOK_URL", slack.url)
+    rt = lambda_handler.build_runtime(
+        sleep=fake.sleep, clock=fake.monotonic, slack_timeout=2, wall_clock=fake.time
+    )
+    env.setattr(lambda_handler, "_runtime", rt)  # "now" on the fake clock: windows close
+    flush_event = {"deniedwatch": "flush-held-windows"}
+    lambda_handler.handler(subscription_payload([denial(user="mallory")]), None)
+    lambda_handler.handler(subscription_payload([denial(user="mallory")] * 40), None)
+    lambda_handler.handler(
+        subscription_payload([denial(user="mallory", event_name="PutObject")]), None
+    )
+    lambda_handler.handler(subscription_payload([denial(user="mallory")] * 5), None)
+    assert len(slack.ok_posts()) == 2
+    store = DynamoStore(table)
+    assert held_of(store) == 45
+
+    fake.sleep(30 * 60)  # the window (60 min) is still open: nothing to summarise
+    assert lambda_handler.handler(flush_event, None) == {
+        "status": "flushed",
+        "summaries": 0,
+        "held": 0,
+    }
+    fake.sleep(31 * 60)
+    result = lambda_handler.handler(flush_event, None)
+    assert result == {"status": "flushed", "summaries": 1, "held": 45}
+    summary = slack.ok_posts()[-1]
+    assert summary["text"] == (
+        "mallory: 45 held denied calls across 1 action and 1 service, "
+        "never announced before the dedup window closed"
+    )
+    assert "s3:GetObject` × 45" in "\n".join(mrkdwn_texts(summary))
+    assert held_of(store) == 0
+    assert lambda_handler.handler(flush_event, None)["summaries"] == 0
+    assert len(slack.ok_posts()) == 3
 
 
 # --- injection, end to end ------------------------------------------------------------

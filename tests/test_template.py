@@ -142,10 +142,8 @@ def test_function_role_grants_exactly_what_the_live_path_needs(res: dict[str, An
             {"Fn::GetAtt": ["FunctionLogGroup", "Arn"]},
         ),
         "ReadWebhook": (["secretsmanager:GetSecretValue"], {"Ref": "SlackWebhookSecret"}),
-        "Dedup": (
-            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-            {"Fn::GetAtt": ["DedupTable", "Arn"]},
-        ),
+        "Dedup": (["dynamodb:GetItem", "dynamodb:PutItem"], {"Fn::GetAtt": ["DedupTable", "Arn"]}),
+        "HeldIndex": (["dynamodb:Query"], {"Fn::Sub": "${DedupTable.Arn}/index/held"}),
         "Email": (["sns:Publish"], {"Ref": "AlertTopic"}),
         "DeadLetters": (["sqs:SendMessage"], {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}),
     }
@@ -178,8 +176,40 @@ def test_function_matches_the_live_path_contract(res: dict[str, Any]) -> None:
     assert fn["Code"] == {"S3Bucket": {"Ref": "CodeBucket"}, "S3Key": {"Ref": "CodeKey"}}
     table = props(res, "DedupTable")
     assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
-    assert table["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}]
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
+def test_held_index_and_flush_schedule_match_the_code(res: dict[str, Any]) -> None:
+    """The sparse index is the one the test helper creates and the store queries; the
+    schedule sends exactly the event the handler flushes on, and only it may invoke."""
+    from deniedwatch import lambda_handler
+    from deniedwatch.alerts.dedup import HELD_INDEX
+
+    table = props(res, "DedupTable")
+    (index,) = table["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == HELD_INDEX
+    assert index["KeySchema"] == [
+        {"AttributeName": "pending", "KeyType": "HASH"},
+        {"AttributeName": "closes_at", "KeyType": "RANGE"},
+    ]
+    assert index["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["state"]}
+    assert table["AttributeDefinitions"] == [
+        {"AttributeName": "pk", "AttributeType": "S"},
+        {"AttributeName": "pending", "AttributeType": "S"},
+        {"AttributeName": "closes_at", "AttributeType": "N"},
+    ]
+    rule = props(res, "FlushSchedule")
+    assert rule["ScheduleExpression"] == "rate(15 minutes)" and rule["State"] == "ENABLED"
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["Function", "Arn"]}
+    assert json.loads(target["Input"]) == lambda_handler.FLUSH_EVENT
+    permission = props(res, "FlushSchedulePermission")
+    assert permission == {
+        "FunctionName": {"Fn::GetAtt": ["Function", "Arn"]},
+        "Action": "lambda:InvokeFunction",
+        "Principal": "events.amazonaws.com",
+        "SourceArn": {"Fn::GetAtt": ["FlushSchedule", "Arn"]},
+    }
 
 
 # -- patterns come from the code ------------------------------------------------------

@@ -206,6 +206,64 @@ def history_note(f: Finding, now: float | None) -> str | None:
     return None
 
 
+def _first_resource(record: RecordLike) -> str | None:
+    resources = record.get("resources")
+    first = _map(resources[0]) if isinstance(resources, list) and resources else {}
+    return _str(first.get("ARN"))
+
+
+class RecordView:
+    """The fields of a raw record that suppressions read, under a Finding's names and
+    with its rules (non-strings and empty strings are None), computed only when read:
+    a record is classified without building a Finding."""
+
+    __slots__ = ("_r", "_ui")
+
+    def __init__(self, record: RecordLike) -> None:
+        self._r = record
+        self._ui = _map(record.get("userIdentity"))
+
+    @property
+    def principal_arn(self) -> str | None:
+        return _str(self._ui.get("arn"))
+
+    @property
+    def principal_type(self) -> str | None:
+        return _str(self._ui.get("type"))
+
+    @property
+    def principal_name(self) -> str | None:
+        return principal_name(self._ui)
+
+    @property
+    def caller_account_id(self) -> str | None:
+        return _str(self._ui.get("accountId"))
+
+    @property
+    def account_id(self) -> str | None:
+        return _str(self._r.get("recipientAccountId")) or self.caller_account_id
+
+    @property
+    def service(self) -> str | None:
+        return _str(self._r.get("eventSource"))
+
+    @property
+    def event_name(self) -> str | None:
+        return _str(self._r.get("eventName"))
+
+    @property
+    def error_code(self) -> str | None:
+        return _str(self._r.get("errorCode"))
+
+    @property
+    def source_ip(self) -> str | None:
+        return _str(self._r.get("sourceIPAddress"))
+
+    @property
+    def user_agent(self) -> str | None:
+        return _str(self._r.get("userAgent"))
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     """Who tried what, when, from where, why it was denied, and where to look."""
@@ -245,8 +303,6 @@ class Finding:
         identity = _map(record.get("userIdentity"))
         message = _str(record.get("errorMessage"))
         why = explain(message)
-        resources = record.get("resources")
-        first_resource = _map(resources[0]) if isinstance(resources, list) and resources else {}
         region = _str(record.get("awsRegion"))
         event_id = _str(record.get("eventID"))
         source = _str(record.get("eventSource"))
@@ -256,7 +312,7 @@ class Finding:
         action = why.action or action_of(source, name)
         resource = (
             why.resource
-            or _str(first_resource.get("ARN"))
+            or _first_resource(record)
             or resource_from_request(
                 service_prefix(source) if source else None,
                 record.get("requestParameters"),

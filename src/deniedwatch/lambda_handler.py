@@ -1,5 +1,6 @@
 """The Lambda entry point: a live batch (CloudWatch Logs subscription, SQS batch of
-EventBridge envelopes, one EventBridge event) -> alerts. Wiring only.
+EventBridge envelopes, one EventBridge event) -> alerts, and the scheduled flush of
+closed dedup windows (``FLUSH_EVENT``). Wiring only.
 
 Settings come from the file named by env ``DENIEDWATCH_CONFIG`` if set, else
 from ``deniedwatch/deniedwatch.toml`` inside the function's zip (next to this
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from deniedwatch import secrets
 from deniedwatch.alerts.channels.base import Channel
 from deniedwatch.alerts.dedup import ENV_TABLE, DedupStore, DynamoStore, NullStore
+from deniedwatch.alerts.deliver import flush_windows
 from deniedwatch.alerts.group import Alert, GroupKey, LogLocation, group_findings
 from deniedwatch.alerts.pipeline import Pipeline, build_pipeline
 from deniedwatch.alerts.sightings import (
@@ -57,6 +59,7 @@ class Runtime:
     store: DedupStore
     pipeline: Pipeline
     sightings: Sightings = field(default_factory=EveryPath)  # live_source = both
+    wall_clock: Callable[[], float] = time.time  # "now" for the dedup window
     decoder: Decoder | None = None  # [explain] decode_authorization_messages
 
     @property
@@ -78,6 +81,7 @@ def build_runtime(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     slack_timeout: int = 10,
+    wall_clock: Callable[[], float] = time.time,
 ) -> Runtime:
     """The container's settings, store and channels; waits go through ``sleep``/``clock``."""
     settings = load_runtime_settings()
@@ -131,7 +135,7 @@ def build_runtime(
         from deniedwatch.decode import Decoder
 
         decoder = Decoder()
-    return Runtime(settings, store, pipeline, sightings, decoder)
+    return Runtime(settings, store, pipeline, sightings, wall_clock, decoder)
 
 
 _runtime: Runtime | None = None
@@ -151,12 +155,19 @@ def reset() -> None:
     secrets.forget()
 
 
+# What the template's EventBridge schedule (FlushSchedule) sends, every 15 minutes.
+FLUSH_EVENT = {"deniedwatch": "flush-held-windows"}
+
+
 def handler(event: Any, context: Any = None) -> dict[str, Any]:
     """AWS Lambda entry. Raises on an undecodable payload or a failed delivery (AWS retries)."""
     rt = runtime()
     metrics = Metrics()
     try:
-        result = process(event, rt, metrics, now=time.time(), time_left=_time_left(context))
+        now, time_left = rt.wall_clock(), _time_left(context)
+        if event == FLUSH_EVENT:
+            return flush(rt, metrics, now=now, time_left=time_left)
+        result = process(event, rt, metrics, now=now, time_left=time_left)
     finally:
         metrics.flush()
     return lambda_response(result)
@@ -172,6 +183,27 @@ def lambda_response(result: dict[str, Any]) -> dict[str, Any]:
     summary = {k: v for k, v in result.items() if k != "batchItemFailures"}
     log("batch-result", **summary, failed_messages=len(failures))
     return {"batchItemFailures": failures}
+
+
+def flush(
+    rt: Runtime, metrics: Metrics, *, now: float, time_left: Callable[[], float] | None = None
+) -> dict[str, Any]:
+    """The scheduled run: a summary of what closed dedup windows held and never announced,
+    to the destinations each group's routes select."""
+    report = flush_windows(
+        channels=rt.pipeline.channels,
+        store=rt.store,
+        now=now,
+        metrics=metrics,
+        time_left=time_left,
+        select=rt.pipeline.select,
+    )
+    report.raise_for_failures()
+    return {
+        "status": "flushed",
+        "summaries": len(report.digests),
+        "held": sum(d.count for d in report.digests),
+    }
 
 
 def _time_left(context: Any) -> Callable[[], float] | None:

@@ -34,6 +34,7 @@ METRIC_NAMES: tuple[str, ...] = (
     "DuplicateEvents",  # denials dropped because the other path had alerted them
 )
 
+_KNOWN = frozenset(METRIC_NAMES)
 # Per destination (dimension ``destination``), beside the totals above.
 DESTINATION_METRICS: tuple[str, ...] = ("AlertsDelivered", "DeliveryFailures")
 
@@ -65,7 +66,7 @@ class Metrics:
     def add(self, name: str, value: int = 1, *, destination: str | None = None) -> None:
         """Count ``value``; with ``destination``, under that destination's dimension only
         (the caller adds the total separately)."""
-        if name not in METRIC_NAMES:
+        if name not in _KNOWN:
             raise KeyError(f"unknown metric {name!r}")
         if destination is None:
             self.counts[name] += value

@@ -8,12 +8,13 @@ from __future__ import annotations
 import enum
 import ipaddress
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, fields, replace
 from fnmatch import fnmatchcase
-from functools import cached_property
+from functools import cached_property, lru_cache
+from typing import Any
 
-from deniedwatch.finding import Finding, RecordLike
+from deniedwatch.finding import Finding, RecordLike, RecordView
 
 # The one list of denial codes. A code is a denial when it contains one of
 # DENIAL_SUBSTRINGS, ends with one of DENIAL_SUFFIXES, or is one of DENIAL_EXACT.
@@ -50,6 +51,9 @@ class DenialRule:
     def is_denial(self, error_code: object) -> bool:
         if not isinstance(error_code, str) or not error_code:
             return False
+        return _is_denial(self, error_code)
+
+    def _decide(self, error_code: str) -> bool:
         if error_code in self.ignored_codes:
             return False
         if error_code in self.extra_codes or error_code in DENIAL_EXACT:
@@ -102,6 +106,11 @@ class DenialRule:
 def _wildcard_literal(text: str) -> str:
     """Escape EventBridge wildcard metacharacters so ``text`` matches itself."""
     return text.replace("\\", "\\\\").replace("*", "\\*")
+
+
+@lru_cache(maxsize=1024)  # a batch holds a handful of distinct codes
+def _is_denial(rule: DenialRule, error_code: str) -> bool:
+    return rule._decide(error_code)
 
 
 DEFAULT_DENIAL_RULE = DenialRule()
@@ -169,26 +178,43 @@ class Suppression:
         except ValueError:
             return False
 
-    def matches(self, f: Finding) -> bool:
-        def glob(pattern: str | None, value: str | None) -> bool:
-            return pattern is None or (value is not None and fnmatchcase(value, pattern))
+    @cached_property
+    def _checks(self) -> tuple[tuple[str, Callable[[Any], bool]], ...]:
+        """(field, test) for each key the rule sets, cheapest and most selective first:
+        matching reads only those fields (of a Finding or a finding.RecordView)."""
 
-        def exact(expected: str | None, value: str | None) -> bool:
-            return expected is None or value == expected
+        def glob(pattern: str) -> Callable[[Any], bool]:
+            if not any(c in pattern for c in "*?["):
+                return lambda v: v == pattern
+            return lambda v: v is not None and fnmatchcase(v, pattern)
 
-        return (
-            glob(self.principal_arn, f.principal_arn)
-            and exact(self._principal_type, f.principal_type)
-            and exact(self.principal_name, f.principal_name)
-            and exact(self.event_source, f.service)
-            and glob(self.event_name, f.event_name)
-            and exact(self.error_code, f.error_code)
-            and exact(self.account_id, f.account_id)
-            and exact(self.caller_account_id, f.caller_account_id)
-            and (self.source_ip is None or self._ip_matches(f.source_ip))
-            and glob(self.user_agent, f.user_agent)
-            and (not self.same_account or _same_account(f))
-        )
+        def exact(expected: str) -> Callable[[Any], bool]:
+            return lambda v: v == expected
+
+        checks: list[tuple[str, Callable[[Any], bool]]] = []
+        for name, value, test in (
+            ("event_name", self.event_name, glob),
+            ("error_code", self.error_code, exact),
+            ("service", self.event_source, exact),
+            ("caller_account_id", self.caller_account_id, exact),
+            ("account_id", self.account_id, exact),
+            ("principal_type", self._principal_type, exact),
+            ("principal_arn", self.principal_arn, glob),
+            ("user_agent", self.user_agent, glob),
+            ("principal_name", self.principal_name, exact),
+        ):
+            if value is not None:
+                checks.append((name, test(value)))
+        if self.source_ip is not None:
+            checks.append(("source_ip", self._ip_matches))
+        return tuple(checks)
+
+    def matches(self, f: Finding | RecordView) -> bool:
+        """Every key the rule sets matches (a Finding, or a raw record's RecordView)."""
+        for name, test in self._checks:
+            if not test(getattr(f, name)):
+                return False
+        return not self.same_account or _same_account(f)
 
     def forgeable_keys(self) -> list[str]:
         """The keys of a rule that matches only on what the caller chooses, else [].
@@ -216,7 +242,7 @@ class Suppression:
         return [] if anchored else forgeable
 
 
-def _same_account(f: Finding) -> bool:
+def _same_account(f: Finding | RecordView) -> bool:
     return f.caller_account_id is not None and f.caller_account_id == f.account_id
 
 
@@ -250,6 +276,7 @@ class Detection:
 
 
 NOT_DENIED = Detection(Verdict.NOT_DENIED)
+DENIED = Detection(Verdict.DENIED)
 
 
 @dataclass(frozen=True)
@@ -260,15 +287,24 @@ class Ruleset:
     suppressions: tuple[Suppression, ...] = DEFAULT_SUPPRESSIONS
     account_labels: dict[str, str] = field(default_factory=dict)
 
-    def evaluate(self, record: RecordLike) -> Detection:
-        """Decide one CloudTrail record's fate; builds a Finding only for denials."""
+    def classify(self, record: RecordLike) -> Detection:
+        """Decide one CloudTrail record's fate without building a Finding (the live
+        path builds Findings only for what it renders)."""
         if not self.denial.is_denial(record.get("errorCode")):
             return NOT_DENIED
-        finding = Finding.from_record(record)
-        for rule in self.suppressions:
-            if rule.matches(finding):
-                return Detection(Verdict.SUPPRESSED, finding, rule.name)
-        return Detection(Verdict.DENIED, finding)
+        if self.suppressions:
+            view = RecordView(record)
+            for rule in self.suppressions:
+                if rule.matches(view):
+                    return Detection(Verdict.SUPPRESSED, None, rule.name)
+        return DENIED
+
+    def evaluate(self, record: RecordLike) -> Detection:
+        """Decide one CloudTrail record's fate; builds a Finding only for denials."""
+        detection = self.classify(record)
+        if detection.verdict is Verdict.NOT_DENIED:
+            return detection
+        return replace(detection, finding=Finding.from_record(record))
 
     def label(self, account_id: str | None) -> str | None:
         """The human name the settings give an account, if any."""

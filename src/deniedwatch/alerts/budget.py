@@ -95,12 +95,18 @@ class Digest:
         return sorted(counts.items(), key=lambda kv: (-kv[1], order[kv[0]]))[:n]
 
     def headline(self) -> str:
-        """``mallory: 287 more denied calls across 143 actions and 12 services``."""
-        calls = "1 more denied call" if self.count == 1 else f"{self.count} more denied calls"
-        if self.kind == "window":
-            calls = calls.replace(" more", "") + " held in the dedup window, never announced"
+        """``mallory: 287 more denied calls across 143 actions and 12 services`` (or, for
+        a window summary, ``mallory: 45 held denied calls across 1 action and 1 service,
+        never announced before the dedup window closed``)."""
         actions = _plural(self.actions, "action")
         services = _plural(self.services, "service")
+        if self.kind == "window":
+            calls = _plural(self.count, "held denied call")
+            return (
+                f"{self.who}: {calls} across {actions} and {services}, "
+                "never announced before the dedup window closed"
+            )
+        calls = "1 more denied call" if self.count == 1 else f"{self.count} more denied calls"
         return f"{self.who}: {calls} across {actions} and {services}"
 
     def listed(self) -> str:

@@ -23,6 +23,7 @@ from typing import Any, Protocol, TypeVar
 
 from deniedwatch.alerts.channels.base import ThreadRef
 from deniedwatch.alerts.group import Alert, GroupKey
+from deniedwatch.finding import SCHEMA_FIELDS, Finding
 
 # Batches remembered per group, so an AWS retry of a batch is not counted twice.
 RECENT_BATCHES = 20
@@ -34,6 +35,17 @@ CLAIM_LEASE_SECONDS = 15 * 60
 RETAIN_SECONDS = 24 * 3600
 
 ENV_TABLE = "DENIEDWATCH_DEDUP_TABLE"
+# The sparse global secondary index of groups holding denials: partition key `pending`
+# (always HELD), sort key `closes_at` (when the window closes). Items that hold nothing
+# lack both attributes, so they are not in the index; the flush Queries, never Scans.
+HELD_INDEX = "held"
+HELD = "held"
+
+# Novelty: per field, the units of a window's values remembered (as short hashes); a
+# unit not among them is news. Past this many, new ones are no longer news (held).
+KNOWN_MAX = 50
+
+Known = dict[str, tuple[str, ...]]  # field -> hashes of the units seen in the window
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +53,7 @@ class GroupState:
     window_start: float = 0.0  # start of the threshold window
     seen: int = 0  # denials since window_start (for the threshold)
     held: int = 0  # denials not announced by any alert yet
-    posted_at: float | None = None  # when the current claim was made
+    posted_at: float | None = None  # when the window's first claim was made
     owner: str | None = None  # the batch holding the current claim
     owner_count: int = 0  # denials the claim's alert carries
     owner_held: int = 0  # held-back denials the claim's alert announces
@@ -49,6 +61,9 @@ class GroupState:
     complete: bool = False  # every channel reached: the claim can never be taken over
     recent: tuple[str, ...] = ()  # batches already counted
     threads: tuple[tuple[str, str, str], ...] = ()  # (destination, channel, ts) of the claim
+    claimed_at: float | None = None  # when the current claim was made (None: posted_at)
+    known: Known = field(default_factory=dict)  # novelty: what the window has seen
+    about: dict[str, str | None] | None = None  # the group, for a window summary
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -59,18 +74,26 @@ class GroupState:
         data["delivered"] = tuple(data.get("delivered", ()))
         data["recent"] = tuple(data.get("recent", ()))
         data["threads"] = tuple(tuple(t) for t in data.get("threads", ()))
+        data["known"] = {k: tuple(v) for k, v in data.get("known", {}).items()}
         return cls(**data)
 
     def thread_refs(self) -> dict[str, ThreadRef]:
         return {dest: ThreadRef(channel, ts) for dest, channel, ts in self.threads}
 
     def _abandoned(self, now: float) -> bool:
+        claimed = self.claimed_at if self.claimed_at is not None else self.posted_at
         return (
             self.owner is not None
             and not self.complete
-            and self.posted_at is not None
-            and now >= self.posted_at + CLAIM_LEASE_SECONDS
+            and claimed is not None
+            and now >= claimed + CLAIM_LEASE_SECONDS
         )
+
+    def window_closes(self, window_seconds: float) -> float | None:
+        """When the window of denials held after an alert closes; None if none is held."""
+        if self.held <= 0 or self.posted_at is None:
+            return None
+        return self.posted_at + window_seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +101,32 @@ class Decision:
     post: bool
     held_back: int = 0  # similar denials to announce in this alert
     delivered: frozenset[str] = frozenset()  # channels a previous try already reached
-    reason: str = ""  # new | retry | window | threshold | repeat | no-store | store-error
+    # new | novel | retry | window | threshold | repeat | no-store | store-error
+    reason: str = ""
     threads: Mapping[str, ThreadRef] = field(default_factory=dict)  # held: where the claim is
     total: int = 0  # held in a window: every denial of the group since the claim, this included
+    news: tuple[str, ...] = ()  # novelty fields with a value the window had not seen
+    held: int = 0  # the group's held denials after this decision (for the held log line)
+
+
+def _unit_hash(unit: str) -> str:
+    return hashlib.sha256(unit.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def learn(known: Known, units: Mapping[str, Iterable[str]]) -> tuple[Known, tuple[str, ...]]:
+    """Add ``units`` to what the window knows; returns the new knowledge and the fields
+    that had news (a unit not seen before, with room left to remember it)."""
+    out = dict(known)
+    news = []
+    for name, values in units.items():
+        have = out.get(name, ())
+        seen = set(have)
+        fresh = [h for h in dict.fromkeys(map(_unit_hash, values)) if h not in seen]
+        room = KNOWN_MAX - len(have)
+        if fresh and room > 0:
+            news.append(name)
+            out[name] = (*have, *fresh[:room])
+    return out, tuple(news)
 
 
 def admit(
@@ -91,30 +137,61 @@ def admit(
     now: float,
     window_seconds: float,
     threshold: int = 1,
+    units: Mapping[str, Iterable[str]] | None = None,
+    about: dict[str, str | None] | None = None,
 ) -> tuple[GroupState, Decision]:
-    """Should this batch's alert for a group go out? Returns the new state and why."""
+    """Should this batch's alert for a group go out? Returns the new state and why.
+
+    Inside the window, repeats are held; a unit (``group.novelty_units``: a resource,
+    a source IP, a principal id) the window has not seen is news and goes out.
+    """
     s = state or GroupState()
     if s.owner == batch:
         return s, Decision(True, s.owner_held, frozenset(s.delivered), "retry")
     if batch in s.recent:
-        return s, Decision(False, reason="repeat")
+        return s, Decision(False, reason="repeat", held=s.held)
     recent = (*s.recent, batch)[-RECENT_BATCHES:]
+    about = about or s.about
     abandoned = s._abandoned(now)
     in_window = s.posted_at is not None and now < s.posted_at + window_seconds
     if in_window and not abandoned:
+        # a claim still being delivered keeps its place: its retry must find it
+        if s.owner is None or s.complete:
+            known, news = learn(s.known, units or {})
+            if news:
+                claim = replace(
+                    s,
+                    held=0,
+                    owner=batch,
+                    owner_count=count,
+                    owner_held=s.held,
+                    claimed_at=now,
+                    delivered=(),
+                    complete=False,
+                    recent=recent,
+                    threads=(),
+                    known=known,
+                    about=about,
+                )
+                return claim, Decision(True, s.held, frozenset(), "novel", news=news)
         total = s.owner_count + s.owner_held + s.held + count
-        decision = Decision(False, reason="window", threads=s.thread_refs(), total=total)
-        return replace(s, held=s.held + count, recent=recent), decision
+        held = replace(s, held=s.held + count, recent=recent, about=about)
+        decision = Decision(
+            False, reason="window", threads=s.thread_refs(), total=total, held=held.held
+        )
+        return held, decision
     window_start, seen = s.window_start, s.seen
     if now >= window_start + window_seconds:
         window_start, seen = now, 0
     seen += count
     unannounced = s.held + (s.owner_held + s.owner_count if abandoned else 0)
     if seen < threshold:
-        new = replace(s, window_start=window_start, seen=seen, held=s.held + count, recent=recent)
+        new = replace(
+            s, window_start=window_start, seen=seen, held=s.held + count, recent=recent, about=about
+        )
         if abandoned:
             new = replace(new, owner=None, held=unannounced + count, owner_count=0, owner_held=0)
-        return new, Decision(False, reason="threshold")
+        return new, Decision(False, reason="threshold", held=new.held)
     claim = GroupState(
         window_start=now,
         seen=0,
@@ -125,8 +202,26 @@ def admit(
         owner_held=unannounced,
         delivered=(),
         recent=recent,
+        known=learn({}, units or {})[0],
+        about=about,
     )
     return claim, Decision(True, unannounced, frozenset(), "new")
+
+
+def admit_alert(
+    store: DedupStore, state: GroupState | None, alert: Alert, batch: str, now: float
+) -> tuple[GroupState, Decision]:
+    """``admit`` for one alert, with the store's window and threshold."""
+    return admit(
+        state,
+        batch=batch,
+        count=alert.count,
+        now=now,
+        window_seconds=store.window_seconds,
+        threshold=store.threshold,
+        units=alert.units,
+        about=alert.about(),
+    )
 
 
 def mark_delivered(
@@ -183,6 +278,62 @@ _Stored = GroupState | CallerState
 S = TypeVar("S", GroupState, CallerState)
 
 
+@dataclass(frozen=True, slots=True)
+class HeldGroup:
+    """A group holding denials that no alert announced, and when its window closes."""
+
+    key: GroupKey
+    held: int
+    closes_at: float
+    about: dict[str, str | None]
+
+    @classmethod
+    def of(
+        cls, state: GroupState, closes: float | None, closed_by: float | None
+    ) -> HeldGroup | None:
+        """The group if it holds denials (and its window closed by ``closed_by``)."""
+        if state.held <= 0 or closes is None or state.about is None:
+            return None
+        if closed_by is not None and closes > closed_by:
+            return None
+        a = state.about
+        key = GroupKey(
+            a.get("account_id"), a.get("principal"), a.get("action"), a.get("error_code")
+        )
+        return cls(key, state.held, closes, a)
+
+    def as_alert(self) -> Alert:
+        """The held denials as an alert of a window summary (no event of its own)."""
+        a = self.about
+        sample = Finding(
+            **{
+                **dict.fromkeys(SCHEMA_FIELDS),
+                "account_id": self.key.account_id,
+                "principal_name": a.get("who"),
+                "principal_type": a.get("principal_type"),
+                "service": a.get("service"),
+                "action": self.key.action,
+                "error_code": self.key.error_code,
+                "resource": a.get("resource"),
+            }
+        )
+        return Alert(
+            key=self.key,
+            count=self.held,
+            first_time=None,
+            last_time=None,
+            sample=sample,
+            examples=(),
+            account_label=a.get("label"),
+        )
+
+
+def after_summary(state: GroupState, count: int) -> GroupState:
+    """The state once a window summary announced ``count`` held denials. At least once:
+    a new alert that announced them in between is not undone (never below zero)."""
+    return replace(state, held=max(0, state.held - count))
+
+
 class DedupStoreError(RuntimeError):
     """The store could not answer: the caller fails open (the alert goes out)."""
 
@@ -204,8 +355,13 @@ class DedupStore(Protocol):
         threads: Mapping[str, ThreadRef] | None = None,
     ) -> None: ...
 
-    def pending(self, key: GroupKey) -> int:
-        """Denials of this group held back and not announced yet."""
+    def held_groups(self, *, closed_by: float | None = None) -> list[HeldGroup]:
+        """Groups holding denials no alert announced, whose window closed by ``closed_by``
+        (all of them without it): what the scheduled flush summarises, what status shows."""
+        ...
+
+    def announced(self, key: GroupKey, count: int, *, now: float) -> None:
+        """A window summary announced ``count`` of this group's held denials."""
         ...
 
     def new_callers(self, callers: Iterable[str], *, batch: str, now: float) -> set[str]:
@@ -237,8 +393,11 @@ class NullStore:
     ) -> None:
         return None
 
-    def pending(self, key: GroupKey) -> int:
-        return 0
+    def held_groups(self, *, closed_by: float | None = None) -> list[HeldGroup]:
+        return []
+
+    def announced(self, key: GroupKey, count: int, *, now: float) -> None:
+        return None
 
     def new_callers(self, callers: Iterable[str], *, batch: str, now: float) -> set[str]:
         return set(callers)  # no memory: every caller is new, order by impact and count
@@ -257,14 +416,7 @@ class MemoryStore:
     def admit(self, alert: Alert, *, batch: str, now: float) -> Decision:
         with self._lock:
             digest = alert.key.digest()
-            state, decision = admit(
-                self.states.get(digest),
-                batch=batch,
-                count=alert.count,
-                now=now,
-                window_seconds=self.window_seconds,
-                threshold=self.threshold,
-            )
+            state, decision = admit_alert(self, self.states.get(digest), alert, batch, now)
             self.states[digest] = state
             return decision
 
@@ -289,9 +441,20 @@ class MemoryStore:
                     threads=threads,
                 )
 
-    def pending(self, key: GroupKey) -> int:
-        state = self.states.get(key.digest())
-        return state.held if state else 0
+    def held_groups(self, *, closed_by: float | None = None) -> list[HeldGroup]:
+        with self._lock:
+            states = list(self.states.values())
+        return [
+            g
+            for s in states
+            if (g := HeldGroup.of(s, s.window_closes(self.window_seconds), closed_by))
+        ]
+
+    def announced(self, key: GroupKey, count: int, *, now: float) -> None:
+        with self._lock:
+            digest = key.digest()
+            if digest in self.states:
+                self.states[digest] = after_summary(self.states[digest], count)
 
     def new_callers(self, callers: Iterable[str], *, batch: str, now: float) -> set[str]:
         new = set()
@@ -365,6 +528,10 @@ class DynamoStore:
         }
         if isinstance(state, GroupState):
             item["held"] = {"N": str(state.held)}
+            if (closes := state.window_closes(self.window_seconds)) is not None:
+                # in the sparse index HELD_INDEX only while it holds denials
+                item["pending"] = {"S": HELD}
+                item["closes_at"] = {"N": str(int(closes))}
         condition: dict[str, Any]
         if version == 0:
             condition = {"ConditionExpression": "attribute_not_exists(pk)"}
@@ -399,14 +566,7 @@ class DynamoStore:
 
     def admit(self, alert: Alert, *, batch: str, now: float) -> Decision:
         def change(state: GroupState | None) -> tuple[GroupState, Decision]:
-            return admit(
-                state,
-                batch=batch,
-                count=alert.count,
-                now=now,
-                window_seconds=self.window_seconds,
-                threshold=self.threshold,
-            )
+            return admit_alert(self, state, alert, batch, now)
 
         return self._update(self._pk(alert.key), now, GroupState.from_json, change)
 
@@ -430,9 +590,36 @@ class DynamoStore:
 
         self._update(self._pk(alert.key), now, GroupState.from_json, change)
 
-    def pending(self, key: GroupKey) -> int:
-        text, _ = self._read(self._pk(key))
-        return GroupState.from_json(text).held if text else 0
+    def held_groups(self, *, closed_by: float | None = None) -> list[HeldGroup]:
+        """A Query on the sparse index HELD_INDEX (only items holding denials are in it)."""
+        condition = "pending = :held"
+        values: dict[str, Any] = {":held": {"S": HELD}}
+        if closed_by is not None:
+            condition += " AND closes_at <= :now"
+            values[":now"] = {"N": str(int(closed_by))}
+        groups = []
+        try:
+            pages = self.client.get_paginator("query").paginate(
+                TableName=self.table,
+                IndexName=HELD_INDEX,
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues=values,
+            )
+            for page in pages:
+                for item in page.get("Items", []):
+                    state = GroupState.from_json(item["state"]["S"])
+                    closes = float(item["closes_at"]["N"])
+                    if group := HeldGroup.of(state, closes, closed_by):
+                        groups.append(group)
+        except Exception as exc:
+            raise DedupStoreError(f"{type(exc).__name__}: {exc}") from None
+        return groups
+
+    def announced(self, key: GroupKey, count: int, *, now: float) -> None:
+        def change(state: GroupState | None) -> tuple[GroupState | None, None]:
+            return (after_summary(state, count) if state else None), None
+
+        self._update(self._pk(key), now, GroupState.from_json, change)
 
     def new_callers(self, callers: Iterable[str], *, batch: str, now: float) -> set[str]:
         def change(state: CallerState | None) -> tuple[CallerState, bool]:

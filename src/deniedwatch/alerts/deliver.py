@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from deniedwatch.alerts.budget import DEFAULT_BUDGET, Budget, Digest, plan
+from deniedwatch.alerts.budget import DEFAULT_BUDGET, Budget, Digest, by_caller, digests, plan
 from deniedwatch.alerts.channels.base import Channel, DeliveryFailed, Threaded, ThreadRef
 from deniedwatch.alerts.dedup import Decision, DedupStore, DedupStoreError
 from deniedwatch.alerts.group import Alert, GroupKey
@@ -111,6 +111,40 @@ def deliver(
     return report
 
 
+def flush_windows(
+    *,
+    channels: Sequence[Channel],
+    store: DedupStore,
+    now: float,
+    metrics: Metrics | None = None,
+    time_left: Callable[[], float] | None = None,
+    write: Writer = stdout_line,
+    max_digests: int = DEFAULT_BUDGET.max_digests,
+    select: Callable[[Alert], Collection[str]] | None = None,
+) -> DeliveryReport:
+    """The scheduled flush: groups still holding denials when their window closed are
+    announced in one window summary per caller (a digest), then counted as announced.
+    At least once: a summary whose store update failed is sent again next time.
+    ``select`` names each group's destinations, as for ``deliver``."""
+    report = DeliveryReport()
+    run = _Run(channels, store, "window-summary", now, time_left, report, write, select=select)
+    try:
+        groups = sorted(
+            store.held_groups(closed_by=now), key=lambda g: (g.closes_at, g.key.digest())
+        )
+    except DedupStoreError as exc:
+        run.store_error(exc)
+        report.failures.append(("dedup", str(exc)))
+        return report
+    for digest in digests(by_caller([g.as_alert() for g in groups]), max_digests, "window"):
+        run.post_summary(digest)
+    if metrics is not None:
+        metrics.add("AlertsDelivered", report.deliveries)
+        metrics.add("DeliveryFailures", len(report.failures))
+        metrics.add("DedupStoreErrors", report.store_errors)
+    return report
+
+
 class _Run:
     """One delivery: the store's decisions, broken channels and the clock, shared by
     the posts and the digests."""
@@ -168,11 +202,12 @@ class _Run:
             decision = Decision(True, reason="store-error")
         if not decision.post:
             self.report.held.append(alert)
+            self.log("held", decision=decision.reason, held=decision.held, **_summary(alert))
             if decision.threads:
                 self.repeats.append((alert, decision))
             return None
         self.decisions[alert.key] = decision
-        return alert.with_held_back(decision.held_back)
+        return alert.with_held_back(decision.held_back, decision.news)
 
     def new_callers(self, alerts: Sequence[Alert]) -> set[str]:
         callers = {a.key.caller for a in alerts}
@@ -321,9 +356,36 @@ class _Run:
         for a in digest.alerts:
             self._delivered(a, reached[a.key], a.key not in failed)
 
+    def post_summary(self, digest: Digest) -> None:
+        """A window summary to each destination its alerts' routes select; a group
+        counts as announced once any destination has it."""
+        self.log("window-summary", **_digest_summary(digest))
+        announced: set[GroupKey] = set()
+        for channel in self.channels:
+            members = tuple(a for a in digest.alerts if channel.name in self.targets(a))
+            if not members:
+                continue
+            part = replace(digest, alerts=members)
+            reason, _ = self._send(channel, lambda c=channel, d=part: c.send_digest(d))
+            if reason is None:
+                self.report.deliveries += 1
+                announced.update(a.key for a in members)
+            else:
+                self._failed(channel, reason, "window:" + digest.caller)
+        if announced:
+            self.report.digests.append(digest)
+        for a in digest.alerts:
+            if a.key not in announced:
+                continue
+            try:
+                self.store.announced(a.key, a.count, now=self.now)
+            except DedupStoreError as exc:
+                self.store_error(exc)
+
 
 def _summary(alert: Alert) -> dict[str, object]:
-    """The alert as a log line: the last resort when every channel is down."""
+    """The alert as a log line: the last resort when every channel is down, and the
+    record of a held group (never silent, even when nothing is posted)."""
     f = alert.sample
     return {
         "group": alert.key.digest(),
@@ -331,6 +393,9 @@ def _summary(alert: Alert) -> dict[str, object]:
         "principal": alert.key.principal,
         "action": f.action,
         "error_code": f.error_code,
+        "resource": f.resource,
+        "resources": alert.variety.get("resource", 0),
+        "news": list(alert.news),
         "count": alert.count,
         "held_back": alert.held_back,
         "first_time": alert.first_time,

@@ -37,6 +37,8 @@ def _line(label: str, value: object) -> str:
 def body(alert: Alert, *, window_minutes: int | None = None) -> str:
     count = wording.denied_calls(alert.count).replace("call", "AWS API call")
     lines = [f"deniedwatch: {count}.", ""]
+    if news := alert.news_text():
+        lines += [f"{news[0].upper()}{news[1:]}.", ""]
     if held := wording.held_back(alert, window_minutes):
         lines += [held, ""]
     section = None

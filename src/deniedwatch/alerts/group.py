@@ -8,16 +8,31 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 from urllib.parse import quote
 
-from deniedwatch.finding import Finding
+from deniedwatch.finding import Finding, console_url
+
+T = TypeVar("T")
 
 DEFAULT_MAX_EXAMPLES = 5
 
 # Fields whose distinct values an alert counts, so a message can say "and 3 other IPs".
 VARIETY_FIELDS: tuple[str, ...] = ("region", "source_ip", "user_agent", "resource")
+# Fields whose new values are news inside a dedup window (docs/alert-policy.md).
+NOVELTY_FIELDS: tuple[str, ...] = ("resource", "source_ip", "principal_id")
+UNITS_MAX = 64  # distinct novelty units an alert carries per field (sorted, the first ones)
+
+
+def novelty_unit(name: str, value: str) -> str:
+    """What counts as one thing for novelty: an S3 object counts as its bucket (a
+    probe of 500 objects in one bucket is one piece of news, not 500)."""
+    if name == "resource" and value.startswith("arn:") and ":s3:::" in value:
+        return value.split("/", 1)[0]
+    return value
+
 
 LOG_STREAM_URL = (
     "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
@@ -93,9 +108,35 @@ class Alert:
     account_label: str | None = None
     log: LogLocation | None = None
     held_back: int = 0  # similar denials the dedup window kept quiet since the last alert
+    # NOVELTY_FIELDS -> the distinct novelty units of this batch (at most UNITS_MAX each)
+    units: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    news: tuple[str, ...] = ()  # novelty fields the dedup window had not seen: why it posts
 
-    def with_held_back(self, held_back: int) -> Alert:
-        return replace(self, held_back=held_back)
+    def with_held_back(self, held_back: int, news: tuple[str, ...] = ()) -> Alert:
+        return replace(self, held_back=held_back, news=news)
+
+    def news_text(self) -> str | None:
+        """Why an alert inside the dedup window goes out: what it has not seen yet."""
+        if not self.news:
+            return None
+        words = {"resource": "resource", "source_ip": "source IP", "principal_id": "principal id"}
+        named = " and ".join(words.get(n, n) for n in self.news)
+        return f"new {named} in the dedup window: not seen since the last alert of this group"
+
+    def about(self) -> dict[str, str | None]:
+        """The group in a few short strings: what a window summary shows of it later."""
+        f = self.sample
+        return {
+            "account_id": self.key.account_id,
+            "principal": self.key.principal,
+            "action": self.key.action,
+            "error_code": self.key.error_code,
+            "who": f.principal_name,
+            "principal_type": f.principal_type,
+            "resource": f.resource[:300] if f.resource else None,
+            "service": f.service,
+            "label": self.account_label,
+        }
 
     @property
     def total(self) -> int:
@@ -103,8 +144,15 @@ class Alert:
         return self.count + self.held_back
 
 
-def _order(f: Finding) -> tuple[str, str]:
-    return (f.event_time or "", f.event_id or "")
+# What grouping reads of each denial, in this order: (event_time or "", event_id or "",
+# region, source_ip, user_agent, resource, principal_id). Times and ids order the group.
+Fields = tuple[str, str, str | None, str | None, str | None, str | None, str | None]
+_DISTINCT = ("region", "source_ip", "user_agent", "resource", "principal_id")  # Fields[2:]
+
+
+def _finding_entry(f: Finding) -> tuple[GroupKey, Fields]:
+    t, i = f.event_time or "", f.event_id or ""
+    return GroupKey.of(f), (t, i, f.region, f.source_ip, f.user_agent, f.resource, f.principal_id)
 
 
 def group_findings(
@@ -115,23 +163,40 @@ def group_findings(
     log: LogLocation | None = None,
 ) -> list[Alert]:
     """Group findings into alerts, earliest group first."""
-    groups: dict[GroupKey, list[Finding]] = {}
-    for f in findings:
-        groups.setdefault(GroupKey.of(f), []).append(f)
+    return _group(findings, _finding_entry, lambda f: f, max_examples, label, log)
+
+
+def _group(
+    items: Iterable[T],
+    entry_of: Callable[[T], tuple[Hashable, Fields]],
+    finding_of: Callable[[T], Finding],
+    max_examples: int,
+    label: Callable[[str | None], str | None],
+    log: LogLocation | None,
+) -> list[Alert]:
+    groups: dict[Hashable, list[tuple[Fields, T]]] = {}
+    for item in items:
+        key, fields_ = entry_of(item)
+        groups.setdefault(key, []).append((fields_, item))
     alerts = []
-    for key, members in groups.items():
-        members.sort(key=_order)
-        times = [f.event_time for f in members if f.event_time]
+    for raw_key, members in groups.items():
+        key = raw_key if isinstance(raw_key, GroupKey) else GroupKey(*raw_key)  # type: ignore[misc]
+        members.sort(key=_by_time)
+        times = [m[0][0] for m in members if m[0][0]]
         examples: list[Finding] = []
         seen: set[str | None] = set()
-        for f in members:
+        for fields_, item in members:
             if len(examples) >= max_examples:
                 break
-            if f.console_url and f.event_id not in seen:
-                seen.add(f.event_id)
-                examples.append(f)
-        variety = {
-            name: len({getattr(f, name) for f in members} - {None}) for name in VARIETY_FIELDS
+            if fields_[1] not in seen and console_url(fields_[2], fields_[1] or None):
+                seen.add(fields_[1])
+                examples.append(finding_of(item))
+        distinct = {
+            name: {m[0][i] for m in members} - {None} for i, name in enumerate(_DISTINCT, 2)
+        }
+        units = {
+            name: tuple(sorted({novelty_unit(name, v) for v in distinct[name]}))[:UNITS_MAX]
+            for name in NOVELTY_FIELDS
         }
         alerts.append(
             Alert(
@@ -139,12 +204,17 @@ def group_findings(
                 count=len(members),
                 first_time=min(times) if times else None,
                 last_time=max(times) if times else None,
-                sample=members[-1],
+                sample=finding_of(members[-1][1]),
                 examples=tuple(examples),
-                variety=variety,
+                variety={name: len(distinct[name]) for name in VARIETY_FIELDS},
+                units=units,
                 account_label=label(key.account_id),
                 log=log,
             )
         )
     alerts.sort(key=lambda a: (a.first_time or "", a.key.digest()))
     return alerts
+
+
+def _by_time(member: tuple[Fields, object]) -> tuple[str, str]:
+    return member[0][0], member[0][1]

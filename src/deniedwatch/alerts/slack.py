@@ -69,6 +69,8 @@ def _summary(alert: Alert, window_minutes: int | None, total: int | None) -> str
         f"*{wording.denied_calls(alert.count)}* in this batch, "
         f"{literal(wording.when(alert), 200)} (UTC)"
     ]
+    if news := alert.news_text():
+        lines.append(f"*{news[0].upper()}{news[1:]}.*")
     if held := wording.held_back(alert, window_minutes):
         lines.append(f"_{held}_")
     if total is not None and total > alert.total:

@@ -451,7 +451,8 @@ def destroy(
 
 @app.command()
 def status(stack_name: StackOpt = None, region: RegionOpt = None, config: ConfigOpt = None) -> None:
-    """Is the stack healthy? Stack, trail, email subscription, function errors, dead letters."""
+    """Is the stack healthy? Stack, trail, email subscription, function errors, dead letters,
+    held denials."""
     from deniedwatch.deploy.aws import gather_status, health_problems
 
     settings = _settings(config)
@@ -485,6 +486,10 @@ def status(stack_name: StackOpt = None, region: RegionOpt = None, config: Config
         table.add_row("function errors (24 h)", show(n, n == 0))
     if report.dead_letters is not None:
         table.add_row("dead-letter queue", show(report.dead_letters, report.dead_letters == 0))
+    if report.held_denials is not None:
+        held = f"{report.held_denials} in {report.held_groups} groups"
+        held += " (summarised when their dedup window closes)" if report.held_denials else ""
+        table.add_row("held denials", show(held, report.held_overdue == 0))
     if report.events_dead_letters is not None:
         n = report.events_dead_letters
         table.add_row("events dead-letter queue", show(n, n == 0))

@@ -220,7 +220,17 @@ class StatusReport:
     function_errors_24h: int | None = None
     dead_letters: int | None = None
     events_dead_letters: int | None = None  # the fast path's (live_source eventbridge / both)
+    # denials the dedup table holds unannounced: in how many groups, and how many of them
+    # sit in windows that closed long enough ago that the flush schedule should have run
+    held_denials: int | None = None
+    held_groups: int = 0
+    held_overdue: int = 0
     unreadable: list[str] = field(default_factory=list)  # what could not be checked, and why
+
+
+# The flush schedule runs every 15 minutes; a window closed longer ago than this with
+# denials still held means it is not running (or cannot post).
+FLUSH_OVERDUE = timedelta(minutes=30)
 
 
 HEALTHY_STACK = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
@@ -246,6 +256,11 @@ def health_problems(report: StatusReport) -> list[str]:
         problems.append(
             f"{report.events_dead_letters} denials the fast path could not alert in the events "
             "dead-letter queue (docs/live-sources.md)"
+        )
+    if report.held_overdue:
+        problems.append(
+            f"{report.held_overdue} held denials in dedup windows that closed over 30 min ago "
+            "were never summarised: is the FlushSchedule rule enabled, and the function healthy?"
         )
     return problems + [f"could not check {u}" for u in report.unreadable]
 
@@ -325,4 +340,20 @@ def gather_status(clients: Any, stack_name: str, now: datetime | None = None) ->
             report.events_dead_letters = depth(events_queue)
 
         probe("the events dead-letter queue", events_depth)
+    if table := ids.get("DedupTable"):
+
+        def held() -> None:
+            from deniedwatch.alerts.dedup import DedupStoreError, DynamoStore
+
+            try:
+                groups = DynamoStore(table, client=clients("dynamodb")).held_groups()
+            except DedupStoreError as exc:  # the store's own error: it wraps ClientError
+                report.unreadable.append(f"the held denials ({str(exc)[:120]})")
+                return
+            overdue = (now or datetime.now(UTC)) - FLUSH_OVERDUE
+            report.held_denials = sum(g.held for g in groups)
+            report.held_groups = len(groups)
+            report.held_overdue = sum(g.held for g in groups if g.closes_at < overdue.timestamp())
+
+        probe("the held denials", held)
     return report

@@ -113,19 +113,21 @@ def _opt_str(value: Any) -> str | None:
 
 
 def _log_event(raw: Any) -> LogEvent:
-    if not isinstance(raw, Mapping):
+    # type() first: the ABC check behind isinstance(x, Mapping) is slow on the hot path
+    if type(raw) is not dict and not isinstance(raw, Mapping):
         return LogEvent(None, None, raw)
     ts = raw.get("timestamp")
+    event_id = raw.get("id")
     return LogEvent(
-        id=_opt_str(raw.get("id")),
-        timestamp=ts if isinstance(ts, int) and not isinstance(ts, bool) else None,
-        message=raw.get("message"),
+        event_id if type(event_id) is str else _opt_str(event_id),
+        ts if type(ts) is int else None,  # not bool: type() is exact
+        raw.get("message"),
     )
 
 
 def looks_like_cloudtrail(obj: Any) -> bool:
     """A CloudTrail record is a JSON object with an eventVersion or an eventSource+eventName."""
-    if not isinstance(obj, Mapping):
+    if type(obj) is not dict and not isinstance(obj, Mapping):
         return False
     return isinstance(obj.get("eventVersion"), str) or (
         isinstance(obj.get("eventSource"), str) and isinstance(obj.get("eventName"), str)
