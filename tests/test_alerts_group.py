@@ -111,6 +111,7 @@ def test_caller_cuts_the_session_name_off_an_assumed_role():
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+from deniedwatch.alerts.group import group_records  # noqa: E402
 from deniedwatch.rules import Ruleset, Suppression, build_ruleset  # noqa: E402
 from test_finding import random_records  # noqa: E402
 
@@ -125,6 +126,16 @@ _rules = st.builds(
     caller_account_id=st.none() | st.just("111122223333"),
     same_account=st.none() | st.just(True),
 )
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(random_records, max_size=8), st.integers(1, 5))
+def test_group_records_equals_grouping_their_findings(records, max_examples):
+    """The live path groups raw records: the same alerts as grouping their Findings."""
+    findings = [Finding.from_record(r) for r in records]
+    assert group_records(records, max_examples=max_examples) == group_findings(
+        findings, max_examples=max_examples
+    )
 
 
 @settings(max_examples=150, deadline=None)

@@ -38,6 +38,7 @@ _POLICY_ARN = re.compile(r"policy:\s*(arn:aws[a-z-]*:[a-z0-9-]+:[^\s\"',;]*[^\s\
 _ACTION_TEXT = r"([a-z0-9][a-z0-9-]*:[A-Za-z0-9*]+)"
 _ACTION = re.compile(r"not authorized to perform:\s*" + _ACTION_TEXT)
 _ALLOWS_ACTION = re.compile(r"allows the " + _ACTION_TEXT + r" action")
+_ACTION_PLACES = (("not authorized to perform:", _ACTION), ("allows the ", _ALLOWS_ACTION))
 # VpceAccessDenied: "The request was denied due to a VPC endpoint policy" (CloudTrail
 # network activity events, https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-events.html)
 _VPCE_POLICY = re.compile(r"due to (?:a|an|the) VPC endpoint policy", re.IGNORECASE)
@@ -82,13 +83,25 @@ def _explain(message: str) -> Explanation:
         policy = "vpc-endpoint-policy"
     resource = resource_in(message)
     policy_arn = m.group(1) if policy and (m := _POLICY_ARN.search(message)) else None
-    action = (
-        m.group(1) if (m := _ACTION.search(message) or _ALLOWS_ACTION.search(message)) else None
-    )
+    action = action_in(message)
     vpce = m.group() if (m := VPCE_ID.search(message)) else None
     encoded = m.group(1) if (m := _ENCODED.search(message)) else None
     billing = bool(_BILLING.search(message))
     return Explanation(policy, explicit, resource, policy_arn, action, vpce, encoded, billing)
+
+
+@lru_cache(maxsize=4096)
+def action_in(message: str | None) -> str | None:
+    """Just the IAM action a denial message names ("not authorized to perform: X", or
+    "… allows the X action"); grouping needs it for every denial, so the regexes run
+    only where those words stand."""
+    if not message or not isinstance(message, str):
+        return None
+    for words, pattern in _ACTION_PLACES:
+        at = message.find(words)
+        if at >= 0 and (m := pattern.search(message, at)):
+            return m.group(1)
+    return None
 
 
 @lru_cache(maxsize=4096)

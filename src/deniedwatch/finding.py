@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from deniedwatch.actions import action_of, service_prefix
-from deniedwatch.explain import explain, hint_for
+from deniedwatch.explain import action_in, explain, hint_for, resource_in
 from deniedwatch.request_resource import resource_from_request
 
 __all__ = ["SCHEMA_FIELDS", "Finding", "action_of", "console_url", "principal_name"]
@@ -212,6 +212,35 @@ def _first_resource(record: RecordLike) -> str | None:
     return _str(first.get("ARN"))
 
 
+def resource_of(record: RecordLike) -> str | None:
+    """The resource a denial was about: "on resource: X" in the message, else the
+    record's first resources[].ARN, else the target its requestParameters name
+    (Finding.resource, without building a Finding)."""
+    return (
+        resource_in(_str(record.get("errorMessage")))
+        or _first_resource(record)
+        or _request_resource(record)
+    )
+
+
+def _request_resource(record: RecordLike) -> str | None:
+    source = _str(record.get("eventSource"))
+    if source is None:
+        return None
+    region = _str(record.get("awsRegion"))
+    return resource_from_request(
+        service_prefix(source), record.get("requestParameters"), partition(region)
+    )
+
+
+def record_action(record: RecordLike) -> str | None:
+    """Finding.action without building a Finding: the message's IAM action, else the
+    API's (see actions.py)."""
+    return action_in(_str(record.get("errorMessage"))) or action_of(
+        _str(record.get("eventSource")), _str(record.get("eventName"))
+    )
+
+
 class RecordView:
     """The fields of a raw record that suppressions read, under a Finding's names and
     with its rules (non-strings and empty strings are None), computed only when read:
@@ -310,15 +339,7 @@ class Finding:
         error_code = _str(record.get("errorCode"))
         caller_account = _str(identity.get("accountId"))
         action = why.action or action_of(source, name)
-        resource = (
-            why.resource
-            or _first_resource(record)
-            or resource_from_request(
-                service_prefix(source) if source else None,
-                record.get("requestParameters"),
-                partition(region),
-            )
-        )
+        resource = why.resource or _first_resource(record) or _request_resource(record)
         policy = why.policy
         if policy is None and error_code == "VpceAccessDenied":
             policy = "vpc-endpoint-policy"

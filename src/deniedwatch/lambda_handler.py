@@ -29,7 +29,7 @@ from deniedwatch import secrets
 from deniedwatch.alerts.channels.base import Channel
 from deniedwatch.alerts.dedup import ENV_TABLE, DedupStore, DynamoStore, NullStore
 from deniedwatch.alerts.deliver import flush_windows
-from deniedwatch.alerts.group import Alert, GroupKey, LogLocation, group_findings
+from deniedwatch.alerts.group import Alert, GroupKey, LogLocation, group_records
 from deniedwatch.alerts.pipeline import Pipeline, build_pipeline
 from deniedwatch.alerts.sightings import (
     BOTH,
@@ -231,15 +231,15 @@ def process(
     if invocation.path is not None:
         keep = first_sightings(
             rt.sightings,
-            [d.finding.event_id for d in detected],
+            [d.event_id for d in detected],
             invocation.path.value,
             now=now,
             metrics=metrics,
         )
-        detected = [d for d in detected if not d.finding.event_id or d.finding.event_id in keep]
-    findings = [d.finding for d in detected]
-    alerts = group_findings(
-        findings,
+        detected = [d for d in detected if not d.event_id or d.event_id in keep]
+    # raw records: a Finding is built only for what an alert shows (group_records)
+    alerts = group_records(
+        [d.record for d in detected],
         max_examples=rt.settings.alerts.max_examples,
         label=ruleset.label,
         log=LogLocation(os.environ.get("AWS_REGION"), invocation.log_group, invocation.log_stream),
@@ -260,7 +260,7 @@ def process(
     result = {
         "status": "ok",
         "events": len(invocation),
-        "findings": len(findings),
+        "findings": len(detected),
         "alerts": len(alerts),
         "sent": len(report.sent),
         "digests": len(report.digests),
@@ -279,11 +279,11 @@ def message_batches(detected: list[Detected]) -> Callable[[Alert], str]:
     """Per alert, the id of the SQS messages behind it: what comes back when it fails."""
     members: dict[GroupKey, set[str]] = {}
     for d in detected:
-        members.setdefault(GroupKey.of(d.finding), set()).add(d.item.message_id or "")
+        members.setdefault(d.key, set()).add(d.item.message_id or "")
     return lambda alert: message_batch_id(sorted(members.get(alert.key, ())))
 
 
 def failed_messages(detected: list[Detected], failed: set[GroupKey]) -> list[str]:
     """The SQS messages whose denial is in an alert that did not reach every channel."""
-    ids = (d.item.message_id for d in detected if GroupKey.of(d.finding) in failed)
+    ids = (d.item.message_id for d in detected if d.key in failed)
     return sorted({m for m in ids if m})
