@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import os
 import tracemalloc
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -24,30 +24,8 @@ from deniedwatch.sources.bounded import MiB
 from deniedwatch.sources.cwlogs import PayloadError
 from deniedwatch.sources.recover import recover
 from deniedwatch.sources.trailfiles import BadFile
+from hostile import bomb, deep_denial, records_bomb
 from live_support import denial
-
-
-def bomb(size: int, unit: bytes = b"\0", *, prefix: bytes = b"", suffix: bytes = b"") -> bytes:
-    """gzip of ``prefix + unit * n + suffix`` (``size`` bytes in all), built a MiB at a time so
-    the test itself never holds the inflated size."""
-    packer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
-    out = [packer.compress(prefix)]
-    chunk = unit * (MiB // len(unit))
-    left = size - len(prefix) - len(suffix)
-    while left > 0:
-        piece = chunk[: min(left, len(chunk))]
-        out.append(packer.compress(piece))
-        left -= len(piece)
-    out.append(packer.compress(suffix))
-    out.append(packer.flush())
-    return b"".join(out)
-
-
-def records_bomb(size: int) -> bytes:
-    """A gzip bomb that is a valid CloudTrail file: the same denial over and over."""
-    one = json.dumps(denial(user="bomb")).encode() + b","
-    return bomb(size, one, prefix=b'{"Records": [', suffix=b"{}]}")
-
 
 # ---- memory bounds -----------------------------------------------------------------
 
@@ -176,17 +154,44 @@ def deep(depth: int) -> dict[str, Any]:
     return value
 
 
-def _deep_denial(depth: int) -> bytes:
-    text = json.dumps(denial(user="mallory", requestParameters={"x": 1}))
-    return text.replace('{"x": 1}', '{"a":' * depth + "1" + "}" * depth).encode()
-
-
 def test_one_record_nested_1000_deep_does_not_lose_its_file() -> None:
-    names, bad, error = _scan(gzip.compress(_file_with(_deep_denial(1000))))
+    names, bad, error = _scan(gzip.compress(_file_with(deep_denial(1000))))
     assert error is None
     # the deep record is itself a denial: read without the field that is too deep
     assert names == ["alice", "mallory", "bob"]
     assert bad == ["record 1: nests too deeply (read without requestParameters)"]
+
+
+def test_lambda_alerts_on_a_denial_nested_past_the_parser_and_counts_it_bad() -> None:
+    """The same deep record through the handler: logged and counted as a bad record,
+    and still alerted on, read without the field that is too deep."""
+    from deniedwatch import lambda_handler
+    from deniedwatch.alerts.dedup import MemoryStore
+    from deniedwatch.alerts.pipeline import Pipeline
+    from deniedwatch.metrics import Metrics
+    from live_support import subscription_payload
+
+    sent: list[Any] = []
+
+    class Capture:
+        name = "capture"
+
+        def send(self, alert: Any) -> None:
+            sent.append(alert)
+
+    lines: list[str] = []
+    rt = lambda_handler.Runtime(
+        lambda_handler.Settings(), MemoryStore(), Pipeline.fixed([Capture()])
+    )
+    deep = deep_denial(5000).decode()
+    payload = subscription_payload([json.dumps(denial(user="alice")), deep])
+    metrics = Metrics(write=lines.append)
+    result = lambda_handler.process(payload, rt, metrics, now=1e9)
+    metrics.flush()
+    assert result["findings"] == 2
+    assert sorted(a.sample.principal_name for a in sent) == ["alice", "mallory"]
+    (totals,) = [json.loads(x) for x in lines if '"BadRecords"' in x]  # the totals line
+    assert totals["BadRecords"] == 1
 
 
 def test_one_invalid_utf8_byte_does_not_lose_its_file() -> None:
@@ -231,7 +236,7 @@ def test_file_with_nothing_readable_is_still_a_bad_file() -> None:
 
 
 def test_scan_cli_names_file_and_index_of_each_bad_record(cli, tmp_path: Path) -> None:
-    (tmp_path / "mixed.json").write_bytes(_file_with(_deep_denial(1000)))
+    (tmp_path / "mixed.json").write_bytes(_file_with(deep_denial(1000)))
     result = cli("scan", tmp_path, "--format", "jsonl", "--jobs", "1")
     assert result.exit_code == 3  # some input could not be read whole
     names = [json.loads(x)["principal_name"] for x in result.stdout.splitlines()]
@@ -248,3 +253,101 @@ def test_pool_workers_apply_the_same_size_cap(cli, tmp_path: Path) -> None:
     result = cli("scan", tmp_path, "--format", "jsonl", "--max-file-mb", "2", "--jobs", "2")
     assert result.exit_code == 3
     assert result.stderr.count("over the 2 MiB limit") == 3, result.stderr
+
+
+# ---- --output safety -----------------------------------------------------------------
+
+
+def _export(tmp_path: Path) -> Path:
+    src = tmp_path / "logs"
+    src.mkdir()
+    (src / "trail.json").write_text(json.dumps({"Records": [denial(user="alice")]}))
+    return src / "trail.json"
+
+
+def test_output_symlink_planted_at_a_victim_file_is_not_followed(cli, tmp_path: Path) -> None:
+    log = _export(tmp_path)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    link = tmp_path / "report.jsonl"
+    link.symlink_to(victim)
+    result = cli("scan", log, "--format", "jsonl", "-o", link)
+    assert result.exit_code == 2
+    assert f"--output {link} is a symbolic link (to {victim}): not followed" in result.stderr
+    assert victim.read_text() == "precious" and link.is_symlink()
+    forced = cli("scan", log, "--format", "jsonl", "-o", link, "--force")
+    assert forced.exit_code == 0, forced.stderr
+    assert link.is_symlink() and json.loads(victim.read_text())["principal_name"] == "alice"
+
+
+@pytest.mark.parametrize("how", ["same path", "other spelling", "hard link", "symlink + force"])
+def test_output_pointing_at_an_input_log_is_refused(cli, tmp_path: Path, how: str) -> None:
+    log = _export(tmp_path)
+    before = log.read_bytes()
+    out = {
+        "same path": log,
+        "other spelling": tmp_path / "logs" / ".." / "logs" / "trail.json",
+        "hard link": tmp_path / "hard.json",
+        "symlink + force": tmp_path / "soft.json",
+    }[how]
+    if how == "hard link":
+        os.link(log, out)
+    if how == "symlink + force":
+        out.symlink_to(log)
+    result = cli("scan", tmp_path / "logs", "--format", "jsonl", "-o", out, "--force")
+    assert result.exit_code == 2
+    assert "is one of the inputs" in result.stderr and "refusing to overwrite" in result.stderr
+    assert log.read_bytes() == before
+
+
+def test_failed_scan_leaves_the_old_report_and_no_half_file(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deniedwatch import report
+
+    log = _export(tmp_path)
+    out = tmp_path / "out" / "report.jsonl"
+    out.parent.mkdir()
+    out.write_text("yesterday's report\n")
+
+    def half_then_fail(findings: Any, stream: Any) -> None:
+        stream.write('{"event_id": "half')
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report, "write_jsonl", half_then_fail)
+    result = cli("scan", log, "--format", "jsonl", "-o", out)
+    assert result.exit_code == 2 and "No space left on device" in result.stderr
+    assert out.read_text() == "yesterday's report\n"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["report.jsonl"]  # no temp left
+
+
+def test_new_report_gets_the_usual_permissions_not_the_temp_files(cli, tmp_path: Path) -> None:
+    log = _export(tmp_path)
+    out = tmp_path / "report.jsonl"
+    old = os.umask(0o022)
+    try:
+        assert cli("scan", log, "--format", "jsonl", "-o", out).exit_code == 0
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o644
+    existing = tmp_path / "kept.jsonl"
+    existing.write_text("")
+    existing.chmod(0o600)
+    assert cli("scan", log, "--format", "jsonl", "-o", existing).exit_code == 0
+    assert existing.stat().st_mode & 0o777 == 0o600 and existing.read_text()
+
+
+def test_output_to_a_named_pipe_is_written_in_place_not_replaced(cli, tmp_path: Path) -> None:
+    """A rename would replace the pipe (or /dev/null, as root) with a regular file."""
+    import threading
+
+    log = _export(tmp_path)
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(pipe.read_bytes()))
+    reader.start()
+    result = cli("scan", log, "--format", "jsonl", "-o", pipe)
+    reader.join(timeout=30)
+    assert result.exit_code == 0, result.stderr
+    assert pipe.is_fifo() and json.loads(got[0])["principal_name"] == "alice"

@@ -39,8 +39,9 @@ def detect(invocation: Invocation, ruleset: Ruleset, metrics: Metrics) -> list[D
     metrics.add("Events", len(invocation))
     found: list[Detected] = []
     for item in invocation:
-        if item.record is None:
+        if item.problem or item.record is None:
             _bad(invocation, item, item.problem or "not a record", metrics)
+        if item.record is None:
             continue
         try:
             detection = ruleset.classify(item.record)

@@ -1,12 +1,19 @@
-"""Findings rendered for machines: JSON lines, JSON, CSV (people: termview, htmlreport)."""
+"""Findings rendered for machines: JSON lines, JSON, CSV (people: termview, htmlreport).
+
+Record text is attacker text: CSV cells go through ``text.clean`` (controls and
+invisible characters shown escaped) and are defused against formulas; JSON goes
+through ``text.clean_json`` (the same characters as JSON escapes, the data exact).
+"""
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterable
 from typing import IO
 
+from deniedwatch.alerts.text import clean, clean_json
 from deniedwatch.finding import SCHEMA_FIELDS, Finding
 
 # table: deniedwatch.termview; html: deniedwatch.htmlreport
@@ -15,28 +22,51 @@ FORMATS = ("table", "jsonl", "json", "csv", "html")
 
 def write_jsonl(findings: Iterable[Finding], out: IO[str]) -> None:
     for f in findings:
-        out.write(json.dumps(f.to_dict(), ensure_ascii=False) + "\n")
+        out.write(clean_json(json.dumps(f.to_dict(), ensure_ascii=False)) + "\n")
 
 
 def write_json(findings: Iterable[Finding], out: IO[str]) -> None:
-    json.dump([f.to_dict() for f in findings], out, ensure_ascii=False, indent=2)
+    out.write(clean_json(json.dumps([f.to_dict() for f in findings], ensure_ascii=False, indent=2)))
     out.write("\n")
 
 
-# A cell starting with one of these is a formula to Excel / LibreOffice / Sheets.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# OWASP, CSV Injection (https://owasp.org/www-community/attacks/CSV_Injection): a cell
+# starting with = + - @ tab or CR is a formula to Excel / LibreOffice / Sheets; so is
+# one where only whitespace, controls or a field separator (which starts a new cell
+# in a locale that splits on it) come first. Such cells get a leading apostrophe, and
+# every cell is quoted so no separator inside one can split it.
+_FORMULA_START = frozenset("=+-@")
+_TAB_OR_CR = ("\t", "\r")
+_SEPARATORS_AND_QUOTES = frozenset(",;|\"'")
+# Inside a cell: a separator, then spaces or quotes, then a formula start. A reader that
+# splits on that separator (quoting is no help once it does) would start a new cell
+# there, so the formula gets its apostrophe too. No tab is left after clean().
+_SPLIT_FORMULA = re.compile(r"([,;|][ \"']*)(?=[=+\-@])")
 
 
 def csv_cell(value: object) -> object:
-    """Attacker text (a userAgent of ``=HYPERLINK(…)``) must not run as a spreadsheet
-    formula: such cells get a leading apostrophe (OWASP's CSV-injection advice)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+    """A CSV cell of record text: cleaned (no raw controls, so no tab or newline left to
+    split it in a tab-separated import), and defused against formulas (OWASP)."""
+    if not isinstance(value, str):
+        return value
+    text = _SPLIT_FORMULA.sub(r"\1'", clean(value))
+    if value.startswith(_TAB_OR_CR) or _formula_after_filler(value):
+        return "'" + text
+    return text
+
+
+def _formula_after_filler(value: str) -> bool:
+    for ch in value:
+        if ch.isspace() or not ch.isprintable() or ch in _SEPARATORS_AND_QUOTES:
+            continue
+        return ch in _FORMULA_START
+    return False
 
 
 def write_csv(findings: Iterable[Finding], out: IO[str]) -> None:
-    writer = csv.DictWriter(out, fieldnames=SCHEMA_FIELDS, lineterminator="\n")
+    writer = csv.DictWriter(
+        out, fieldnames=SCHEMA_FIELDS, lineterminator="\n", quoting=csv.QUOTE_ALL
+    )
     writer.writeheader()
     for f in findings:
         writer.writerow({k: csv_cell(v) for k, v in f.to_dict().items()})

@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import unquote
 
 ENV_SECRETS_ARN = "DENIEDWATCH_SECRETS_ARN"
 ENV_SECRET_ARN = "DENIEDWATCH_SLACK_SECRET_ARN"  # today's single-webhook secret
@@ -33,11 +34,15 @@ ENV_WEBHOOK_URL = "SLACK_WEBHOOK_URL"
 LEGACY_DESTINATION = "slack"  # the destination today's env vars feed
 
 REDACTED = "<redacted secret>"
+# A slash as it appears raw, percent-encoded (a proxy log, a query string) or
+# JSON-escaped (an error body).
+_SLASH = r"(?:/|%2[fF]|\\/)"
 _SECRET_SHAPES = re.compile(
-    r"(?:https?://[^\s'\"<>]*)?/services/[^\s'\"<>]+"  # Slack webhook paths
+    rf"(?:https?(?::|%3[aA]){_SLASH}{_SLASH}[^\s'\"<>]*?)?{_SLASH}services{_SLASH}[^\s'\"<>]+"
     r"|xox[abposr]-[A-Za-z0-9-]+"  # Slack tokens
-    r"|[?&]sig=[^\s'\"<>&]+"  # signed webhook URLs (Teams Workflows)
+    r"|(?:[?&]|%3[fF]|%26)sig(?:=|%3[dD])[^\s'\"<>&]+"  # signed webhook URLs (Teams Workflows)
 )
+TOKEN_MIN = 12  # a last path segment or sig this long is a secret on its own (Slack's: 24)
 
 CACHE_SECONDS = 300
 
@@ -52,11 +57,18 @@ class SecretError(RuntimeError):
 
 
 def remember(secret: str) -> str:
-    """Note a secret so ``redact`` scrubs it: whole, and a URL's path alone."""
+    """Note a secret so ``redact`` scrubs it in every form: whole, a URL's path, and its
+    token (the last path segment, or a ``sig``) alone, which percent-encoding, JSON
+    escaping or a proxy's log line leave as it is."""
     _known.add(secret)
     path = re.sub(r"^https?://[^/]+", "", secret)
     if path != secret and len(path) > 8:
         _known.add(path)
+        token = path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+        sig = re.search(r"[?&]sig=([^&#]+)", path)
+        for value in (token, *((sig.group(1), unquote(sig.group(1))) if sig else ())):
+            if len(value) >= TOKEN_MIN:
+                _known.add(value)
     return secret
 
 

@@ -6,6 +6,8 @@ from typing import Any
 
 from deniedwatch.sources.trailfiles import CLOUDTRAIL
 
+FILES_NAMED = 5  # files with bad records named in the summary; each has its warnings
+
 
 def _t(value: str | None) -> str:
     return (value or "?").replace("T", " ").removesuffix("Z") + " UTC"
@@ -52,7 +54,9 @@ def summary_lines(summary: Any) -> list[str]:
         )
         lines.append(f"read {read_as}")
     if summary.files_with_bad_records:
-        lines.append("bad records in: " + ", ".join(summary.files_with_bad_records))
+        named = summary.files_with_bad_records
+        more = f" and {len(named) - FILES_NAMED} more" if len(named) > FILES_NAMED else ""
+        lines.append("bad records in: " + ", ".join(named[:FILES_NAMED]) + more)
     if suppressed:
         detail = ", ".join(f"{rule} {n}" for rule, n in summary.suppressed.most_common())
         lines.append(f"suppressed by: {detail}")

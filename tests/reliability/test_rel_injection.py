@@ -12,13 +12,16 @@ An *escape* is counted per rendered message when any of these holds:
      the ``>`` quote marker we put at a line start is ours and allowed;
   b. a Block Kit limit is broken (header 150, field 2000, section/fallback 3000, ...);
   c. an invisible or direction-changing character survives anywhere in the Slack
-     payload or the email (Unicode Cc, Cf, Zl, Zp, newline excepted), so names
-     cannot be spoofed ("adm\\u200bin") or text reversed;
+     payload or the email (``text.is_unsafe``: every non-printable character and
+     Unicode's Default_Ignorable_Code_Point set, Hangul fillers included; newline
+     excepted), so names cannot be spoofed ("adm\\u200bin", "c\\u034fd") or text reversed;
   d. record text is formatted: in the summary, field and error-message sections,
      the text outside inline code spans differs from a benign rendering
      (so ``*``, ``_``, ``~``, a backtick or a forged ``>`` quote got out);
   e. the email forges a line (a line not of the fixed shape) or the subject breaks
-     SNS rules (over 99 chars, non-ASCII, a control character).
+     SNS rules (over 99 chars, non-ASCII, a control character);
+  f. the push preview (the payload's ``text``) carries a character Slack formats;
+  g. the email carries a clickable URL from the record (``://`` outside its LINKS).
 The header is ``plain_text``: Slack shows it verbatim (no mentions, no links), so
 only (b) and (c) apply to it.
 """
@@ -27,7 +30,6 @@ from __future__ import annotations
 
 import copy
 import re
-import unicodedata
 from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,6 +42,7 @@ from deniedwatch.alerts import wording
 from deniedwatch.alerts.email import body, subject
 from deniedwatch.alerts.group import LogLocation, group_findings
 from deniedwatch.alerts.slack import render
+from deniedwatch.alerts.text import is_unsafe
 from deniedwatch.finding import Finding
 from live_support import denial, mrkdwn_texts
 
@@ -107,6 +110,23 @@ INVISIBLE = [
     "line\u2028sep",
     "para\u2029sep",
     "\u180emongolian",
+    "c\u034fd",
+    "\u2764\ufe0f",
+    "x\U000e0100y",
+    "\u3164",
+    "\u115f\u1160",
+    "\uffa0",
+    "\u2800",
+    "\U000e0041\U000e007f",
+    "\x1b]8;;https://evil.example\x1b\\click\x1b]8;;\x1b\\",
+    "\x1b]52;c;Y3VybCBldmlsIHwgc2g=\x07",
+    "\x9b2J",
+]
+URLS = [
+    "https://signin.aws.amazon.com.evil.example/console",
+    "Mozilla/5.0 (see http://evil.example/x?a=b)",
+    "www.evil.example",
+    "HTTPS://EVIL.EXAMPLE",
 ]
 LONG = [
     "A" * 262_144,
@@ -117,7 +137,7 @@ LONG = [
     "e\u0301" * 5_000,
     "<" * 2_999 + "!here>",
 ]
-ATTACKS = MENTIONS + LINKS + MRKDWN + ENTITIES + INVISIBLE + LONG
+ATTACKS = MENTIONS + LINKS + MRKDWN + ENTITIES + INVISIBLE + URLS + LONG
 
 
 def _identity(r: dict[str, Any]) -> dict[str, Any]:
@@ -180,7 +200,8 @@ SLACK_HOSTS = re.compile(
     r"(?:[a-z0-9-]+\.)?console\.(?:aws\.amazon\.com|amazonaws\.cn|amazonaws-us-gov\.com)"
 )
 LINK = re.compile(r"<([^<>|\s]*)\|[^<>]*>")
-INVISIBLE_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
+# What a mail client would turn into a link: a scheme (not the defanged hxxp) or www.
+CLICKABLE = re.compile(r"(?i)(?<![a-z0-9+.-])(?!hxxps?://)[a-z][a-z0-9+.-]*://|\bwww\.")
 EMAIL_LINE = re.compile(
     r"(|WHO|WHAT|WHY|WHERE|WHEN \(UTC\)|LINKS|deniedwatch: \d+ denied AWS API calls?\."
     r"|  (Who|Principal type|Principal ARN|What|Error code|Error message|Why|Resource"
@@ -241,9 +262,7 @@ def check(
     if limit_problems(payload):
         found.append("b: " + ", ".join(limit_problems(payload)))
     strings = [payload["blocks"][0]["text"]["text"], *mrkdwn_texts(payload), subj, text]
-    if any(
-        unicodedata.category(c) in INVISIBLE_CATEGORIES and c != "\n" for s in strings for c in s
-    ):
+    if any(is_unsafe(c) and c != "\n" for s in strings for c in s):
         found.append("c: invisible or direction character")
     if _formatted_texts(payload) != baseline[0]:
         found.append("d: record text outside a code span")
@@ -256,6 +275,10 @@ def check(
         found.append("e: email line forged")
     if len(subj) > 99 or not subj.isascii() or not subj.isprintable():
         found.append("e: email subject")
+    if any(c in payload["text"] for c in "*_~`"):
+        found.append("f: formatting in the push preview")
+    if CLICKABLE.search(text.split("\nLINKS\n", 1)[0]) or CLICKABLE.search(subj):
+        found.append("g: clickable record URL in the email")
     return found
 
 
@@ -317,6 +340,10 @@ def test_the_checker_catches_what_it_should() -> None:
         evil["blocks"][2]["fields"][9]["text"] = ua["text"] + bad
         assert kind in [k[0] for k in check(evil, subj, text, baseline)], bad
     assert check(payload, subj, text + "Subject: forged\n", baseline)[0].startswith("e")
+    preview = {**payload, "text": payload["text"] + " *x*"}
+    assert [k[0] for k in check(preview, subj, text, baseline)] == ["f"]
+    linked = text.replace("  User agent:", "  User agent:        https://x.example", 1)
+    assert "g" in [k[0] for k in check(payload, subj, linked, baseline)]
     assert check(payload, subj + "\n", text, baseline)[0].startswith("e")
 
 
@@ -383,7 +410,7 @@ def teams_check(payload: dict[str, Any], event: dict[str, Any], benign: list[str
     if size > 28 * 1024:
         found.append(f"b: {size} bytes")
     strings = _strings(payload) + _strings(event)
-    if any(unicodedata.category(c) in INVISIBLE_CATEGORIES for s in strings for c in s):
+    if any(is_unsafe(c) and c != "\n" for s in strings for c in s):
         found.append("c: invisible or direction character")
     urls = [a["url"] for a in card.get("actions", [])] + [x["href"] for x in event["links"]]
     if not all(_our_url(u) for u in urls):

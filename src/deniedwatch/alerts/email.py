@@ -12,14 +12,14 @@ from __future__ import annotations
 from deniedwatch.alerts import wording
 from deniedwatch.alerts.budget import Digest
 from deniedwatch.alerts.group import Alert
-from deniedwatch.alerts.text import clean, cut
+from deniedwatch.alerts.text import clean, cut, defang
 
 SUBJECT_MAX = 99
 VALUE_MAX = 2000
 
 
 def _ascii(text: str) -> str:
-    return clean(text).encode("ascii", "replace").decode("ascii")
+    return defang(clean(text)).encode("ascii", "replace").decode("ascii")
 
 
 def subject(alert: Alert) -> str:
@@ -29,8 +29,14 @@ def subject(alert: Alert) -> str:
     return cut(_ascii(" ".join(text.split())), SUBJECT_MAX).replace("…", "~")
 
 
-def _line(label: str, value: object) -> str:
-    shown = "unknown" if value is None or value == "" else cut(clean(value), VALUE_MAX)
+def _line(label: str, value: object, *, ours: bool = False) -> str:
+    """One labelled value. Record text is defanged (mail clients turn URLs and host
+    names into links); ``ours`` is for the links this tool builds."""
+    if value is None or value == "":
+        shown = "unknown"
+    else:
+        shown = clean(value) if ours else defang(clean(value))
+        shown = cut(shown, VALUE_MAX)
     return f"  {label + ':':<17} {shown}"
 
 
@@ -52,9 +58,9 @@ def body(alert: Alert, *, window_minutes: int | None = None) -> str:
         lines.append(_line(row.label, value))
     lines += ["", "LINKS"]
     for x in wording.links(alert):
-        lines.append(_line(x.label, x.url))
+        lines.append(_line(x.label, x.url, ours=True))
         if x.note:
-            lines.append(_line("Note", x.note))
+            lines.append(_line("Note", x.note, ours=True))
     return "\n".join(lines) + "\n"
 
 
@@ -65,7 +71,7 @@ def digest_subject(digest: Digest) -> str:
 
 def digest_body(digest: Digest) -> str:
     lines = [
-        f"deniedwatch: {clean(digest.headline())} ({digest.listed()}).",
+        f"deniedwatch: {defang(clean(digest.headline()))} ({digest.listed()}).",
         "",
         wording.digest_why(digest.kind) + ".",
         "",
@@ -75,5 +81,7 @@ def digest_body(digest: Digest) -> str:
         "",
         "ACTIONS",
     ]
-    lines += [f"  {count:>8}  {cut(clean(action), VALUE_MAX)}" for action, count in digest.top()]
+    lines += [
+        f"  {count:>8}  {cut(defang(clean(action)), VALUE_MAX)}" for action, count in digest.top()
+    ]
     return "\n".join(lines) + "\n"

@@ -15,7 +15,7 @@ from typing import Any
 from deniedwatch.alerts import wording
 from deniedwatch.alerts.budget import Digest
 from deniedwatch.alerts.group import Alert
-from deniedwatch.alerts.text import clean, cut, escape_mrkdwn, literal
+from deniedwatch.alerts.text import clean, cut, escape_mrkdwn, literal, plain
 
 # Block Kit limits (Slack's reference for blocks and composition objects).
 HEADER_MAX = 150
@@ -59,9 +59,10 @@ def header_text(alert: Alert) -> str:
 
 
 def fallback_text(alert: Alert, count: int | None = None) -> str:
-    """The notification text (shown where blocks are not): escaped, one line."""
+    """The notification text (the push preview, shown where blocks are not): one plain
+    line, with no mrkdwn formatting from record text."""
     n = alert.count if count is None else count
-    return escape_mrkdwn(cut(f"{header_text(alert)} ({wording.times(n)})", FALLBACK_TEXT_MAX))
+    return plain(cut(f"{header_text(alert)} ({wording.times(n)})", FALLBACK_TEXT_MAX))
 
 
 def _summary(alert: Alert, window_minutes: int | None, total: int | None) -> str:

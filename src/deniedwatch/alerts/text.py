@@ -1,27 +1,61 @@
-"""Attacker text made safe to show: control characters, length limits, Slack escaping.
+"""Attacker text made safe to show: invisible and control characters, length limits,
+Slack escaping, plain push previews, defanged URLs.
 
 userAgent, errorMessage, principal names and request parameters are written by
-whoever made the call. Every renderer (Slack, email) passes them through here,
-so there is one definition of "safe".
+whoever made the call. Every renderer (Slack, email, the scan's table, CSV and JSON,
+warnings) passes them through here, so there is one definition of "safe".
 """
 
 from __future__ import annotations
 
+import json
 import re
 
 ELLIPSIS = "…"
 
-# C0/C1 controls (newlines included: they could forge lines in an email or a
-# Slack quote), line/paragraph separators (U+2028/9: also line breaks) and every
-# Unicode format character (category Cf: bidi overrides that make text read
-# backwards, zero-width spaces/joiners that make "adm\u200bin" look like "admin"),
-# and lone surrogates (JSON "\ud800" escapes: no UTF-8/16 encoder takes them).
-_UNSAFE = re.compile(
-    r"[\x00-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
-    r"\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ud800-\udfff\ufeff\ufff9-\ufffb"
-    r"\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
-    r"\U000e0001\U000e0020-\U000e007f]"
+# Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt): characters a
+# renderer shows as nothing when it has no glyph, so "c\u034fd" reads as "cd". Copied
+# from the regex module's Unicode tables (a maintained table; Python's unicodedata
+# has no such property); tests/test_text_safety.py fails when they differ.
+DEFAULT_IGNORABLE: tuple[tuple[int, int], ...] = (
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x061C, 0x061C),
+    (0x115F, 0x1160),  # Hangul choseong / jungseong fillers
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x206F),
+    (0x3164, 0x3164),  # Hangul filler
+    (0xFE00, 0xFE0F),  # variation selectors
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),  # halfwidth Hangul filler
+    (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),  # tags, variation selectors supplement
 )
+# Shows as a blank cell, yet is a symbol (So), neither ignorable nor a space.
+BLANK_SYMBOLS = "\u2800"  # BRAILLE PATTERN BLANK
+_INVISIBLE = re.compile(
+    "[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in DEFAULT_IGNORABLE) + BLANK_SYMBOLS + "]"
+)
+
+
+def is_unsafe(ch: str) -> bool:
+    """Whether one character must not reach a reader as itself.
+
+    ``str.isprintable`` (unicodedata's categories) is False for C0/C1 controls (Cc:
+    ESC, BEL, U+009B CSI...), format characters (Cf: bidi overrides, zero-width
+    joiners), lone surrogates (Cs), private-use and unassigned code points, line and
+    paragraph separators and every space but U+0020; the rest are the ignorables above.
+    """
+    return not ch.isprintable() or _INVISIBLE.match(ch) is not None
+
+
+def _is_clean(text: str) -> bool:
+    return text.isprintable() and _INVISIBLE.search(text) is None
 
 
 def width(text: str) -> int:
@@ -30,9 +64,28 @@ def width(text: str) -> int:
 
 
 def clean(value: object) -> str:
-    """One line of printable text: unsafe characters become \\xNN / \\uNNNN escapes."""
+    """One line of printable text: unsafe characters become \\xNN / \\uNNNN escapes.
+
+    The one definition of safe text for every reader: the terminal table, CSV cells,
+    warnings and file names on stderr, Slack and email.
+    """
     text = value if isinstance(value, str) else str(value)
-    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    if _is_clean(text):
+        return text
+    return "".join(_escaped(ch) if is_unsafe(ch) else ch for ch in text)
+
+
+def _escaped(ch: str) -> str:
+    return ch.encode("unicode_escape").decode("ascii")
+
+
+def clean_json(text: str) -> str:
+    """Serialized JSON with the same unsafe characters as JSON escapes (``\\u009b``):
+    the data stays exact for a parser, and no raw control reaches a terminal."""
+    if _is_clean(text):
+        return text
+    # a raw newline can only be the serializer's own indentation (it escapes those in strings)
+    return "".join(json.dumps(ch)[1:-1] if ch != "\n" and is_unsafe(ch) else ch for ch in text)
 
 
 def cut(text: str, limit: int) -> str:
@@ -80,3 +133,33 @@ def literal(value: object, limit: int) -> str:
             used += width(piece)
         escaped = "".join(out) + ELLIPSIS
     return f"`{escaped}`" if escaped else "` `"
+
+
+# Slack formats *bold*, _italic_, ~strike~ and `code` in a message's top-level text,
+# which is also the push notification. Record text there is shown with look-alikes.
+_FORMATTING = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"})
+
+
+def plain(text: str) -> str:
+    """Text for the push preview: cleaned, escaped, and with no character Slack formats."""
+    return escape_mrkdwn(clean(text).translate(_FORMATTING))
+
+
+# A scheme URL, and any host-like name (labels ending in a letters-only TLD), which
+# mail clients turn into links even without a scheme.
+_URL = re.compile(r"\b([a-z][a-z0-9+.-]{0,30})://", re.IGNORECASE)
+_HOST = re.compile(r"\b(?:[a-z0-9-]+\.)+[a-z]{2,63}\b", re.IGNORECASE)
+
+
+def defang(text: str) -> str:
+    """Record text for an email: URLs and host names made unclickable, the usual way
+    (``hxxps://signin[.]aws[.]amazon[.]com[.]evil[.]example/console``)."""
+    text = _HOST.sub(lambda m: m.group().replace(".", "[.]"), text)
+    return _URL.sub(lambda m: _defang_scheme(m.group(1)), text)
+
+
+def _defang_scheme(scheme: str) -> str:
+    lower = scheme.lower()
+    if lower in ("http", "https"):
+        return "hxxp" + lower[4:] + "://"
+    return scheme + "[://]"

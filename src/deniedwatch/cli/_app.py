@@ -37,6 +37,13 @@ def _root(
     """Catch unauthorised AWS API calls (AccessDenied & co.) and tell the right people fast."""
 
 
+# Ends every --slack-webhook-url help: the URL is a credential, and a flag's value is
+# readable by every local user while the command runs.
+WEBHOOK_FLAG_WARNING = (
+    "Avoid the flag: its value is readable by any local user in /proc/PID/cmdline "
+    "(and stays in your shell history); prefer the environment variable"
+)
+
 # Exit codes, documented in the README.
 EXIT_OK = 0
 EXIT_FINDINGS = 1  # --fail-on-findings and something was found
@@ -109,6 +116,9 @@ def main() -> None:
 
 
 def _escape(text: str) -> str:
+    """Markup-escaped and cleaned: an error may quote a path or a value from a record."""
     from rich.markup import escape
 
-    return escape(text)
+    from deniedwatch.alerts.text import clean
+
+    return escape(clean(text))

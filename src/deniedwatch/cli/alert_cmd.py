@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from deniedwatch.cli._app import app, err, fail, load_cli_settings
+from deniedwatch.cli._app import WEBHOOK_FLAG_WARNING, app, err, fail, load_cli_settings
 
 if TYPE_CHECKING:
     from deniedwatch.alerts.deliver import DeliveryReport
@@ -113,7 +113,9 @@ def test_alert(
             envvar="SLACK_WEBHOOK_URL",
             show_default=False,
             help="Without [[destinations]]: the incoming webhook to post to "
-            "(default: $SLACK_WEBHOOK_URL; asked if missing).",
+            "(default: $SLACK_WEBHOOK_URL; asked if missing). "
+            + WEBHOOK_FLAG_WARNING
+            + " or the prompt.",
         ),
     ] = None,
     config: ConfigOpt = None,

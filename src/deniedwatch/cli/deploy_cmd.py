@@ -24,7 +24,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from deniedwatch.cli._app import app, err, fail, friendly, load_cli_settings
+from deniedwatch.cli._app import WEBHOOK_FLAG_WARNING, app, err, fail, friendly, load_cli_settings
 from deniedwatch.config import Settings
 
 EXIT_UNHEALTHY = 1  # `status` found something to look at
@@ -171,7 +171,9 @@ def deploy(
         typer.Option(
             envvar="DENIEDWATCH_SLACK_WEBHOOK_URL",
             help="Slack incoming webhook URL (stored in Secrets Manager, never in the stack). "
-            "Needed on the first deploy; later, omit it to keep the stored one.",
+            "Needed on the first deploy; later, omit it to keep the stored one. "
+            + WEBHOOK_FLAG_WARNING
+            + " or the prompt.",
             show_default=False,
         ),
     ] = None,

@@ -14,7 +14,16 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from deniedwatch.cli._app import EXIT_BAD_INPUT, EXIT_FINDINGS, app, err, fail, load_cli_settings
+from deniedwatch.alerts.text import clean
+from deniedwatch.cli._app import (
+    EXIT_BAD_INPUT,
+    EXIT_FINDINGS,
+    WEBHOOK_FLAG_WARNING,
+    app,
+    err,
+    fail,
+    load_cli_settings,
+)
 from deniedwatch.cli.athena_cmd import client_factory
 from deniedwatch.finding import with_history_note
 from deniedwatch.sources.bounded import MAX_FILE_BYTES, MiB
@@ -71,8 +80,17 @@ def scan(
         ),
     ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write findings to this file.")
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write findings to this file (complete or not at all: written aside, then "
+            "renamed). Never one of the inputs; a symbolic link only with --force.",
+        ),
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Let --output write through a symbolic link.")
+    ] = False,
     config: Annotated[
         Path | None,
         typer.Option(
@@ -171,7 +189,9 @@ def scan(
             "--slack-webhook-url",
             envvar="SLACK_WEBHOOK_URL",
             show_default=False,
-            help="Incoming webhook for --notify (default: $SLACK_WEBHOOK_URL).",
+            help="Incoming webhook for --notify (default: $SLACK_WEBHOOK_URL). "
+            + WEBHOOK_FLAG_WARNING
+            + ".",
         ),
     ] = None,
 ) -> None:
@@ -243,6 +263,9 @@ def scan(
         source = FileSource(request, settings.ruleset, client_factory("s3"))
     with working if not quiet and err.is_terminal else _null():
         total = source.prepare(summary)
+    if output is not None:  # checked before any file is read
+        inputs = [*(sources or ()), *(tf.location for tf in getattr(source, "files", ()))]
+        output = _checked_output(output, force, inputs)
 
     findings = []
     alertable = []  # --notify: never the suppressed ones
@@ -252,8 +275,11 @@ def scan(
         for result in source.results():
             summary.add(result)
             for problem in _problems(result):
-                # paths and reasons are data, never markup; one line each, to grep
-                progress.console.print(f"[yellow]warning:[/] {escape(problem)}", soft_wrap=True)
+                # paths and reasons are data, never markup or escape sequences; one line
+                # each, to grep
+                progress.console.print(
+                    f"[yellow]warning:[/] {escape(clean(problem))}", soft_wrap=True
+                )
             findings.extend(result.findings)
             alertable.extend(result.findings)
             findings.extend(result.suppressed_findings)
@@ -284,6 +310,19 @@ def scan(
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
+def _checked_output(output: Path, force: bool, inputs: list[str]) -> Path:
+    """The file --output may write (checked before any work), or a one-line error."""
+    from deniedwatch.cli.outfile import OutputRefused, refuse_inputs, target
+    from deniedwatch.sources.trailfiles import is_s3
+
+    try:
+        path = target(output, force=force)
+        refuse_inputs(path, (i for i in inputs if not is_s3(i)))
+    except OutputRefused as exc:
+        fail(escape(str(exc)))
+    return path
+
+
 @dataclass(frozen=True)
 class View:
     """How findings are written: the format and what the human formats need."""
@@ -295,13 +334,15 @@ class View:
 
 
 def _write(view: View, findings: list, output: Path | None) -> None:
+    from deniedwatch.cli.outfile import atomic_text
+
     if output is None:
         _render(view, findings, sys.stdout)
         return
     try:
-        with output.open("w", encoding="utf-8", newline="") as out:
+        with atomic_text(output) as out:
             _render(view, findings, out)
-    except OSError as exc:  # a folder, no permission, no such directory, disk full
+    except OSError as exc:  # no permission, no such directory, disk full
         fail(escape(f"--output {output}: {exc.strerror or exc}"))
 
 
@@ -330,7 +371,7 @@ def _render(view: View, findings: list, out: Any) -> None:
     writer[view.fmt](findings, out)
 
 
-BAD_RECORDS_SHOWN = 5  # per file; the rest are counted
+BAD_RECORDS_SHOWN = 5  # per file, and files named in the summary; the rest are counted
 
 
 def _problems(result: Any) -> list[str]:
@@ -370,9 +411,9 @@ def _print_summary(summary: Any) -> None:
 
     first, *rest = summary_lines(summary)
     color = "yellow" if summary.bad_input else "default"
-    err.print(f"scan: [{color}]{escape(first)}[/]", highlight=False, soft_wrap=True)
+    err.print(f"scan: [{color}]{escape(clean(first))}[/]", highlight=False, soft_wrap=True)
     for line in rest:
-        err.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
+        err.print(f"  {escape(clean(line))}", highlight=False, soft_wrap=True)
 
 
 class _null:

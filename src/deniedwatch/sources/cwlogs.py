@@ -17,6 +17,7 @@ from typing import Any
 
 from deniedwatch.sources import bounded
 from deniedwatch.sources.bounded import MAX_PAYLOAD_BYTES
+from deniedwatch.sources.recover import salvage
 
 DATA_MESSAGE = "DATA_MESSAGE"
 CONTROL_MESSAGE = "CONTROL_MESSAGE"
@@ -28,6 +29,15 @@ class PayloadError(ValueError):
 
 class BadRecord(ValueError):
     """One log event is not a CloudTrail record: log it, count it, go on."""
+
+
+class PartialRecord(BadRecord):
+    """A record read without a field that would not parse (nested past the parser's
+    depth): log and count it as bad, and still look at ``record`` (it may be a denial)."""
+
+    def __init__(self, reason: str, record: dict[str, Any]) -> None:
+        super().__init__(reason)
+        self.record = record
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +151,12 @@ def parse_record(event: LogEvent) -> dict[str, Any]:
     try:
         record = json.loads(event.message)
     except RecursionError:
+        salvaged = salvage(event.message)
+        if salvaged and looks_like_cloudtrail(salvaged[0]):
+            fields, dropped = salvaged
+            raise PartialRecord(
+                f"message nests too deeply (read without {', '.join(dropped)})", fields
+            ) from None
         raise BadRecord("message nests too deeply") from None
     except ValueError as exc:
         raise BadRecord(f"message is not JSON: {exc}") from None

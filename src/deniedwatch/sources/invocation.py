@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from deniedwatch.sources import cwlogs, eventbridge
-from deniedwatch.sources.cwlogs import BadRecord, PayloadError
+from deniedwatch.sources.cwlogs import BadRecord, PartialRecord, PayloadError
 
 SQS_EVENT_SOURCE = "aws:sqs"
 # The constant input of the stack's scheduled rule that asks the function to summarise
@@ -55,7 +55,8 @@ DEFAULT_LIVE_SOURCE = Path.CLOUDWATCH_LOGS.value
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """One delivered record, or why the delivered thing is not one."""
+    """One delivered record, or why the delivered thing is not one (both: a record read
+    in part, counted as bad and still checked)."""
 
     ref: str | None  # log event id, SQS messageId or EventBridge event id (for logs)
     record: dict[str, Any] | None
@@ -132,6 +133,8 @@ def _digest(parts: list[Any]) -> str:
 def _item(ref: str | None, parse: Any, raw: Any, message_id: str | None = None) -> Item:
     try:
         return Item(ref, parse(raw), message_id=message_id)
+    except PartialRecord as exc:  # bad, and still a record to check: it may be a denial
+        return Item(ref, exc.record, str(exc), message_id)
     except BadRecord as exc:
         return Item(ref, None, str(exc), message_id)
 

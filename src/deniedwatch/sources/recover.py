@@ -108,9 +108,9 @@ def read_item(text: str) -> tuple[dict[str, Any] | None, str | None]:
         reason = "invalid UTF-8" + (f", {reason}" if reason else "")
     if reason and record is None:
         salvaged = salvage(text)
-        if salvaged and salvaged[0] and salvaged[1]:
-            record = salvaged[0]
-            reason += f" (read without {', '.join(salvaged[1])})"
+        if salvaged and salvaged[0]:
+            record, dropped = salvaged
+            reason += f" (read without {', '.join(dropped)})" if dropped else " (read in part)"
     if record is None:
         return None, reason
     if not isinstance(record, dict):  # as the fast path: any object goes to the rules
