@@ -29,9 +29,9 @@ import generate  # noqa: E402  (bench/generate.py, beside this file)
 
 def jq_filter() -> str:
     """The jq spelling of deniedwatch.rules' denial codes, rendered from the same lists."""
-    from deniedwatch.rules import DENIAL_EXACT, DENIAL_SUBSTRINGS, DENIAL_SUFFIXES
+    from deniedwatch.rules import DENIAL_EXACT, DENIAL_PREFIXES, DENIAL_SUFFIXES
 
-    terms = [f'(.errorCode | test("{s}"))' for s in DENIAL_SUBSTRINGS]
+    terms = [f'(.errorCode | startswith("{p}"))' for p in DENIAL_PREFIXES]
     terms += [f'(.errorCode | endswith("{s}"))' for s in DENIAL_SUFFIXES]
     terms += [f'.errorCode == "{c}"' for c in DENIAL_EXACT]
     return f".Records[] | select(.errorCode != null and ({' or '.join(terms)}))"

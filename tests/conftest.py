@@ -15,6 +15,12 @@
 ``no_aws_credentials``
     The same isolation without any credentials: boto3 must fail with NoCredentialsError.
 
+``aws_stand_ins``
+    For a `deniedwatch deploy` against moto: stands in for what moto cannot do
+    (logs:TestMetricFilter, the stack's secret, the TLS-only code bucket policy) and
+    records every AWS call the CLI makes. Returns ``aws_stand_ins.Recorded``; see
+    tests/aws_stand_ins.py for what is simulated and why.
+
 ``unique_name``
     A factory of names unique in this test process, for buckets, stacks, tables.
 
@@ -40,6 +46,7 @@ import itertools
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,6 +100,13 @@ def aws_env(moto_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
     return moto_server
+
+
+@pytest.fixture
+def aws_stand_ins(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from aws_stand_ins import install
+
+    return install(monkeypatch)
 
 
 @pytest.fixture

@@ -85,6 +85,8 @@ log_retention_days = 90
 alarm_threshold = 5
 alarm_period_seconds = 60
 organization_trail = true
+trail_bucket = "org-trail-logs"
+trail_bucket_retention_days = 730
 """
     settings = parse_settings(text, PATH)
     ruleset = settings.ruleset
@@ -103,6 +105,8 @@ organization_trail = true
         5,
         60,
         True,
+        trail_bucket="org-trail-logs",
+        trail_bucket_retention_days=730,
     )
 
 
@@ -112,6 +116,13 @@ ERRORS = {
     "unterminated TOML": ("[denial]\nextra_codes = [\n", "", 2),
     "unknown section": ("# settings\n\n[denail]\nextra_codes = []\n", "denail", 3),
     "unknown top-level key": ("debug = true\n", "debug", 1),
+    "quote in a code": ('[denial]\nextra_codes = [\n  "Bad\\"Code",\n]\n', "denial.extra_codes", 2),
+    "wildcard in an ignored code": (
+        '\n[denial]\nignored_codes = ["*Denied"]\n',
+        "denial.ignored_codes",
+        3,
+    ),
+    "space in a code": ('[denial]\nextra_codes = ["Access Denied"]\n', "denial.extra_codes", 2),
     "unknown key": ("[denial]\n\nextra = []\n", "denial.extra", 3),
     "unknown sub-table": ("[alerts]\nthreshold = 1\n[alerts.extra]\nx = 1\n", "alerts.extra", 3),
     "wrong type": ('[alerts]\nthreshold = "5"\n', "alerts.threshold", 2),

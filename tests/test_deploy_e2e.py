@@ -4,8 +4,12 @@ and the deployed zip run for real on a subscription payload.
 What is simulated, and where:
 - moto's CloudFormation skips some resource types (trail, bucket policy, alarms, metric
   and subscription filters, email subscription, secret, invoke config):
-  tests/test_template.py lists them and checks them on the template instead. Because the
-  secret is skipped, `deploy` creates it by name after the stack (it says so).
+  tests/test_template.py lists them and checks them on the template instead.
+- ``aws_stand_ins`` (tests/aws_stand_ins.py) stands in for the stack's secret,
+  logs:TestMetricFilter and the TLS-only code bucket policy, and records every call
+  the CLI makes, to check against deploy/permissions.py.
+- moto honours only DeletionPolicy "Retain", not "RetainExceptOnCreate": the retained
+  trail bucket and log group are checked on the template.
 - moto cannot run Lambda code without docker: the zip, downloaded back from moto's S3,
   runs in a python3.12 subprocess with the function's environment as moto stores it,
   and boto3 put beside it the way the Lambda runtime provides it.
@@ -33,7 +37,17 @@ import boto3
 import pytest
 from typer.testing import CliRunner
 
+from aws_stand_ins import Recorded
 from deniedwatch.cli import app
+from deniedwatch.deploy.permissions import (
+    FUNCTION_GRANTS,
+    allows,
+    cli_call,
+    deployer_policy,
+    function_code_actions,
+)
+from deniedwatch.lambda_handler import FLUSH_EVENT
+from deniedwatch.rules import DenialRule
 
 WEBHOOK_PATH = "/services/T000/B000/XXXXXXXXXXXXXXXX"
 # What the Lambda python3.12 runtime provides besides the stdlib: boto3 and its closure.
@@ -98,7 +112,15 @@ def _run_zip_in_python312(
         f"sys.path[:0] = [{str(code)!r}, {str(runtime)!r}]\n"
         "import deniedwatch.lambda_handler as h\n"
         "assert h.__file__.startswith(sys.path[0]), h.__file__\n"
-        "print(json.dumps(h.handler(json.loads(sys.stdin.read()), None)))\n"
+        "import boto3\n"
+        "boto3.setup_default_session()\n"
+        "calls = set()\n"
+        "def record(model, **_):\n"
+        "    calls.add(model.service_model.signing_name + ':' + model.name)\n"
+        "boto3.DEFAULT_SESSION.events.register('before-call', record)\n"
+        "result = h.handler(json.loads(sys.stdin.read()), None)\n"
+        "result['_aws_calls'] = sorted(calls)\n"
+        "print(json.dumps(result))\n"
     )
     run = subprocess.run(
         [python, "-I", "-c", script],
@@ -144,7 +166,7 @@ def _role_actions(iam, role_name: str) -> list[str]:
 
 
 def test_deploy_update_destroy_on_moto_and_the_zip_alerts_slack_when_run_outside_moto(
-    aws_env, cli, unique_name, httpserver, tmp_path
+    aws_env, aws_stand_ins, cli, unique_name, httpserver, tmp_path
 ) -> None:
     python = _python312()
     if python is None:
@@ -192,6 +214,11 @@ def test_deploy_update_destroy_on_moto_and_the_zip_alerts_slack_when_run_outside
     assert s3.get_bucket_encryption(Bucket=ids["TrailBucket"])["ServerSideEncryptionConfiguration"]
     group = logs.describe_log_groups(logGroupNamePrefix=ids["TrailLogGroup"])["logGroups"][0]
     assert group["retentionInDays"] == 90
+    (deny,) = aws_stand_ins.bucket_policies[bucket]["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {
+        "Bool": {"aws:SecureTransport": "false"}
+    }
+    assert deny["Resource"] == [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
     code_block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
     assert all(code_block.values())
     assert s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
@@ -220,18 +247,10 @@ def test_deploy_update_destroy_on_moto_and_the_zip_alerts_slack_when_run_outside
 
     iam = boto3.client("iam")
     actions = _role_actions(iam, ids["FunctionRole"])
-    assert sorted(actions) == sorted(
-        [
-            "logs:CreateLogStream",
-            "logs:PutLogEvents",
-            "secretsmanager:GetSecretValue",
-            "dynamodb:GetItem",
-            "dynamodb:PutItem",
-            "dynamodb:Query",
-            "sns:Publish",
-            "sqs:SendMessage",
-        ]
-    )
+    # the role's inline policy; the EventBridge path's grant is a separate RolePolicy that
+    # moto's CloudFormation skips (checked on the template)
+    inline = [a for g in FUNCTION_GRANTS if g.condition is None for a in g.actions]
+    assert sorted(actions) == sorted(inline)
     assert not any("*" in a for a in actions + _role_actions(iam, ids["TrailLogsRole"]))
 
     sm = boto3.client("secretsmanager")
@@ -254,6 +273,15 @@ def test_deploy_update_destroy_on_moto_and_the_zip_alerts_slack_when_run_outside
         tmp_path,
     )
     assert result["status"] == "ok" and result["findings"] == 1 and result["sent"] >= 1, result
+    # the scheduled flush of held denials (the alert policy), run the same way
+    flush_dir = tmp_path / "flush"
+    flush_dir.mkdir()
+    flushed = _run_zip_in_python312(
+        python, zip_bytes, _function_env(fn, aws_env, flush_dir), FLUSH_EVENT, flush_dir
+    )
+    # every AWS call the function made (recorded by a botocore hook in its process) is one
+    # its role grants to the code, and between the two invocations it made each of them
+    assert set(result["_aws_calls"]) | set(flushed["_aws_calls"]) == function_code_actions()
     slack_posts = [r for r, _ in httpserver.log if r.path == WEBHOOK_PATH]
     assert len(slack_posts) == 1
     message = slack_posts[0].get_data(as_text=True)
@@ -337,12 +365,27 @@ def test_deploy_update_destroy_on_moto_and_the_zip_alerts_slack_when_run_outside
         sm.get_secret_value(SecretId=f"{stack}/slack-webhook-url")
     with pytest.raises(boto3.client("lambda").exceptions.ResourceNotFoundException):
         boto3.client("lambda").get_function(FunctionName=ids["Function"])
-    s3.head_bucket(Bucket=ids["TrailBucket"])  # DeletionPolicy: Retain
-    assert logs.describe_log_groups(logGroupNamePrefix=ids["TrailLogGroup"])["logGroups"]
+    # The trail bucket and log group outlive the stack on AWS (DeletionPolicy
+    # RetainExceptOnCreate, checked in tests/test_template.py); moto 5.2 honours only
+    # "Retain", so here they are gone with the stack.
+    said = " ".join(gone.stderr.split())  # rich wraps long lines
+    assert f"kept bucket {ids['TrailBucket']}" in said and "--purge removes them" in said
+    _assert_calls_allowed(aws_stand_ins, stack)
+
+
+def _assert_calls_allowed(recorded: Recorded, stack: str) -> None:
+    """Every call the CLI made is declared in deploy/permissions.py and allowed by the
+    policy `deniedwatch deploy --print-iam-policy` prints."""
+    policy = deployer_policy(stack)
+    assert recorded.calls
+    for service, operation in sorted(recorded.calls):
+        call = cli_call(service, operation)
+        assert call is not None, f"{service}:{operation} is not in permissions.CLI_CALLS"
+        assert allows(policy, call.action), call
 
 
 def test_existing_log_group_mode_creates_no_trail_and_purge_spares_that_group(
-    aws_env, cli, unique_name
+    aws_env, aws_stand_ins, cli, unique_name
 ) -> None:
     logs = boto3.client("logs")
     existing = unique_name("/org/cloudtrail")
@@ -371,6 +414,7 @@ def test_existing_log_group_mode_creates_no_trail_and_purge_spares_that_group(
     purged = cli("destroy", "--purge", *args)
     assert purged.exit_code == 0, purged.stderr
     assert logs.describe_log_groups(logGroupNamePrefix=existing)["logGroups"]  # not ours
+    _assert_calls_allowed(aws_stand_ins, stack)
 
 
 def test_existing_log_group_that_does_not_exist_is_a_clear_error(aws_env, cli, unique_name) -> None:
@@ -399,10 +443,15 @@ def test_first_deploy_without_webhook_fails_before_touching_aws(aws_env, cli, un
         boto3.client("cloudformation").describe_stacks(StackName=stack)
 
 
-def test_deploy_prompts_like_an_installer_and_hides_the_webhook(aws_env, unique_name) -> None:
+def test_deploy_prompts_like_an_installer_and_hides_the_webhook(
+    aws_env, aws_stand_ins, unique_name
+) -> None:
     stack = unique_name("dwprompt")
     answers = "\n".join(
-        ["us-east-1", stack, "https://hooks.slack.com/services/T/B/SECRET", "#sec", "", "", "n"]
+        [
+            *("us-east-1", stack, "https://hooks.slack.com/services/T/B/SECRET", "#sec", ""),
+            *("", "n", "my-trail-logs", "", "n"),  # log group, org trail, trail bucket, code
+        ]
     )
     result = CliRunner().invoke(app, ["deploy"], input=answers + "\n")
     assert result.exit_code == 1  # answered "n" to "Deploy?"
@@ -413,10 +462,18 @@ def test_deploy_prompts_like_an_installer_and_hides_the_webhook(aws_env, unique_
         "Slack webhook URL",
         "Slack channel",
         "Alert email",
+        "Existing CloudTrail log group",
+        "Organization trail",
+        "Trail bucket name",
         "Code bucket",
         "Deploy?",
     ):
         assert question in out
+    # the summary lists every resource the stack will create, from the template
+    for resource in ("TrailBucket", "Trail", "Function", "DedupTable", "SlackWebhookSecret"):
+        assert f" {resource} (AWS::" in out
+    assert "AlertEmailSubscription" not in out  # no email given
+    assert "my-trail-logs" in out
     assert "SECRET" not in out  # hidden input is not echoed
     assert "deniedwatch-code-123456789012-us-east-1" in out  # the default code bucket
     with pytest.raises(boto3.client("cloudformation").exceptions.ClientError):
@@ -430,3 +487,83 @@ def test_template_command_prints_the_rule_rendered_from_settings(cli, tmp_path) 
     assert result.exit_code == 0
     assert '($.errorCode = "Client.CustomDenied")' in result.stdout
     assert result.stdout.startswith("AWSTemplateFormatVersion")
+
+
+def test_an_interrupted_purge_is_finished_from_the_names_deploy_printed(
+    aws_env, cli, unique_name
+) -> None:
+    """destroy --purge prints the names before deleting the stack; with the stack gone,
+    the same command with --trail-bucket / --trail-log-group finishes the purge."""
+    s3, logs = boto3.client("s3"), boto3.client("logs")
+    bucket, group = unique_name("dwtrail"), unique_name("/dw/trail")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="AWSLogs/1/x.json.gz", Body=b"x")
+    logs.create_log_group(logGroupName=group)
+    args = ("destroy", "--purge", "--yes", "--stack-name", unique_name("dwgone"))
+    args += ("--region", "us-east-1", "--trail-bucket", bucket, "--trail-log-group", group)
+    done = cli(*args)
+    assert done.exit_code == 0, done.stderr
+    assert f"deleted bucket {bucket}" in done.stderr and f"deleted log group {group}" in done.stderr
+    with pytest.raises(s3.exceptions.ClientError):
+        s3.head_bucket(Bucket=bucket)
+    assert not logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+    again = cli(
+        *args, "--region", "us-east-1", "--trail-bucket", bucket, "--trail-log-group", group
+    )
+    assert again.exit_code == 0 and "Traceback" not in again.stderr  # idempotent
+
+
+def test_sixty_character_stack_name_is_refused_before_any_aws_call(no_aws_credentials, cli) -> None:
+    result = cli("deploy", "--yes", "--stack-name", "a" * 60, "--region", "us-east-1")
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "at most 57 characters" in lines[0], result.stderr
+
+
+def test_quote_in_a_code_is_refused_before_any_aws_call(no_aws_credentials, cli, tmp_path) -> None:
+    settings = tmp_path / "s.toml"
+    settings.write_text('[denial]\nextra_codes = ["Bad\\"Code"]\n')
+    result = cli("deploy", "--yes", "--region", "us-east-1", "--config", settings)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"{settings}:2: denial.extra_codes" in lines[0], result.stderr
+
+
+def test_print_iam_policy_needs_no_credentials(no_aws_credentials, cli) -> None:
+    result = cli("deploy", "--print-iam-policy", "--stack-name", "dw", "--region", "cn-north-1")
+    assert result.exit_code == 0, result.stderr
+    policy = json.loads(result.stdout)
+    assert "arn:aws-cn:cloudformation:*:*:stack/dw/*" in policy["Statement"][0]["Resource"]
+    actions = {a for s in policy["Statement"] for a in s["Action"]}
+    assert {"lambda:CreateFunction", "logs:TestMetricFilter", "iam:PassRole"} <= actions
+    assert not any(a.endswith("*") for a in actions)
+
+
+def test_the_deploy_steps_run_without_the_cli(aws_env, unique_name) -> None:
+    """deploy/run.py is callable as a function: here the summary is declined, so the
+    preflight runs (without TestMetricFilter, which moto lacks) and nothing is created."""
+    from deniedwatch.deploy import plan, preflight
+    from deniedwatch.deploy.run import deploy
+
+    stack = unique_name("dwfn")
+    seen = []
+    the_plan = plan.DeployPlan(
+        stack, "us-east-1", unique_name("dwcode"), DenialRule().filter_pattern(), email=None
+    )
+    outcome = deploy(
+        boto3.client,
+        the_plan,
+        DenialRule(),
+        account="123456789012",
+        settings_text="",
+        webhook="https://hooks.slack.com/services/T/B/X",
+        confirm=lambda summary: seen.append(summary) or False,
+        checks=(preflight.check_log_group, preflight.check_secret),
+    )
+    assert outcome is None
+    (summary,) = seen
+    listed = {r.logical_id for r in summary.resources}
+    assert {"Trail", "TrailBucket", "Function", "SlackWebhookSecret"} <= listed
+    assert "AlertEmailSubscription" not in listed and not summary.stack_exists
+    with pytest.raises(boto3.client("cloudformation").exceptions.ClientError):
+        boto3.client("cloudformation").describe_stacks(StackName=stack)

@@ -21,7 +21,7 @@ from deniedwatch.deploy.eventpattern import (
     samples,
 )
 from deniedwatch.deploy.plan import EVENT_PATTERN_LIMIT, PlanError, checked_event_pattern
-from deniedwatch.rules import DENIAL_EXACT, DENIAL_SUBSTRINGS, DENIAL_SUFFIXES, DenialRule
+from deniedwatch.rules import DENIAL_EXACT, DENIAL_PREFIXES, DENIAL_SUFFIXES, DenialRule
 from eventbridge_matcher import matches
 
 CUSTOM = DenialRule(
@@ -33,7 +33,7 @@ RULES = [DenialRule(), CUSTOM]
 EVERY_CODE = list(
     dict.fromkeys(
         [
-            *DENIAL_SUBSTRINGS,
+            *DENIAL_PREFIXES,
             *DENIAL_SUFFIXES,
             *FAMILY_EXAMPLES,
             *DENIAL_EXACT,
@@ -129,7 +129,7 @@ codes = st.one_of(
     st.builds(
         lambda a, b, c: a + b + c,
         st.text(max_size=6),
-        st.sampled_from([*DENIAL_SUBSTRINGS, *DENIAL_SUFFIXES, *DENIAL_EXACT, "Denied", "*"]),
+        st.sampled_from([*DENIAL_PREFIXES, *DENIAL_SUFFIXES, *DENIAL_EXACT, "Denied", "*"]),
         st.text(max_size=6),
     ),
 )
@@ -190,7 +190,7 @@ def test_preflight_refuses_when_aws_disagrees_and_names_the_sample() -> None:
 
 def test_samples_cover_every_family_every_exact_code_and_the_non_aws_source() -> None:
     names = {s.name for s in samples(CUSTOM)}
-    for code in [*DENIAL_SUBSTRINGS, *DENIAL_SUFFIXES, *DENIAL_EXACT, *CUSTOM.extra_codes]:
+    for code in [*DENIAL_PREFIXES, *DENIAL_SUFFIXES, *DENIAL_EXACT, *CUSTOM.extra_codes]:
         assert f"errorCode {code!r}" in names
     assert "a non-AWS source" in names
     expected = {s.name: s.expected for s in samples(CUSTOM)}

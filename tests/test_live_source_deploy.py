@@ -1,10 +1,12 @@
 """`deniedwatch deploy --live-source eventbridge|both` end to end against moto server.
 
-Simulated, and where: moto 5.2's events:TestEventPattern is a stub that answers nothing,
-so the session the CLI uses answers that one call with moto's own pattern matcher (the
-one that routes PutEvents) through botocore's before-call hook; every other call goes to
-moto server. moto's CloudFormation skips the trail, alarms, subscription filter, queue policy and
-role policy (tests/test_template.py checks those on the template).
+Simulated, and where: ``aws_stand_ins`` (tests/aws_stand_ins.py) for the stack's secret,
+logs:TestMetricFilter and the code bucket policy. moto 5.2's events:TestEventPattern is a
+stub that answers nothing, so the session the CLI uses answers that one call with moto's
+own pattern matcher (the one that routes PutEvents) through botocore's before-call hook;
+every other call goes to moto server. moto's CloudFormation skips the trail, alarms,
+subscription filter, queue policy and role policy (tests/test_template.py checks those on
+the template).
 """
 
 from __future__ import annotations
@@ -122,7 +124,7 @@ def _assert_fast_path_wired(stack: str, ids: dict[str, str], live_source: str) -
 
 
 def test_deploy_eventbridge_on_moto_wires_rule_queue_policy_and_mapping(
-    aws_env, cli, unique_name, pattern_answers
+    aws_env, aws_stand_ins, cli, unique_name, pattern_answers
 ) -> None:
     stack, result = _deploy(cli, unique_name, "eventbridge")
     assert result.exit_code == 0, result.stderr
@@ -138,7 +140,7 @@ def test_deploy_eventbridge_on_moto_wires_rule_queue_policy_and_mapping(
 
 
 def test_deploy_both_on_moto_keeps_the_log_group_and_adds_the_fast_path(
-    aws_env, cli, unique_name, pattern_answers
+    aws_env, aws_stand_ins, cli, unique_name, pattern_answers
 ) -> None:
     stack, result = _deploy(cli, unique_name, "both")
     assert result.exit_code == 0, result.stderr
@@ -155,7 +157,7 @@ def test_deploy_both_on_moto_keeps_the_log_group_and_adds_the_fast_path(
 
 
 def test_deploy_refuses_when_eventbridge_disagrees_and_creates_nothing(
-    aws_env, cli, unique_name, monkeypatch
+    aws_env, aws_stand_ins, cli, unique_name, monkeypatch
 ) -> None:
     real = deploy_cmd._session
 

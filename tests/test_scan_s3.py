@@ -140,3 +140,19 @@ def test_missing_credentials(cli: Cli, no_aws_credentials: str) -> None:
     assert result.stderr.startswith("error: no AWS credentials found")
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_s3_object_over_the_size_cap_is_named_from_its_listed_size(
+    cli: Cli, s3: Any, unique_name: Callable[[str], str]
+) -> None:
+    """A huge object (or a bomb) in the bucket: refused by the size in the listing,
+    before any download, and the scan goes on with the other objects."""
+    bucket = unique_name("big")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="AWSLogs/big.json", Body=b" " * (2 * 2**20 + 1))
+    s3.put_object(Bucket=bucket, Key="AWSLogs/ok.json", Body=b'{"Records": []}')
+    result = cli("scan", f"s3://{bucket}/AWSLogs/", "--max-file-mb", "2", "--format", "jsonl")
+    assert result.exit_code == 3
+    warning = f"warning: s3://{bucket}/AWSLogs/big.json: too large: 2,097,153 bytes, over the 2 MiB"
+    assert warning in result.stderr
+    assert "2 files read" in result.stderr and "ok.json" not in result.stderr

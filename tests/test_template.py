@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from deniedwatch.deploy import plan
+from deniedwatch.deploy import names, plan
 from deniedwatch.rules import CIS_METRIC_FILTER_PATTERN, DenialRule
 
 REPO = Path(__file__).resolve().parent.parent
@@ -133,21 +133,101 @@ def test_only_wildcard_action_anywhere_is_the_bucket_tls_deny(res: dict[str, Any
     ]
 
 
-def test_function_role_grants_exactly_what_the_live_path_needs(res: dict[str, Any]) -> None:
-    statements = props(res, "FunctionRole")["Policies"][0]["PolicyDocument"]["Statement"]
-    granted = {s["Sid"]: (sorted(_actions(s)), s["Resource"]) for s in statements}
-    assert granted == {
-        "OwnLogs": (
-            ["logs:CreateLogStream", "logs:PutLogEvents"],
-            {"Fn::GetAtt": ["FunctionLogGroup", "Arn"]},
-        ),
-        "ReadWebhook": (["secretsmanager:GetSecretValue"], {"Ref": "SlackWebhookSecret"}),
-        "Dedup": (["dynamodb:GetItem", "dynamodb:PutItem"], {"Fn::GetAtt": ["DedupTable", "Arn"]}),
-        "HeldIndex": (["dynamodb:Query"], {"Fn::Sub": "${DedupTable.Arn}/index/held"}),
-        "Email": (["sns:Publish"], {"Ref": "AlertTopic"}),
-        "DeadLetters": (["sqs:SendMessage"], {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}),
-    }
+def _grant_statements(doc: dict[str, Any]) -> list[tuple[dict[str, Any], str | None]]:
+    """(statement, condition) pairs; a statement behind a condition is an Fn::If."""
+    out = []
+    for s in doc["Statement"]:
+        if "Fn::If" in s:
+            condition, then, _ = s["Fn::If"]
+            out.append((then, condition))
+        else:
+            out.append((s, None))
+    return out
+
+
+def test_function_role_grants_exactly_what_permissions_declares(res: dict[str, Any]) -> None:
+    from deniedwatch.deploy.permissions import FUNCTION_GRANTS
+
+    doc = props(res, "FunctionRole")["Policies"][0]["PolicyDocument"]
+    pairs = _grant_statements(doc)
+    for r in res.values():  # AWS::IAM::RolePolicy resources on the function's role
+        if r["Type"] == "AWS::IAM::RolePolicy" and r["Properties"]["RoleName"] == {
+            "Ref": "FunctionRole"
+        }:
+            pairs += [
+                (st, r.get("Condition"))
+                for st, _ in _grant_statements(r["Properties"]["PolicyDocument"])
+            ]
+    granted = {s["Sid"]: (sorted(_actions(s)), s["Resource"], cond) for s, cond in pairs}
+    assert set(granted) == {g.sid for g in FUNCTION_GRANTS}
+    for g in FUNCTION_GRANTS:
+        actions, resource, condition = granted[g.sid]
+        assert actions == sorted(g.actions), g.sid
+        arn = ({"Ref": g.resource}, {"Fn::GetAtt": [g.resource, "Arn"]})
+        sub = resource.get("Fn::Sub", "") if isinstance(resource, dict) else ""
+        if g.resource == "*":  # an action without resource types (sts:DecodeAuthorizationMessage)
+            assert resource == "*", g.sid
+        else:
+            assert resource in arn or sub.startswith(f"${{{g.resource}.Arn}}/"), g.sid
+        assert condition == g.condition, g.sid
     assert "ManagedPolicyArns" not in props(res, "FunctionRole")  # no cloudwatch:PutMetricData
+
+
+def test_trail_role_trusts_cloudtrail_without_conditions(res: dict[str, Any]) -> None:
+    """CloudTrail's documented delivery role has no condition; SourceArn/SourceAccount
+    there break delivery (prowler 4714, 7021). The permissions scope it to one group.
+    https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-required-policy-for-cloudwatch-logs.html
+    """
+    role = props(res, "TrailLogsRole")
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ]
+    (statement,) = role["Policies"][0]["PolicyDocument"]["Statement"]
+    assert "log-group:${TrailLogGroup}:log-stream:*" in statement["Resource"]["Fn::Sub"]
+
+
+def test_trail_arn_in_the_bucket_policy_carries_the_management_account(
+    res: dict[str, Any],
+) -> None:
+    """An organization trail's ARN uses the management account's id, also when a delegated
+    administrator creates it:
+    https://docs.aws.amazon.com/awscloudtrail/latest/userguide/creating-an-organizational-trail-prepare.html
+    """
+    statements = props(res, "TrailBucketPolicy")["PolicyDocument"]["Statement"]
+    for s in statements[1:]:
+        fmt, values = s["Condition"]["StringEquals"]["aws:SourceArn"]["Fn::Sub"]
+        assert fmt.endswith(":${Owner}:trail/" + names.TRAIL.in_template)
+        assert values["Owner"] == {
+            "Fn::If": [
+                "HasTrailOwnerAccountId",
+                {"Ref": "TrailOwnerAccountId"},
+                {"Ref": "AWS::AccountId"},
+            ]
+        }
+
+
+def test_no_literal_aws_partition_anywhere() -> None:
+    text = plan.template_text()
+    assert "arn:aws:" not in text and "arn:aws-" not in text
+    assert text.count("arn:${AWS::Partition}:") >= 3
+
+
+def test_retained_resources_are_not_kept_after_a_failed_first_create(res: dict[str, Any]) -> None:
+    for name in ("TrailBucket", "TrailLogGroup"):
+        assert res[name]["DeletionPolicy"] == "RetainExceptOnCreate", name
+        assert res[name]["UpdateReplacePolicy"] == "Retain", name
+
+
+def test_resources_that_need_a_role_wait_for_it(res: dict[str, Any]) -> None:
+    # The trail's role is ordered by its GetAtt (cfn-lint W3005 flags a DependsOn beside
+    # it); the invoke config reaches the role only through the function, so it says so.
+    role_arn = json.dumps(props(res, "Trail")["CloudWatchLogsRoleArn"])
+    assert '{"Fn::GetAtt": ["TrailLogsRole", "Arn"]}' in role_arn
+    assert res["FunctionInvokeConfig"]["DependsOn"] == "FunctionRole"
 
 
 def test_webhook_has_no_way_into_the_template(tpl: dict[str, Any], res: dict[str, Any]) -> None:
@@ -300,9 +380,6 @@ def test_trail_bucket_policy_tls_only_and_cloudtrail_delivery(res: dict[str, Any
     assert write["Condition"]["StringEquals"]["s3:x-amz-acl"] == "bucket-owner-full-control"
     assert "aws:SourceArn" in write["Condition"]["StringEquals"]
     bucket = res["TrailBucket"]
-    assert bucket["DeletionPolicy"] == "Retain" and res["TrailLogGroup"]["DeletionPolicy"] == (
-        "Retain"
-    )
     assert bucket["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
     assert bucket["Properties"]["LifecycleConfiguration"]["Rules"][0]["Status"] == "Enabled"
 
@@ -376,8 +453,8 @@ def test_decoding_grants_exactly_one_action_only_when_opted_in(
         "Fn::Equals": [{"Ref": "DecodeAuthorizationMessages"}, "true"]
     }
     policy = res["DecodeMessagesPolicy"]
-    assert policy["Type"] == "AWS::IAM::Policy" and policy["Condition"] == "DecodeMessages"
-    assert policy["Properties"]["Roles"] == [{"Ref": "FunctionRole"}]
+    assert policy["Type"] == "AWS::IAM::RolePolicy" and policy["Condition"] == "DecodeMessages"
+    assert policy["Properties"]["RoleName"] == {"Ref": "FunctionRole"}
     assert policy["Properties"]["PolicyDocument"]["Statement"] == [
         {
             "Sid": "DecodeAuthorizationMessages",

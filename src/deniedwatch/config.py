@@ -18,7 +18,7 @@ from typing import Any
 from deniedwatch.alerts.budget import DEFAULT_MAX_PER_PRINCIPAL, DEFAULT_MAX_POSTS, Budget
 from deniedwatch.alerts.channels.base import Destination
 from deniedwatch.alerts.routing import Route
-from deniedwatch.rules import Ruleset, Suppression, build_ruleset
+from deniedwatch.rules import ERROR_CODE_SHAPE, Ruleset, Suppression, build_ruleset
 from deniedwatch.severity import LEVELS, SeverityRule
 from deniedwatch.sources.invocation import DEFAULT_LIVE_SOURCE, LIVE_SOURCES
 
@@ -67,6 +67,8 @@ class DeploySettings:
     live_source: str = DEFAULT_LIVE_SOURCE  # cloudwatch-logs | eventbridge | both
     queue_batch_size: int = 10  # SQS messages per invocation (eventbridge / both)
     queue_batch_window_seconds: int = 1  # how long Lambda may wait to fill a batch
+    trail_bucket: str | None = None  # default: a name CloudFormation generates
+    trail_bucket_retention_days: int = 365
 
 
 @dataclass(frozen=True)
@@ -448,8 +450,8 @@ def parse_settings(text: str, path: Path) -> Settings:
     destinations = _parse_destinations(reader, data.get("destinations", []))
     routes = _parse_routes(reader, data.get("routes", []), destinations)
     ruleset = build_ruleset(
-        extra_codes=reader.strings(denial, "denial", "extra_codes"),
-        ignored_codes=reader.strings(denial, "denial", "ignored_codes"),
+        extra_codes=_error_codes(reader, denial, "extra_codes"),
+        ignored_codes=_error_codes(reader, denial, "ignored_codes"),
         default_suppressions=reader.typed(suppress, "suppress", "defaults", bool, True),
         suppressions=_parse_suppressions(reader, suppress, warnings),
         account_labels=accounts,
@@ -467,6 +469,22 @@ def parse_settings(text: str, path: Path) -> Settings:
         source=path,
         warnings=tuple(warnings),
     )
+
+
+def _error_codes(reader: _Reader, denial: dict[str, Any], key: str) -> list[str]:
+    """Codes go verbatim into the filter pattern: a quote would break it, and ``*`` is a
+    CloudWatch wildcard there but a literal in the function (so ``"*Denied"`` in
+    ignored_codes would drop every AccessDenied before the function saw it)."""
+    codes = reader.strings(denial, "denial", key)
+    for code in codes:
+        if not ERROR_CODE_SHAPE.fullmatch(code):
+            reader.fail(
+                f"denial.{key}",
+                f"{code!r} is not an error code: letters, digits, '.', '_' and '-' only "
+                "(no wildcards, quotes or spaces)",
+                "denial",
+            )
+    return codes
 
 
 def _dataclass_from(reader: _Reader, data: dict[str, Any], name: str, cls: type) -> Any:

@@ -11,11 +11,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
-from functools import lru_cache
 from typing import Any, Protocol
 
 from deniedwatch.actions import action_of, service_prefix
 from deniedwatch.explain import action_in, explain, hint_for, resource_in
+from deniedwatch.partition import console_base, partition_of
 from deniedwatch.request_resource import resource_from_request
 
 __all__ = ["SCHEMA_FIELDS", "Finding", "action_of", "console_url", "principal_name"]
@@ -28,17 +28,8 @@ class RecordLike(Protocol):
 
 
 _REGION = re.compile(r"[a-z0-9-]{1,40}")
-# The console host per partition (region prefix -> host, partition). The ISO
-# partitions have no public console, so no link.
-# https://docs.amazonaws.cn/en_us/aws/latest/userguide/endpoints-Beijing.html (China),
-# https://docs.aws.amazon.com/govcloud-us/latest/UserGuide/using-govcloud-endpoints.html
-_PARTITIONS = (
-    ("cn-", "console.amazonaws.cn", "aws-cn"),
-    ("us-gov-", "console.amazonaws-us-gov.com", "aws-us-gov"),
-    ("us-iso", None, "aws-iso"),
-    ("eu-iso", None, "aws-iso-e"),
-)
-CONSOLE_URL = "https://{region}.{host}/cloudtrailv2/home?region={region}#/events/{event_id}"
+# After the partition's console host (deniedwatch.partition.console_base).
+CONSOLE_PATH = "/cloudtrailv2/home?region={region}#/events/{event_id}"
 
 
 # An identity store user id: a UUID, optionally after a 10-digit store prefix.
@@ -122,34 +113,12 @@ def principal_name(identity: Mapping[str, Any]) -> str | None:
     )
 
 
-@lru_cache(maxsize=256)  # a handful of regions; bounded for odd ones
-def _partition_of(region: str) -> tuple[str, str | None]:
-    """(partition, console host) of a region, e.g. ('aws-cn', 'console.amazonaws.cn')."""
-    for start, host, name in _PARTITIONS:
-        if region.startswith(start):
-            return name, host
-    return "aws", "console.aws.amazon.com"
-
-
-def partition(region: str | None) -> str:
-    """'cn-north-1' -> 'aws-cn', 'us-gov-west-1' -> 'aws-us-gov', else 'aws'."""
-    return _partition_of(region)[0] if region else "aws"
-
-
-def console_host(region: str | None) -> str | None:
-    """The console's host for a region's partition; None where there is no public console."""
-    return _partition_of(region)[1] if region and _REGION.fullmatch(region) else None
-
-
 def console_url(region: str | None, event_id: str | None) -> str | None:
     # awsRegion becomes the link's host name: anything but a region's shape
     # (e.g. "evil.example/#") could point "Open the event in CloudTrail" elsewhere.
     if not region or not event_id or not _REGION.fullmatch(region):
         return None
-    host = _partition_of(region)[1]
-    if host is None:
-        return None
-    return CONSOLE_URL.format(region=region, host=host, event_id=event_id)
+    return console_base(region) + CONSOLE_PATH.format(region=region, event_id=event_id)
 
 
 def with_history_note(f: Finding, now: float) -> Finding:
@@ -229,7 +198,7 @@ def _request_resource(record: RecordLike) -> str | None:
         return None
     region = _str(record.get("awsRegion"))
     return resource_from_request(
-        service_prefix(source), record.get("requestParameters"), partition(region)
+        service_prefix(source), record.get("requestParameters"), partition_of(region)
     )
 
 

@@ -16,16 +16,27 @@ from typing import Any
 
 from deniedwatch.finding import Finding, RecordLike, RecordView
 
-# The one list of denial codes. A code is a denial when it contains one of
-# DENIAL_SUBSTRINGS, ends with one of DENIAL_SUFFIXES, or is one of DENIAL_EXACT.
-DENIAL_SUBSTRINGS: tuple[str, ...] = ("AccessDenied",)
-DENIAL_SUFFIXES: tuple[str, ...] = ("UnauthorizedOperation",)
+# The one list of denial codes. A code is a denial when it starts with one of
+# DENIAL_PREFIXES, ends with one of DENIAL_SUFFIXES, or is one of DENIAL_EXACT.
+# Only prefix (``X*``) and suffix (``*X``) wildcards: those are the forms the CloudWatch
+# Logs documentation shows for JSON patterns ("*Event" matches PutEvent, "Event*" matches
+# EventId, "Ev*ent" only the literal text), https://docs.aws.amazon.com/AmazonCloudWatch/
+# latest/logs/FilterAndPatternSyntax.html - a wildcard at both ends appears in no example.
+DENIAL_PREFIXES: tuple[str, ...] = ("AccessDenied",)
+DENIAL_SUFFIXES: tuple[str, ...] = (
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+)
 DENIAL_EXACT: tuple[str, ...] = (
     "AuthorizationError",
     "AuthorizationErrorException",
     "ForbiddenException",
     "UnauthorizedException",
 )
+# What a settings code may look like: it goes verbatim into the filter pattern, where a
+# quote would end the string and ``*`` would be a wildcard (a literal in the function).
+ERROR_CODE_SHAPE = re.compile(r"[A-Za-z0-9._-]+")
 
 # CloudTrail's events on the EventBridge default bus carry this detail-type; their
 # source is "aws.<service>", which PutEvents refuses to anyone else, so matching the
@@ -58,13 +69,11 @@ class DenialRule:
             return False
         if error_code in self.extra_codes or error_code in DENIAL_EXACT:
             return True
-        return any(s in error_code for s in DENIAL_SUBSTRINGS) or error_code.endswith(
-            DENIAL_SUFFIXES
-        )
+        return error_code.startswith(DENIAL_PREFIXES) or error_code.endswith(DENIAL_SUFFIXES)
 
     def filter_pattern(self) -> str:
         """The subscription filter pattern (CloudWatch Logs JSON syntax) for this rule."""
-        terms = [f'($.errorCode = "*{s}*")' for s in DENIAL_SUBSTRINGS]
+        terms = [f'($.errorCode = "{p}*")' for p in DENIAL_PREFIXES]
         terms += [f'($.errorCode = "*{s}")' for s in DENIAL_SUFFIXES]
         terms += [f'($.errorCode = "{c}")' for c in sorted({*DENIAL_EXACT, *self.extra_codes})]
         pattern = " || ".join(terms)
@@ -82,7 +91,7 @@ class DenialRule:
         so an ignored code is left out of the exact list but still reaches the function
         when a family covers it; the function's is_denial drops it (``pattern_routes``).
         """
-        codes: list[object] = [{"wildcard": f"*{_wildcard_literal(s)}*"} for s in DENIAL_SUBSTRINGS]
+        codes: list[object] = [{"prefix": p} for p in DENIAL_PREFIXES]
         codes += [{"suffix": s} for s in DENIAL_SUFFIXES]
         codes += sorted({*DENIAL_EXACT, *self.extra_codes} - self.ignored_codes)
         return {
@@ -98,14 +107,7 @@ class DenialRule:
             return False
         if error_code in ({*DENIAL_EXACT, *self.extra_codes} - self.ignored_codes):
             return True
-        return any(s in error_code for s in DENIAL_SUBSTRINGS) or error_code.endswith(
-            DENIAL_SUFFIXES
-        )
-
-
-def _wildcard_literal(text: str) -> str:
-    """Escape EventBridge wildcard metacharacters so ``text`` matches itself."""
-    return text.replace("\\", "\\\\").replace("*", "\\*")
+        return error_code.startswith(DENIAL_PREFIXES) or error_code.endswith(DENIAL_SUFFIXES)
 
 
 @lru_cache(maxsize=1024)  # a batch holds a handful of distinct codes
@@ -370,7 +372,7 @@ def _like(expr: str, pattern: str) -> str:
 
 def denial_sql(rule: DenialRule, code: str = "errorcode") -> str:
     """The denial rule as a SQL condition on the errorCode column."""
-    terms = [_like(code, f"%{_like_literal(s)}%") for s in DENIAL_SUBSTRINGS]
+    terms = [_like(code, f"{_like_literal(p)}%") for p in DENIAL_PREFIXES]
     terms += [_like(code, f"%{_like_literal(s)}") for s in DENIAL_SUFFIXES]
     exact = sorted({*DENIAL_EXACT, *rule.extra_codes})
     terms.append(f"{code} IN ({', '.join(map(sql_string, exact))})")

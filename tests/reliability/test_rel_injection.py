@@ -197,7 +197,8 @@ FIELDS: dict[str, Any] = {
 }
 LOG_FIELDS = ("log group name", "log stream name")
 SLACK_HOSTS = re.compile(
-    r"(?:[a-z0-9-]+\.)?console\.(?:aws\.amazon\.com|amazonaws\.cn|amazonaws-us-gov\.com)"
+    r"(?:[a-z0-9-]+\.)?console\.aws\.amazon\.com|console\.amazonaws\.cn"
+    r"|console\.amazonaws-us-gov\.com"
 )
 LINK = re.compile(r"<([^<>|\s]*)\|[^<>]*>")
 # What a mail client would turn into a link: a scheme (not the defanged hxxp) or www.

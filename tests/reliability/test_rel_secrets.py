@@ -37,7 +37,7 @@ def _hits(text: str) -> int:
 
 
 def test_the_webhook_marker_appears_nowhere(
-    lambda_env, dedup_table, cli, debug_logs, capsys, unique_name
+    lambda_env, dedup_table, cli, debug_logs, capsys, unique_name, aws_stand_ins
 ) -> None:
     import boto3
 

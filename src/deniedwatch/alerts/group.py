@@ -24,6 +24,7 @@ from deniedwatch.finding import (
     principal_name,
     resource_of,
 )
+from deniedwatch.partition import console_base
 
 T = TypeVar("T")
 
@@ -44,9 +45,9 @@ def novelty_unit(name: str, value: str) -> str:
     return value
 
 
-LOG_STREAM_URL = (
-    "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
-    "#logsV2:log-groups/log-group/{group}/log-events/{stream}"
+# After the partition's console host (deniedwatch.partition.console_base).
+LOG_STREAM_PATH = (
+    "/cloudwatch/home?region={region}#logsV2:log-groups/log-group/{group}/log-events/{stream}"
 )
 
 
@@ -68,7 +69,7 @@ class LogLocation:
             return None
         if not self.region.replace("-", "").isalnum():
             return None
-        return LOG_STREAM_URL.format(
+        return console_base(self.region) + LOG_STREAM_PATH.format(
             region=self.region,
             group=_console_part(self.log_group),
             stream=_console_part(self.log_stream),

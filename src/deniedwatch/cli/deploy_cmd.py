@@ -95,6 +95,12 @@ def _session(region: str | None) -> Any:
     return boto3.session.Session(region_name=region)
 
 
+def _target(config: Path | None, stack: str | None, region: str | None) -> tuple[str, str]:
+    """The stack name and region for status / destroy / set-webhook (no prompts)."""
+    settings = _settings(config)
+    return stack or settings.deploy.stack_name, _region(region, settings, yes=True)
+
+
 def _region(flag: str | None, settings: Settings, yes: bool) -> str:
     region = flag or settings.deploy.region or _session(None).region_name
     if not yes:
@@ -200,37 +206,58 @@ def deploy(
             help="Attach to this CloudTrail log group instead of creating a trail.",
         ),
     ] = None,
+    organization_trail: Annotated[
+        bool | None,
+        typer.Option(
+            "--organization-trail/--account-trail",
+            help="Make the new trail an organization trail (management account or CloudTrail "
+            "delegated administrator; trusted access is checked first). "
+            "Default: \\[deploy] organization_trail.",
+            show_default=False,
+        ),
+    ] = None,
+    trail_bucket: Annotated[
+        str | None,
+        typer.Option(help="Name for the new trail bucket. Default: one CloudFormation generates."),
+    ] = None,
+    print_iam_policy: Annotated[
+        bool,
+        typer.Option(
+            "--print-iam-policy",
+            help="Print the least-privilege IAM policy for deploy/status/destroy and exit "
+            "(no AWS call).",
+        ),
+    ] = False,
+    live_source: LiveSourceOpt = None,
     decode_authorization_messages: Annotated[
         bool | None,
         typer.Option(
             "--decode-authorization-messages/--no-decode-authorization-messages",
             help="Let the function decode EC2's encoded denial messages "
-            "(grants it sts:DecodeAuthorizationMessage). Default: [explain] in the settings.",
+            "(grants it sts:DecodeAuthorizationMessage). Default: \\[explain] in the settings.",
             show_default=False,
         ),
     ] = None,
-    live_source: LiveSourceOpt = None,
     config: ConfigOpt = None,
     yes: YesOpt = False,
 ) -> None:
     """Create or update the deniedwatch stack: trail, alarm, topic and the alerting function."""
-    from deniedwatch.deploy import aws, plan
-    from deniedwatch.deploy.package import build_zip
-    from deniedwatch.deploy.stack import Stacks
+    from deniedwatch.deploy import aws, names, plan
+    from deniedwatch.deploy.run import deploy as run_deploy
 
     settings = _settings(config)
     wanted = settings.deploy
+    if print_iam_policy:
+        _print_iam_policy(stack_name or wanted.stack_name, region or wanted.region)
+        return
     if not yes:
         err.print("[bold]deniedwatch deploy[/]: Enter keeps the value in brackets.")
     region = _region(region, settings, yes)
     stack_name = _ask("Stack name", stack_name or wanted.stack_name, yes=yes) or "deniedwatch"
-
     with _clear_errors():
+        plan.check_stack_name(stack_name)  # before any AWS call
         session = _session(region)
-        stacks = Stacks(session.client("cloudformation"))
-        sm = session.client("secretsmanager")
-        secret = plan.secret_name(stack_name)
-        stored = aws.secret_value(sm, secret)
+        stored = aws.secret_value(session.client("secretsmanager"), names.secret_name(stack_name))
         label = "Slack webhook URL" + (" (Enter keeps the stored one)" if stored else "")
         webhook = _ask(label, slack_webhook_url, yes=yes, hide=True)
         if webhook:
@@ -246,104 +273,105 @@ def deploy(
             yes=yes,
         )
         email = _ask("Alert email (blank: none)", email or wanted.email, yes=yes)
+        group = _ask(
+            "Existing CloudTrail log group (blank: create a trail)",
+            existing_log_group or wanted.existing_log_group,
+            yes=yes,
+        )
+        org = wanted.organization_trail if organization_trail is None else organization_trail
+        bucket_for_trail = trail_bucket or wanted.trail_bucket
+        if not group:
+            if not yes:
+                org = typer.confirm("Organization trail (all accounts)?", default=org)
+            bucket_for_trail = _ask(
+                "Trail bucket name (blank: generated)", bucket_for_trail, yes=yes
+            )
         account = session.client("sts").get_caller_identity()["Account"]
         bucket = code_bucket or wanted.code_bucket or plan.default_code_bucket(account, region)
         bucket = _ask("Code bucket (created if missing)", bucket, yes=yes) or bucket
-        the_plan = plan.check_plan(
-            plan.DeployPlan(
-                stack_name=stack_name,
-                region=region,
-                code_bucket=bucket,
-                filter_pattern=plan.checked_filter_pattern(settings.ruleset.denial),
-                email=email,
-                existing_log_group=existing_log_group or wanted.existing_log_group,
-                organization_trail=wanted.organization_trail,
-                log_retention_days=wanted.log_retention_days,
-                alarm_threshold=wanted.alarm_threshold,
-                alarm_period_seconds=wanted.alarm_period_seconds,
-                decode_authorization_messages=settings.explain.decode_authorization_messages
-                if decode_authorization_messages is None
-                else decode_authorization_messages,
-                live_source=live_source or wanted.live_source,
-                event_pattern=plan.checked_event_pattern(settings.ruleset.denial),
-                queue_batch_size=wanted.queue_batch_size,
-                queue_batch_window_seconds=wanted.queue_batch_window_seconds,
-            )
+        the_plan = plan.DeployPlan(
+            stack_name=stack_name,
+            region=region,
+            code_bucket=bucket,
+            filter_pattern=plan.checked_filter_pattern(settings.ruleset.denial),
+            email=email,
+            existing_log_group=group,
+            organization_trail=bool(org),
+            log_retention_days=wanted.log_retention_days,
+            alarm_threshold=wanted.alarm_threshold,
+            alarm_period_seconds=wanted.alarm_period_seconds,
+            trail_bucket=None if group else bucket_for_trail,
+            trail_bucket_retention_days=wanted.trail_bucket_retention_days,
+            live_source=live_source or wanted.live_source,
+            event_pattern=plan.checked_event_pattern(settings.ruleset.denial),
+            queue_batch_size=wanted.queue_batch_size,
+            queue_batch_window_seconds=wanted.queue_batch_window_seconds,
+            decode_authorization_messages=settings.explain.decode_authorization_messages
+            if decode_authorization_messages is None
+            else decode_authorization_messages,
         )
-        if the_plan.uses_eventbridge:
-            from deniedwatch.deploy.eventpattern import check_event_pattern
 
-            checked = check_event_pattern(
-                session.client("events"), settings.ruleset.denial, the_plan.event_pattern
-            )
-            err.print(
-                f"event pattern: EventBridge agrees with the denial rule on {checked} samples"
-            )
-        if the_plan.existing_log_group:
-            aws.check_existing_log_group(
-                session.client("logs"),
-                the_plan.existing_log_group,
-                f"{stack_name}-alerts",
-                subscribes=the_plan.subscribes_to_logs,
-            )
-        _show_plan(the_plan, account, bool(webhook), channel)
-        if not yes and not typer.confirm("Deploy?", default=True):
-            raise typer.Exit(1)
+        def confirm(summary: Any) -> bool:
+            _show_plan(summary)
+            return yes or typer.confirm("Deploy?", default=False)
 
-        settings_text = plan.with_slack_channel(_settings_text(settings), channel)
-        settings_text = plan.with_decoding(settings_text, the_plan.decode_authorization_messages)
-        package = build_zip(settings_text)
-        err.print(
-            f"function zip: {package.size / 1024:.0f} KiB, {len(package.names)} files, "
-            f"sha256 {package.sha256[:12]}"
+        outcome = run_deploy(
+            session.client,
+            the_plan,
+            settings.ruleset.denial,
+            account=account,
+            settings_text=_settings_text(settings),
+            webhook=webhook,
+            channel=channel,
+            confirm=confirm,
+            progress=_progress,
+            say=lambda line: err.print(escape(line)),
         )
-        s3 = session.client("s3")
-        if aws.ensure_code_bucket(s3, bucket, region, account):
-            err.print(f"created code bucket {bucket} (encrypted, public access blocked)")
-        key = plan.code_key(stack_name, package.sha256)
-        aws.upload_code(s3, bucket, key, package.data)
-
-        with _progress() as observer:
-            stacks.observer = observer
-            template = plan.render_template(settings.ruleset.denial, the_plan.live_source)
-            result = stacks.deploy(stack_name, template, the_plan.parameters(key))
-        if webhook:
-            outcome = aws.write_webhook(sm, secret, webhook)
-            if outcome == "created":
-                err.print(
-                    f"[yellow]note:[/] secret {secret} was missing after the stack deployed "
-                    "(moto does not model it; on AWS someone deleted it), so it was created "
-                    "directly"
-                )
-    _show_result(result, the_plan)
+    if outcome is None:
+        raise typer.Exit(1)
+    for note in outcome.notes:
+        err.print(escape(note))
+    _show_result(outcome.result, outcome.summary.plan)
 
 
-def _show_plan(the_plan: Any, account: str, new_webhook: bool, channel: str | None) -> None:
+def _print_iam_policy(stack_name: str, region: str | None) -> None:
+    import json
+
+    from deniedwatch.deploy.permissions import deployer_policy
+    from deniedwatch.partition import partition_of
+
+    typer.echo(json.dumps(deployer_policy(stack_name, partition_of(region)), indent=2))
+
+
+def _show_plan(summary: Any) -> None:
+    the_plan = summary.plan
     source = the_plan.existing_log_group or "a new multi-region trail"
     if the_plan.organization_trail and not the_plan.existing_log_group:
         source = "a new organization trail"
+        if the_plan.trail_owner_account_id:
+            source += f" (delegated admin; owner {the_plan.trail_owner_account_id})"
     rows = [
-        ("account / region", f"{account} / {the_plan.region}"),
-        ("stack", the_plan.stack_name),
+        ("account / region", f"{summary.account} / {the_plan.region}"),
+        ("stack", the_plan.stack_name + (" (update)" if summary.stack_exists else " (new)")),
         ("CloudTrail from", source),
         (
             "Slack",
-            ("new webhook URL" if new_webhook else "stored webhook URL")
-            + (f", {channel}" if channel else ""),
+            ("new webhook URL" if summary.new_webhook else "stored webhook URL")
+            + (f", {summary.channel}" if summary.channel else ""),
         ),
         ("email", the_plan.email or "none"),
-        (
-            "decode EC2 msgs",
-            "yes (sts:DecodeAuthorizationMessage)"
-            if the_plan.decode_authorization_messages
-            else "no",
-        ),
-        ("code bucket", the_plan.code_bucket),
+        ("code bucket", the_plan.code_bucket + " (created if missing)"),
+        ("decode EC2 msgs", "yes" if the_plan.decode_authorization_messages else "no"),
         ("live source", the_plan.live_source),
     ]
+    if the_plan.trail_bucket:
+        rows.append(("trail bucket", the_plan.trail_bucket))
     for name, value in rows:
         err.print(f"  [dim]{name:>16}[/]  {escape(value)}")
-    if not the_plan.subscribes_to_logs:
+    err.print(f"  [dim]{'resources':>16}[/]  {len(summary.resources)} in the stack:")
+    for r in summary.resources:
+        err.print(f"  {'':>16}  {escape(r.logical_id)} [dim]({escape(r.type)})[/]")
+    if the_plan.live_source == "eventbridge":
         err.print(
             "[yellow]note:[/] the EventBridge rule sees this region's CloudTrail events only, "
             "on a best-effort basis; `--live-source both` keeps CloudWatch Logs (every region, "
@@ -403,52 +431,104 @@ def destroy(
             "--purge", help="Also delete the trail bucket (all log files) and the trail log group."
         ),
     ] = False,
+    trail_bucket: Annotated[
+        str | None,
+        typer.Option(help="With --purge: the trail bucket to delete (to finish a purge)."),
+    ] = None,
+    trail_log_group: Annotated[
+        str | None,
+        typer.Option(help="With --purge: the trail log group to delete (to finish a purge)."),
+    ] = None,
     config: ConfigOpt = None,
     yes: YesOpt = False,
 ) -> None:
     """Delete the stack. The trail bucket and log group stay unless --purge."""
-    from deniedwatch.deploy import aws, plan
+    from deniedwatch.deploy import aws, names
     from deniedwatch.deploy.stack import Stacks, physical_ids
 
-    settings = _settings(config)
-    stack_name = stack_name or settings.deploy.stack_name
-    region = _region(region, settings, yes=True)
+    stack_name, region = _target(config, stack_name, region)
     with _clear_errors():
         session = _session(region)
         stacks = Stacks(session.client("cloudformation"))
         stack = stacks.describe(stack_name)
-        if stack is None:
+        ids: dict[str, str] = {}
+        params: dict[str, str] = {}
+        if stack is not None:
+            ids = physical_ids(stacks.cfn, stack["StackId"])
+            params = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack["Parameters"]}
+        bucket = trail_bucket or ids.get("TrailBucket")
+        group = trail_log_group or ids.get("TrailLogGroup")
+        if stack is None and not (purge and (bucket or group)):
             err.print(f"no stack {stack_name} in {region}: nothing to delete")
             return
-        ids = physical_ids(stacks.cfn, stack["StackId"])
-        params = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack["Parameters"]}
-        kept = [
-            f"{kind} {ids[key]}"
-            for kind, key in (("bucket", "TrailBucket"), ("log group", "TrailLogGroup"))
-            if ids.get(key)
-        ]
-        what = f"Delete stack {stack_name} in {region}"
+        kept = [f"bucket {bucket}"] * bool(bucket) + [f"log group {group}"] * bool(group)
+        what = f"Delete stack {stack_name} in {region}" if stack else "Delete"
         if purge and kept:
-            what += " and " + " and ".join(kept) + " with every log file in them"
+            what += (" and " if stack else " ") + " and ".join(kept) + " with every log file"
         _confirm(what + "?", yes)
-        with _progress() as observer:
-            stacks.observer = observer
-            stacks.delete(stack_name)
-        aws.delete_secret(session.client("secretsmanager"), plan.secret_name(stack_name))
-        err.print(f"[bold green]stack {stack_name} deleted[/]")
+        if purge and stack is not None and kept:
+            # Written before the stack goes: a purge interrupted after this point can be
+            # finished without the stack (which no longer names these resources).
+            resume = f"deniedwatch destroy --purge --stack-name {stack_name} --region {region}"
+            resume += f" --trail-bucket {bucket}" * bool(bucket)
+            resume += f" --trail-log-group {group}" * bool(group)
+            err.print(f"if this is interrupted, finish with: {escape(resume)}")
+        if stack is not None:
+            with _progress() as observer:
+                stacks.observer = observer
+                stacks.delete(stack_name)
+            aws.delete_secret(session.client("secretsmanager"), names.secret_name(stack_name))
+            err.print(f"[bold green]stack {stack_name} deleted[/]")
         if purge:
             s3, logs = session.client("s3"), session.client("logs")
-            if bucket := ids.get("TrailBucket"):
-                aws.purge_bucket(s3, bucket)
+            if bucket and aws.purge_bucket(s3, bucket):
                 err.print(f"deleted bucket {bucket}")
-            if group := ids.get("TrailLogGroup"):
-                aws.purge_log_group(logs, group)
+            if group and aws.purge_log_group(logs, group):
                 err.print(f"deleted log group {group}")
             if code := params.get("CodeBucket"):
-                removed = aws.delete_code(s3, code, f"deniedwatch/{stack_name}/")
+                removed = aws.delete_code(s3, code, names.code_prefix(stack_name))
                 err.print(f"deleted {removed} function zip(s) from {code}")
         elif kept:
             err.print("kept " + " and ".join(kept) + " (CloudTrail history); --purge removes them")
+
+
+@app.command("set-webhook")
+def set_webhook(
+    stack_name: StackOpt = None,
+    region: RegionOpt = None,
+    slack_webhook_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DENIEDWATCH_SLACK_WEBHOOK_URL",
+            help="The new URL. Default: asked for, without echo.",
+            show_default=False,
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+    yes: YesOpt = False,
+) -> None:
+    """Replace the Slack webhook URL in the stack's secret (the old one stays as AWSPREVIOUS)."""
+    from deniedwatch import secrets
+    from deniedwatch.deploy import aws, names, plan
+
+    stack_name, region = _target(config, stack_name, region)
+    url = slack_webhook_url or _ask("New Slack webhook URL", None, yes=yes, hide=True)
+    if not url:
+        fail("no webhook URL given: pass --slack-webhook-url or answer the prompt")
+    with _clear_errors():
+        url = plan.check_webhook_url(url)
+        secret = names.secret_name(stack_name)
+        version = aws.rotate_secret(
+            _session(region).client("secretsmanager"), secret, url, stack_name
+        )
+    if version == "unchanged":
+        err.print(f"{secret} already holds that URL: nothing to do")
+        return
+    minutes = secrets.CACHE_SECONDS // 60
+    err.print(
+        f"[bold green]stored[/] the new webhook URL in {secret} (version {escape(version)}); "
+        f"running functions pick it up within {minutes} minutes"
+    )
 
 
 @app.command()
@@ -456,10 +536,9 @@ def status(stack_name: StackOpt = None, region: RegionOpt = None, config: Config
     """Is the stack healthy? Stack, trail, email subscription, function errors, dead letters,
     held denials."""
     from deniedwatch.deploy.aws import gather_status, health_problems
+    from deniedwatch.deploy.names import HEALTHY_STACK_STATUSES
 
-    settings = _settings(config)
-    stack_name = stack_name or settings.deploy.stack_name
-    region = _region(region, settings, yes=True)
+    stack_name, region = _target(config, stack_name, region)
     with _clear_errors():
         session = _session(region)
         report = gather_status(session.client, stack_name)
@@ -473,7 +552,7 @@ def status(stack_name: StackOpt = None, region: RegionOpt = None, config: Config
         "stack",
         show(
             report.stack_status or "missing",
-            report.stack_status in ("CREATE_COMPLETE", "UPDATE_COMPLETE"),
+            report.stack_status in HEALTHY_STACK_STATUSES,
         ),
     )
     if report.trail_name:

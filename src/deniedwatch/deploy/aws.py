@@ -12,7 +12,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from deniedwatch.deploy.names import HEALTHY_STACK_STATUSES
 from deniedwatch.deploy.plan import PlanError
+from deniedwatch.partition import arn
 from deniedwatch.secrets import quiet_botocore
 
 SUBSCRIPTION_FILTER_LIMIT = 2  # per log group, a CloudWatch Logs quota
@@ -23,7 +25,7 @@ def _code(exc: ClientError) -> str:
 
 
 # -- code bucket -------------------------------------------------------------------
-def tls_only_policy(bucket: str) -> str:
+def tls_only_policy(bucket: str, region: str | None = None) -> str:
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -33,7 +35,7 @@ def tls_only_policy(bucket: str) -> str:
                     "Effect": "Deny",
                     "Principal": "*",
                     "Action": "s3:*",
-                    "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                    "Resource": [arn(region, f"s3:::{bucket}"), arn(region, f"s3:::{bucket}/*")],
                     "Condition": {"Bool": {"aws:SecureTransport": "false"}},
                 }
             ],
@@ -78,10 +80,7 @@ def ensure_code_bucket(s3: Any, bucket: str, region: str, account_id: str) -> bo
             "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
         },
     )
-    if s3.meta.endpoint_url.startswith("https://"):
-        # TLS-only. Skipped for a plain-http endpoint (a local emulator such as moto
-        # server), where the policy would lock this very client out of the bucket.
-        s3.put_bucket_policy(Bucket=bucket, Policy=tls_only_policy(bucket))
+    s3.put_bucket_policy(Bucket=bucket, Policy=tls_only_policy(bucket, region))
     return True
 
 
@@ -124,30 +123,51 @@ def secret_value(sm: Any, name: str) -> str | None:
         raise
 
 
-def write_webhook(sm: Any, name: str, url: str) -> str:
-    """Store the webhook URL in the secret; returns "unchanged", "updated" or "created".
+class SecretMissing(PlanError):
+    """The stack's secret is gone; only the stack may create it (its ARN suffix is what
+    the function's role allows), so the message gives the command that fixes it."""
 
-    The stack creates the secret empty and this fills it, so the URL never passes through
-    CloudFormation. "created" happens only when the secret is missing after the stack
-    was deployed: moto's CloudFormation skips AWS::SecretsManager::Secret; on AWS it
-    would mean the secret was deleted by hand.
-    """
-    if secret_value(sm, name) == url:
+
+def secret_state(sm: Any, name: str) -> str:
+    """ "present", "scheduled" (deleted, in its recovery window) or "missing"."""
+    try:
+        described = sm.describe_secret(SecretId=name)
+    except ClientError as exc:
+        if _code(exc) == "ResourceNotFoundException":
+            return "missing"
+        raise
+    return "scheduled" if described.get("DeletedDate") else "present"
+
+
+def missing_secret_error(name: str, state: str, stack: str) -> SecretMissing:
+    if state == "scheduled":
+        fix = f"aws secretsmanager restore-secret --secret-id {name}"
+        return SecretMissing(
+            f"the stack's webhook secret {name} was deleted outside the stack (it is in its "
+            f"recovery window): run `{fix}`, then deploy again"
+        )
+    return SecretMissing(
+        f"the stack's webhook secret {name} was deleted outside the stack; a secret created "
+        "by hand would get another ARN, which the function may not read. Recreate it through "
+        f"the stack: `deniedwatch destroy --stack-name {stack}` (keeps the trail bucket and "
+        "log group), then `deniedwatch deploy`"
+    )
+
+
+def rotate_secret(sm: Any, name: str, value: str, stack: str) -> str:
+    """Store ``value`` as the secret's new AWSCURRENT version; returns "unchanged" or the
+    new version id. The previous value stays as AWSPREVIOUS (roll back with
+    ``aws secretsmanager update-secret-version-stage``). Never creates the secret: the
+    stack does (see SecretMissing)."""
+    if secret_value(sm, name) == value:
         return "unchanged"
     try:
         with quiet_botocore():
-            sm.put_secret_value(SecretId=name, SecretString=url)
-        return "updated"
+            return str(sm.put_secret_value(SecretId=name, SecretString=value)["VersionId"])
     except ClientError as exc:
-        if _code(exc) != "ResourceNotFoundException":
+        if _code(exc) not in ("ResourceNotFoundException", "InvalidRequestException"):
             raise
-    with quiet_botocore():
-        sm.create_secret(
-            Name=name,
-            SecretString=url,
-            Description="Slack incoming webhook URL used by the deniedwatch function.",
-        )
-    return "created"
+    raise missing_secret_error(name, secret_state(sm, name), stack) from None
 
 
 def delete_secret(sm: Any, name: str) -> None:
@@ -233,15 +253,12 @@ class StatusReport:
 FLUSH_OVERDUE = timedelta(minutes=30)
 
 
-HEALTHY_STACK = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
-
-
 def health_problems(report: StatusReport) -> list[str]:
     """What a person should look at; empty when all is well."""
     problems = []
     if report.stack_status is None:
         return [f"stack {report.stack_name} does not exist"]
-    if report.stack_status not in HEALTHY_STACK:
+    if report.stack_status not in HEALTHY_STACK_STATUSES:
         problems.append(f"stack is {report.stack_status}")
     if report.trail_name and report.trail_logging is False:
         problems.append(f"trail {report.trail_name} is not logging")

@@ -18,7 +18,7 @@ from deniedwatch.deploy.plan import PlanError
 from deniedwatch.rules import (
     CLOUDTRAIL_DETAIL_TYPE,
     DENIAL_EXACT,
-    DENIAL_SUBSTRINGS,
+    DENIAL_PREFIXES,
     DENIAL_SUFFIXES,
     DenialRule,
 )
@@ -73,7 +73,7 @@ def envelope(error_code: str | None, *, source: str = "aws.s3") -> dict[str, Any
 
 def samples(rule: DenialRule) -> list[Sample]:
     codes = [
-        *DENIAL_SUBSTRINGS,
+        *DENIAL_PREFIXES,
         *DENIAL_SUFFIXES,
         *FAMILY_EXAMPLES,
         *sorted(DENIAL_EXACT),

@@ -8,18 +8,19 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib.resources import files
 from urllib.parse import urlsplit
 
+from deniedwatch.deploy import names
+from deniedwatch.deploy.names import ALARM_PERIODS, LOG_RETENTION_DAYS
 from deniedwatch.rules import DenialRule
 from deniedwatch.sources.invocation import DEFAULT_LIVE_SOURCE, LIVE_SOURCES, Path
 
 EVENTBRIDGE_ONLY = Path.EVENTBRIDGE.value
 
 TEMPLATE_RESOURCE = "template.yaml"
-# Secrets Manager name of the webhook secret; the template builds the same name.
-SECRET_NAME_FORMAT = "{stack}/slack-webhook-url"
 FILTER_PATTERN_LIMIT = 1024  # CloudWatch Logs subscription filter pattern limit
 # "Event pattern: 2048 characters maximum"
 # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html
@@ -29,7 +30,7 @@ EVENT_PATTERN_LIMIT = 2048
 # https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
 QUEUE_BATCH_SIZE_MAX = 10000
 QUEUE_BATCH_WINDOW_MAX = 300
-_STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
+_STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
 _BUCKET_NAME = re.compile(r"(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
@@ -118,7 +119,7 @@ def checked_event_pattern(rule: DenialRule) -> str:
 
 
 def secret_name(stack_name: str) -> str:
-    return SECRET_NAME_FORMAT.format(stack=stack_name)
+    return names.secret_name(stack_name)
 
 
 def default_code_bucket(account_id: str, region: str) -> str:
@@ -127,7 +128,7 @@ def default_code_bucket(account_id: str, region: str) -> str:
 
 def code_key(stack_name: str, sha256: str) -> str:
     """Content-addressed: a changed zip gets a new key, so CloudFormation updates the code."""
-    return f"deniedwatch/{stack_name}/lambda-{sha256[:20]}.zip"
+    return f"{names.code_prefix(stack_name)}lambda-{sha256[:20]}.zip"
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,11 @@ class DeployPlan:
     event_pattern: str = ""  # checked_event_pattern(rule), for the TestEventPattern proof
     queue_batch_size: int = 10
     queue_batch_window_seconds: int = 1
+    trail_bucket: str | None = None  # None: CloudFormation generates a name
+    trail_bucket_retention_days: int = 365
+    # An organization trail made from a delegated administrator: the management account
+    # id its ARN carries (None: this account is the management account, or no org trail).
+    trail_owner_account_id: str | None = None
 
     @property
     def uses_eventbridge(self) -> bool:
@@ -164,7 +170,10 @@ class DeployPlan:
         return {
             "ExistingLogGroupName": self.existing_log_group or "",
             "OrganizationTrail": "true" if self.organization_trail else "false",
+            "TrailOwnerAccountId": self.trail_owner_account_id or "",
+            "TrailBucketName": self.trail_bucket or "",
             "LogRetentionDays": str(self.log_retention_days),
+            "TrailBucketRetentionDays": str(self.trail_bucket_retention_days),
             "AlertEmail": self.email or "",
             "AlarmThreshold": str(self.alarm_threshold),
             "AlarmPeriodSeconds": str(self.alarm_period_seconds),
@@ -178,22 +187,50 @@ class DeployPlan:
         }
 
 
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096)
-LOG_RETENTION_DAYS += (1827, 2192, 2557, 2922, 3288, 3653)
-ALARM_PERIODS = (60, 300, 900, 3600, 21600, 86400)
+# Each template condition, evaluated on the stack parameters (for the deploy summary).
+# tests/test_names.py fails when the template has a condition this does not know.
+CONDITIONS: dict[str, Callable[[Mapping[str, str]], bool]] = {
+    "CreateTrail": lambda p: not p.get("ExistingLogGroupName"),
+    "UseOrganizationTrail": lambda p: (
+        not p.get("ExistingLogGroupName") and p.get("OrganizationTrail") == "true"
+    ),
+    "HasAlertEmail": lambda p: bool(p.get("AlertEmail")),
+    "HasTrailOwnerAccountId": lambda p: bool(p.get("TrailOwnerAccountId")),
+    "HasTrailBucketName": lambda p: bool(p.get("TrailBucketName")),
+    "LogsPath": lambda p: p.get("LiveSource") != "eventbridge",
+    "EventBridgePath": lambda p: p.get("LiveSource") != "cloudwatch-logs",
+    "CreateTrailLogGroup": lambda p: (
+        not p.get("ExistingLogGroupName") and p.get("LiveSource") != "eventbridge"
+    ),
+    "HasLogGroup": lambda p: (
+        p.get("LiveSource") != "eventbridge" or bool(p.get("ExistingLogGroupName"))
+    ),
+}
+
+
+def check_stack_name(stack_name: str) -> str:
+    """Letters, digits, hyphens; short enough that every derived name fits its service."""
+    if not _STACK_NAME.fullmatch(stack_name) or len(stack_name) > names.MAX_STACK_NAME:
+        raise PlanError(
+            f"stack name {stack_name[:80]!r}: letters, digits and hyphens, starting with a "
+            f"letter, at most {names.MAX_STACK_NAME} characters (the function is named "
+            f"{names.FUNCTION.of('<stack>')!r} and Lambda allows {names.FUNCTION.limit})"
+        )
+    return stack_name
 
 
 def check_plan(plan: DeployPlan) -> DeployPlan:
     """Raise PlanError for the first input CloudFormation would reject (earlier, clearer)."""
-    if not _STACK_NAME.fullmatch(plan.stack_name):
-        raise PlanError(
-            f"stack name {plan.stack_name!r}: letters, digits and hyphens, starting with a "
-            "letter, at most 128 characters"
-        )
+    check_stack_name(plan.stack_name)
     if not _REGION.fullmatch(plan.region):
         raise PlanError(f"region {plan.region!r} does not look like an AWS region (eu-west-1)")
-    if not _BUCKET_NAME.fullmatch(plan.code_bucket) or ".." in plan.code_bucket:
-        raise PlanError(f"code bucket {plan.code_bucket!r} is not a valid S3 bucket name")
+    for what, bucket in (("code bucket", plan.code_bucket), ("trail bucket", plan.trail_bucket)):
+        if bucket is not None and (not _BUCKET_NAME.fullmatch(bucket) or ".." in bucket):
+            raise PlanError(f"{what} {bucket!r} is not a valid S3 bucket name")
+    if plan.trail_bucket and plan.existing_log_group:
+        raise PlanError("trail_bucket names a new trail's bucket; not with an existing log group")
+    if plan.trail_bucket_retention_days < 1:
+        raise PlanError("trail_bucket_retention_days must be at least 1")
     if plan.email and not _EMAIL.fullmatch(plan.email):
         raise PlanError(f"email {plan.email!r} is not an email address")
     if plan.log_retention_days not in LOG_RETENTION_DAYS:

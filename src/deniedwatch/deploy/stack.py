@@ -19,6 +19,14 @@ DONE_OK = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE", "I
 DEAD_ON_ARRIVAL = frozenset({"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "REVIEW_IN_PROGRESS"})
 _CANCELLED = ("Resource creation cancelled", "Resource update cancelled")
 _NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
+# How a just-created IAM role that is not yet usable everywhere shows up in a resource's
+# failure (CloudTrail: "Access denied. Verify in IAM that the role has adequate
+# permissions."; Lambda: "The role defined for the function cannot be assumed").
+_IAM_NOT_YET = ("role has adequate permissions", "cannot be assumed", "InvalidCloudWatchLogsRole")
+RETRY_HINT = (
+    "a role created moments before may not be usable yet (IAM propagates in seconds): "
+    "run deploy again; the failed stack is removed first and nothing is left behind"
+)
 
 
 class StackError(RuntimeError):
@@ -190,9 +198,11 @@ class Stacks:
         self.cfn.execute_change_set(ChangeSetName=change_set_id)
         status, events = self._wait_stack(stack_id, seen)
         if status not in DONE_OK:
-            raise StackError(
-                f"stack {name} did not {kind.lower()}: it ended {status}", root_failures(events)
-            )
+            failures = root_failures(events)
+            message = f"stack {name} did not {kind.lower()}: it ended {status}"
+            if any(text in f.reason for f in failures for text in _IAM_NOT_YET):
+                message += f"; {RETRY_HINT}"
+            raise StackError(message, failures)
         stack = self.describe(name) or {}
         return DeployResult(
             kind.lower(), status, outputs_of(stack), physical_ids(self.cfn, stack_id)

@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
-from deniedwatch.finding import CONSOLE_URL, Finding, console_host
+from deniedwatch.finding import CONSOLE_PATH, Finding
+from deniedwatch.partition import console_base
 from deniedwatch.termview import OPTIONAL_FIELDS, account, who, why
 
 VENDOR_JS = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
@@ -175,9 +176,10 @@ def table_data(findings: Sequence[Finding], labels: dict[str, str]) -> dict[str,
             why(f) + extra,
             f.event_id or "",
         )
-        host = console_host(f.region) if f.console_url else None
-        rows.append([*map(ref, cells), ref(host) + 1 if host else 0])
-    return {"columns": COLUMNS, "strings": strings, "rows": rows, "console_url": CONSOLE_URL}
+        # the link column: 0 for none, else 1 + the index of the partition's console host
+        host = ref(console_base(f.region)) + 1 if f.console_url and f.region else 0
+        rows.append([*map(ref, cells), host])
+    return {"columns": COLUMNS, "strings": strings, "rows": rows, "console_path": CONSOLE_PATH}
 
 
 def page_data(

@@ -1,0 +1,203 @@
+"""Checks before anything is created, each asking AWS where AWS is the judge.
+
+PREFLIGHT_CHECKS is the list deploy runs, in order; each check takes a Preflight (the
+plan, the rule and a boto3 client factory) and returns the plan, possibly completed
+(the organization check fills in the trail owner), or raises PlanError with one line
+saying what to do. A new check is one function appended (check_events_pattern was).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from deniedwatch.deploy import names
+from deniedwatch.deploy.aws import check_existing_log_group, missing_secret_error, secret_state
+from deniedwatch.deploy.eventpattern import check_event_pattern
+from deniedwatch.deploy.plan import DeployPlan, PlanError
+from deniedwatch.rules import DENIAL_EXACT, DENIAL_PREFIXES, DENIAL_SUFFIXES, DenialRule
+
+# logs:TestMetricFilter takes 1 to 50 messages.
+TEST_MESSAGES_LIMIT = 50
+CLOUDTRAIL_PRINCIPAL = "cloudtrail.amazonaws.com"
+
+
+@dataclass(frozen=True)
+class Preflight:
+    plan: DeployPlan
+    rule: DenialRule
+    clients: Callable[[str], Any]  # service name -> boto3 client
+    account: str
+    stack_exists: bool
+    notes: list[str] = field(default_factory=list)  # what was proven, for the user
+
+
+Check = Callable[[Preflight], DeployPlan]
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+# -- the filter pattern, judged by CloudWatch Logs itself -------------------------------
+def sample_codes(rule: DenialRule) -> list[str | None]:
+    """One code per denial family and a few that are not denials (None: no errorCode)."""
+    denials = [f"{p}Sample" for p in DENIAL_PREFIXES] + [f"Sample{s}" for s in DENIAL_SUFFIXES]
+    denials += [*DENIAL_PREFIXES, *DENIAL_EXACT, *sorted(rule.extra_codes)]
+    others = [
+        None,
+        "NoSuchKey",
+        "ThrottlingException",
+        "accessdenied",
+        "Sample" + DENIAL_SUFFIXES[0] + "Later",
+        *sorted(rule.ignored_codes),
+    ]
+    codes = list(dict.fromkeys([*denials, *others]))
+    return codes[:TEST_MESSAGES_LIMIT]
+
+
+def sample_message(code: str | None) -> str:
+    record: dict[str, Any] = {
+        "eventVersion": "1.09",
+        "eventSource": "s3.amazonaws.com",
+        "eventName": "GetObject",
+        "awsRegion": "us-east-1",
+    }
+    if code is not None:
+        record["errorCode"] = code
+    return json.dumps(record, separators=(",", ":"))
+
+
+def pattern_disagreements(logs: Any, pattern: str, rule: DenialRule) -> list[str]:
+    """Codes where CloudWatch Logs' match (TestMetricFilter) differs from is_denial()."""
+    codes = sample_codes(rule)
+    messages = [sample_message(c) for c in codes]
+    response = logs.test_metric_filter(filterPattern=pattern, logEventMessages=messages)
+    matched = {m.get("eventMessage") for m in response.get("matches", [])}
+    return [
+        f"{code or '(no errorCode)'}: CloudWatch {'matches' if hit else 'skips'} it, "
+        f"the function {'alerts' if rule.is_denial(code) else 'ignores'} it"
+        for code, message in zip(codes, messages, strict=True)
+        if (hit := message in matched) != rule.is_denial(code)
+    ]
+
+
+def check_filter_pattern(pf: Preflight) -> DeployPlan:
+    """The one place real CloudWatch Logs judges the rendered pattern before it is used:
+    https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_TestMetricFilter.html
+    (metric and subscription filters share the pattern syntax)."""
+    if not pf.plan.subscribes_to_logs:  # no subscription filter in this mode
+        return pf.plan
+    problems = pattern_disagreements(pf.clients("logs"), pf.plan.filter_pattern, pf.rule)
+    if problems:
+        raise PlanError(
+            "CloudWatch Logs reads the denial filter pattern differently from the function "
+            "(logs:TestMetricFilter): " + "; ".join(problems)
+        )
+    samples = len(sample_codes(pf.rule))
+    pf.notes.append(
+        f"filter pattern: CloudWatch Logs agrees with the denial rule on {samples} samples"
+    )
+    return pf.plan
+
+
+def check_events_pattern(pf: Preflight) -> DeployPlan:
+    """The same proof by EventBridge (events:TestEventPattern) when it is a live source."""
+    if pf.plan.uses_eventbridge:
+        checked = check_event_pattern(pf.clients("events"), pf.rule, pf.plan.event_pattern)
+        pf.notes.append(
+            f"event pattern: EventBridge agrees with the denial rule on {checked} samples"
+        )
+    return pf.plan
+
+
+# -- organization trail ---------------------------------------------------------------
+def check_organization(pf: Preflight) -> DeployPlan:
+    """An organization trail needs trusted access for CloudTrail, and its ARN carries the
+    management account's id:
+    https://docs.aws.amazon.com/awscloudtrail/latest/userguide/creating-an-organizational-trail-prepare.html
+    """
+    if not pf.plan.organization_trail or pf.plan.existing_log_group:
+        return pf.plan
+    orgs = pf.clients("organizations")
+    try:
+        management = orgs.describe_organization()["Organization"]["MasterAccountId"]
+    except ClientError as exc:
+        if _code(exc) == "AWSOrganizationsNotInUseException":
+            raise PlanError(
+                f"account {pf.account} is not in an AWS organization: drop --organization-trail"
+            ) from None
+        raise
+    try:
+        enabled = {
+            p["ServicePrincipal"]
+            for page in orgs.get_paginator("list_aws_service_access_for_organization").paginate()
+            for p in page.get("EnabledServicePrincipals", [])
+        }
+    except ClientError as exc:
+        if _code(exc) != "AccessDeniedException" or pf.account == management:
+            raise
+        raise PlanError(
+            f"account {pf.account} is neither the management account ({management}) nor a "
+            "CloudTrail delegated administrator: deploy from the management account, or "
+            "there run `aws cloudtrail register-organization-delegated-admin "
+            f"--member-account-id {pf.account}`"
+        ) from None
+    if CLOUDTRAIL_PRINCIPAL not in enabled:
+        raise PlanError(
+            "trusted access for CloudTrail is off in AWS Organizations: in the management "
+            f"account run `aws organizations enable-aws-service-access --service-principal "
+            f"{CLOUDTRAIL_PRINCIPAL}` (or create any organization trail in the CloudTrail "
+            "console once), then deploy again"
+        )
+    owner = None if pf.account == management else management
+    return dataclasses.replace(pf.plan, trail_owner_account_id=owner)
+
+
+# -- existing log group, and the stack's secret ------------------------------------------
+def check_log_group(pf: Preflight) -> DeployPlan:
+    if pf.plan.existing_log_group:
+        check_existing_log_group(
+            pf.clients("logs"),
+            pf.plan.existing_log_group,
+            names.function_name(pf.plan.stack_name),
+            subscribes=pf.plan.subscribes_to_logs,
+        )
+    return pf.plan
+
+
+def check_secret(pf: Preflight) -> DeployPlan:
+    """Only the stack creates the secret. A stack whose secret was deleted by hand, or a
+    new stack whose secret name is taken, would fail later; say so now."""
+    name = names.secret_name(pf.plan.stack_name)
+    state = secret_state(pf.clients("secretsmanager"), name)
+    if pf.stack_exists and state != "present":
+        raise missing_secret_error(name, state, pf.plan.stack_name)
+    if not pf.stack_exists and state != "missing":
+        raise PlanError(
+            f"a secret named {name} already exists, so the stack cannot create it: delete it "
+            f"(`aws secretsmanager delete-secret --secret-id {name} "
+            "--force-delete-without-recovery`) or pick another --stack-name"
+        )
+    return pf.plan
+
+
+PREFLIGHT_CHECKS: tuple[Check, ...] = (
+    check_log_group,
+    check_organization,
+    check_secret,
+    check_filter_pattern,
+    check_events_pattern,
+)
+
+
+def run_checks(pf: Preflight, checks: Sequence[Check] = PREFLIGHT_CHECKS) -> DeployPlan:
+    plan = pf.plan
+    for check in checks:
+        plan = check(dataclasses.replace(pf, plan=plan))
+    return plan

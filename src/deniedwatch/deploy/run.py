@@ -1,0 +1,108 @@
+"""`deniedwatch deploy`'s steps, as one function a test (or a script) calls without the CLI.
+
+preflight -> summary and confirmation -> zip -> code bucket -> upload -> stack (change
+set) -> webhook into the stack's secret. The CLI only gathers inputs and draws progress.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+from deniedwatch.deploy import aws, names, plan, preflight
+from deniedwatch.deploy.resources import Resource, resources_for
+from deniedwatch.deploy.stack import DeployResult, Observer, Stacks
+from deniedwatch.rules import DenialRule
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the user confirms: the checked plan and every resource the stack will have."""
+
+    plan: plan.DeployPlan
+    account: str
+    new_webhook: bool
+    channel: str | None
+    resources: list[Resource]
+    stack_exists: bool
+
+
+@dataclass
+class DeployOutcome:
+    result: DeployResult
+    summary: Summary
+    notes: list[str] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[Observer]:
+    yield Observer()
+
+
+def summarise(the_plan: plan.DeployPlan) -> list[Resource]:
+    """The stack's resources for this plan, from the template (one place)."""
+    return resources_for(the_plan.parameters("<code key>"), plan.CONDITIONS)
+
+
+def deploy(
+    clients: Callable[[str], Any],
+    the_plan: plan.DeployPlan,
+    rule: DenialRule,
+    *,
+    account: str,
+    settings_text: str,
+    webhook: str | None,
+    channel: str | None = None,
+    confirm: Callable[[Summary], bool] = lambda summary: True,
+    progress: Callable[[], AbstractContextManager[Observer]] | None = None,
+    say: Callable[[str], None] = lambda line: None,
+    checks: tuple[preflight.Check, ...] = preflight.PREFLIGHT_CHECKS,
+) -> DeployOutcome | None:
+    """Deploy ``the_plan``; None when ``confirm`` said no (nothing was created)."""
+    from deniedwatch.deploy.package import build_zip
+
+    the_plan = plan.check_plan(the_plan)
+    stacks = Stacks(clients("cloudformation"))
+    stack_exists = stacks.describe(the_plan.stack_name) is not None
+    proofs = preflight.Preflight(the_plan, rule, clients, account, stack_exists)
+    the_plan = preflight.run_checks(proofs, checks)
+    for note in proofs.notes:
+        say(note)
+    summary = Summary(
+        plan=the_plan,
+        account=account,
+        new_webhook=bool(webhook),
+        channel=channel,
+        resources=summarise(the_plan),
+        stack_exists=stack_exists,
+    )
+    if not confirm(summary):
+        return None
+
+    s3 = clients("s3")
+    settings_text = plan.with_slack_channel(settings_text, channel)
+    # the function decodes exactly when its role may ([explain] <-> DecodeMessages condition)
+    settings_text = plan.with_decoding(settings_text, the_plan.decode_authorization_messages)
+    package = build_zip(settings_text)
+    say(
+        f"function zip: {package.size / 1024:.0f} KiB, {len(package.names)} files, "
+        f"sha256 {package.sha256[:12]}"
+    )
+    if aws.ensure_code_bucket(s3, the_plan.code_bucket, the_plan.region, account):
+        say(f"created code bucket {the_plan.code_bucket} (encrypted, TLS only, not public)")
+    key = plan.code_key(the_plan.stack_name, package.sha256)
+    aws.upload_code(s3, the_plan.code_bucket, key, package.data)
+    with (progress or _quiet)() as observer:
+        stacks.observer = observer
+        template = plan.render_template(rule, the_plan.live_source)
+        result = stacks.deploy(the_plan.stack_name, template, the_plan.parameters(key))
+    outcome = DeployOutcome(result, summary)
+    if webhook:
+        secret = names.secret_name(the_plan.stack_name)
+        rotated = aws.rotate_secret(clients("secretsmanager"), secret, webhook, the_plan.stack_name)
+        if rotated != "unchanged":
+            outcome.notes.append(f"stored the webhook URL in {secret}")
+    return outcome

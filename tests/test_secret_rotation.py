@@ -1,0 +1,98 @@
+"""A changed webhook reaches the function: the secret cache expires (secrets.CACHE_SECONDS),
+`deniedwatch set-webhook` rotates the stack's secret, and nothing creates it but the stack."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+
+from deniedwatch import secrets
+from deniedwatch.deploy import aws, names
+
+OLD = "https://hooks.slack.com/services/T0/B0/old"
+NEW = "https://hooks.slack.com/services/T0/B0/new"
+
+
+class FakeSecrets:
+    """A Secrets Manager client that counts reads (the cache is what is under test)."""
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+        self.reads = 0
+
+    def get_secret_value(self, SecretId: str) -> dict[str, Any]:
+        self.reads += 1
+        return {"SecretString": self.value}
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    now = [1000.0]
+    monkeypatch.setattr(secrets, "_clock", lambda: now[0])
+    monkeypatch.setenv(secrets.ENV_SECRET_ARN, "dw/slack-webhook-url")
+    secrets.forget()
+    yield now
+    secrets.forget()
+
+
+def test_within_the_cache_life_the_secret_is_read_once(clock: list[float]) -> None:
+    client = FakeSecrets(OLD)
+    assert secrets.webhook_url(client) == OLD
+    client.value = NEW
+    clock[0] += secrets.CACHE_SECONDS - 1
+    assert secrets.webhook_url(client) == OLD
+    assert client.reads == 1
+
+
+def test_after_the_cache_life_a_rotated_webhook_is_used(clock: list[float]) -> None:
+    client = FakeSecrets(OLD)
+    assert secrets.webhook_url(client) == OLD
+    client.value = NEW
+    clock[0] += secrets.CACHE_SECONDS
+    assert secrets.webhook_url(client) == NEW
+    assert client.reads == 2
+
+
+def test_rotate_keeps_the_previous_version_and_never_creates(aws_env, unique_name) -> None:
+    stack = unique_name("dwrot")
+    name = names.secret_name(stack)
+    sm = boto3.client("secretsmanager")
+    with pytest.raises(aws.SecretMissing, match=f"deniedwatch destroy --stack-name {stack}"):
+        aws.rotate_secret(sm, name, NEW, stack)
+    with pytest.raises(sm.exceptions.ResourceNotFoundException):
+        sm.describe_secret(SecretId=name)  # not created behind the stack's back
+    sm.create_secret(Name=name)  # what the stack does: created empty
+    first = aws.rotate_secret(sm, name, OLD, stack)
+    assert aws.rotate_secret(sm, name, OLD, stack) == "unchanged"
+    second = aws.rotate_secret(sm, name, NEW, stack)
+    assert first != second
+    assert sm.get_secret_value(SecretId=name)["SecretString"] == NEW
+    previous = sm.get_secret_value(SecretId=name, VersionStage="AWSPREVIOUS")
+    assert previous["SecretString"] == OLD
+
+
+def test_set_webhook_command(aws_env, cli, unique_name) -> None:
+    stack = unique_name("dwset")
+    name = names.secret_name(stack)
+    sm = boto3.client("secretsmanager")
+    sm.create_secret(Name=name, SecretString=OLD)
+    args = ("set-webhook", "--stack-name", stack, "--region", "us-east-1")
+    done = cli(*args, "--slack-webhook-url", NEW)
+    assert done.exit_code == 0, done.stderr
+    said = " ".join(done.stderr.split())  # rich wraps long lines
+    assert "within 5 minutes" in said and NEW not in done.stdout + done.stderr
+    assert sm.get_secret_value(SecretId=name)["SecretString"] == NEW
+    bad = cli(*args, "--slack-webhook-url", "http://example.com/x")
+    assert bad.exit_code == 2 and "must be an https URL" in bad.stderr
+    gone = cli(
+        "set-webhook",
+        "--stack-name",
+        unique_name("dwnone"),
+        "--region",
+        "us-east-1",
+        "--slack-webhook-url",
+        NEW,
+    )
+    assert gone.exit_code == 2 and "deleted outside the stack" in " ".join(gone.stderr.split())
