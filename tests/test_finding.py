@@ -583,10 +583,12 @@ def test_every_example_finding_without_a_policy_has_a_hint() -> None:
     ("region", "host"),
     [
         ("eu-west-1", "eu-west-1.console.aws.amazon.com"),
-        ("cn-north-1", "cn-north-1.console.amazonaws.cn"),
-        ("cn-northwest-1", "cn-northwest-1.console.amazonaws.cn"),
-        ("us-gov-west-1", "us-gov-west-1.console.amazonaws-us-gov.com"),
-        ("us-gov-east-1", "us-gov-east-1.console.amazonaws-us-gov.com"),
+        # China and GovCloud: the partition's console, region in the query
+        # (https://docs.aws.amazon.com/whitepapers/latest/aws-fault-isolation-boundaries/partitions.html)
+        ("cn-north-1", "console.amazonaws.cn"),
+        ("cn-northwest-1", "console.amazonaws.cn"),
+        ("us-gov-west-1", "console.amazonaws-us-gov.com"),
+        ("us-gov-east-1", "console.amazonaws-us-gov.com"),
     ],
 )
 def test_console_host_follows_the_partition(region: str, host: str) -> None:
@@ -594,9 +596,15 @@ def test_console_host_follows_the_partition(region: str, host: str) -> None:
     assert url == f"https://{host}/cloudtrailv2/home?region={region}#/events/e1"
 
 
-def test_no_console_link_for_isolated_partitions() -> None:
-    assert console_url("us-iso-east-1", "e1") is None
-    assert console_url("us-isob-east-1", "e1") is None
+def test_s3_arn_from_request_parameters_follows_the_partition() -> None:
+    f = Finding.from_record(
+        record(
+            awsRegion="cn-north-1",
+            errorMessage="Access Denied",
+            requestParameters={"bucketName": "b"},
+        )
+    )
+    assert f.resource == "arn:aws-cn:s3:::b"
 
 
 @pytest.mark.parametrize(
