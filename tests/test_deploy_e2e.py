@@ -313,13 +313,13 @@ def test_deploy_update_destroy_on_moto_and_the_zip_alerts_slack_when_run_outside
     )
     assert changed.exit_code == 0, changed.stderr
     assert "UPDATE_COMPLETE" in changed.stderr
-    # the opt-in decoding adds exactly one action, and the zip's settings turn it on
-    added = set(_role_actions(iam, ids["FunctionRole"])) - set(actions)
-    assert added == {"sts:DecodeAuthorizationMessage"}
+    # the opt-in decoding: the stack's condition is on and the zip's settings turn it on
+    # (moto skips AWS::IAM::RolePolicy: the grant itself is checked in test_template.py)
     params = {
         p["ParameterKey"]: p["ParameterValue"]
         for p in cfn.describe_stacks(StackName=stack)["Stacks"][0]["Parameters"]
     }
+    assert params["DecodeAuthorizationMessages"] == "true"
     zip_bytes = s3.get_object(Bucket=params["CodeBucket"], Key=params["CodeKey"])["Body"].read()
     bundled = zipfile.ZipFile(io.BytesIO(zip_bytes)).read("deniedwatch/deniedwatch.toml").decode()
     assert "[explain]\ndecode_authorization_messages = true" in bundled

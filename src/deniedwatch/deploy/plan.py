@@ -205,6 +205,7 @@ CONDITIONS: dict[str, Callable[[Mapping[str, str]], bool]] = {
     "HasLogGroup": lambda p: (
         p.get("LiveSource") != "eventbridge" or bool(p.get("ExistingLogGroupName"))
     ),
+    "DecodeMessages": lambda p: p.get("DecodeAuthorizationMessages") == "true",
 }
 
 
