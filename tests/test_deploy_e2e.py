@@ -230,7 +230,7 @@ def test_deploy_update_destroy_on_moto_and_the_zip_alerts_slack_when_run_outside
     assert (fn["Runtime"], fn["Handler"]) == ("python3.12", "deniedwatch.lambda_handler.handler")
     env = fn["Environment"]["Variables"]
     assert env == {
-        "DENIEDWATCH_SLACK_SECRET_ARN": f"{stack}/slack-webhook-url",
+        "DENIEDWATCH_SECRETS_ARN": f"{stack}/slack-webhook-url",
         "DENIEDWATCH_SNS_TOPIC_ARN": ids["AlertTopic"],
         "DENIEDWATCH_DEDUP_TABLE": ids["DedupTable"],
         "DENIEDWATCH_LIVE_SOURCE": "cloudwatch-logs",
@@ -254,9 +254,8 @@ def test_deploy_update_destroy_on_moto_and_the_zip_alerts_slack_when_run_outside
     assert not any("*" in a for a in actions + _role_actions(iam, ids["TrailLogsRole"]))
 
     sm = boto3.client("secretsmanager")
-    assert (
-        sm.get_secret_value(SecretId=env["DENIEDWATCH_SLACK_SECRET_ARN"])["SecretString"] == webhook
-    )
+    stored = sm.get_secret_value(SecretId=env["DENIEDWATCH_SECRETS_ARN"])["SecretString"]
+    assert json.loads(stored) == {"slack": webhook}  # the destinations' secret, one entry
 
     # -- the deployed zip, run for real (moto cannot run Lambda code without docker) -------
     zip_bytes = s3.get_object(Bucket=params["CodeBucket"], Key=params["CodeKey"])["Body"].read()
@@ -326,7 +325,8 @@ def test_deploy_update_destroy_on_moto_and_the_zip_alerts_slack_when_run_outside
     assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
     assert boto3.client("lambda").get_function(FunctionName=ids["Function"])
     # the webhook was not asked for again and is still the stored one
-    assert sm.get_secret_value(SecretId=f"{stack}/slack-webhook-url")["SecretString"] == webhook
+    stored = sm.get_secret_value(SecretId=f"{stack}/slack-webhook-url")["SecretString"]
+    assert json.loads(stored) == {"slack": webhook}
 
     # a group holding 7 denials in a window that closed an hour ago: status counts them
     # (a Query on the sparse index) and says the flush schedule is overdue
@@ -556,7 +556,7 @@ def test_the_deploy_steps_run_without_the_cli(aws_env, unique_name) -> None:
         DenialRule(),
         account="123456789012",
         settings_text="",
-        webhook="https://hooks.slack.com/services/T/B/X",
+        secret_values={"slack": "https://hooks.slack.com/services/T/B/X"},
         confirm=lambda summary: seen.append(summary) or False,
         checks=(preflight.check_log_group, preflight.check_secret),
     )

@@ -48,7 +48,7 @@ def test_every_derived_name_in_the_template_is_the_codes(tpl: dict[str, Any]) ->
     assert res["Trail"]["Properties"]["TrailName"] == {"Fn::Sub": names.TRAIL.in_template}
     secret = {"Fn::Sub": names.SECRET.in_template}
     assert res["SlackWebhookSecret"]["Properties"]["Name"] == secret
-    assert fn["Environment"]["Variables"]["DENIEDWATCH_SLACK_SECRET_ARN"] == secret
+    assert fn["Environment"]["Variables"]["DENIEDWATCH_SECRETS_ARN"] == secret
     assert tpl["Outputs"]["SlackSecretName"]["Value"] == secret
     metric = res["UnauthorizedApiCallsMetricFilter"]["Properties"]["MetricTransformations"][0]
     assert metric["MetricNamespace"] == {"Fn::Sub": names.METRIC_NAMESPACE.in_template}

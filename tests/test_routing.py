@@ -125,6 +125,10 @@ continue = false
             "deniedwatch.toml:25: routes[0].region: unknown key",
         ),
         (
+            DESTINATIONS + '\n[[routes]]\ndestinations = ["mail"]\nprincipal_type = ["Bob"]\n',
+            "deniedwatch.toml:25: routes[0].principal_type: must be among AWSAccount, AWSService",
+        ),
+        (
             '[[routes]]\ndestinations = ["x"]\n',
             "deniedwatch.toml:2: routes[0].destinations: routes need [[destinations]]",
         ),
@@ -283,3 +287,52 @@ def test_channel_modules_do_not_import_the_delivery_loop_or_each_other() -> None
         if path.stem in {m.rsplit(".", 1)[1] for m in MODULES.values()}:
             others = {m for m in MODULES.values() if not m.endswith("." + path.stem)}
             assert not imported & others, path.name
+
+
+def test_secret_needs_list_each_destination_with_a_secret() -> None:
+    from deniedwatch.alerts.pipeline import secret_needs
+
+    needs = secret_needs(settings(DESTINATIONS))
+    assert [(n.destination, n.url_env) for n in needs] == [
+        ("sec-slack", "SEC_SLACK_URL"),
+        ("b-app", "B_TOKEN"),
+        ("oncall-pd", "PD_KEY"),
+    ]  # sns has no secret
+    app, pd = needs[1], needs[2]
+    assert app.problem("xoxb-1-2-abc") is None and app.problem("https://x") is not None
+    assert pd.problem("A" * 32) is None and "32" in (pd.problem("short") or "")
+    (legacy,) = secret_needs(settings(""))
+    assert (legacy.destination, legacy.url_env) == ("slack", "SLACK_WEBHOOK_URL")
+    assert legacy.problem("not a url") is not None
+
+
+def test_deploy_collects_each_destinations_secret_checked_and_never_loses_one() -> None:
+    from deniedwatch.alerts.pipeline import secret_needs
+    from deniedwatch.deploy.plan import PlanError, collect_secrets, stored_secret_names
+
+    needs = secret_needs(settings(DESTINATIONS))
+    given = {"sec-slack": "https://hooks.invalid/services/T/B/x", "oncall-pd": "K" * 32}
+    asked: list[tuple[str, bool]] = []
+
+    def ask(need, is_stored):
+        asked.append((need.destination, is_stored))
+        return given.get(need.destination)
+
+    # b-app has a stored token: Enter (None) keeps it; the others are written
+    values = collect_secrets(needs, {"b-app"}, ask)
+    assert values == given
+    assert asked == [("sec-slack", False), ("b-app", True), ("oncall-pd", False)]
+    with pytest.raises(PlanError, match="destination b-app needs its Slack bot token"):
+        collect_secrets(needs, set(), ask)  # first deploy: nothing stored for b-app
+    given["oncall-pd"] = "short"
+    with pytest.raises(PlanError, match="oncall-pd: the PagerDuty Events v2 routing key"):
+        collect_secrets(needs, {"b-app"}, ask)
+    given["sec-slack"] = "http://hooks.invalid/services/T/B/x"  # plain http off this machine
+    with pytest.raises(PlanError, match="sec-slack: the Slack incoming webhook URL must be"):
+        collect_secrets(needs, {"b-app"}, ask)
+
+    assert stored_secret_names('{"a": "1", "b": "2"}', "s") == {"a", "b"}
+    assert stored_secret_names("https://hooks.invalid/services/T/B/old", "s") == {"slack"}
+    assert stored_secret_names(None, "s") == set()
+    with pytest.raises(PlanError, match="fix or delete its value"):
+        stored_secret_names('{"a": 1}', "s")

@@ -219,3 +219,70 @@ def test_a_failing_destination_does_not_stop_the_others_and_is_retried_alone(wor
     assert len(app.parents()) == 2  # the Slack app was not posted to again
     assert [m for m, _ in app.calls].count("chat.postMessage") == 2
     assert webhook.bodies == [] and pd.events == []
+
+
+def test_over_the_budget_each_destination_gets_the_digest_of_its_own_alerts(
+    world, monkeypatch, tmp_path
+):
+    """A flood from one key in account B: the budget's posts and the digest go only to
+    B's destinations; the digest of the high-impact leftovers also pages."""
+    webhook, app, teams, pd = world
+    config = tmp_path / "deniedwatch.toml"
+    config.write_text(
+        config.read_text().replace(
+            "dedup_window_minutes = 60",
+            "dedup_window_minutes = 60\nmax_posts_per_batch = 4\nmax_posts_per_principal = 4",
+        )
+    )
+    lambda_handler.reset()
+    fake = FakeTime()
+    monkeypatch.setattr(
+        lambda_handler,
+        "_runtime",
+        lambda_handler.build_runtime(sleep=fake.sleep, clock=fake.monotonic, slack_timeout=2),
+    )
+    reads = [denial(user="mallory", account=B, event_name=f"GetThing{i}") for i in range(8)]
+    writes = [iam_write("mallory", B) | {"eventName": f"PutRolePolicy{i}"} for i in range(6)]
+    result = lambda_handler.handler(subscription_payload(reads + writes), None)
+    assert result["sent"] == 4 and result["digests"] == 1
+    assert webhook.bodies == []
+    app_posts = [body for method, body in app.calls if method == "chat.postMessage"]
+    assert len(app_posts) == 5 and len(teams.bodies) == 5  # 4 alerts + 1 digest each
+    digest = app_posts[-1]["blocks"][0]["text"]["text"]
+    assert digest.startswith("🧾 mallory: 10 more denied calls across 10 actions")
+    paged = [e for e in pd.events if e["payload"]["class"] != "digest"]
+    digests = [e for e in pd.events if e["payload"]["class"] == "digest"]
+    assert len(paged) == 4  # the four posts are the high-impact writes (posted first)
+    (pd_digest,) = digests
+    # Only the two high-impact leftovers are routed to PagerDuty: its digest counts them.
+    assert pd_digest["payload"]["summary"].startswith("mallory: 2 more denied calls")
+    assert pd_digest["payload"]["severity"] == "critical"
+
+
+def test_in_the_function_every_secret_comes_from_the_one_secret(
+    world, monkeypatch, unique_name, capsys
+):
+    """DENIEDWATCH_SECRETS_ARN (moto) holds every destination's secret; url_env is unset."""
+    import boto3
+
+    from deniedwatch import secrets
+
+    webhook, app, teams, pd = world
+    arn = boto3.client("secretsmanager").create_secret(
+        Name=unique_name("dests"),
+        SecretString=json.dumps(
+            {"a-slack": webhook.url, "b-app": BOT_TOKEN, "b-teams": teams.url, "oncall": PD_KEY}
+        ),
+    )["ARN"]
+    for name in ("A_SLACK_URL", "B_SLACK_TOKEN", "B_TEAMS_URL", "ONCALL_PD_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv(secrets.ENV_SECRETS_ARN, arn)
+    secrets.forget()
+    lambda_handler.handler(
+        subscription_payload([read("alice", A), iam_write("eve", B), read("bob", B)]), None
+    )
+    assert len(webhook.bodies) == 1 and len(app.parents()) == 2
+    assert len(teams.bodies) == 2 and len(pd.events) == 1
+    out = capsys.readouterr().out
+    for secret in (BOT_TOKEN, PD_KEY, "aTeamsSignatureSecret", "aSecretWebhookToken"):
+        assert secret not in out

@@ -1,8 +1,10 @@
 """A changed webhook reaches the function: the secret cache expires (secrets.CACHE_SECONDS),
-`deniedwatch set-webhook` rotates the stack's secret, and nothing creates it but the stack."""
+`deniedwatch set-secret DEST` (and today's `set-webhook`) rotates one destination's secret
+in the stack's secret, and nothing creates it but the stack."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import boto3
@@ -83,7 +85,7 @@ def test_set_webhook_command(aws_env, cli, unique_name) -> None:
     assert done.exit_code == 0, done.stderr
     said = " ".join(done.stderr.split())  # rich wraps long lines
     assert "within 5 minutes" in said and NEW not in done.stdout + done.stderr
-    assert sm.get_secret_value(SecretId=name)["SecretString"] == NEW
+    assert json.loads(sm.get_secret_value(SecretId=name)["SecretString"]) == {"slack": NEW}
     bad = cli(*args, "--slack-webhook-url", "http://example.com/x")
     assert bad.exit_code == 2 and "must be an https URL" in bad.stderr
     gone = cli(
@@ -96,3 +98,35 @@ def test_set_webhook_command(aws_env, cli, unique_name) -> None:
         NEW,
     )
     assert gone.exit_code == 2 and "deleted outside the stack" in " ".join(gone.stderr.split())
+
+
+def test_set_secret_replaces_one_destination_and_keeps_the_others(
+    aws_env, cli, unique_name, tmp_path, monkeypatch
+) -> None:
+    stack = unique_name("dwdest")
+    name = names.secret_name(stack)
+    sm = boto3.client("secretsmanager")
+    sm.create_secret(Name=name, SecretString=OLD)  # a stack from before destinations
+    config = tmp_path / "deniedwatch.toml"
+    config.write_text(
+        '[deploy]\nstack_name = "' + stack + '"\nregion = "us-east-1"\n\n'
+        '[[destinations]]\nname = "slack"\ntype = "slack"\n\n'
+        '[[destinations]]\nname = "oncall"\ntype = "pagerduty"\nurl_env = "ONCALL_KEY"\n'
+    )
+    monkeypatch.setenv("ONCALL_KEY", "K" * 32)
+    done = cli("set-secret", "oncall", "--from-env", "--config", config)
+    assert done.exit_code == 0, done.stderr
+    assert "K" * 32 not in done.stdout + done.stderr
+    stored = json.loads(sm.get_secret_value(SecretId=name)["SecretString"])
+    assert stored == {"slack": OLD, "oncall": "K" * 32}
+    again = cli("set-secret", "oncall", "--from-env", "--config", config)
+    assert again.exit_code == 0 and "nothing to do" in again.stderr
+
+    monkeypatch.setenv("ONCALL_KEY", "not-a-routing-key")
+    bad = cli("set-secret", "oncall", "--from-env", "--config", config)
+    assert bad.exit_code == 2 and "32 letters and digits" in bad.stderr
+    unknown = cli("set-secret", "teams", "--config", config)
+    assert unknown.exit_code == 2
+    assert "no destination 'teams' with a secret (destinations with one: slack, oncall)" in (
+        " ".join(unknown.stderr.split())
+    )

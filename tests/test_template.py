@@ -236,13 +236,13 @@ def test_webhook_has_no_way_into_the_template(tpl: dict[str, Any], res: dict[str
     assert not [p for p in tpl["Parameters"] if "webhook" in p.lower() or "slack" in p.lower()]
     env = props(res, "Function")["Environment"]["Variables"]
     assert set(env) == {
-        "DENIEDWATCH_SLACK_SECRET_ARN",
+        "DENIEDWATCH_SECRETS_ARN",
         "DENIEDWATCH_SNS_TOPIC_ARN",
         "DENIEDWATCH_DEDUP_TABLE",
         "DENIEDWATCH_LIVE_SOURCE",
     }
     # the secret's name (GetSecretValue takes a name or an ARN), the same name deploy writes
-    assert env["DENIEDWATCH_SLACK_SECRET_ARN"] == {"Fn::Sub": plan.secret_name("${AWS::StackName}")}
+    assert env["DENIEDWATCH_SECRETS_ARN"] == {"Fn::Sub": plan.secret_name("${AWS::StackName}")}
     assert secret["Name"] == {"Fn::Sub": plan.secret_name("${AWS::StackName}")}
 
 

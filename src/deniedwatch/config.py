@@ -21,6 +21,7 @@ from deniedwatch.alerts.routing import Route
 from deniedwatch.rules import ERROR_CODE_SHAPE, Ruleset, Suppression, build_ruleset
 from deniedwatch.severity import LEVELS, SeverityRule
 from deniedwatch.sources.invocation import DEFAULT_LIVE_SOURCE, LIVE_SOURCES
+from deniedwatch.urls import https_or_loopback
 
 ENV_CONFIG = "DENIEDWATCH_CONFIG"
 DEFAULT_FILE = "deniedwatch.toml"
@@ -324,7 +325,7 @@ def _parse_destinations(reader: _Reader, value: Any) -> tuple[Destination, ...]:
         if url_env is not None and spec.secret is None:
             fail("url_env", f"type {kind} has no secret")
         for key in ("api_url", "events_url"):
-            if key in entry and not _endpoint_ok(entry[key]):
+            if key in entry and not https_or_loopback(entry[key]):
                 fail(key, "must be an https:// URL (http:// only for localhost)")
         if "topic_arn" in entry and not re.fullmatch(
             r"arn:aws[a-z-]*:sns:[^:]+:\d{12}:.+", entry["topic_arn"]
@@ -342,15 +343,6 @@ def _parse_destinations(reader: _Reader, value: Any) -> tuple[Destination, ...]:
             )
         )
     return tuple(parsed)
-
-
-def _endpoint_ok(url: str) -> bool:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return True
-    return parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
 
 
 _ROUTE_LISTS = ("accounts", "ous", "severity", "principal_type", "event_source", "error_code")
@@ -396,6 +388,9 @@ def _parse_routes(
         for level in lists["severity"]:
             if level not in LEVELS:
                 fail("severity", f"must be among {', '.join(LEVELS)}, got {level!r}")
+        for kind in lists["principal_type"]:
+            if kind not in PRINCIPAL_TYPES:
+                fail("principal_type", f"must be among {', '.join(PRINCIPAL_TYPES)}, got {kind!r}")
         cont = entry.get("continue", False)
         if not isinstance(cont, bool):
             fail("continue", "must be true or false")

@@ -87,11 +87,11 @@ def check_url(value: str) -> str:
 
 
 def url_problem(value: str) -> str | None:
-    """Why ``value`` is not a webhook URL, or None (for ``deploy``'s prompts)."""
-    try:
-        check_url(value)
-    except SecretError as exc:
-        return str(exc)
+    """Why ``value`` is not a webhook URL to store, or None (``deploy``, ``set-secret``)."""
+    from deniedwatch.urls import https_or_loopback
+
+    if not https_or_loopback(value):
+        return "must be an https URL"
     return None
 
 

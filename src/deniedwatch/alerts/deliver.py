@@ -175,12 +175,14 @@ class _Run:
         self.repeats: list[tuple[Alert, Decision]] = []  # held, with a thread to reply in
         self.per_destination: Counter[tuple[str, str]] = Counter()  # (destination, metric)
         self.reply_failures = 0
+        self._targets: dict[GroupKey, set[str]] = {}
 
     def targets(self, alert: Alert) -> set[str]:
-        """The destinations this alert's routes select."""
-        if self.select is None:
-            return {c.name for c in self.channels}
-        return set(self.select(alert))
+        """The destinations this alert's routes select (decided once per group)."""
+        if alert.key not in self._targets:
+            names = self.select(alert) if self.select else [c.name for c in self.channels]
+            self._targets[alert.key] = set(names)
+        return self._targets[alert.key]
 
     def log(self, kind: str, **fields: object) -> None:
         log_line(kind, self.write, **fields)

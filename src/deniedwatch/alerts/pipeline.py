@@ -171,6 +171,29 @@ def _secret(
     return lambda: secrets.destination_secret(dest.name, dest.url_env, env=env)
 
 
+@dataclass(frozen=True)
+class SecretNeed:
+    """A destination whose secret ``deploy`` / ``set-secret`` asks for."""
+
+    destination: str
+    what: str  # "Slack bot token (xoxb-...)"
+    url_env: str | None  # where a local run reads it; deploy takes it from there too
+    problem: Callable[[str], str | None]  # why a value is not acceptable, or None
+
+
+def secret_needs(settings: Settings) -> list[SecretNeed]:
+    """Every destination with a secret, in settings order (today's ``slack`` if none)."""
+    needs = []
+    for dest in destinations_of(settings, webhook=True, env={}):
+        kind = channel_type(dest.type)
+        if kind.secret is not None:
+            env = dest.url_env or (
+                secrets.ENV_WEBHOOK_URL if dest.name == secrets.LEGACY_DESTINATION else None
+            )
+            needs.append(SecretNeed(dest.name, kind.secret, env, kind.check_secret))
+    return needs
+
+
 def sample_destinations(settings: Settings) -> tuple[Destination, ...]:
     """The destinations ``deniedwatch routes`` shows (today's defaults named if none)."""
     found = destinations_of(settings, webhook=True)

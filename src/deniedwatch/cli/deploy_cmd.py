@@ -176,10 +176,10 @@ def deploy(
         str | None,
         typer.Option(
             envvar="DENIEDWATCH_SLACK_WEBHOOK_URL",
-            help="Slack incoming webhook URL (stored in Secrets Manager, never in the stack). "
-            "Needed on the first deploy; later, omit it to keep the stored one. "
-            + WEBHOOK_FLAG_WARNING
-            + " or the prompt.",
+            help="Without [[destinations]]: the Slack incoming webhook URL (stored in Secrets "
+            "Manager, never in the stack). Needed on the first deploy; later, omit it to keep "
+            "the stored one. With [[destinations]], each secret comes from its url_env "
+            "or a hidden prompt. " + WEBHOOK_FLAG_WARNING + " or the prompt.",
             show_default=False,
         ),
     ] = None,
@@ -257,16 +257,11 @@ def deploy(
     with _clear_errors():
         plan.check_stack_name(stack_name)  # before any AWS call
         session = _session(region)
-        stored = aws.secret_value(session.client("secretsmanager"), names.secret_name(stack_name))
-        label = "Slack webhook URL" + (" (Enter keeps the stored one)" if stored else "")
-        webhook = _ask(label, slack_webhook_url, yes=yes, hide=True)
-        if webhook:
-            webhook = plan.check_webhook_url(webhook)
-        elif not stored:
-            fail(
-                "a Slack webhook URL is needed on the first deploy: pass --slack-webhook-url "
-                "or set DENIEDWATCH_SLACK_WEBHOOK_URL"
-            )
+        secret = names.secret_name(stack_name)
+        stored = plan.stored_secret_names(
+            aws.secret_value(session.client("secretsmanager"), secret), secret
+        )
+        secret_values = _destination_secrets(settings, stored, slack_webhook_url, yes)
         channel = _ask(
             "Slack channel name (for the message text)",
             slack_channel or settings.alerts.slack_channel,
@@ -321,7 +316,7 @@ def deploy(
             settings.ruleset.denial,
             account=account,
             settings_text=_settings_text(settings),
-            webhook=webhook,
+            secret_values=secret_values,
             channel=channel,
             confirm=confirm,
             progress=_progress,
@@ -332,6 +327,41 @@ def deploy(
     for note in outcome.notes:
         err.print(escape(note))
     _show_result(outcome.result, outcome.summary.plan)
+
+
+def _destination_secrets(
+    settings: Settings, stored: set[str], slack_webhook_url: str | None, yes: bool
+) -> dict[str, str]:
+    """Each destination's secret for this deploy: today's flag for the default Slack
+    webhook, else its url_env, else a hidden prompt (Enter keeps the stored one)."""
+    import os
+
+    from deniedwatch import secrets
+    from deniedwatch.alerts.pipeline import secret_needs
+    from deniedwatch.deploy import plan
+
+    def ask(need: Any, is_stored: bool) -> str | None:
+        legacy = need.destination == secrets.LEGACY_DESTINATION and not settings.destinations
+        if legacy:
+            given, label = slack_webhook_url, "Slack webhook URL"
+        else:
+            given = os.environ.get(need.url_env) if need.url_env else None
+            label = f"{need.what} of destination {need.destination}"
+        if is_stored:
+            label += " (Enter keeps the stored one)"
+        return _ask(label, given, yes=yes, hide=True)
+
+    try:
+        return plan.collect_secrets(secret_needs(settings), stored, ask)
+    except plan.PlanError as exc:
+        if not settings.destinations and not stored:
+            fail(
+                "a Slack webhook URL is needed on the first deploy: pass --slack-webhook-url "
+                "or set DENIEDWATCH_SLACK_WEBHOOK_URL"
+                if "needs its" in str(exc)
+                else str(exc)
+            )
+        fail(str(exc))
 
 
 def _print_iam_policy(stack_name: str, region: str | None) -> None:
@@ -355,9 +385,9 @@ def _show_plan(summary: Any) -> None:
         ("stack", the_plan.stack_name + (" (update)" if summary.stack_exists else " (new)")),
         ("CloudTrail from", source),
         (
-            "Slack",
-            ("new webhook URL" if summary.new_webhook else "stored webhook URL")
-            + (f", {summary.channel}" if summary.channel else ""),
+            "secrets",
+            (f"new for {', '.join(summary.new_secrets)}" if summary.new_secrets else "stored")
+            + (f"; Slack channel {summary.channel}" if summary.channel else ""),
         ),
         ("email", the_plan.email or "none"),
         ("code bucket", the_plan.code_bucket + " (created if missing)"),
@@ -492,7 +522,77 @@ def destroy(
             err.print("kept " + " and ".join(kept) + " (CloudTrail history); --purge removes them")
 
 
-@app.command("set-webhook")
+@app.command("set-secret")
+def set_secret(
+    destination: Annotated[
+        str,
+        typer.Argument(
+            help="The [[destinations]] name whose secret to replace (without destinations: slack).",
+            show_default=False,
+        ),
+    ],
+    stack_name: StackOpt = None,
+    region: RegionOpt = None,
+    from_env: Annotated[
+        bool,
+        typer.Option(
+            "--from-env",
+            help="Read the new secret from the destination's url_env instead of a prompt.",
+        ),
+    ] = False,
+    config: ConfigOpt = None,
+    yes: YesOpt = False,
+) -> None:
+    """Replace one destination's secret in the stack's secret (the old version stays as
+    AWSPREVIOUS); the others are kept."""
+    import os
+
+    from deniedwatch.alerts.pipeline import secret_needs
+
+    settings = _settings(config)
+    needs = {n.destination: n for n in secret_needs(settings)}
+    need = needs.get(destination)
+    if need is None:
+        known = ", ".join(needs) or "none"
+        fail(f"no destination {destination!r} with a secret (destinations with one: {known})")
+    value = None
+    if from_env:
+        if not need.url_env or not os.environ.get(need.url_env):
+            fail(f"--from-env: destination {destination} has no url_env set in the environment")
+        value = os.environ[need.url_env]
+    value = value or _ask(f"New {need.what} of {destination}", None, yes=yes, hide=True)
+    _store_secret(config, stack_name, region, need, value)
+
+
+def _store_secret(
+    config: Path | None, stack_name: str | None, region: str | None, need: Any, value: str | None
+) -> None:
+    from deniedwatch import secrets
+    from deniedwatch.deploy import names
+    from deniedwatch.deploy.run import store_secrets
+
+    if not value or not value.strip():
+        fail(f"no {need.what} given for {need.destination}: answer the prompt")
+    value = value.strip()
+    if problem := need.problem(value):
+        fail(f"destination {need.destination}: the {need.what} {problem}")
+    stack_name, region = _target(config, stack_name, region)
+    with _clear_errors():
+        secret = names.secret_name(stack_name)
+        sm = _session(region).client("secretsmanager")
+        version = store_secrets(sm, stack_name, {need.destination: value})
+    if version == "unchanged":
+        err.print(f"{secret} already holds that {need.what}: nothing to do")
+        return
+    minutes = secrets.CACHE_SECONDS // 60
+    err.print(
+        f"[bold green]stored[/] the new {escape(need.what)} of {escape(need.destination)} in "
+        f"{secret} (version {escape(version)}); running functions pick it up within "
+        f"{minutes} minutes"
+    )
+
+
+@app.command("set-webhook", hidden=True)
 def set_webhook(
     stack_name: StackOpt = None,
     region: RegionOpt = None,
@@ -507,28 +607,15 @@ def set_webhook(
     config: ConfigOpt = None,
     yes: YesOpt = False,
 ) -> None:
-    """Replace the Slack webhook URL in the stack's secret (the old one stays as AWSPREVIOUS)."""
+    """Today's name for `set-secret slack`: replace the default Slack webhook URL."""
     from deniedwatch import secrets
-    from deniedwatch.deploy import aws, names, plan
+    from deniedwatch.alerts.pipeline import SecretNeed
 
-    stack_name, region = _target(config, stack_name, region)
     url = slack_webhook_url or _ask("New Slack webhook URL", None, yes=yes, hide=True)
     if not url:
         fail("no webhook URL given: pass --slack-webhook-url or answer the prompt")
-    with _clear_errors():
-        url = plan.check_webhook_url(url)
-        secret = names.secret_name(stack_name)
-        version = aws.rotate_secret(
-            _session(region).client("secretsmanager"), secret, url, stack_name
-        )
-    if version == "unchanged":
-        err.print(f"{secret} already holds that URL: nothing to do")
-        return
-    minutes = secrets.CACHE_SECONDS // 60
-    err.print(
-        f"[bold green]stored[/] the new webhook URL in {secret} (version {escape(version)}); "
-        f"running functions pick it up within {minutes} minutes"
-    )
+    need = SecretNeed(secrets.LEGACY_DESTINATION, "Slack webhook URL", None, secrets.url_problem)
+    _store_secret(config, stack_name, region, need, url)
 
 
 @app.command()

@@ -158,7 +158,8 @@ def rotate_secret(sm: Any, name: str, value: str, stack: str) -> str:
     """Store ``value`` as the secret's new AWSCURRENT version; returns "unchanged" or the
     new version id. The previous value stays as AWSPREVIOUS (roll back with
     ``aws secretsmanager update-secret-version-stage``). Never creates the secret: the
-    stack does (see SecretMissing)."""
+    stack does (see SecretMissing). deploy/run.store_secrets merges destinations first.
+    """
     if secret_value(sm, name) == value:
         return "unchanged"
     try:

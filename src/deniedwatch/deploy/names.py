@@ -34,7 +34,8 @@ class DerivedName:
 FUNCTION = DerivedName("function", "{stack}-alerts", 64)
 FUNCTION_LOG_GROUP = DerivedName("function log group", "/aws/lambda/{stack}-alerts", 512)
 TRAIL = DerivedName("trail", "{stack}-trail", 128)
-SECRET = DerivedName("webhook secret", "{stack}/slack-webhook-url", 512)
+# Holds every destination's secret (JSON name -> secret); named from when it held one URL.
+SECRET = DerivedName("destination secrets", "{stack}/slack-webhook-url", 512)
 METRIC_NAMESPACE = DerivedName("metric namespace", "deniedwatch/{stack}", 255)
 CODE_PREFIX = DerivedName("code key prefix", "deniedwatch/{stack}/", 1024 - 46)  # + lambda-….zip
 

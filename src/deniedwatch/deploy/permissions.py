@@ -4,7 +4,7 @@
   template's FunctionRole says exactly this; tests/test_deploy_e2e.py records every boto3
   call the deployed zip makes and checks it is a "code" grant. A new call in the function
   = one Grant here + the statement in template.yaml.
-- CLI_CALLS: every AWS API call deploy / status / destroy / set-webhook make. The e2e run
+- CLI_CALLS: every AWS API call deploy / status / destroy / set-secret make. The e2e run
   records the CLI's calls and fails on one missing here. A new call in deploy/ = one
   Call here.
 - deployer_policy(): `deniedwatch deploy --print-iam-policy`, built from CLI_CALLS plus
@@ -156,7 +156,7 @@ def cfn_permissions() -> dict[str, list[str]]:
 
 
 def deployer_policy(stack: str, partition: str = "aws") -> dict[str, object]:
-    """Least-privilege IAM policy for deploy / status / destroy / set-webhook of ``stack``."""
+    """Least-privilege IAM policy for deploy / status / destroy / set-secret of ``stack``."""
     stack_arns = [
         f"arn:{partition}:cloudformation:*:*:stack/{stack}/*",
         f"arn:{partition}:cloudformation:*:*:changeSet/deniedwatch-*/*",

@@ -5,18 +5,21 @@ Pure functions only; deploy/stack.py and deploy/aws.py do the talking to AWS.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
 from deniedwatch.deploy import names
 from deniedwatch.deploy.names import ALARM_PERIODS, LOG_RETENTION_DAYS
 from deniedwatch.rules import DenialRule
 from deniedwatch.sources.invocation import DEFAULT_LIVE_SOURCE, LIVE_SOURCES, Path
+from deniedwatch.urls import https_or_loopback
+
+if TYPE_CHECKING:
+    from deniedwatch.alerts.pipeline import SecretNeed
 
 EVENTBRIDGE_ONLY = Path.EVENTBRIDGE.value
 
@@ -266,23 +269,11 @@ def check_plan(plan: DeployPlan) -> DeployPlan:
 def check_webhook_url(url: str) -> str:
     """A Slack incoming webhook URL: https, or http only to a loopback stand-in for tests."""
     url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return url
-    if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
+    if https_or_loopback(url):
         return url
     raise PlanError(
         "the Slack webhook URL must be an https URL (https://hooks.slack.com/services/…)"
     )
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def with_slack_channel(settings_text: str, channel: str | None) -> str:
@@ -332,3 +323,39 @@ def with_setting(settings_text: str, table: str, key: str, value: str) -> str:
 def _toml_string(value: str) -> str:
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
     return '"' + "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in escaped) + '"'
+
+
+def collect_secrets(
+    needs: Sequence[SecretNeed],
+    stored: Collection[str],
+    ask: Callable[[SecretNeed, bool], str | None],
+) -> dict[str, str]:
+    """The destination secrets this deploy writes: ``ask(need, is_stored)`` gives a value
+    (from a flag, the env or a hidden prompt) or None to keep the stored one. A value of
+    the wrong shape, or none for a destination with nothing stored, is a PlanError."""
+    values: dict[str, str] = {}
+    for need in needs:
+        given = (ask(need, need.destination in stored) or "").strip()
+        if given:
+            if problem := need.problem(given):
+                raise PlanError(f"destination {need.destination}: the {need.what} {problem}")
+            values[need.destination] = given
+        elif need.destination not in stored:
+            where = f"set {need.url_env} or " if need.url_env else ""
+            raise PlanError(
+                f"destination {need.destination} needs its {need.what} on the first deploy: "
+                f"{where}answer the prompt"
+            )
+    return values
+
+
+def stored_secret_names(text: str | None, secret: str) -> set[str]:
+    """The destinations the stack's secret holds a value for (its names, never the values)."""
+    from deniedwatch import secrets
+
+    if not text or not text.strip():
+        return set()
+    try:
+        return set(secrets.parse_secrets(text, secret))
+    except secrets.SecretError as exc:
+        raise PlanError(f"{exc}: fix or delete its value, then deploy again") from None

@@ -1,13 +1,14 @@
 """`deniedwatch deploy`'s steps, as one function a test (or a script) calls without the CLI.
 
 preflight -> summary and confirmation -> zip -> code bucket -> upload -> stack (change
-set) -> webhook into the stack's secret. The CLI only gathers inputs and draws progress.
+set) -> destination secrets into the stack's secret. The CLI only gathers inputs and draws
+progress.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +25,7 @@ class Summary:
 
     plan: plan.DeployPlan
     account: str
-    new_webhook: bool
+    new_secrets: tuple[str, ...]  # destinations whose secret this deploy writes
     channel: str | None
     resources: list[Resource]
     stack_exists: bool
@@ -54,7 +55,7 @@ def deploy(
     *,
     account: str,
     settings_text: str,
-    webhook: str | None,
+    secret_values: Mapping[str, str] | None = None,
     channel: str | None = None,
     confirm: Callable[[Summary], bool] = lambda summary: True,
     progress: Callable[[], AbstractContextManager[Observer]] | None = None,
@@ -74,7 +75,7 @@ def deploy(
     summary = Summary(
         plan=the_plan,
         account=account,
-        new_webhook=bool(webhook),
+        new_secrets=tuple(secret_values or ()),
         channel=channel,
         resources=summarise(the_plan),
         stack_exists=stack_exists,
@@ -100,9 +101,23 @@ def deploy(
         template = plan.render_template(rule, the_plan.live_source)
         result = stacks.deploy(the_plan.stack_name, template, the_plan.parameters(key))
     outcome = DeployOutcome(result, summary)
-    if webhook:
+    if secret_values:
         secret = names.secret_name(the_plan.stack_name)
-        rotated = aws.rotate_secret(clients("secretsmanager"), secret, webhook, the_plan.stack_name)
+        rotated = store_secrets(clients("secretsmanager"), the_plan.stack_name, secret_values)
         if rotated != "unchanged":
-            outcome.notes.append(f"stored the webhook URL in {secret}")
+            named = ", ".join(secret_values)
+            outcome.notes.append(f"stored the secret of {named} in {secret}")
     return outcome
+
+
+def store_secrets(sm: Any, stack: str, values: Mapping[str, str]) -> str:
+    """Set destinations' secrets in the stack's secret, keeping the others (``deploy`` and
+    ``set-secret``); "unchanged" or the new version id (the old one stays AWSPREVIOUS)."""
+    from deniedwatch import secrets
+
+    secret = names.secret_name(stack)
+    merged = aws.secret_value(sm, secret)
+    plan.stored_secret_names(merged, secret)  # a value of the wrong shape: a clear error
+    for name, value in values.items():
+        merged = secrets.merge_secrets(merged, name, value)
+    return aws.rotate_secret(sm, secret, merged or "{}", stack)
