@@ -145,3 +145,39 @@ def test_classify_without_a_finding_decides_as_evaluate_does(record, rules):
         detection = ruleset.evaluate(record)
         quick = ruleset.classify(record)
         assert (quick.verdict, quick.suppressed_by) == (detection.verdict, detection.suppressed_by)
+
+
+def test_group_records_reads_the_action_and_resource_as_findings_do() -> None:
+    """Issue 12: the message's IAM action and the requestParameters resource are part of
+    the group key and the variety, on the raw-record path too."""
+    from live_support import denial
+
+    records = [
+        denial(
+            event_name="ListBuckets",
+            message="User: x is not authorized to perform: "
+            "s3:ListAllMyBuckets because no identity-based policy allows the "
+            "s3:ListAllMyBuckets action",
+        ),
+        denial(event_name="ListBuckets", message="Access Denied"),
+        denial(
+            source="lambda.amazonaws.com",
+            event_name="ListFunctions20150331",
+            message="Access denied",
+            requestParameters={"functionName": "f1"},
+        ),
+        denial(
+            source="sts.amazonaws.com",
+            event_name="AssumeRole",
+            message="Access denied",
+            requestParameters={"roleArn": "arn:aws:iam::111122223333:role/a"},
+        ),
+    ]
+    findings = [Finding.from_record(r) for r in records]
+    assert [f.action for f in findings] == [
+        "s3:ListAllMyBuckets",
+        "s3:ListAllMyBuckets",
+        "lambda:ListFunctions",
+        "sts:AssumeRole",
+    ]
+    assert group_records(records) == group_findings(findings)

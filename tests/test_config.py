@@ -36,6 +36,12 @@ def test_example_settings() -> None:
     assert settings.deploy == DeploySettings(stack_name="deniedwatch", log_retention_days=365)
 
 
+def test_decoding_is_off_unless_asked_for() -> None:
+    assert parse_settings("", Path("t.toml")).explain.decode_authorization_messages is False
+    text = "[explain]\ndecode_authorization_messages = true\n"
+    assert parse_settings(text, Path("t.toml")).explain.decode_authorization_messages is True
+
+
 def test_empty_file_gives_defaults() -> None:
     settings = parse_settings("", PATH)
     assert settings.ruleset.suppressions == DEFAULT_SUPPRESSIONS
@@ -126,6 +132,12 @@ ERRORS = {
     "negative": ("[deploy]\nlog_retention_days = -1\n", "deploy.log_retention_days", 2),
     "string for bool": ('[suppress]\ndefaults = "no"\n', "suppress.defaults", 2),
     "deploy bool": ('[deploy]\norganization_trail = "yes"\n', "deploy.organization_trail", 2),
+    "explain bool": (
+        "[explain]\ndecode_authorization_messages = 1\n",
+        "explain.decode_authorization_messages",
+        2,
+    ),
+    "explain unknown key": ("[explain]\ndecode = true\n", "explain.decode", 2),
     "number for string": ("[alerts]\nslack_channel = 5\n", "alerts.slack_channel", 2),
     "inline table": ('alerts = { threshold = "x" }\n', "alerts.threshold", 1),
     "section not a table": ("denial = 5\n", "denial", 1),

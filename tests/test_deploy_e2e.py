@@ -308,16 +308,23 @@ def test_deploy_update_destroy_on_moto_and_the_zip_alerts_slack_when_run_outside
         "oncall@example.com",
         "--code-bucket",
         bucket,
+        "--decode-authorization-messages",
     )
     assert changed.exit_code == 0, changed.stderr
     assert "UPDATE_COMPLETE" in changed.stderr
     updated = cfn.describe_stacks(StackName=stack)["Stacks"][0]
     assert updated["StackStatus"] == "UPDATE_COMPLETE"
     # the change reached the stack (not only the CLI's words), and the function survived it
-    updated_params = {p["ParameterKey"]: p["ParameterValue"] for p in updated["Parameters"]}
-    assert updated_params["AlertEmail"] == "oncall@example.com"
+    params = {p["ParameterKey"]: p["ParameterValue"] for p in updated["Parameters"]}
+    assert params["AlertEmail"] == "oncall@example.com"
     fn_after = boto3.client("lambda").get_function(FunctionName=ids["Function"])["Configuration"]
     assert fn_after["Handler"] == "deniedwatch.lambda_handler.handler"
+    # the opt-in decoding: the stack's condition is on and the zip's settings turn it on
+    # (moto skips AWS::IAM::RolePolicy: the grant itself is checked in test_template.py)
+    assert params["DecodeAuthorizationMessages"] == "true"
+    zip_bytes = s3.get_object(Bucket=params["CodeBucket"], Key=params["CodeKey"])["Body"].read()
+    bundled = zipfile.ZipFile(io.BytesIO(zip_bytes)).read("deniedwatch/deniedwatch.toml").decode()
+    assert "[explain]\ndecode_authorization_messages = true" in bundled
     # the webhook was not asked for again and is still the stored one
     stored = sm.get_secret_value(SecretId=f"{stack}/slack-webhook-url")["SecretString"]
     assert json.loads(stored) == {"slack": webhook}

@@ -33,7 +33,7 @@ def test_explicit_deny(phrase: str, article: str, policy: str) -> None:
         f"User: {USER} is not authorized to perform: s3:GetObject on resource: "
         f'"{OBJECT}" with an explicit deny in {article} {phrase}'
     )
-    assert explain(message) == Explanation(policy, True, OBJECT)
+    assert explain(message) == Explanation(policy, True, OBJECT, action="s3:GetObject")
 
 
 @pytest.mark.parametrize(("phrase", "article", "policy"), PHRASES)
@@ -42,7 +42,7 @@ def test_implicit_deny(phrase: str, article: str, policy: str) -> None:
         f"User: {USER} is not authorized to perform: s3:GetObject on resource: {OBJECT} "
         f"because no {phrase} allows the s3:GetObject action"
     )
-    assert explain(message) == Explanation(policy, False, OBJECT)
+    assert explain(message) == Explanation(policy, False, OBJECT, action="s3:GetObject")
 
 
 @pytest.mark.parametrize(("phrase", "article", "policy"), PHRASES)
@@ -50,8 +50,8 @@ def test_without_a_resource(phrase: str, article: str, policy: str) -> None:
     head = f"User: {USER} is not authorized to perform: ec2:RunInstances"
     explicit = f"{head} with an explicit deny in {article} {phrase}"
     implicit = f"{head} because no {phrase} allows the ec2:RunInstances action"
-    assert explain(explicit) == Explanation(policy, True, None)
-    assert explain(implicit) == Explanation(policy, False, None)
+    assert explain(explicit) == Explanation(policy, True, None, action="ec2:RunInstances")
+    assert explain(implicit) == Explanation(policy, False, None, action="ec2:RunInstances")
 
 
 def test_policy_arn_after_the_type_is_not_the_resource() -> None:
@@ -60,7 +60,13 @@ def test_policy_arn_after_the_type_is_not_the_resource() -> None:
         "service control policy: "
         "arn:aws:organizations::111122223333:policy/o-abc/service_control_policy/p-1"
     )
-    assert explain(message) == Explanation("service-control-policy", True, None)
+    assert explain(message) == Explanation(
+        "service-control-policy",
+        True,
+        None,
+        policy_arn="arn:aws:organizations::111122223333:policy/o-abc/service_control_policy/p-1",
+        action="ec2:RunInstances",
+    )
 
 
 def test_ec2_wrapper_text_around_the_iam_message() -> None:
@@ -69,7 +75,85 @@ def test_ec2_wrapper_text_around_the_iam_message() -> None:
         f"{USER} is not authorized to perform: ec2:DescribeInstances with an explicit deny in a "
         "service control policy"
     )
-    assert explain(message) == Explanation("service-control-policy", True, None)
+    assert explain(message) == Explanation(
+        "service-control-policy", True, None, action="ec2:DescribeInstances"
+    )
+
+
+# Messages that name the denying policy's ARN (IAM user guide, "Access denied error
+# messages": https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html).
+@pytest.mark.parametrize(
+    ("message", "policy", "arn"),
+    [
+        (
+            f"User: {USER} is not authorized to perform: s3:GetObject on resource: "
+            f'"{OBJECT}" with an explicit deny in a resource control policy: '
+            "arn:aws:organizations::111122223333:policy/o-abc/resource_control_policy/p-2",
+            "resource-control-policy",
+            "arn:aws:organizations::111122223333:policy/o-abc/resource_control_policy/p-2",
+        ),
+        (
+            f"User: {USER} is not authorized to perform: iam:CreateUser on resource: "
+            "arn:aws:iam::111122223333:user/x with an explicit deny in an identity-based "
+            "policy: arn:aws:iam::111122223333:policy/DenyIam.",
+            "identity-based-policy",
+            "arn:aws:iam::111122223333:policy/DenyIam",
+        ),
+        (
+            f"User: {USER} is not authorized to perform: s3:GetObject because no "
+            "identity-based policy allows the s3:GetObject action",
+            "identity-based-policy",
+            None,
+        ),
+        (  # an ARN with no policy type named is not taken as the denying policy
+            "Access denied by policy: arn:aws:iam::111122223333:policy/X",
+            None,
+            None,
+        ),
+        (
+            f"User: {USER} is not authorized to perform: s3:GetObject with an explicit deny "
+            "in a service control policy: arn:aws-us-gov:organizations::1:policy/o-a/"
+            "service_control_policy/p-3",
+            "service-control-policy",
+            "arn:aws-us-gov:organizations::1:policy/o-a/service_control_policy/p-3",
+        ),
+    ],
+)
+def test_policy_arn(message: str, policy: str | None, arn: str | None) -> None:
+    why = explain(message)
+    assert (why.policy, why.policy_arn) == (policy, arn)
+
+
+def test_vpce_access_denied_message() -> None:
+    """CloudTrail network activity events: errorCode VpceAccessDenied with this message
+    (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-events.html)."""
+    why = explain("The request was denied due to a VPC endpoint policy")
+    assert (why.policy, why.explicit) == ("vpc-endpoint-policy", None)
+    why = explain(
+        f"User: {USER} is not authorized to perform: kms:Decrypt because no VPC endpoint "
+        "policy allows the kms:Decrypt action via vpce-0a1b2c3d4e5f67890"
+    )
+    assert (why.policy, why.explicit, why.vpc_endpoint_id) == (
+        "vpc-endpoint-policy",
+        False,
+        "vpce-0a1b2c3d4e5f67890",
+    )
+
+
+def test_encoded_ec2_message() -> None:
+    """EC2's Client.UnauthorizedOperation message (STS API reference,
+    https://docs.aws.amazon.com/STS/latest/APIReference/API_DecodeAuthorizationMessage.html)."""
+    blob = "EXAMPLEWodyRNrtlQARDip-eTA6i6DrlUhHhPQrLWB_lAbl5pAKxl9mPDLexYcGBreyIKQC1"
+    why = explain(
+        f"You are not authorized to perform this operation. Encoded authorization failure "
+        f"message: {blob}"
+    )
+    assert why.encoded == blob and why.policy is None
+
+
+def test_billing_access_not_activated() -> None:
+    why = explain("IAM user access not activated. Contact the account owner.")
+    assert why.billing_access_off and why.policy is None
 
 
 @pytest.mark.parametrize(

@@ -29,9 +29,13 @@ DESIGN_FIELDS = [
     "error_code",
     "error_message",
     "denial_policy",
+    "denial_policy_arn",
     "denial_explicit",
+    "vpc_endpoint_id",
+    "hint",
     "resource",
     "console_url",
+    "console_note",
 ]
 
 ACCT = "111122223333"
@@ -139,12 +143,38 @@ PRINCIPALS = {
         {
             "type": "IdentityCenterUser",
             "accountId": ACCT,
-            "onBehalfOf": {"userId": "dave@example.com", "identityStoreArn": "arn:x"},
+            "onBehalfOf": {
+                "userId": "544894e8-80c1-707f-60e3-3ba6510dfac1",
+                "identityStoreArn": "arn:aws:identitystore::1:identitystore/d-1234567890",
+            },
             "credentialId": "EXAMPLE",
         },
         "IdentityCenterUser",
         None,
+        "Identity Center user 544894e8-80c1-707f-60e3-3ba6510dfac1",
+    ),
+    "identity-center-user-with-name": (
+        {
+            "type": "IdentityCenterUser",
+            "accountId": ACCT,
+            "onBehalfOf": {"userId": "544894e8-80c1-707f-60e3-3ba6510dfac1"},
+            "userName": "dave@example.com",
+        },
+        "IdentityCenterUser",
+        None,
         "dave@example.com",
+    ),
+    "root-with-account-alias": (
+        {"type": "Root", "arn": f"arn:aws:iam::{ACCT}:root", "userName": "acme-prod"},
+        "Root",
+        f"arn:aws:iam::{ACCT}:root",
+        "root (acme-prod)",
+    ),
+    "assumed-role-session-only": (
+        {"type": "AssumedRole", "principalId": "AROAEXAMPLE:build-4711"},
+        "AssumedRole",
+        None,
+        "build-4711",
     ),
     "unknown-type-with-arn": (
         {"type": "SAMLUser", "arn": "arn:aws:sts::1:saml-user/erin", "principalId": "P1"},
@@ -192,6 +222,7 @@ def test_every_field_from_a_full_record() -> None:
         PRINCIPALS["assumed-role"][0],
         errorCode="VpceAccessDenied",
         errorMessage=message,
+        vpcEndpointId="vpce-0a1b2c3d4e5f67890",
         resources=[{"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::other/thing"}],
     )
     assert Finding.from_record(rec).to_dict() == {
@@ -210,10 +241,16 @@ def test_every_field_from_a_full_record() -> None:
         "error_code": "VpceAccessDenied",
         "error_message": message,
         "denial_policy": "vpc-endpoint-policy",
+        "denial_policy_arn": None,
         "denial_explicit": True,
+        "vpc_endpoint_id": "vpce-0a1b2c3d4e5f67890",
+        "hint": "Open the VPC endpoint policy of vpce-0a1b2c3d4e5f67890 and check the "
+        "statement that denies s3:GetObject",
         "resource": "arn:aws:s3:::artifacts/app.zip",  # the message wins over resources[]
         "console_url": "https://eu-west-1.console.aws.amazon.com/cloudtrailv2/home"
         "?region=eu-west-1#/events/0b1c2d3e-1111-2222-3333-444444444444",
+        "console_note": "not in Event history (a data event): see the trail's log files "
+        "or log group",
     }
 
 
@@ -287,6 +324,10 @@ CLOUDTRAIL_KEYS = [
     "errorMessage",
     "recipientAccountId",
     "resources",
+    "eventCategory",
+    "eventType",
+    "vpcEndpointId",
+    "requestParameters",
 ]
 
 
@@ -393,3 +434,212 @@ def test_random_records_never_crash(rec: dict[str, Any]) -> None:
 def test_arn_with_nothing_after_the_marker_gives_null_not_empty(kind: str, arn: str) -> None:
     """Regression: these gave principal_name "" instead of null."""
     assert Finding.from_record(record({"type": kind, "arn": arn})).principal_name is None
+
+
+# ---- issue 12: the exact "why" -----------------------------------------------------------
+
+# A network activity event denied by a VPC endpoint policy, shaped like AWS's example
+# (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-events.html,
+# "Network activity events"): no userIdentity ARN is needed to read the reason.
+VPCE_RECORD: dict[str, Any] = {
+    "eventVersion": "1.11",
+    "userIdentity": {
+        "type": "AWSAccount",
+        "principalId": "AIDAEXAMPLE",
+        "accountId": "444455556666",
+    },
+    "eventTime": "2026-11-20T09:01:10Z",
+    "eventSource": "kms.amazonaws.com",
+    "eventName": "ListKeys",
+    "awsRegion": "us-east-1",
+    "sourceIPAddress": "10.0.1.23",
+    "errorCode": "VpceAccessDenied",
+    "errorMessage": "The request was denied due to a VPC endpoint policy",
+    "eventID": "3a5a1b2c-0000-1111-2222-333344445555",
+    "eventType": "AwsVpceEvent",
+    "recipientAccountId": ACCT,
+    "vpcEndpointId": "vpce-EXAMPLE08c1b6b9b7",
+    "vpcEndpointAccountId": ACCT,
+    "eventCategory": "NetworkActivity",
+}
+
+
+def test_vpce_access_denied_gives_the_endpoint_policy_and_id() -> None:
+    f = Finding.from_record(VPCE_RECORD)
+    assert (f.denial_policy, f.denial_explicit) == ("vpc-endpoint-policy", None)
+    assert f.vpc_endpoint_id == "vpce-EXAMPLE08c1b6b9b7"
+    assert f.hint is not None and "vpce-EXAMPLE08c1b6b9b7" in f.hint
+    assert f.console_note is not None and "network activity" in f.console_note
+
+
+def test_vpce_access_denied_without_the_message_phrase() -> None:
+    f = Finding.from_record({**VPCE_RECORD, "errorMessage": "Access denied"})
+    assert f.denial_policy == "vpc-endpoint-policy"
+
+
+@pytest.mark.parametrize("bad", ["not-an-endpoint", "vpce-" + "x" * 100, 7, ["vpce-1"]])
+def test_vpc_endpoint_id_must_look_like_one(bad: Any) -> None:
+    f = Finding.from_record({**VPCE_RECORD, "vpcEndpointId": bad, "errorMessage": "x"})
+    assert f.vpc_endpoint_id is None
+
+
+def test_scp_message_gives_the_policy_arn_and_a_hint_to_open_it() -> None:
+    arn = "arn:aws:organizations::111122223333:policy/o-a1b2c3d4e5/service_control_policy/p-ab12"
+    message = (
+        f"User: {ROLE_ARN} is not authorized to perform: s3:PutBucketPolicy on resource: "
+        f"arn:aws:s3:::payroll with an explicit deny in a service control policy: {arn}"
+    )
+    f = Finding.from_record(record(errorMessage=message, eventName="PutBucketPolicy"))
+    assert (f.denial_policy, f.denial_policy_arn, f.denial_explicit) == (
+        "service-control-policy",
+        arn,
+        True,
+    )
+    assert f.hint == (
+        f"Open the service control policy (SCP) {arn} and check the statement that denies "
+        "s3:PutBucketPolicy"
+    )
+
+
+# (errorCode, errorMessage, eventSource, eventName, requestParameters, words in the hint)
+HINTS = [
+    (
+        "Client.UnauthorizedOperation",
+        "You are not authorized to perform this operation. Encoded authorization failure "
+        "message: EXAMPLEWodyRNrtlQARDip-eTA6i6DrlUhHhPQrLWB_lAbl5pAKxl9mPDLexYcGBreyIKQC1",
+        "ec2.amazonaws.com",
+        "RunInstances",
+        {"instancesSet": {"items": [{"imageId": "ami-1"}]}},
+        ["aws sts decode-authorization-message --encoded-message"],
+    ),
+    (
+        "AccessDenied",
+        f"User: {ROLE_ARN} is not authorized to perform: sts:AssumeRole on resource: "
+        "arn:aws:iam::111122223333:role/admin",
+        "sts.amazonaws.com",
+        "AssumeRole",
+        {"roleArn": "arn:aws:iam::111122223333:role/admin"},
+        ["trust policy of arn:aws:iam::111122223333:role/admin", "sts:AssumeRole"],
+    ),
+    (
+        "AccessDenied",
+        "IAM user access not activated",
+        "billingconsole.amazonaws.com",
+        "GetBillingData",
+        None,
+        ["account setting", "Billing"],
+    ),
+    (
+        "AccessDenied",
+        "Access Denied",
+        "s3.amazonaws.com",
+        "GetObject",
+        {"bucketName": "payroll", "key": "s.csv"},
+        ["does not name the policy", "s3:GetObject on arn:aws:s3:::payroll/s.csv"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("code", "message", "source", "name", "params", "words"), HINTS)
+def test_hint_says_what_to_do_next(
+    code: str, message: str, source: str, name: str, params: Any, words: list[str]
+) -> None:
+    f = Finding.from_record(
+        record(
+            errorCode=code,
+            errorMessage=message,
+            eventSource=source,
+            eventName=name,
+            requestParameters=params,
+        )
+    )
+    assert f.denial_policy is None
+    assert f.hint is not None
+    for w in words:
+        assert w in f.hint
+
+
+def test_every_example_finding_without_a_policy_has_a_hint() -> None:
+    import gzip
+    from pathlib import Path
+
+    from deniedwatch.rules import Ruleset
+
+    ruleset = Ruleset()
+    files = sorted((Path(__file__).parent.parent / "examples" / "cloudtrail").rglob("*.json.gz"))
+    seen = 0
+    for path in files:
+        for rec in json.loads(gzip.decompress(path.read_bytes())).get("Records", []):
+            detection = ruleset.evaluate(rec)
+            if detection.finding is None:
+                continue
+            seen += 1
+            if detection.finding.denial_policy is None:
+                assert detection.finding.hint, rec
+    assert seen > 10
+
+
+@pytest.mark.parametrize(
+    ("region", "host"),
+    [
+        ("eu-west-1", "eu-west-1.console.aws.amazon.com"),
+        # China and GovCloud: the partition's console, region in the query
+        # (https://docs.aws.amazon.com/whitepapers/latest/aws-fault-isolation-boundaries/partitions.html)
+        ("cn-north-1", "console.amazonaws.cn"),
+        ("cn-northwest-1", "console.amazonaws.cn"),
+        ("us-gov-west-1", "console.amazonaws-us-gov.com"),
+        ("us-gov-east-1", "console.amazonaws-us-gov.com"),
+    ],
+)
+def test_console_host_follows_the_partition(region: str, host: str) -> None:
+    url = console_url(region, "e1")
+    assert url == f"https://{host}/cloudtrailv2/home?region={region}#/events/e1"
+
+
+def test_s3_arn_from_request_parameters_follows_the_partition() -> None:
+    f = Finding.from_record(
+        record(
+            awsRegion="cn-north-1",
+            errorMessage="Access Denied",
+            requestParameters={"bucketName": "b"},
+        )
+    )
+    assert f.resource == "arn:aws-cn:s3:::b"
+
+
+@pytest.mark.parametrize(
+    ("fields", "kind"),
+    [
+        ({"eventCategory": "Data"}, "a data event"),
+        ({"eventCategory": "NetworkActivity"}, "a network activity event"),
+        ({"eventCategory": "Management"}, None),
+        ({"eventType": "AwsVpceEvent"}, "a network activity event"),
+        ({"eventSource": "s3.amazonaws.com", "eventName": "PutObject"}, "a data event"),
+        ({"eventSource": "s3.amazonaws.com", "eventName": "ListBuckets"}, None),
+        ({"eventSource": "appsync.amazonaws.com", "eventName": "GraphQL"}, "a data event"),
+        ({"eventSource": "iam.amazonaws.com", "eventName": "ListUsers"}, None),
+    ],
+)
+def test_events_event_history_cannot_show_say_so(fields: dict[str, Any], kind: str | None) -> None:
+    rec = record(**fields)
+    f = Finding.from_record(rec)
+    if kind is None:
+        assert f.console_note is None
+    else:
+        assert f.console_note is not None and kind in f.console_note
+
+
+def test_history_note_for_events_older_than_90_days() -> None:
+    from datetime import UTC, datetime
+
+    from deniedwatch.finding import history_note
+
+    f = Finding.from_record(record(eventSource="iam.amazonaws.com", eventName="ListUsers"))
+    event = datetime(2026, 11, 20, 9, 1, 10, tzinfo=UTC).timestamp()
+    assert history_note(f, event + 89 * 86400) is None
+    assert "older than 90 days" in (history_note(f, event + 91 * 86400) or "")
+    assert history_note(f, None) is None
+    unreadable = Finding.from_record(
+        record(eventTime="yesterday", eventSource="iam.amazonaws.com", eventName="ListUsers")
+    )
+    assert history_note(unreadable, event) is None

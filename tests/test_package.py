@@ -204,3 +204,13 @@ def test_no_change_reasons() -> None:
     assert is_no_change("The submitted information didn't contain changes. Submit different")
     assert is_no_change("No updates are to be performed.")
     assert not is_no_change("Template format error")
+
+
+def test_with_decoding_sets_the_explain_setting_the_permission_goes_with() -> None:
+    for start in ("", "[explain]\ndecode_authorization_messages = false\n", "[alerts]\n"):
+        for on in (True, False):
+            text = plan.with_decoding(start, on)
+            assert parse_settings(text, Path("t.toml")).explain.decode_authorization_messages is on
+    assert _plan().parameters("k")["DecodeAuthorizationMessages"] == "false"
+    on = _plan(decode_authorization_messages=True).parameters("k")
+    assert on["DecodeAuthorizationMessages"] == "true"

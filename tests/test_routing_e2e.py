@@ -86,11 +86,9 @@ def read(user: str, account: str) -> dict:
     return denial(user=user, account=account)
 
 
-def iam_write(user: str, account: str) -> dict:
+def iam_write(user: str, account: str, event_name: str = "PutRolePolicy") -> dict:
     """A denied IAM write: high severity (pages)."""
-    return denial(
-        user=user, account=account, source="iam.amazonaws.com", event_name="PutRolePolicy"
-    )
+    return denial(user=user, account=account, source="iam.amazonaws.com", event_name=event_name)
 
 
 @pytest.fixture
@@ -242,7 +240,8 @@ def test_over_the_budget_each_destination_gets_the_digest_of_its_own_alerts(
         lambda_handler.build_runtime(sleep=fake.sleep, clock=fake.monotonic, slack_timeout=2),
     )
     reads = [denial(user="mallory", account=B, event_name=f"GetThing{i}") for i in range(8)]
-    writes = [iam_write("mallory", B) | {"eventName": f"PutRolePolicy{i}"} for i in range(6)]
+    # distinct actions: the message names each (the message's action is the Finding's)
+    writes = [iam_write("mallory", B, f"PutRolePolicy{i}") for i in range(6)]
     result = lambda_handler.handler(subscription_payload(reads + writes), None)
     assert result["sent"] == 4 and result["digests"] == 1
     assert webhook.bodies == []

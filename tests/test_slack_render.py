@@ -60,7 +60,7 @@ def assert_plain(payload: dict) -> None:
 def test_sample_alert_has_who_what_why_where_when_and_links():
     payload = render(evil_alert().with_held_back(0), slack_channel="#sec", window_minutes=60)
     types = [b["type"] for b in payload["blocks"]]
-    assert types == ["header", "section", "section", "section", "section", "context"]
+    assert types == ["header", "section", "section", "section", "section", "section", "context"]
     labels = [f["text"].split("\n")[0] for f in payload["blocks"][2]["fields"]]
     assert labels == [
         "*Who*",
@@ -74,7 +74,9 @@ def test_sample_alert_has_who_what_why_where_when_and_links():
         "*Source IP*",
         "*User agent*",
     ]
-    links = payload["blocks"][4]["text"]["text"]
+    details = payload["blocks"][4]["text"]["text"]
+    assert details.startswith("*Next step* `")  # the message names no policy
+    links = payload["blocks"][5]["text"]["text"]
     assert "|Open the event in CloudTrail>" in links and "|Log stream>" in links
 
 

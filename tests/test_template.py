@@ -165,7 +165,10 @@ def test_function_role_grants_exactly_what_permissions_declares(res: dict[str, A
         assert actions == sorted(g.actions), g.sid
         arn = ({"Ref": g.resource}, {"Fn::GetAtt": [g.resource, "Arn"]})
         sub = resource.get("Fn::Sub", "") if isinstance(resource, dict) else ""
-        assert resource in arn or sub.startswith(f"${{{g.resource}.Arn}}/"), g.sid
+        if g.resource == "*":  # an action without resource types (sts:DecodeAuthorizationMessage)
+            assert resource == "*", g.sid
+        else:
+            assert resource in arn or sub.startswith(f"${{{g.resource}.Arn}}/"), g.sid
         assert condition == g.condition, g.sid
     assert "ManagedPolicyArns" not in props(res, "FunctionRole")  # no cloudwatch:PutMetricData
 
@@ -437,6 +440,33 @@ def test_existing_log_group_mode_drops_trail_resources(
     watched = {"Fn::If": ["CreateTrail", {"Ref": "TrailLogGroup"}, {"Ref": "ExistingLogGroupName"}]}
     assert props(res, "UnauthorizedApiCallsMetricFilter")["LogGroupName"] == watched
     assert props(res, "DenialSubscriptionFilter")["LogGroupName"] == watched
+
+
+def test_decoding_grants_exactly_one_action_only_when_opted_in(
+    tpl: dict[str, Any], res: dict[str, Any]
+) -> None:
+    """sts:DecodeAuthorizationMessage has no resource types, so Resource is "*"
+    (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecuritytokenservice.html)."""
+    parameter = tpl["Parameters"]["DecodeAuthorizationMessages"]
+    assert (parameter["Default"], parameter["AllowedValues"]) == ("false", ["true", "false"])
+    assert tpl["Conditions"]["DecodeMessages"] == {
+        "Fn::Equals": [{"Ref": "DecodeAuthorizationMessages"}, "true"]
+    }
+    policy = res["DecodeMessagesPolicy"]
+    assert policy["Type"] == "AWS::IAM::RolePolicy" and policy["Condition"] == "DecodeMessages"
+    assert policy["Properties"]["RoleName"] == {"Ref": "FunctionRole"}
+    assert policy["Properties"]["PolicyDocument"]["Statement"] == [
+        {
+            "Sid": "DecodeAuthorizationMessages",
+            "Effect": "Allow",
+            "Action": "sts:DecodeAuthorizationMessage",
+            "Resource": "*",
+        }
+    ]
+    # nothing else in the stack depends on it: turning it off removes only this grant
+    assert all(
+        "DecodeMessages" not in json.dumps(r) for n, r in res.items() if n != "DecodeMessagesPolicy"
+    )
 
 
 # -- the fast path (live_source eventbridge / both) ------------------------------------

@@ -48,6 +48,13 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class ExplainSettings:
+    # Opt-in: the function calls sts:DecodeAuthorizationMessage on EC2's encoded
+    # messages (its role gets that one permission; see docs/explain.md).
+    decode_authorization_messages: bool = False
+
+
+@dataclass(frozen=True)
 class DeploySettings:
     stack_name: str = "deniedwatch"
     region: str | None = None
@@ -74,6 +81,7 @@ class Settings:
     routes: tuple[Route, ...] = ()  # [[routes]]; none: everything to the defaults
     severity_rules: tuple[SeverityRule, ...] = ()  # [[severity.rule]]
     account_ous: dict[str, frozenset[str]] = field(default_factory=dict)  # from [ous]
+    explain: ExplainSettings = field(default_factory=ExplainSettings)
     source: Path | None = None  # the file these came from, if any
     # ``file:line: ...`` notes about settings that load but may not do what is meant
     # (a suppression any caller can copy); the CLI prints them, the Lambda logs them.
@@ -418,6 +426,7 @@ def parse_settings(text: str, path: Path) -> Settings:
         "routes",
         "severity",
         "ous",
+        "explain",
     }
     for key in data:
         if key not in known_tables:
@@ -451,6 +460,7 @@ def parse_settings(text: str, path: Path) -> Settings:
         routes=routes,
         severity_rules=severity_rules,
         account_ous=_parse_ous(reader, reader.table(data, "ous", None)),
+        explain=_dataclass_from(reader, data, "explain", ExplainSettings),
         source=path,
         warnings=tuple(warnings),
     )

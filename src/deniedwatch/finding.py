@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
-from functools import lru_cache
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
 from typing import Any, Protocol
 
-from deniedwatch.explain import explain, resource_in
-from deniedwatch.partition import console_base
+from deniedwatch.actions import action_of, service_prefix
+from deniedwatch.explain import action_in, explain, hint_for, resource_in
+from deniedwatch.partition import console_base, partition_of
+from deniedwatch.request_resource import resource_from_request
+
+__all__ = ["SCHEMA_FIELDS", "Finding", "action_of", "console_url", "principal_name"]
 
 
 class RecordLike(Protocol):
@@ -27,19 +31,21 @@ _REGION = re.compile(r"[a-z0-9-]{1,40}")
 # After the partition's console host (deniedwatch.partition.console_base).
 CONSOLE_PATH = "/cloudtrailv2/home?region={region}#/events/{event_id}"
 
-# eventSource prefixes whose IAM action prefix differs from the host name.
-_ACTION_PREFIX = {
-    "monitoring": "cloudwatch",
-    "email": "ses",
-    "elasticfilesystem": "elasticfilesystem",
-    "tagging": "tag",
-    "iamidentitycenter": "sso",
-    "sso-directory": "sso-directory",
-}
+
+# An identity store user id: a UUID, optionally after a 10-digit store prefix.
+_GUID = re.compile(
+    r"(?:[0-9a-f]{10}-)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+)
 
 
 def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value != "" else None
+
+
+def _vpce(value: Any) -> str | None:
+    """A record's vpcEndpointId, if it looks like one (AWS's own examples use any letters)."""
+    text = _str(value)
+    return text if text and text.startswith("vpce-") and len(text) <= 64 else None
 
 
 def _map(value: Any) -> Mapping[str, Any]:
@@ -60,12 +66,17 @@ def _after(arn: str | None, marker: str) -> str | None:
 
 
 def principal_name(identity: Mapping[str, Any]) -> str | None:
-    """The name a human recognises, per principal type (see the README's "The Finding" table)."""
+    """The name a human recognises, per principal type (see docs/explain.md).
+
+    Record shapes: https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-user-identity.html
+    """
     kind = _str(identity.get("type"))
     arn = _str(identity.get("arn"))
     issuer = _map(_map(identity.get("sessionContext")).get("sessionIssuer"))
     if kind == "Root":
-        return "root"
+        # the account alias, when the account has one, is the root's userName
+        alias = _str(identity.get("userName"))
+        return f"root ({alias})" if alias else "root"
     if kind == "IAMUser":
         return _str(identity.get("userName")) or _arn_tail(arn)
     if kind == "AssumedRole":
@@ -74,8 +85,10 @@ def principal_name(identity: Mapping[str, Any]) -> str | None:
             return name
         role = _str(issuer.get("userName"))
         session = _str(identity.get("principalId"))
-        session = session.split(":", 1)[1] if session and ":" in session else None
-        return f"{role}/{session}" if role and session else role
+        session = (session.split(":", 1)[1] or None) if session and ":" in session else None
+        if role and session:
+            return f"{role}/{session}"
+        return role or session
     if kind == "AWSService":
         return _str(identity.get("invokedBy"))
     if kind == "FederatedUser":
@@ -83,25 +96,21 @@ def principal_name(identity: Mapping[str, Any]) -> str | None:
     if kind == "AWSAccount":
         account = _str(identity.get("accountId"))
         return f"account {account}" if account else _str(identity.get("principalId"))
+    on_behalf = _map(identity.get("onBehalfOf"))
+    # IAM Identity Center users: onBehalfOf.userId is the identity store's GUID; a
+    # name, where the record has one, is what people recognise.
+    named = _str(identity.get("userName")) or _str(on_behalf.get("userName"))
+    guid = _str(on_behalf.get("userId"))
+    if named:
+        return named
+    if guid:
+        return f"Identity Center user {guid}" if _GUID.fullmatch(guid) else guid
     return (
-        _str(identity.get("userName"))
-        or _str(_map(identity.get("onBehalfOf")).get("userId"))
-        or _str(issuer.get("userName"))
+        _str(issuer.get("userName"))
         or _arn_tail(arn)
         or _str(identity.get("principalId"))
         or _str(identity.get("invokedBy"))
     )
-
-
-@lru_cache(maxsize=4096)  # a batch repeats a few hundred (source, name) pairs at most
-def action_of(event_source: str | None, event_name: str | None) -> str | None:
-    """'s3.amazonaws.com' + 'GetObject' -> 's3:GetObject'."""
-    if not event_name:
-        return None
-    if not event_source:
-        return event_name
-    prefix = event_source.split(".", 1)[0]
-    return f"{_ACTION_PREFIX.get(prefix, prefix)}:{event_name}"
 
 
 def console_url(region: str | None, event_id: str | None) -> str | None:
@@ -112,6 +121,60 @@ def console_url(region: str | None, event_id: str | None) -> str | None:
     return console_base(region) + CONSOLE_PATH.format(region=region, event_id=event_id)
 
 
+def with_history_note(f: Finding, now: float) -> Finding:
+    """``f`` with ``console_note`` set when Event history no longer shows it at ``now``."""
+    note = history_note(f, now)
+    return f if note == f.console_note else replace(f, console_note=note)
+
+
+# Event history shows management events of the last 90 days only:
+# https://docs.aws.amazon.com/awscloudtrail/latest/userguide/view-cloudtrail-events.html
+HISTORY_DAYS = 90
+_NOT_IN_HISTORY = {"Data": "a data event", "NetworkActivity": "a network activity event"}
+# Data-plane sources for records without eventCategory (eventVersion < 1.07): AppSync,
+# and S3's object-level calls. https://docs.aws.amazon.com/awscloudtrail/latest/userguide/logging-data-events-with-cloudtrail.html
+_S3_OBJECT_CALLS = re.compile(
+    r"Object|MultipartUpload|UploadPart|^ListParts$|^SelectObjectContent$"
+)
+
+
+def event_category(record: RecordLike, source: str | None, name: str | None) -> str | None:
+    """'Management', 'Data', 'NetworkActivity': the record's own word, else inferred."""
+    category = _str(record.get("eventCategory"))
+    if category:
+        return category
+    if _str(record.get("eventType")) == "AwsVpceEvent":
+        return "NetworkActivity"
+    if source == "appsync.amazonaws.com":
+        return "Data"
+    if source == "s3.amazonaws.com" and name and _S3_OBJECT_CALLS.search(name):
+        return "Data" if not name.startswith("ListObject") else None
+    return None
+
+
+def console_note_of(category: str | None) -> str | None:
+    """Why Event history will not show this event (data / network activity), else None."""
+    kind = _NOT_IN_HISTORY.get(category or "")
+    if not kind:
+        return None
+    return f"not in Event history ({kind}): see the trail's log files or log group"
+
+
+def history_note(f: Finding, now: float | None) -> str | None:
+    """``f.console_note``, or the 90-day limit when the event is older than that at ``now``."""
+    if f.console_note or now is None or not f.event_time:
+        return f.console_note
+    try:
+        when = datetime.fromisoformat(f.event_time.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        return None
+    if now - when.timestamp() > HISTORY_DAYS * 86400:
+        return f"not in Event history (older than {HISTORY_DAYS} days): see the trail's log files"
+    return None
+
+
 def _first_resource(record: RecordLike) -> str | None:
     resources = record.get("resources")
     first = _map(resources[0]) if isinstance(resources, list) and resources else {}
@@ -120,8 +183,31 @@ def _first_resource(record: RecordLike) -> str | None:
 
 def resource_of(record: RecordLike) -> str | None:
     """The resource a denial was about: "on resource: X" in the message, else the
-    record's first resources[].ARN (Finding.resource, without building a Finding)."""
-    return resource_in(_str(record.get("errorMessage"))) or _first_resource(record)
+    record's first resources[].ARN, else the target its requestParameters name
+    (Finding.resource, without building a Finding)."""
+    return (
+        resource_in(_str(record.get("errorMessage")))
+        or _first_resource(record)
+        or _request_resource(record)
+    )
+
+
+def _request_resource(record: RecordLike) -> str | None:
+    source = _str(record.get("eventSource"))
+    if source is None:
+        return None
+    region = _str(record.get("awsRegion"))
+    return resource_from_request(
+        service_prefix(source), record.get("requestParameters"), partition_of(region)
+    )
+
+
+def record_action(record: RecordLike) -> str | None:
+    """Finding.action without building a Finding: the message's IAM action, else the
+    API's (see actions.py)."""
+    return action_in(_str(record.get("errorMessage"))) or action_of(
+        _str(record.get("eventSource")), _str(record.get("eventName"))
+    )
 
 
 class RecordView:
@@ -195,9 +281,13 @@ class Finding:
     error_code: str | None
     error_message: str | None
     denial_policy: str | None
+    denial_policy_arn: str | None
     denial_explicit: bool | None
+    vpc_endpoint_id: str | None
+    hint: str | None
     resource: str | None
     console_url: str | None
+    console_note: str | None
     # Not part of the JSON schema: the caller's own account (userIdentity.accountId),
     # which differs from account_id for cross-account and anonymous calls.
     caller_account_id: str | None = field(default=None, compare=False, repr=False)
@@ -207,6 +297,7 @@ class Finding:
 
     @classmethod
     def from_record(cls, record: RecordLike) -> Finding:
+        """A pure function of the record (no clock, no I/O): scan and Lambda agree."""
         identity = _map(record.get("userIdentity"))
         message = _str(record.get("errorMessage"))
         why = explain(message)
@@ -214,7 +305,16 @@ class Finding:
         event_id = _str(record.get("eventID"))
         source = _str(record.get("eventSource"))
         name = _str(record.get("eventName"))
+        error_code = _str(record.get("errorCode"))
         caller_account = _str(identity.get("accountId"))
+        action = why.action or action_of(source, name)
+        resource = why.resource or _first_resource(record) or _request_resource(record)
+        policy = why.policy
+        if policy is None and error_code == "VpceAccessDenied":
+            policy = "vpc-endpoint-policy"
+        vpce = why.vpc_endpoint_id or _vpce(record.get("vpcEndpointId"))
+        if why.policy is None and policy is not None:
+            why = replace(why, policy=policy)
         return cls(
             event_id=event_id,
             event_time=_str(record.get("eventTime")),
@@ -227,13 +327,17 @@ class Finding:
             user_agent=_str(record.get("userAgent")),
             service=source,
             event_name=name,
-            action=action_of(source, name),
-            error_code=_str(record.get("errorCode")),
+            action=action,
+            error_code=error_code,
             error_message=message,
-            denial_policy=why.policy,
+            denial_policy=policy,
+            denial_policy_arn=why.policy_arn,
             denial_explicit=why.explicit,
-            resource=why.resource or _first_resource(record),
+            vpc_endpoint_id=vpce,
+            hint=hint_for(why, action, resource, vpce) if error_code else None,
+            resource=resource,
             console_url=console_url(region, event_id),
+            console_note=console_note_of(event_category(record, source, name)),
             caller_account_id=caller_account,
             principal_id=_str(identity.get("principalId")),
         )

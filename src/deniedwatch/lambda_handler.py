@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deniedwatch import secrets
 from deniedwatch.alerts.channels.base import Channel
@@ -44,6 +44,9 @@ from deniedwatch.intake import Detected, detect
 from deniedwatch.metrics import Metrics, log
 from deniedwatch.sources.invocation import Shape, decode_invocation, message_batch_id
 
+if TYPE_CHECKING:
+    from deniedwatch.decode import Decoder
+
 BUNDLED_SETTINGS = Path(__file__).parent / "deniedwatch.toml"
 BUNDLED_SETTINGS_ARCNAME = "deniedwatch/deniedwatch.toml"  # its path inside the zip
 
@@ -57,6 +60,7 @@ class Runtime:
     pipeline: Pipeline
     sightings: Sightings = field(default_factory=EveryPath)  # live_source = both
     wall_clock: Callable[[], float] = time.time  # "now" for the dedup window
+    decoder: Decoder | None = None  # [explain] decode_authorization_messages
 
     @property
     def channels(self) -> list[Channel]:
@@ -124,8 +128,14 @@ def build_runtime(
         routes=[r.name for r in settings.routes],
         dedup_table=table or None,
         live_source=live_source,
+        decode_authorization_messages=settings.explain.decode_authorization_messages,
     )
-    return Runtime(settings, store, pipeline, sightings, wall_clock)
+    decoder = None
+    if settings.explain.decode_authorization_messages:
+        from deniedwatch.decode import Decoder
+
+        decoder = Decoder()
+    return Runtime(settings, store, pipeline, sightings, wall_clock, decoder)
 
 
 _runtime: Runtime | None = None
@@ -234,6 +244,8 @@ def process(
         label=ruleset.label,
         log=LogLocation(os.environ.get("AWS_REGION"), invocation.log_group, invocation.log_stream),
     )
+    if rt.decoder:
+        alerts = rt.decoder.enrich_alerts(alerts, time_left)
     metrics.add("Alerts", len(alerts))
     report = rt.pipeline.deliver(
         alerts,

@@ -127,6 +127,7 @@ OPTIONAL_FIELDS: tuple[tuple[str, str], ...] = (
     ("policy", "denial_policy_arn"),
     ("endpoint", "vpc_endpoint_id"),
     ("hint", "hint"),
+    ("console", "console_note"),
 )
 
 

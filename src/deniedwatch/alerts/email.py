@@ -57,7 +57,10 @@ def body(alert: Alert, *, window_minutes: int | None = None) -> str:
             value = f"{clean(value)} ({row.extra})"
         lines.append(_line(row.label, value))
     lines += ["", "LINKS"]
-    lines += [_line(x.label, x.url, ours=True) for x in wording.links(alert)]
+    for x in wording.links(alert):
+        lines.append(_line(x.label, x.url, ours=True))
+        if x.note:
+            lines.append(_line("Note", x.note, ours=True))
     return "\n".join(lines) + "\n"
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import TypeVar
 from urllib.parse import quote
 
+from deniedwatch.explain import action_in
 from deniedwatch.finding import (
     Finding,
     RecordLike,
@@ -180,10 +181,13 @@ def _record_entry(r: RecordLike) -> tuple[tuple[str | None, ...], Fields]:
     if not (type(account) is str and account):
         account = _str(uget("accountId"))
     source, name, code = get("eventSource"), get("eventName"), get("errorCode")
+    message = get("errorMessage")
     key = (
         account,
         arn or pid or principal_name(ui),
-        action_of(
+        # the message's IAM action first, as Finding.action (explain.action_in)
+        action_in(message if type(message) is str and message else None)
+        or action_of(
             source if type(source) is str and source else None,
             name if type(name) is str and name else None,
         ),

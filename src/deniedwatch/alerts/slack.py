@@ -28,7 +28,9 @@ FALLBACK_TEXT_MAX = 3000  # Slack allows 40,000; a notification needs far less
 
 # Rows shown elsewhere than in the fields block: the summary says when, and the
 # error message gets its own quoted section.
-_NOT_FIELDS = {"Error message", "When"}
+_NOT_FIELDS = {"Error message", "When", *wording.EXPLANATION_LABELS}
+# Caps of the explanation's rows in their own section (policy ARN, endpoint, next step).
+_DETAIL_MAX = {"Denying policy": 900, "VPC endpoint": 200, "Next step": 1500}
 
 
 def link(url: str | None, label: str) -> str | None:
@@ -77,9 +79,21 @@ def _summary(alert: Alert, window_minutes: int | None, total: int | None) -> str
     return cut("\n".join(lines), SECTION_TEXT_MAX)
 
 
+def _details(alert: Alert) -> str | None:
+    """Denying policy ARN, VPC endpoint and the next step: record text, as literals."""
+    rows = wording.explanation(alert.sample)
+    text = "\n".join(f"*{label}* {literal(v, _DETAIL_MAX[label])}" for label, v in rows if v)
+    return text or None
+
+
+def _link_with_note(x: wording.Link) -> str | None:
+    shown = link(x.url, x.label)
+    return f"{shown} _({escape_mrkdwn(x.note)})_" if shown and x.note else shown
+
+
 def _links(alert: Alert) -> str | None:
     found = wording.links(alert)
-    main = [link(x.url, x.label) for x in found if x.example is None]
+    main = [_link_with_note(x) for x in found if x.example is None]
     examples = [e for x in found if x.example is not None if (e := link(x.url, x.example))]
     text = " · ".join(p for p in main if p)
     if examples:
@@ -117,6 +131,8 @@ def render(
     if f.error_message:
         quote_text = "*Error message*\n>" + literal(f.error_message, SECTION_TEXT_MAX - 20)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": quote_text}})
+    if details := _details(alert):
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": details}})
     if links := _links(alert):
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": links}})
     context = "deniedwatch"

@@ -12,17 +12,8 @@ from dataclasses import dataclass, replace
 from urllib.parse import quote
 
 from deniedwatch.alerts.group import Alert
+from deniedwatch.explain import POLICY_WORDS as POLICY_WORDS  # the one copy: hints use it too
 from deniedwatch.finding import Finding
-
-POLICY_WORDS = {
-    "service-control-policy": "service control policy (SCP)",
-    "resource-control-policy": "resource control policy (RCP)",
-    "identity-based-policy": "identity-based policy",
-    "resource-based-policy": "resource-based policy",
-    "permissions-boundary": "permissions boundary",
-    "session-policy": "session policy",
-    "vpc-endpoint-policy": "VPC endpoint policy",
-}
 
 SECTIONS = ("WHO", "WHAT", "WHY", "WHERE", "WHEN (UTC)")
 
@@ -87,6 +78,17 @@ def others(alert: Alert, name: str, noun: str) -> str | None:
     return f"and {n} other {noun}{'s' if n > 1 else ''}" if n > 0 else None
 
 
+# The explanation's optional rows (shown only when set): see docs/explain.md.
+EXPLANATION_LABELS = ("Denying policy", "VPC endpoint", "Next step")
+
+
+def explanation(f: Finding) -> list[tuple[str, str | None]]:
+    """(label, value) of the denying policy's ARN, the VPC endpoint and the next step."""
+    return list(
+        zip(EXPLANATION_LABELS, (f.denial_policy_arn, f.vpc_endpoint_id, f.hint), strict=True)
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Row:
     """One labelled fact of an alert; ``value`` is record text (escape it), ``extra`` ours."""
@@ -108,6 +110,7 @@ def rows(alert: Alert) -> list[Row]:
         Row("WHAT", "Error code", f.error_code),
         Row("WHAT", "Error message", f.error_message),
         Row("WHY", "Why", why(f)),
+        *(Row("WHY", label, value) for label, value in explanation(f) if value),
         Row("WHY", "Resource", f.resource, others(alert, "resource", "resource")),
         Row(
             "WHERE",
@@ -141,12 +144,13 @@ class Link:
     label: str
     url: str
     example: str | None = None  # record text: escape it
+    note: str | None = None  # ours: why the page may not show the event (data events, age)
 
 
 def links(alert: Alert) -> list[Link]:
     """The event, the log stream and the other examples; only URLs we built."""
     f = alert.sample
-    out = [Link("Open the event in CloudTrail", f.console_url or "")]
+    out = [Link("Open the event in CloudTrail", f.console_url or "", note=f.console_note)]
     if alert.log:
         out.append(Link("Log stream", alert.log.console_url() or ""))
     others = [e for e in alert.examples if e.event_id != f.event_id]

@@ -236,6 +236,15 @@ def deploy(
         ),
     ] = False,
     live_source: LiveSourceOpt = None,
+    decode_authorization_messages: Annotated[
+        bool | None,
+        typer.Option(
+            "--decode-authorization-messages/--no-decode-authorization-messages",
+            help="Let the function decode EC2's encoded denial messages "
+            "(grants it sts:DecodeAuthorizationMessage). Default: \\[explain] in the settings.",
+            show_default=False,
+        ),
+    ] = None,
     config: ConfigOpt = None,
     yes: YesOpt = False,
 ) -> None:
@@ -299,6 +308,9 @@ def deploy(
             event_pattern=plan.checked_event_pattern(settings.ruleset.denial),
             queue_batch_size=wanted.queue_batch_size,
             queue_batch_window_seconds=wanted.queue_batch_window_seconds,
+            decode_authorization_messages=settings.explain.decode_authorization_messages
+            if decode_authorization_messages is None
+            else decode_authorization_messages,
         )
 
         def confirm(summary: Any) -> bool:
@@ -386,6 +398,7 @@ def _show_plan(summary: Any) -> None:
         ),
         ("email", the_plan.email or "none"),
         ("code bucket", the_plan.code_bucket + " (created if missing)"),
+        ("decode EC2 msgs", "yes" if the_plan.decode_authorization_messages else "no"),
         ("live source", the_plan.live_source),
     ]
     if the_plan.trail_bucket:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from deniedwatch.cli._app import (
     webhook_option,
 )
 from deniedwatch.cli.athena_cmd import client_factory
+from deniedwatch.finding import with_history_note
 from deniedwatch.sources.bounded import MAX_FILE_BYTES, MiB
 from deniedwatch.termview import GROUP_ABOVE
 
@@ -282,6 +284,10 @@ def scan(
             findings.extend(result.suppressed_findings)
             progress.advance(task)
 
+    # Event history keeps 90 days: an older event's console link says so (every format).
+    now = time.time()
+    findings = [with_history_note(f, now) for f in findings]
+    alertable = [with_history_note(f, now) for f in alertable]
     findings.sort(key=lambda f: (f.event_time or "", f.event_id or ""))
     if suggest_suppressions:
         fmt = "suggest"

@@ -148,6 +148,7 @@ class DeployPlan:
     log_retention_days: int = 365
     alarm_threshold: int = 1
     alarm_period_seconds: int = 300
+    decode_authorization_messages: bool = False
     live_source: str = DEFAULT_LIVE_SOURCE
     event_pattern: str = ""  # checked_event_pattern(rule), for the TestEventPattern proof
     queue_batch_size: int = 10
@@ -180,6 +181,7 @@ class DeployPlan:
             "AlarmThreshold": str(self.alarm_threshold),
             "AlarmPeriodSeconds": str(self.alarm_period_seconds),
             "DenialFilterPattern": self.filter_pattern,
+            "DecodeAuthorizationMessages": str(self.decode_authorization_messages).lower(),
             "LiveSource": self.live_source,
             "QueueBatchSize": str(self.queue_batch_size),
             "QueueBatchWindowSeconds": str(self.queue_batch_window_seconds),
@@ -206,6 +208,7 @@ CONDITIONS: dict[str, Callable[[Mapping[str, str]], bool]] = {
     "HasLogGroup": lambda p: (
         p.get("LiveSource") != "eventbridge" or bool(p.get("ExistingLogGroupName"))
     ),
+    "DecodeMessages": lambda p: p.get("DecodeAuthorizationMessages") == "true",
 }
 
 
@@ -274,34 +277,47 @@ def check_webhook_url(url: str) -> str:
 
 
 def with_slack_channel(settings_text: str, channel: str | None) -> str:
-    """The settings text with ``[alerts] slack_channel`` set, for the zip's settings file.
+    """The settings text with ``[alerts] slack_channel`` set, for the zip's settings file."""
+    if not channel:
+        return settings_text
+    return with_setting(settings_text, "alerts", "slack_channel", _toml_string(channel))
+
+
+def with_decoding(settings_text: str, on: bool) -> str:
+    """The settings text with ``[explain] decode_authorization_messages`` as deployed."""
+    return with_setting(
+        settings_text, "explain", "decode_authorization_messages", "true" if on else "false"
+    )
+
+
+def with_setting(settings_text: str, table: str, key: str, value: str) -> str:
+    """The settings text with ``[table] key = value`` (value already TOML).
 
     Edits one line (or adds it) instead of re-serialising the TOML, so the user's
     comments and layout reach the function unchanged.
     """
-    if not channel:
-        return settings_text
-    line = f"slack_channel = {_toml_string(channel)}"
+    line = f"{key} = {value}"
     lines = settings_text.splitlines()
     header = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?")
-    in_alerts = False
-    alerts_at: int | None = None
+    assign = re.compile(r"^\s*" + re.escape(key) + r"\s*=")
+    inside = False
+    table_at: int | None = None
     for i, text in enumerate(lines):
         if m := header.match(text):
-            in_alerts = m.group(1) == "alerts" and not text.lstrip().startswith("[[")
-            if in_alerts:
-                alerts_at = i
+            inside = m.group(1) == table and not text.lstrip().startswith("[[")
+            if inside:
+                table_at = i
             continue
-        if in_alerts and re.match(r"^\s*slack_channel\s*=", text):
+        if inside and assign.match(text):
             lines[i] = line
             return "\n".join(lines) + "\n"
-    if alerts_at is not None:
-        lines.insert(alerts_at + 1, line)
+    if table_at is not None:
+        lines.insert(table_at + 1, line)
         return "\n".join(lines) + "\n"
     body = (
         settings_text if settings_text.endswith("\n") or not settings_text else settings_text + "\n"
     )
-    return body + f"\n[alerts]\n{line}\n"
+    return body + f"\n[{table}]\n{line}\n"
 
 
 def _toml_string(value: str) -> str:

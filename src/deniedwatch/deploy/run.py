@@ -84,7 +84,10 @@ def deploy(
         return None
 
     s3 = clients("s3")
-    package = build_zip(plan.with_slack_channel(settings_text, channel))
+    settings_text = plan.with_slack_channel(settings_text, channel)
+    # the function decodes exactly when its role may ([explain] <-> DecodeMessages condition)
+    settings_text = plan.with_decoding(settings_text, the_plan.decode_authorization_messages)
+    package = build_zip(settings_text)
     say(
         f"function zip: {package.size / 1024:.0f} KiB, {len(package.names)} files, "
         f"sha256 {package.sha256[:12]}"

@@ -209,6 +209,12 @@ if msgspec is not None:
         userIdentity: msgspec.Raw = None  # type: ignore[assignment]
         recipientAccountId: Any = None
         resources: msgspec.Raw = None  # type: ignore[assignment]
+        # explain.py / finding.py: the Event-history note, the VPC endpoint, the resource
+        # named in the request (raw until a denial without a resource asks for it)
+        eventCategory: Any = None
+        eventType: Any = None
+        vpcEndpointId: Any = None
+        requestParameters: msgspec.Raw = None  # type: ignore[assignment]
 
         def get(self, key: str, default: Any = None) -> Any:
             """Mapping-style access, so the rules read a decoded struct like a dict."""
