@@ -58,3 +58,29 @@ def test_nothing_cites_a_document_outside_the_repository() -> None:
         if outside.search(line)
     ]
     assert places == []
+
+
+def test_the_readme_settings_table_names_every_key() -> None:
+    from dataclasses import fields
+
+    from deniedwatch.config import AlertSettings, DeploySettings, ExplainSettings
+    from deniedwatch.rules import Suppression
+
+    text = README.read_text(encoding="utf-8")
+    table = text.split("## Settings", 1)[1].split("\n## ", 1)[0]
+    rows = {
+        line.split("|")[1].strip(): line for line in table.splitlines() if line.startswith("| `")
+    }
+    sections = {
+        "`[alerts]`": AlertSettings,
+        "`[deploy]`": DeploySettings,
+        "`[explain]`": ExplainSettings,
+        "`[suppress]`": Suppression,
+    }
+    missing = [
+        f"{section} {f.name}"
+        for section, cls in sections.items()
+        for f in fields(cls)
+        if f.name != "name" and f"`{f.name}`" not in rows[section]
+    ]
+    assert missing == []
