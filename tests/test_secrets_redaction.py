@@ -52,6 +52,14 @@ def test_unknown_webhook_shape_is_redacted_encoded_too(text: str) -> None:
     assert "secretsecret" not in secrets.redact(text)
 
 
+def test_a_remembered_fragment_does_not_hide_an_unknown_webhook_token() -> None:
+    # One process remembers many secrets; one that happens to cover the "/services/"
+    # part of another webhook's encoded text must not leave that webhook's token visible.
+    secrets.remember("https://hooks.example.invalid/x/%2Fother.invalid%2Fservices%2FT9%2FB9%")
+    encoded = "https%3A%2F%2Fother.invalid%2Fservices%2FT9%2FB9%2Fsecretsecret"
+    assert "secretsecret" not in secrets.redact(encoded)
+
+
 def test_short_path_segments_are_not_taken_for_tokens() -> None:
     secrets.remember("https://example.invalid/hook/abc")
     assert secrets.redact("abc and hook") == "abc and hook"

@@ -73,6 +73,9 @@ def remember(secret: str) -> str:
 
 
 def redact(text: str) -> str:
+    # Shapes first: a known secret that is part of an unknown webhook's text (one process
+    # remembers many) would otherwise cut it so that its token no longer looks like one.
+    text = _SECRET_SHAPES.sub(REDACTED, text)
     for secret in sorted(_known, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
     return _SECRET_SHAPES.sub(REDACTED, text)
