@@ -152,14 +152,14 @@ def test_in_a_real_terminal(tmp_path: Path, width: int) -> None:
     script = Path(sys.executable).with_name("deniedwatch")
     session = f"dw-termview-{width}-{time.monotonic_ns()}"
     out = tmp_path / "screen.txt"
-    cmd = f"{script} scan {EXAMPLES} --config {EXAMPLE_CONFIG} -q --no-group; sleep 30"
+    cmd = f"{script} scan {EXAMPLES} --config {EXAMPLE_CONFIG} -q --no-group; sleep 120"
     env = ["env", "-u", "COLUMNS", "-u", "LINES"]
     subprocess.run(
         [*env, "tmux", "new-session", "-d", "-s", session, "-x", str(width), "-y", "50", cmd],
         check=True,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a loaded CI machine starts slowly
         while time.monotonic() < deadline:
             subprocess.run(
                 ["tmux", "capture-pane", "-p", "-J", "-S", "-", "-t", session],
