@@ -18,3 +18,30 @@ class CliResult:
     exit_code: int
     stdout: str
     stderr: str
+
+
+# The JSON-lines schema, copied by hand from the README ("The Finding"), in that order.
+DESIGN_FIELDS = [
+    "event_id",
+    "event_time",
+    "account_id",
+    "region",
+    "principal_type",
+    "principal_arn",
+    "principal_name",
+    "source_ip",
+    "user_agent",
+    "service",
+    "event_name",
+    "action",
+    "error_code",
+    "error_message",
+    "denial_policy",
+    "denial_policy_arn",
+    "denial_explicit",
+    "vpc_endpoint_id",
+    "hint",
+    "resource",
+    "console_url",
+    "console_note",
+]

@@ -389,3 +389,39 @@ def emf(out: str) -> dict[str, Any]:
     lines = [json.loads(x) for x in out.splitlines() if '"_aws"' in x]
     (line,) = [x for x in lines if "destination" not in x]
     return line
+
+
+def record(identity: Any = None, **fields: Any) -> dict[str, Any]:
+    """A minimal S3 AccessDenied record: ``identity`` as its userIdentity, ``fields`` on top."""
+    base: dict[str, Any] = {
+        "eventVersion": "1.10",
+        "eventID": "0b1c2d3e-1111-2222-3333-444444444444",
+        "eventTime": "2026-11-20T09:01:10Z",
+        "eventSource": "s3.amazonaws.com",
+        "eventName": "GetObject",
+        "awsRegion": "eu-west-1",
+        "sourceIPAddress": "203.0.113.10",
+        "userAgent": "aws-cli/2.17.0",
+        "errorCode": "AccessDenied",
+        "errorMessage": "Access Denied",
+        "recipientAccountId": ACCOUNT,
+    }
+    if identity is not None:
+        base["userIdentity"] = identity
+    base.update(fields)
+    return base
+
+
+def alert_of(
+    count: int = 1,
+    *,
+    label: Callable[[str | None], str | None] = lambda _: None,
+    log: Any = None,
+    **fields: Any,
+) -> Any:
+    """The one Alert of ``count`` identical denials, each ``denial(**fields)``."""
+    from deniedwatch.alerts.group import group_findings
+    from deniedwatch.finding import Finding
+
+    (alert,) = group_findings([Finding.from_record(denial(**fields))] * count, label=label, log=log)
+    return alert

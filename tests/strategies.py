@@ -56,3 +56,59 @@ def log_messages(
     if kind == "junk":
         return draw(st.text(max_size=200))
     return draw(json_values)
+
+
+# CloudTrail records made of random values (Finding, rules and scan properties).
+CLOUDTRAIL_KEYS = [
+    "eventID",
+    "eventTime",
+    "eventSource",
+    "eventName",
+    "awsRegion",
+    "sourceIPAddress",
+    "userAgent",
+    "errorCode",
+    "errorMessage",
+    "recipientAccountId",
+    "resources",
+    "eventCategory",
+    "eventType",
+    "vpcEndpointId",
+    "requestParameters",
+]
+
+IDENTITY_KEYS = [
+    "type",
+    "arn",
+    "userName",
+    "principalId",
+    "accountId",
+    "invokedBy",
+    "sessionContext",
+    "onBehalfOf",
+]
+identity_type = st.sampled_from(
+    ["IAMUser", "AssumedRole", "Root", "AWSService", "FederatedUser", "AWSAccount", "Other"]
+)
+identities = st.fixed_dictionaries(
+    {},
+    optional={
+        **{k: json_values for k in IDENTITY_KEYS},
+        "type": identity_type | json_values,
+        "arn": st.sampled_from(["", ":", "a/", "arn:aws:sts::1:assumed-role/", "x:federated-user/"])
+        | json_values,
+        "sessionContext": st.fixed_dictionaries({}, optional={"sessionIssuer": json_values}),
+    },
+)
+random_records = st.fixed_dictionaries(
+    {},
+    optional={
+        **{k: json_values for k in CLOUDTRAIL_KEYS},
+        "errorCode": st.sampled_from(["AccessDenied", "Client.UnauthorizedOperation", "X"])
+        | json_values,
+        "errorMessage": st.text() | st.just('on resource: "') | json_values,
+        "resources": st.lists(st.dictionaries(st.just("ARN"), json_values), max_size=2)
+        | json_values,
+        "userIdentity": identities | json_values,
+    },
+)

@@ -113,7 +113,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 from deniedwatch.alerts.group import group_records  # noqa: E402
 from deniedwatch.rules import Ruleset, Suppression, build_ruleset  # noqa: E402
-from test_finding import random_records  # noqa: E402
+from strategies import random_records  # noqa: E402
 
 _rules = st.builds(
     Suppression,

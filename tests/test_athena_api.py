@@ -29,7 +29,7 @@ from deniedwatch.sources.athena import (
 )
 from deniedwatch.sources.cloudtrail_table import COLUMNS, TableSpec
 from dwtest import EXAMPLE_CONFIG, EXAMPLES, CliResult
-from test_scan_cli import CONFIG_IDS, ids
+from samples import CONFIG_IDS, ids
 
 Cli = Callable[..., CliResult]
 NAMES = [n.lower() for n, _ in COLUMNS]

@@ -13,10 +13,8 @@ from deniedwatch.alerts.channels.base import Context, DeliveryFailed, ThreadRef
 from deniedwatch.alerts.channels.pagerduty import PagerDutyChannel, dedup_key
 from deniedwatch.alerts.channels.slack_app import SlackAppChannel
 from deniedwatch.alerts.channels.teams import TeamsChannel
-from deniedwatch.alerts.group import group_findings
 from deniedwatch.alerts.retry import MAX_RETRIES
-from deniedwatch.finding import Finding
-from live_support import FakeTime, denial, status
+from live_support import FakeTime, alert_of, status
 from standins import (
     BOT_TOKEN,
     PD_KEY,
@@ -41,7 +39,7 @@ def ctx(secret: str, fake: FakeTime, forgot: list | None = None, level: str = "h
 
 
 def alert(user: str = "mallory", count: int = 1):
-    return group_findings([Finding.from_record(denial(user=user))] * count)[0]
+    return alert_of(count, user=user)
 
 
 # --- Slack app ---------------------------------------------------------------

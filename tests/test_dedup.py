@@ -21,15 +21,14 @@ from deniedwatch.alerts.deliver import deliver
 from deniedwatch.alerts.group import Alert, group_findings
 from deniedwatch.finding import Finding
 from deniedwatch.metrics import Metrics
-from live_support import create_dedup_table, denial, held_of
+from live_support import alert_of, create_dedup_table, denial, held_of
 
 HOUR = 3600.0
 T0 = 1_795_770_000.0
 
 
 def alert(count: int = 1, user: str = "mallory") -> Alert:
-    (a,) = group_findings([Finding.from_record(denial(user=user))] * count)
-    return a
+    return alert_of(count, user=user)
 
 
 def step(state, batch, count, now, threshold=1):

@@ -4,17 +4,13 @@ test_lambda_handler.py)."""
 from __future__ import annotations
 
 from deniedwatch.alerts.email import body, subject
-from deniedwatch.alerts.group import LogLocation, group_findings
-from deniedwatch.finding import Finding
-from live_support import denial
+from deniedwatch.alerts.group import LogLocation
+from live_support import alert_of
 
 
 def alert(**kw):
-    return group_findings(
-        [Finding.from_record(denial(**kw))] * 3,
-        label={"111122223333": "prod"}.get,
-        log=LogLocation("eu-west-1", "trail-logs", "stream"),
-    )[0]
+    log = LogLocation("eu-west-1", "trail-logs", "stream")
+    return alert_of(3, label={"111122223333": "prod"}.get, log=log, **kw)
 
 
 def test_subject_is_short_ascii_one_line_and_says_what_and_who():

@@ -7,58 +7,13 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from deniedwatch.finding import SCHEMA_FIELDS, Finding, action_of, console_url
-from strategies import json_values
-
-# The JSON-lines schema, copied by hand from the README ("The Finding"), in that order.
-DESIGN_FIELDS = [
-    "event_id",
-    "event_time",
-    "account_id",
-    "region",
-    "principal_type",
-    "principal_arn",
-    "principal_name",
-    "source_ip",
-    "user_agent",
-    "service",
-    "event_name",
-    "action",
-    "error_code",
-    "error_message",
-    "denial_policy",
-    "denial_policy_arn",
-    "denial_explicit",
-    "vpc_endpoint_id",
-    "hint",
-    "resource",
-    "console_url",
-    "console_note",
-]
+from dwtest import DESIGN_FIELDS
+from live_support import record
+from strategies import CLOUDTRAIL_KEYS, random_records
 
 ACCT = "111122223333"
-
-
-def record(identity: Any = None, **fields: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "eventVersion": "1.10",
-        "eventID": "0b1c2d3e-1111-2222-3333-444444444444",
-        "eventTime": "2026-11-20T09:01:10Z",
-        "eventSource": "s3.amazonaws.com",
-        "eventName": "GetObject",
-        "awsRegion": "eu-west-1",
-        "sourceIPAddress": "203.0.113.10",
-        "userAgent": "aws-cli/2.17.0",
-        "errorCode": "AccessDenied",
-        "errorMessage": "Access Denied",
-        "recipientAccountId": ACCT,
-    }
-    if identity is not None:
-        base["userIdentity"] = identity
-    base.update(fields)
-    return base
 
 
 ROLE_ARN = f"arn:aws:sts::{ACCT}:assumed-role/deploy-pipeline/build-4711"
@@ -312,23 +267,6 @@ def test_console_url_needs_region_and_event_id() -> None:
 
 
 # The top-level CloudTrail fields a Finding reads (userIdentity is drawn apart below).
-CLOUDTRAIL_KEYS = [
-    "eventID",
-    "eventTime",
-    "eventSource",
-    "eventName",
-    "awsRegion",
-    "sourceIPAddress",
-    "userAgent",
-    "errorCode",
-    "errorMessage",
-    "recipientAccountId",
-    "resources",
-    "eventCategory",
-    "eventType",
-    "vpcEndpointId",
-    "requestParameters",
-]
 
 
 @pytest.mark.parametrize(
@@ -378,42 +316,6 @@ def test_record_like_objects_are_accepted() -> None:
 
 
 # ---- property: random records never crash -----------------------------------------
-
-IDENTITY_KEYS = [
-    "type",
-    "arn",
-    "userName",
-    "principalId",
-    "accountId",
-    "invokedBy",
-    "sessionContext",
-    "onBehalfOf",
-]
-identity_type = st.sampled_from(
-    ["IAMUser", "AssumedRole", "Root", "AWSService", "FederatedUser", "AWSAccount", "Other"]
-)
-identities = st.fixed_dictionaries(
-    {},
-    optional={
-        **{k: json_values for k in IDENTITY_KEYS},
-        "type": identity_type | json_values,
-        "arn": st.sampled_from(["", ":", "a/", "arn:aws:sts::1:assumed-role/", "x:federated-user/"])
-        | json_values,
-        "sessionContext": st.fixed_dictionaries({}, optional={"sessionIssuer": json_values}),
-    },
-)
-random_records = st.fixed_dictionaries(
-    {},
-    optional={
-        **{k: json_values for k in CLOUDTRAIL_KEYS},
-        "errorCode": st.sampled_from(["AccessDenied", "Client.UnauthorizedOperation", "X"])
-        | json_values,
-        "errorMessage": st.text() | st.just('on resource: "') | json_values,
-        "resources": st.lists(st.dictionaries(st.just("ARN"), json_values), max_size=2)
-        | json_values,
-        "userIdentity": identities | json_values,
-    },
-)
 
 
 @settings(max_examples=300, deadline=None)

@@ -20,7 +20,8 @@ from deniedwatch.rules import (
     Verdict,
     build_ruleset,
 )
-from test_finding import random_records, record
+from live_support import record
+from strategies import random_records
 
 DENIALS = [
     "AccessDenied",

@@ -15,7 +15,7 @@ from deniedwatch.scan import ScanRequest, run
 from deniedwatch.sources import trailfiles
 from deniedwatch.sources.trailfiles import TrailFile
 from dwtest import EXAMPLE_CONFIG, EXAMPLES, CliResult
-from test_scan_cli import CONFIG_IDS, RAW, ids
+from samples import CONFIG_IDS, RAW, ids
 
 Cli = Callable[..., CliResult]
 EXAMPLE_KEYS = sorted(

@@ -18,10 +18,8 @@ from werkzeug import Response
 from deniedwatch import secrets
 from deniedwatch.alerts.channels.base import Context, DeliveryFailed
 from deniedwatch.alerts.channels.slack import SlackChannel
-from deniedwatch.alerts.group import group_findings
 from deniedwatch.alerts.retry import MAX_RETRIES, RETRY_AFTER_CAP
-from deniedwatch.finding import Finding
-from live_support import FakeTime, SlackStandIn, denial, ok, status
+from live_support import FakeTime, SlackStandIn, alert_of, ok, status
 
 
 def channel(url: str, fake: FakeTime, on_rejected=lambda: None) -> SlackChannel:
@@ -38,7 +36,7 @@ def channel(url: str, fake: FakeTime, on_rejected=lambda: None) -> SlackChannel:
 
 
 def alert(user: str = "mallory"):
-    return group_findings([Finding.from_record(denial(user=user))])[0]
+    return alert_of(user=user)
 
 
 def test_200_posts_once(httpserver, fake):

@@ -13,12 +13,11 @@ import pytest
 import regex
 
 from deniedwatch.alerts import email, slack
-from deniedwatch.alerts.group import group_findings
 from deniedwatch.alerts.text import DEFAULT_IGNORABLE, clean, clean_json, defang, is_unsafe
 from deniedwatch.finding import Finding
 from deniedwatch.report import csv_cell, write_csv, write_json, write_jsonl
 from hostile import CSV_CASES, ESC, INVISIBLE, TERMINAL_ATTACKS
-from live_support import denial
+from live_support import alert_of, denial
 
 
 def _raw_unsafe(text: str) -> list[str]:
@@ -139,7 +138,7 @@ def test_csv_injection_survives_any_delimiter_a_spreadsheet_picks(delimiter: str
 
 
 def _alert(**kw: Any) -> Any:
-    return group_findings([Finding.from_record(denial(**kw))])[0]
+    return alert_of(**kw)
 
 
 def test_push_preview_shows_no_mrkdwn_formatting_from_record_text() -> None:
