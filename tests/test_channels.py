@@ -6,6 +6,9 @@ Waits go through a fake clock: the tests check which waits were asked for
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from deniedwatch import secrets
@@ -138,3 +141,33 @@ def test_pagerduty_retries_only_what_is_worth_retrying(httpserver, fake):
             alert()
         )
     assert wrong.requests == 1 and "WRONGKEY" not in str(failure.value)
+
+
+def test_teams_and_pagerduty_carry_the_explanation_and_the_console_note() -> None:
+    """The rows and link notes of the shared wording reach every renderer, not only Slack."""
+    from deniedwatch.alerts import wording
+    from deniedwatch.alerts.channels.pagerduty import render as pd_render
+    from deniedwatch.alerts.channels.teams import render as teams_render
+
+    record = denial(
+        eventCategory="Data",
+        message="User: arn:aws:iam::111122223333:user/mallory is not authorized to perform: "
+        "s3:GetObject on resource: arn:aws:s3:::prod-exports/a.csv with an explicit deny in a "
+        "service control policy: arn:aws:organizations::999988887777:policy/o-abc/"
+        "service_control_policy/p-deny1234",
+    )
+    (a,) = group_findings([Finding.from_record(record)])
+    explained = {label: v for label, v in wording.explanation(a.sample) if v}
+    (note,) = [x.note for x in wording.links(a) if x.note]
+    assert explained and note
+    card = teams_render(a)["attachments"][0]["content"]
+    text = json.dumps(card, ensure_ascii=False)
+    runs = re.findall(r'"type": "TextRun", "text": "([^"]*)"', text)
+    labels = re.findall(r'"type": "TextBlock", "text": "([^"]*)"', text)
+    for label, value in explained.items():
+        assert label in labels and any(value in r for r in runs)
+    assert any(note in r for r in runs)
+    details = pd_render(a, routing_key="k" * 32, severity="medium")["payload"]["custom_details"]
+    for label, value in explained.items():
+        assert details[label] == value
+    assert note in details.values()

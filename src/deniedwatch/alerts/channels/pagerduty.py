@@ -53,6 +53,9 @@ def render(alert: Alert, *, routing_key: str, severity: str) -> dict[str, Any]:
     if alert.held_back:
         details["Held back since the last alert"] = alert.held_back
     details["Severity"] = severity
+    for x in wording.links(alert):
+        if x.note:  # why the console page may not show the event
+            details[f"{x.label}: note"] = x.note
     event: dict[str, Any] = {
         "routing_key": routing_key,
         "event_action": "trigger",

@@ -97,6 +97,10 @@ def render(
             section = row.section
             body.append(_ours(section, weight="Bolder", color="Accent", spacing="Medium"))
         body.append(_row(row))
+    for x in wording.links(alert):
+        if x.note:  # ours (why the console page may not show it), as plain text
+            note = {"type": "TextRun", "text": f"{x.label}: {x.note}", "isSubtle": True}
+            body.append({"type": "RichTextBlock", "inlines": [note]})
     context = "deniedwatch"
     if window_minutes:
         context += f" · repeats of this alert are held back for {window_minutes} min"
