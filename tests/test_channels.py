@@ -149,14 +149,13 @@ def test_teams_and_pagerduty_carry_the_explanation_and_the_console_note() -> Non
     from deniedwatch.alerts.channels.pagerduty import render as pd_render
     from deniedwatch.alerts.channels.teams import render as teams_render
 
-    record = denial(
+    a = alert_of(
         eventCategory="Data",
         message="User: arn:aws:iam::111122223333:user/mallory is not authorized to perform: "
         "s3:GetObject on resource: arn:aws:s3:::prod-exports/a.csv with an explicit deny in a "
         "service control policy: arn:aws:organizations::999988887777:policy/o-abc/"
         "service_control_policy/p-deny1234",
     )
-    (a,) = group_findings([Finding.from_record(record)])
     explained = {label: v for label, v in wording.explanation(a.sample) if v}
     (note,) = [x.note for x in wording.links(a) if x.note]
     assert explained and note
