@@ -210,9 +210,12 @@ def _samples(record: Path | None) -> list[tuple[str, dict[str, Any]]]:
             raise CliError(f"{record}: expected a record object or {{'Records': [...]}}")
         return [(_label(r), r) for r in records]
     base = sample_record()
+    from deniedwatch import partition
+
     root = json.loads(json.dumps(base))
     account = base["recipientAccountId"]
-    root["userIdentity"] = {"type": "Root", "arn": f"arn:aws:iam::{account}:root"}
+    root_arn = partition.arn(base.get("awsRegion"), f"iam::{account}:root")
+    root["userIdentity"] = {"type": "Root", "arn": root_arn}
     other = json.loads(json.dumps(base))
     other["userIdentity"] = {**base["userIdentity"], "accountId": "999988887777"}
     write = json.loads(json.dumps(base))
