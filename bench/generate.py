@@ -1,12 +1,21 @@
 """Writes a realistic CloudTrail log tree for the benchmarks (deterministic from a seed).
 
 Real-shaped events (1-3 KB each, with requestParameters / responseElements /
-additionalEventData / tlsDetails as AWS writes them), several identity types,
-about 2% errors of which about 0.5% of all events are denials, 2,000 events per
-``.json.gz`` file, laid out as ``AWSLogs/<acct>/CloudTrail/<region>/YYYY/MM/DD/``
-with one digest file per folder (a scan skips them).
+additionalEventData / tlsDetails as AWS writes them), several identity types, laid
+out as ``AWSLogs/<acct>/CloudTrail/<region>/YYYY/MM/DD/`` with one digest file per
+folder (a scan skips them). Two shapes of the same events:
 
-    python bench/generate.py --events 1000000 --seed 7 --out bench/data
+- ``--shape worst``: 2,000 events in every ``.json.gz`` file, ~2% errors of which
+  ~0.5% of all events are denials, spread evenly: every file holds ~10 denials, so
+  every file must be parsed.
+- ``--shape real``: files as CloudTrail delivers them, one per account, region and
+  5 minutes, so many small files and a few large ones (sizes drawn log-normally per
+  region: a busy region, a quieter one, an almost idle one); ~1.5% other errors
+  everywhere; denials in bursts (one caller, one call, many times in a row) in 20% of
+  the files, the share measured in a public account's trail (11 of 55 files; see
+  docs/performance.md).
+
+    python bench/generate.py --shape real --events 1000000 --seed 7 --out bench/data/real
 
 Each file is generated from its own seed (seed, file number), so files can be
 made in parallel and the tree is the same whatever ``--procs``. A tree already
@@ -17,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import shutil
@@ -41,6 +51,13 @@ except ImportError:  # pragma: no cover
 
 
 EVENTS_PER_FILE = 2000
+SHAPES = ("worst", "real")
+# --shape real: the median events of a 5-minute file in each region (log-normal, sigma
+# REAL_SIGMA, at most REAL_MAX_EVENTS), and the share of files that hold any denial
+REAL_MEDIANS = {"us-east-1": 1200, "eu-west-1": 300, "us-west-2": 40}
+REAL_SIGMA = 1.0
+REAL_MAX_EVENTS = 20_000
+REAL_DENIAL_FILES = 0.20
 ACCOUNTS = ("111122223333", "444455556666", "777788889999")
 REGIONS = ("eu-west-1", "us-east-1", "us-west-2")
 START = datetime(2026, 10, 1, tzinfo=UTC)
@@ -91,7 +108,8 @@ class Params:
     events: int
     seed: int
     events_per_file: int = EVENTS_PER_FILE
-    version: int = 1  # bump when the shape of the data changes
+    version: int = 2  # bump when the shape of the data changes
+    shape: str = "worst"
 
 
 # ---- identities ------------------------------------------------------------------
@@ -420,9 +438,23 @@ def _denial(
     return code, f"User: {who} is not authorized to perform: {action}{on} {tail}"
 
 
-def make_record(rng: random.Random, account: str, region: str, when: datetime) -> dict[str, Any]:
-    identity, ip = _identity(rng, account)
-    source, name, params, resp, extra, resources = _call(rng, account, region)
+Call = tuple[str, str, dict, Any, Any, list | None]
+
+
+def make_record(
+    rng: random.Random,
+    account: str,
+    region: str,
+    when: datetime,
+    *,
+    denial_rate: float = 0.005,
+    caller: tuple[dict[str, Any], str] | None = None,
+    call: Call | None = None,
+) -> dict[str, Any]:
+    """One event. A denial with probability ``denial_rate`` (1: always), another error
+    with ~1.5%; ``caller`` and ``call`` fix who calls what (a burst of denials)."""
+    identity, ip = caller or _identity(rng, account)
+    source, name, params, resp, extra, resources = call or _call(rng, account, region)
     record: dict[str, Any] = {
         "eventVersion": "1.10",
         "userIdentity": identity,
@@ -434,13 +466,13 @@ def make_record(rng: random.Random, account: str, region: str, when: datetime) -
         "userAgent": ip if identity["type"] == "AWSService" else rng.choice(AGENTS),
     }
     roll = rng.random()
-    if roll < 0.005:
+    if roll < denial_rate:
         resource = resources[0]["ARN"] if resources else None
         record["errorCode"], record["errorMessage"] = _denial(
             rng, identity.get("arn"), source, name, resource
         )
         resp = None
-    elif roll < 0.02:
+    elif roll < denial_rate + 0.015:
         record["errorCode"], record["errorMessage"] = rng.choice(OTHER_ERRORS)
         resp = None
     record["requestParameters"] = params
@@ -479,33 +511,103 @@ def make_record(rng: random.Random, account: str, region: str, when: datetime) -
 
 # ---- files -----------------------------------------------------------------------
 
+STREAMS = [(a, r) for r in REGIONS for a in ACCOUNTS]  # one file each per 5 minutes
 
-def file_path(root: Path, index: int) -> Path:
-    """The file's standard key: accounts and regions round-robin, 12 files an hour."""
-    account = ACCOUNTS[index % len(ACCOUNTS)]
-    region = REGIONS[(index // len(ACCOUNTS)) % len(REGIONS)]
-    when = START + timedelta(minutes=5 * index)
+
+@dataclass(frozen=True)
+class FilePlan:
+    """One log file to write: which stream and slot, how many events, its denials."""
+
+    index: int
+    events: int
+    bursts: tuple[tuple[int, int], ...] = ()  # (first record, length) of each burst
+
+    @property
+    def account(self) -> str:
+        return STREAMS[self.index % len(STREAMS)][0]
+
+    @property
+    def region(self) -> str:
+        return STREAMS[self.index % len(STREAMS)][1]
+
+    @property
+    def start(self) -> datetime:
+        return START + timedelta(minutes=5 * (self.index // len(STREAMS)))
+
+
+def file_path(root: Path, plan: FilePlan) -> Path:
+    """The file's standard key, as CloudTrail names it."""
+    account, region, when = plan.account, plan.region, plan.start
     day = when.strftime("%Y/%m/%d")
     stamp = when.strftime("%Y%m%dT%H%MZ")
-    name = f"{account}_CloudTrail_{region}_{stamp}_{index:08x}Ab3dEf9h.json.gz"
+    name = f"{account}_CloudTrail_{region}_{stamp}_{plan.index:08x}Ab3dEf9h.json.gz"
     return root / "AWSLogs" / account / "CloudTrail" / region / day / name
 
 
-def write_file(root: Path, index: int, count: int, seed: int) -> tuple[int, int]:
+def plan_files(params: Params) -> list[FilePlan]:
+    """Every file of the tree, deterministic from the seed."""
+    if params.shape == "worst":
+        full, rest = divmod(params.events, params.events_per_file)
+        counts = [params.events_per_file] * full + ([rest] if rest else [])
+        return [FilePlan(i, n) for i, n in enumerate(counts)]
+    rng = random.Random(params.seed)
+    counts: list[int] = []
+    left = params.events
+    while left > 0:
+        region = STREAMS[len(counts) % len(STREAMS)][1]
+        drawn = rng.lognormvariate(math.log(REAL_MEDIANS[region]), REAL_SIGMA)
+        n = min(left, max(1, min(REAL_MAX_EVENTS, round(drawn))))
+        counts.append(n)
+        left -= n
+    denied = set(rng.sample(range(len(counts)), round(len(counts) * REAL_DENIAL_FILES)))
+    plans = []
+    for i, n in enumerate(counts):
+        bursts: list[tuple[int, int]] = []
+        if i in denied:
+            for _ in range(rng.choice((1, 1, 1, 2, 3))):
+                length = min(n, max(1, round(rng.lognormvariate(math.log(6), 1.0))))
+                bursts.append((rng.randrange(n - length + 1), length))
+        plans.append(FilePlan(i, n, tuple(bursts)))
+    return plans
+
+
+def _records(rng: random.Random, plan: FilePlan, shape: str) -> list[dict[str, Any]]:
+    account, region, start = plan.account, plan.region, plan.start
+    step = timedelta(milliseconds=300_000 // max(1, plan.events))
+    if shape == "worst":
+        step = timedelta(milliseconds=150)
+        return [make_record(rng, account, region, start + step * i) for i in range(plan.events)]
+    in_burst: dict[int, tuple[dict[str, Any], str, Call]] = {}
+    for first, length in plan.bursts:
+        caller = _identity(rng, account)
+        while "arn" not in caller[0]:  # someone with a name, as a broken deploy or a probe
+            caller = _identity(rng, account)
+        call = _call(rng, account, region)
+        for i in range(first, first + length):
+            in_burst[i] = (caller[0], caller[1], call)
+    records = []
+    for i in range(plan.events):
+        when = start + step * i
+        if i in in_burst:
+            identity, ip, call = in_burst[i]
+            record = make_record(
+                rng, account, region, when, denial_rate=1.0, caller=(identity, ip), call=call
+            )
+        else:
+            record = make_record(rng, account, region, when, denial_rate=0.0)
+        records.append(record)
+    return records
+
+
+def write_file(root: Path, plan: FilePlan, seed: int, shape: str) -> tuple[int, int]:
     """One log file; returns (uncompressed bytes, compressed bytes)."""
-    rng = random.Random(seed * 1_000_003 + index)
-    path = file_path(root, index)
-    parts = path.parts
-    account, region = parts[-7], parts[-5]
-    start = START + timedelta(minutes=5 * index)
-    records = [
-        make_record(rng, account, region, start + timedelta(milliseconds=150 * i))
-        for i in range(count)
-    ]
-    body = json.dumps({"Records": records}, separators=(",", ":")).encode()
+    rng = random.Random(seed * 1_000_003 + plan.index)
+    path = file_path(root, plan)
+    body = json.dumps({"Records": _records(rng, plan, shape)}, separators=(",", ":")).encode()
     packed = _compress(body)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(packed)
+    account, region = plan.account, plan.region
     digest = (
         root
         / "AWSLogs"
@@ -534,25 +636,30 @@ def generate(params: Params, root: Path, procs: int) -> dict[str, Any]:
         return json.loads(manifest.read_text())
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
-    counts = [params.events_per_file] * (params.events // params.events_per_file)
-    if params.events % params.events_per_file:
-        counts.append(params.events % params.events_per_file)
+    plans = plan_files(params)
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=procs) as pool:
         sizes = list(
             pool.map(
                 write_file,
-                [root] * len(counts),
-                range(len(counts)),
-                counts,
-                [params.seed] * len(counts),
+                [root] * len(plans),
+                plans,
+                [params.seed] * len(plans),
+                [params.shape] * len(plans),
                 chunksize=4,
             )
         )
+    counts = sorted(p.events for p in plans)
     info = {
         "params": asdict(params),
-        "files": len(counts),
+        "files": len(plans),
         "events": sum(counts),
+        "files_with_denials": sum(1 for p in plans if p.bursts) if params.shape == "real" else None,
+        "events_per_file": {
+            "min": counts[0],
+            "median": counts[len(counts) // 2],
+            "max": counts[-1],
+        },
         "bytes_uncompressed": sum(s[0] for s in sizes),
         "bytes_compressed": sum(s[1] for s in sizes),
         "seconds": round(time.perf_counter() - started, 1),
@@ -561,20 +668,28 @@ def generate(params: Params, root: Path, procs: int) -> dict[str, Any]:
     return info
 
 
+def default_out(shape: str) -> Path:
+    return Path(__file__).resolve().parent / "data" / shape
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
         "--events", type=int, default=1_000_000, help="events in total (default 1,000,000)"
     )
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "data")
+    ap.add_argument("--shape", choices=SHAPES, default="worst")
+    ap.add_argument("--out", type=Path, help="default: bench/data/<shape>")
     ap.add_argument("--procs", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args(argv)
     if args.events < 1:
         ap.error("--events must be positive")
-    info = generate(Params(args.events, args.seed), args.out, args.procs)
+    out = args.out or default_out(args.shape)
+    info = generate(Params(args.events, args.seed, shape=args.shape), out, args.procs)
+    per = info["events_per_file"]
     print(
-        f"{args.out}: {info['files']} files, {info['events']} events, "
+        f"{out}: {info['files']} files ({per['min']}/{per['median']}/{per['max']} events "
+        f"min/median/max), {info['events']} events, "
         f"{info['bytes_uncompressed'] / 1e6:.0f} MB of JSON, "
         f"{info['bytes_compressed'] / 1e6:.0f} MB gzipped "
         f"(generated in {info['seconds']} s)",

@@ -18,8 +18,9 @@ from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 from deniedwatch.finding import Finding
+from deniedwatch.prefilter import byte_test
 from deniedwatch.rules import Ruleset, Verdict
-from deniedwatch.sources import trailfiles
+from deniedwatch.sources import skim, trailfiles
 from deniedwatch.sources.bounded import MAX_FILE_BYTES
 from deniedwatch.sources.recover import BadItem
 from deniedwatch.sources.trailfiles import BadFile, PathFilter, TrailFile
@@ -98,6 +99,7 @@ class FileResult:
     last_time: str | None = None
     outside_window: int = 0  # records outside --since/--until
     filtered_out: int = 0  # denials the filters (time, account, region) left out
+    estimated: bool = False  # not parsed (no denial in its bytes): events 0, times skim.py
 
 
 def scan_bytes(
@@ -107,13 +109,22 @@ def scan_bytes(
     wanted: FindingFilter,
     include_suppressed: bool = False,
     limit: int = MAX_FILE_BYTES,
+    parse_all: bool = True,
 ) -> FileResult:
-    """One log file's bytes -> its FileResult. Pure apart from decoding."""
+    """One log file's bytes -> its FileResult. Pure apart from decoding.
+
+    Unless ``parse_all``, a CloudTrail file whose bytes cannot hold a denial under the
+    rule (prefilter.py) is not parsed: its events are not counted and its times are
+    those of its first and last records (sources/skim.py). Not with --since/--until,
+    which count every record outside them."""
     result = FileResult(location)
     try:
+        text = trailfiles.inflate(data, limit) if data else data
+        if not (parse_all or wanted.since or wanted.until) and _skim(text, ruleset, result):
+            return result
         # only records with an errorCode come back: no rule could call the others
         # denied, and skipping them in C is most of the scan's speed
-        decoded = trailfiles.decode_candidates(data, limit)
+        decoded = trailfiles.decode_candidates(data, limit, text=text)
     except BadFile as exc:
         result.error = str(exc)
         return result
@@ -123,6 +134,16 @@ def scan_bytes(
     times, result.first_time, result.last_time = decoded.time_range()
     result.outside_window = wanted.outside(times)
     return scan_records(decoded.records, result, ruleset, wanted, include_suppressed)
+
+
+def _skim(text: bytes, ruleset: Ruleset, result: FileResult) -> bool:
+    """Fill ``result`` without a parse when no denial can be in ``text``; else False."""
+    skimmed = skim.skim(text)  # the shape first: cheap, and other shapes are parsed
+    if skimmed is None or byte_test(ruleset.denial).may_hold_denial(text):
+        return False
+    result.estimated = True
+    result.first_time, result.last_time = skimmed.first_time, skimmed.last_time
+    return True
 
 
 def scan_records(
@@ -168,6 +189,7 @@ class ScanSummary:
     outside_window: int = 0
     filtered_out: int = 0
     pruned_days: tuple[date, date] | None = None  # the path dates of files not read
+    estimated_files: int = 0  # files not parsed (no denial in their bytes): events uncounted
 
     def note_pruned(self, location: str) -> None:
         """A file left unread for the date, account or region in its path."""
@@ -186,6 +208,8 @@ class ScanSummary:
             self.last_time = result.last_time
         self.outside_window += result.outside_window
         self.filtered_out += result.filtered_out
+        if result.estimated:
+            self.estimated_files += 1
         if result.error:
             self.bad_files.append((result.location, result.error))
         self.events += result.events
@@ -207,6 +231,7 @@ class ScanRequest:
     include_suppressed: bool = False
     jobs: int = 0  # 0: one per CPU
     max_file_bytes: int = MAX_FILE_BYTES  # on disk and inflated: bounded.MAX_FILE_BYTES
+    parse_all: bool = False  # parse even the files whose bytes hold no denial
 
 
 class Source(Protocol):
@@ -259,7 +284,7 @@ def discover(
 
 
 # ---- the worker side of the process pool -----------------------------------------
-_WorkerState = tuple[Ruleset, FindingFilter, bool, int]
+_WorkerState = tuple[Ruleset, FindingFilter, bool, int, bool]
 _worker_state: _WorkerState | None = None
 
 
@@ -323,7 +348,14 @@ def run(
     procs: ProcessPoolExecutor | None = None
     if jobs > 1 and len(files) > 1:
         procs = _pool(
-            jobs, (ruleset, request.wanted, request.include_suppressed, request.max_file_bytes)
+            jobs,
+            (
+                ruleset,
+                request.wanted,
+                request.include_suppressed,
+                request.max_file_bytes,
+                request.parse_all,
+            ),
         )
     batch = _batch_size(jobs, len(files))
 
@@ -379,6 +411,7 @@ def run(
                 request.wanted,
                 request.include_suppressed,
                 request.max_file_bytes,
+                request.parse_all,
             )
         ]
 

@@ -22,7 +22,7 @@ def summary_lines(summary: Any) -> list[str]:
     suppressed = sum(summary.suppressed.values())
     parts = [
         f"{summary.files} files read" + (f" ({skipped} skipped)" if skipped else ""),
-        f"{summary.events} events",
+        f"{summary.events} events" + (" parsed" if getattr(summary, "estimated_files", 0) else ""),
         f"{summary.findings} findings",
         f"{suppressed} suppressed",
     ]
@@ -34,6 +34,12 @@ def summary_lines(summary: Any) -> list[str]:
     if summary.first_time:
         lines.append(
             f"the events read are from {_t(summary.first_time)} to {_t(summary.last_time)}"
+        )
+    if unparsed := getattr(summary, "estimated_files", 0):
+        lines.append(
+            f"{unparsed} {'file' if unparsed == 1 else 'files'} with no denial code in "
+            f"{'its' if unparsed == 1 else 'their'} bytes not parsed: events counted only in "
+            "the others, times from first and last records (--parse-all for exact figures)"
         )
     if summary.pruned_days:
         low, high = summary.pruned_days

@@ -126,6 +126,14 @@ def scan(
             "the cap stops gzip bombs in bounded memory.",
         ),
     ] = MAX_FILE_BYTES // MiB,
+    parse_all: Annotated[
+        bool,
+        typer.Option(
+            "--parse-all",
+            help="Parse every file, even those whose bytes hold no denial code (by default "
+            "those are only counted, and the summary says their figures are estimates).",
+        ),
+    ] = False,
     fail_on_findings: Annotated[
         bool,
         typer.Option(
@@ -258,7 +266,9 @@ def scan(
     else:
         if not sources:
             fail("give log files, folders or s3:// URLs to scan (or --engine athena)")
-        request = ScanRequest(tuple(sources), wanted, include_suppressed, jobs, max_file_mb * MiB)
+        request = ScanRequest(
+            tuple(sources), wanted, include_suppressed, jobs, max_file_mb * MiB, parse_all
+        )
         source = FileSource(request, settings.ruleset, client_factory("s3"))
     with working if not quiet and err.is_terminal else _null():
         total = source.prepare(summary)

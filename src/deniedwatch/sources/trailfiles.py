@@ -220,8 +220,20 @@ if msgspec is not None:
             """Mapping-style access, so the rules read a decoded struct like a dict."""
             value = getattr(self, key, None)
             if type(value) is msgspec.Raw:
-                value = msgspec.json.decode(value)
+                value = _raw_value(value)
             return default if value is None else value
+
+    def _raw_value(raw: msgspec.Raw) -> Any:
+        """A field kept raw, decoded now. msgspec skipped it without checking its UTF-8,
+        so a byte that is not UTF-8 fails only here: read it as recover.py reads a bad
+        record (the byte kept as a surrogate escape) rather than fail the whole file."""
+        try:
+            return msgspec.json.decode(raw)
+        except msgspec.DecodeError:
+            try:
+                return json.loads(bytes(raw).decode("utf-8", "surrogateescape"))
+            except ValueError:
+                return None
 
     class _LogFile(msgspec.Struct, gc=False):
         Records: list[_Record]
@@ -303,13 +315,16 @@ _EVENT_TIME = attrgetter("eventTime")
 _ERROR_CODE = attrgetter("errorCode")
 
 
-def decode_candidates(data: bytes, limit: int = MAX_FILE_BYTES) -> Decoded:
+def decode_candidates(
+    data: bytes, limit: int = MAX_FILE_BYTES, *, text: bytes | None = None
+) -> Decoded:
     """Like decode_records, but ``records`` holds only those a rule must look at.
 
     The records left out have no errorCode, so no rule can call them denied. With
     ~2% errors in real trails this spares the per-record Python work for 98% of them.
+    ``text``: the file already inflated (``inflate(data, limit)``), when the caller has it.
     """
-    decoded = _decode(data, limit)
+    decoded = _decode(data, limit, text)
     records = decoded.records
     if decoded.format == CLOUDTRAIL and records and type(records[0]) is not dict:
         # decoded structs, all of them (other formats may mix in salvaged dicts). The
@@ -324,10 +339,11 @@ def decode_candidates(data: bytes, limit: int = MAX_FILE_BYTES) -> Decoded:
     return decoded
 
 
-def _decode(data: bytes, limit: int) -> Decoded:
+def _decode(data: bytes, limit: int, text: bytes | None = None) -> Decoded:
     if not data:
         raise BadFile("empty file")
-    text = inflate(data, limit)
+    if text is None:
+        text = inflate(data, limit)
     if msgspec is not None:
         try:
             log = _decoder.decode(text)
