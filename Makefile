@@ -40,8 +40,9 @@ test: $(VENV)/.installed-dev .venv-checkov/.installed
 reliability: $(VENV)/.installed-dev .venv-checkov/.installed
 	$(BIN)/python tests/reliability/run.py
 
-## bench: scan vs decompress floor / jq / naive loop, and the Lambda storm (not in `make test`).
-## Generates bench/data first (1,000,000 events, ~20 s on 2 cores; BENCH_EVENTS=200000 for less).
+## bench: scan vs decompress floor / jq / DuckDB / naive loop on the real and the worst shape
+## (bench/generate.py), and the Lambda storm (not in `make test`). Generates bench/data/<shape>
+## first (1,000,000 events each, ~20 s each on 2 quiet cores; BENCH_EVENTS=200000 for less).
 BENCH_EVENTS ?= 1000000
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/run.py --events $(BENCH_EVENTS)
