@@ -217,18 +217,27 @@ def test_novelty_does_not_take_over_a_claim_still_being_delivered():
     assert d.reason == "retry"  # b1's retry still finds its claim
 
 
-def test_novelty_stops_at_the_known_limit_so_random_names_cannot_flood():
-    from deniedwatch.alerts.dedup import KNOWN_MAX
+def test_past_the_novelty_cap_a_new_value_still_posts_and_says_the_cap_is_reached():
+    """Issue 20 (2): a new value is never held silently; past KNOWN_MAX the decision says
+    so (the alert budget, not the window, bounds a caller inventing names), and repeats of
+    a remembered value are still held."""
+    from deniedwatch.alerts.dedup import KNOWN_KEPT, KNOWN_MAX
 
     s, _ = admit(None, batch="b0", count=1, now=T0, window_seconds=HOUR, units=units("r0"))
-    posts = 0
+    posts, capped = 0, 0
     for i in range(1, 3 * KNOWN_MAX):
         s = mark_delivered(s, batch=s.owner or "", channels=("slack",), complete=True)
         s, d = admit(
             s, batch=f"b{i}", count=1, now=T0 + i, window_seconds=HOUR, units=units(f"r{i}")
         )
         posts += d.post
-    assert posts == KNOWN_MAX - 1 and len(s.known["resource"]) == KNOWN_MAX
+        capped += d.capped == ("resource",)
+        assert d.fresh == {"resource": (f"r{i}",)}
+    assert posts == 3 * KNOWN_MAX - 1 and capped == 2 * KNOWN_MAX
+    assert len(s.known["resource"]) == 3 * KNOWN_MAX <= KNOWN_KEPT
+    s = mark_delivered(s, batch=s.owner or "", channels=("slack",), complete=True)
+    s, d = admit(s, batch="again", count=1, now=T0 + 999, window_seconds=HOUR, units=units("r7"))
+    assert not d.post and d.reason == "window"
 
 
 def test_objects_of_one_bucket_are_one_novelty_unit():
