@@ -83,24 +83,31 @@ class Importance:
     """Sorts ascending from most to least important (use as a sort key as is)."""
 
     low_impact: bool  # False first: high-impact actions (and root) before the rest
-    known_principal: bool  # False first: a principal not seen in the window comes next
+    foreign: bool  # False first: callers of the account itself before other accounts'
+    novelty_last: bool  # high impact: known principals first; the rest: new ones first
     fewer: int  # the negated count: more denials first
 
 
 def importance(
-    *, action: str | None, principal_type: str | None, count: int, new_principal: bool
+    *,
+    action: str | None,
+    principal_type: str | None,
+    count: int,
+    new_principal: bool,
+    foreign: bool = False,
 ) -> Importance:
-    """The alert order: high-impact actions (root included) before the rest, then a
-    principal new in the window before a known one, then by count, largest first.
-    Impact comes first: new callers are the caller's to make (40 role sessions, 40 roles
-    of another account), so novelty must never cost a known principal's serious denial
-    its post.
-
-    ``sorted(alerts, key=...)`` with this puts the most important first.
+    """The alert order: high-impact actions (root included) first; within each class,
+    the account's own callers before callers from other accounts (whoever owns another
+    account can make any number of callers in it); then, for high impact, a principal
+    already seen in the window before a new one (new callers are the caller's to make:
+    novelty must never cost a known principal's serious denial its post), for the rest a
+    new principal first (novelty is news); then by count, largest first.
     """
+    low = not is_high_impact(action, principal_type)
     return Importance(
-        low_impact=not is_high_impact(action, principal_type),
-        known_principal=not new_principal,
+        low_impact=low,
+        foreign=foreign,
+        novelty_last=not new_principal if low else new_principal,
         fewer=-count,
     )
 

@@ -138,20 +138,21 @@ def rank_key(alert: Alert, new_callers: Collection[str]) -> tuple[Importance, st
             principal_type=alert.sample.principal_type,
             count=alert.total,
             new_principal=alert.key.caller in new_callers,
+            foreign=from_another_account(alert.sample),
         ),
         alert.first_time or "",
         alert.key.digest(),
     )
 
 
-def quotas(alert: Alert, new_callers: Collection[str]) -> tuple[str, ...]:
-    """The per-caller counts an alert's post uses: its caller's, and for a caller new in
-    the window from another account, that account's new callers' (together at most
+def quotas(alert: Alert) -> tuple[str, ...]:
+    """The per-caller counts an alert's post uses: its caller's, and for a caller from
+    another account, that account's (all its callers together get at most
     ``max_per_principal``: whoever owns an account can make any number of roles in it)."""
     caller = alert.key.caller
     f = alert.sample
-    if caller in new_callers and from_another_account(f):
-        return caller, f"new-from|{alert.key.account_id or ''}|{f.caller_account_id}"
+    if from_another_account(f):
+        return caller, f"from|{alert.key.account_id or ''}|{f.caller_account_id}"
     return (caller,)
 
 
@@ -165,7 +166,7 @@ def plan(
     rest: dict[str, list[Alert]] = {}
     for alert in ranked:
         caller = alert.key.caller
-        keys = quotas(alert, new_callers)
+        keys = quotas(alert)
         if len(posts) < budget.max_posts and all(used[k] < budget.max_per_principal for k in keys):
             posts.append(alert)
             used.update(keys)
