@@ -209,10 +209,15 @@ def test_a_resource_the_window_has_not_seen_is_news():
     assert GroupState.from_json(s.to_json()) == s
 
 
-def test_novelty_does_not_take_over_a_claim_still_being_delivered():
+def test_novelty_does_not_take_over_a_claim_still_being_delivered_but_still_posts():
     s, _ = admit(None, batch="b1", count=1, now=T0, window_seconds=HOUR, units=units("a"))
     s, d = admit(s, batch="b2", count=1, now=T0 + 60, window_seconds=HOUR, units=units("b"))
-    assert not d.post and s.owner == "b1"
+    assert d.post and d.reason == "novel-aside" and d.fresh == {"resource": ("b",)}
+    assert s.owner == "b1" and "b2" not in s.recent  # nothing learned: a retry posts again
+    s, d = admit(s, batch="b2", count=1, now=T0 + 70, window_seconds=HOUR, units=units("b"))
+    assert d.post and d.reason == "novel-aside"
+    s, d = admit(s, batch="b3", count=1, now=T0 + 80, window_seconds=HOUR, units=units("a"))
+    assert not d.post and d.reason == "window"  # a repeat is still held
     s, d = admit(s, batch="b1", count=1, now=T0 + 90, window_seconds=HOUR)
     assert d.reason == "retry"  # b1's retry still finds its claim
 

@@ -110,7 +110,7 @@ class Decision:
     post: bool
     held_back: int = 0  # similar denials to announce in this alert
     delivered: frozenset[str] = frozenset()  # channels a previous try already reached
-    # new | novel | retry | window | threshold | repeat | no-store | store-error
+    # new | novel | novel-aside | retry | window | threshold | repeat | no-store | store-error
     reason: str = ""
     threads: Mapping[str, ThreadRef] = field(default_factory=dict)  # held: where the claim is
     total: int = 0  # held in a window: every denial of the group since the claim, this included
@@ -228,8 +228,20 @@ def admit(
                     window_start=s.posted_at,
                 )
                 return claim, decision
-        # held: a claim of this window is still being delivered. News is not learned
-        # (the next batch brings it again) and a thread reply carrying it is broadcast.
+        elif news:
+            # A claim of this window is still being delivered (or failed and awaits
+            # AWS's retry): news goes out beside it, without taking its place (its retry
+            # must find it) and without being learned (nothing remembers this batch, so
+            # a retry posts it again: at least once, never silent).
+            aside = Decision(
+                True,
+                reason="novel-aside",
+                news=news,
+                fresh=fresh,
+                capped=capped,
+                window_start=s.posted_at,
+            )
+            return s, aside
         total = s.owner_count + s.owner_held + s.held + count
         held = replace(s, held=s.held + count, recent=recent, about=about)
         decision = Decision(
