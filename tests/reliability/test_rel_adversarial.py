@@ -25,6 +25,7 @@ from figures import record
 from deniedwatch import lambda_handler
 from deniedwatch.alerts.deliver import DeliveryError
 from deniedwatch.metrics import Metrics
+from deniedwatch.sources.invocation import decode_invocation
 from live_support import (
     ACCOUNT,
     FakeTime,
@@ -354,7 +355,9 @@ def test_pagerduty_news_and_new_windows_page_again(world) -> None:
     lambda_handler.handler(news, None)  # AWS's retry
     rt = lambda_handler.runtime()
     later = subscription_payload([s3("logs", event_name=policy)])
-    lambda_handler.process(later, rt, Metrics(write=lambda _: None), now=time.time() + 3700)
+    lambda_handler.process(
+        decode_invocation(later), rt, Metrics(write=lambda _: None), now=time.time() + 3700
+    )
     first, payroll, next_window = pd.events
     keys = [e["dedup_key"] for e in pd.events]
     assert len(set(keys)) == 3
