@@ -18,13 +18,16 @@ from typing import Any
 from deniedwatch.alerts.budget import DEFAULT_MAX_PER_PRINCIPAL, DEFAULT_MAX_POSTS, Budget
 from deniedwatch.alerts.channels.base import Destination
 from deniedwatch.alerts.routing import Route
+from deniedwatch.livesource import DEFAULT_LIVE_SOURCE, LIVE_SOURCES
 from deniedwatch.rules import ERROR_CODE_SHAPE, Ruleset, Suppression, build_ruleset
 from deniedwatch.severity import LEVELS, SeverityRule
-from deniedwatch.sources.invocation import DEFAULT_LIVE_SOURCE, LIVE_SOURCES
 from deniedwatch.urls import https_or_loopback
 
 ENV_CONFIG = "DENIEDWATCH_CONFIG"
 DEFAULT_FILE = "deniedwatch.toml"
+# Where `deploy` puts the settings file inside the function's zip, and so where the
+# handler finds it (next to the package: deniedwatch/deniedwatch.toml).
+BUNDLED_SETTINGS_ARCNAME = "deniedwatch/deniedwatch.toml"
 
 
 class ConfigError(ValueError):

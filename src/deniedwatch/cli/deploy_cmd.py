@@ -344,8 +344,8 @@ def _destination_secrets(
     import os
 
     from deniedwatch import secrets
-    from deniedwatch.alerts.pipeline import secret_needs
     from deniedwatch.deploy import plan
+    from deniedwatch.pipeline import secret_needs
 
     def ask(need: Any, is_stored: bool) -> str | None:
         legacy = need.destination == secrets.LEGACY_DESTINATION and not settings.destinations
@@ -554,7 +554,7 @@ def set_secret(
     AWSPREVIOUS); the others are kept."""
     import os
 
-    from deniedwatch.alerts.pipeline import secret_needs
+    from deniedwatch.pipeline import secret_needs
 
     settings = _settings(config)
     needs = {n.destination: n for n in secret_needs(settings)}
@@ -614,7 +614,7 @@ def set_webhook(
 ) -> None:
     """Today's name for `set-secret slack`: replace the default Slack webhook URL."""
     from deniedwatch import secrets
-    from deniedwatch.alerts.pipeline import SecretNeed
+    from deniedwatch.pipeline import SecretNeed
 
     url = slack_webhook_url or _ask("New Slack webhook URL", None, yes=yes, hide=True)
     if not url:

@@ -26,7 +26,7 @@ from deniedwatch.rules import (
     sql_string,
     suppression_sql,
 )
-from deniedwatch.scan import FileResult, FindingFilter, ScanSummary, scan_records
+from deniedwatch.sources.base import FileResult, FindingFilter, ScanSummary, scan_records
 from deniedwatch.sources.cloudtrail_table import (
     PARTITION_DAY,
     TableSpec,
