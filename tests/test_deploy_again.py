@@ -134,6 +134,6 @@ def test_purge_deletes_every_version_when_s3_allows_it(aws_stand_ins, cli, uniqu
 
 
 def test_the_printed_policy_lets_destroy_purge_delete_versions() -> None:
-    from deniedwatch.deploy.permissions import allows, deployer_policy
+    from deniedwatch.deploy.permissions import allows, deployer_policies
 
-    assert allows(deployer_policy("dw"), "s3:DeleteObjectVersion")
+    assert allows(deployer_policies("dw"), "s3:DeleteObjectVersion")
