@@ -636,6 +636,7 @@ def status(stack_name: StackOpt = None, region: RegionOpt = None, config: Config
     held denials."""
     from deniedwatch.deploy.aws import gather_status, health_problems, where_else
     from deniedwatch.deploy.names import HEALTHY_STACK_STATUSES
+    from deniedwatch.deploy.preflight import filter_pattern_form
 
     region_flag = region
     stack_name, region = _target(config, stack_name, region)
@@ -655,6 +656,9 @@ def status(stack_name: StackOpt = None, region: RegionOpt = None, config: Config
             report.stack_status in HEALTHY_STACK_STATUSES,
         ),
     )
+    if report.filter_pattern:
+        form = filter_pattern_form(_settings(config).ruleset.denial, report.filter_pattern)
+        table.add_row("filter pattern", show(form, None))
     if report.trail_name:
         logging = {True: "logging", False: "NOT logging", None: "unknown"}[report.trail_logging]
         table.add_row("trail", show(f"{report.trail_name}: {logging}", report.trail_logging))
