@@ -22,8 +22,9 @@ from dataclasses import dataclass, field, replace
 
 from deniedwatch.alerts.budget import DEFAULT_BUDGET, Budget, Digest, by_caller, digests, plan
 from deniedwatch.alerts.channels.base import Channel, DeliveryFailed, Threaded, ThreadRef
-from deniedwatch.alerts.dedup import Decision, DedupStore, DedupStoreError
+from deniedwatch.alerts.dedup import DedupStore, DedupStoreError
 from deniedwatch.alerts.group import Alert, GroupKey
+from deniedwatch.alerts.window import Decision, Delivery
 from deniedwatch.metrics import Metrics, Writer, stdout_line
 from deniedwatch.metrics import log as log_line
 
@@ -202,14 +203,21 @@ class _Run:
         except DedupStoreError as exc:
             self.store_error(exc, failing_open=True)
             decision = Decision(True, reason="store-error")
+        admitted = alert.with_held_back(
+            decision.held_back,
+            decision.news,
+            decision.fresh,
+            decision.capped,
+            decision.window_start,
+        )
         if not decision.post:
             self.report.held.append(alert)
-            self.log("held", decision=decision.reason, held=decision.held, **_summary(alert))
+            self.log("held", decision=decision.reason, held=decision.held, **_summary(admitted))
             if decision.threads:
-                self.repeats.append((alert, decision))
+                self.repeats.append((admitted, decision))
             return None
         self.decisions[alert.key] = decision
-        return alert.with_held_back(decision.held_back, decision.news)
+        return admitted
 
     def new_callers(self, alerts: Sequence[Alert]) -> set[str]:
         callers = {a.key.caller for a in alerts}
@@ -257,14 +265,10 @@ class _Run:
         threads: dict[str, ThreadRef] | None = None,
     ) -> None:
         try:
-            self.store.delivered(
-                alert,
-                batch=self.alert_batch(alert),
-                channels=tuple(reached),
-                complete=complete,
-                now=self.now,
-                threads=threads or {},
+            delivery = Delivery(
+                self.alert_batch(alert), tuple(reached), complete, self.now, threads or {}
             )
+            self.store.delivered(alert, delivery)
         except DedupStoreError as exc:
             self.store_error(exc)
 
@@ -398,6 +402,7 @@ def _summary(alert: Alert) -> dict[str, object]:
         "resource": f.resource,
         "resources": alert.variety.get("resource", 0),
         "news": list(alert.news),
+        "new_values": {k: list(v) for k, v in alert.fresh.items()},
         "count": alert.count,
         "held_back": alert.held_back,
         "first_time": alert.first_time,
