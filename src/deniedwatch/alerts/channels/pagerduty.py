@@ -5,7 +5,13 @@ open incident instead of paging again; ``severity`` maps deniedwatch's levels
 (high -> critical, medium -> error, low -> warning). Only routes that name a
 ``pagerduty`` destination reach it (it is never a default destination).
 Events API v2: https://developer.pagerduty.com/docs/events-api-v2/trigger-events/
-(202 accepted; 400 invalid; 429 throttled; 5xx retried).
+(202 accepted; 400 invalid; 429 throttled; 5xx retried). A trigger with an open
+alert's ``dedup_key`` is appended to that alert ("subsequent events for the same
+dedup_key will result in those events being applied to an open alert"), so the first
+trigger's summary is what people keep seeing. On 429 PagerDuty suggests "retrying 3
+times with each request being 30 seconds apart"
+(https://developer.pagerduty.com/docs/events-api-v2/rate-limits/): we wait 30 s while
+the invocation has the time, else the event fails and AWS retries it later.
 """
 
 from __future__ import annotations
@@ -25,12 +31,13 @@ from deniedwatch.alerts.channels.base import (
 )
 from deniedwatch.alerts.group import Alert
 from deniedwatch.alerts.retry import Unreachable, post_json
-from deniedwatch.alerts.text import clean, cut
+from deniedwatch.alerts.text import clean, cut, cut_value
 from deniedwatch.secrets import redact
 
 DEFAULT_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 SUMMARY_MAX = 1024  # Events API v2 limit
 DETAIL_MAX = 1000
+THROTTLED_WAIT = 30.0  # seconds between tries after a 429 (PagerDuty's advice)
 PD_SEVERITY = {"high": "critical", "medium": "error", "low": "warning"}
 
 
@@ -43,11 +50,14 @@ def render(alert: Alert, *, routing_key: str, severity: str) -> dict[str, Any]:
     """The Events API v2 trigger for one alert; record text cleaned and cut."""
     f = alert.sample
     account = wording.account(f.account_id, alert.account_label)
-    summary = (
-        f"{wording.title(alert)} in {account or 'unknown account'} ({wording.times(alert.total)})"
-    )
+    # No count in the summary: repeats with this dedup_key append to the open alert and
+    # never change its summary, so a count there would stay "once" forever. Counts go
+    # in custom_details (each trigger's own log entry shows them).
+    summary = wording.headline(alert, SUMMARY_MAX)
     details: dict[str, Any] = {
-        row.label: cut(clean(row.value), DETAIL_MAX) for row in wording.rows(alert) if row.value
+        row.label: cut_value(clean(row.value), DETAIL_MAX)
+        for row in wording.rows(alert)
+        if row.value
     }
     details["Count"] = alert.count
     if alert.held_back:
@@ -62,7 +72,7 @@ def render(alert: Alert, *, routing_key: str, severity: str) -> dict[str, Any]:
         "dedup_key": dedup_key(alert),
         "client": "deniedwatch",
         "payload": {
-            "summary": cut(clean(summary), SUMMARY_MAX),
+            "summary": summary,
             "source": cut(clean(" / ".join(x for x in (account, f.region) if x) or "aws"), 255),
             "severity": PD_SEVERITY.get(severity, "error"),
             "component": cut(clean(f.service or "aws"), 255),
@@ -94,7 +104,7 @@ def render_digest(digest: Digest, *, routing_key: str, severity: str) -> dict[st
         "dedup_key": key,
         "client": "deniedwatch",
         "payload": {
-            "summary": cut(clean(digest.headline()), SUMMARY_MAX),
+            "summary": wording.digest_headline(digest, SUMMARY_MAX),
             "source": cut(clean(digest.account), 255),
             "severity": PD_SEVERITY.get(severity, "error"),
             "group": cut(clean(digest.account_id or "several accounts"), 255),
@@ -133,6 +143,8 @@ class PagerDutyChannel:
                 timeout=self.ctx.timeout,
                 sleep=self.ctx.sleep,
                 now=self.ctx.now,
+                time_left=self.ctx.time_left,
+                throttled_wait=THROTTLED_WAIT,
             )
         except Unreachable as exc:
             raise DeliveryFailed(f"PagerDuty unreachable: {exc}") from None
