@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 import pytest
 
-from deniedwatch.cli import deploy_cmd
+from deniedwatch.cli import stack_io
 from deniedwatch.rules import DenialRule
 
 
@@ -48,7 +48,7 @@ class _Http200:
 def pattern_answers(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
     """Sessions whose TestEventPattern is answered by moto's matcher; records each call."""
     asked: list[dict] = []
-    real = deploy_cmd._session
+    real = stack_io.session
 
     def session(region: str | None) -> Any:
         s = real(region)
@@ -60,7 +60,7 @@ def pattern_answers(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
         s.events.register("before-call.events.TestEventPattern", answer)
         return s
 
-    monkeypatch.setattr(deploy_cmd, "_session", session)
+    monkeypatch.setattr(stack_io, "session", session)
     return asked
 
 
@@ -159,7 +159,7 @@ def test_deploy_both_on_moto_keeps_the_log_group_and_adds_the_fast_path(
 def test_deploy_refuses_when_eventbridge_disagrees_and_creates_nothing(
     aws_env, aws_stand_ins, cli, unique_name, monkeypatch
 ) -> None:
-    real = deploy_cmd._session
+    real = stack_io.session
 
     def session(region: str | None) -> Any:
         s = real(region)
@@ -169,7 +169,7 @@ def test_deploy_refuses_when_eventbridge_disagrees_and_creates_nothing(
         )
         return s
 
-    monkeypatch.setattr(deploy_cmd, "_session", session)
+    monkeypatch.setattr(stack_io, "session", session)
     stack, result = _deploy(cli, unique_name, "eventbridge")
     assert result.exit_code == 2 and "Traceback" not in result.stderr
     assert "EventBridge disagrees" in result.stderr and "should not match" in result.stderr
@@ -181,6 +181,27 @@ def test_bad_live_source_is_one_line(aws_env, cli, unique_name) -> None:
     _, result = _deploy(cli, unique_name, "kinesis")
     assert result.exit_code == 2 and "Traceback" not in result.stderr
     assert "live_source 'kinesis': one of cloudwatch-logs, eventbridge, both" in result.stderr
+
+
+def test_an_organization_trail_with_eventbridge_only_is_refused_in_one_line(
+    aws_env, cli, unique_name
+) -> None:
+    """Member accounts' calls never reach this account's bus: nothing would alert on them."""
+    stack, result = _deploy(cli, unique_name, "eventbridge", "--organization-trail")
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert "would alert on this account's denials only" in result.stderr
+    assert "--live-source both" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    cfn = boto3.client("cloudformation")
+    assert not [s for s in cfn.list_stacks()["StackSummaries"] if s["StackName"] == stack]
+
+
+@pytest.mark.parametrize("live_source", ["both", "cloudwatch-logs"])
+def test_an_organization_trail_keeps_the_log_group_path(live_source) -> None:
+    from deniedwatch.deploy import plan
+
+    org = plan.DeployPlan("s", "eu-west-1", "code-bucket", "{ }", organization_trail=True)
+    assert plan.check_plan(dataclasses.replace(org, live_source=live_source)).organization_trail
 
 
 def test_template_takes_the_live_source_flag(cli, tmp_path) -> None:

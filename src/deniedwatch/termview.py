@@ -355,11 +355,8 @@ def findings_lines(findings: Sequence[Finding], labels: dict[str, str], width: i
 
     def block(f: Finding) -> tuple[str, list[tuple[str, str]]]:
         title = f"{when(f)}  {_v(f.error_code) or '?'}  {_v(f.action) or '?'}"
-        fields = [
-            ("who", who(f)),
-            ("from", _v(f.source_ip) or "?"),
-            ("account", f"{account(f, labels)}  {_v(f.region) or '?'}"),
-        ]
+        place = f"{account(f, labels)}  {_v(f.region) or '?'}"
+        fields = [("who", who(f)), ("from", _v(f.source_ip) or "?"), ("account", place)]
         if f.resource:
             fields.append(("resource", _v(f.resource)))
         fields.append(("why", why(f) + legend.mark(f)))

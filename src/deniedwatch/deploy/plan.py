@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 
 from deniedwatch.deploy import names
 from deniedwatch.deploy.names import ALARM_PERIODS, LOG_RETENTION_DAYS
+from deniedwatch.livesource import DEFAULT_LIVE_SOURCE, LIVE_SOURCES, Path
 from deniedwatch.rules import DenialRule
-from deniedwatch.sources.invocation import DEFAULT_LIVE_SOURCE, LIVE_SOURCES, Path
 from deniedwatch.urls import https_or_loopback
 
 if TYPE_CHECKING:
-    from deniedwatch.alerts.pipeline import SecretNeed
+    from deniedwatch.pipeline import SecretNeed
 
 EVENTBRIDGE_ONLY = Path.EVENTBRIDGE.value
 
@@ -262,6 +262,16 @@ def check_plan(plan: DeployPlan) -> DeployPlan:
     if plan.organization_trail and plan.existing_log_group:
         raise PlanError(
             "organization_trail makes a new trail; it cannot go with an existing log group"
+        )
+    if plan.organization_trail and plan.live_source == "eventbridge":
+        # CloudTrail puts each call on the default event bus of the account it was made
+        # in; a rule here sees this account's calls only, and this mode has no log group
+        # for the organization trail's events of the other accounts:
+        # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-cloudtrail.html
+        raise PlanError(
+            "an organization trail with live_source eventbridge would alert on this "
+            "account's denials only (CloudTrail sends each call to the EventBridge bus of "
+            "the account it was made in): use --live-source both or cloudwatch-logs"
         )
     return plan
 
