@@ -19,10 +19,11 @@ from hypothesis import strategies as st
 from deniedwatch.alerts import wording
 from deniedwatch.alerts.budget import Digest
 from deniedwatch.alerts.channels import pagerduty, teams
-from deniedwatch.alerts.dedup import HeldGroup, MemoryStore
+from deniedwatch.alerts.dedup import MemoryStore
 from deniedwatch.alerts.email import body, digest_body, digest_subject, subject
 from deniedwatch.alerts.group import LogLocation, group_findings
 from deniedwatch.alerts.slack import render, render_digest
+from deniedwatch.alerts.window import Delivery, HeldGroup
 from deniedwatch.finding import Finding
 from live_support import ACCOUNT, session_denial
 
@@ -80,7 +81,7 @@ def window_summary() -> Digest:
     store = MemoryStore(window_seconds=3600)
     first = single()
     store.admit(first, batch="b1", now=0.0)
-    store.delivered(first, batch="b1", channels=("slack",), complete=True, now=0.0)
+    store.delivered(first, Delivery("b1", ("slack",), complete=True, now=0.0))
     times = [f"2026-11-20T09:{m:02d}:31Z" for m in range(6, 51)]
     (repeats,) = _alerts([_record(time=t) for t in times])
     assert not store.admit(repeats, batch="b2", now=60.0).post
@@ -93,7 +94,7 @@ def threaded_parent() -> dict[str, Any]:
     store = MemoryStore(window_seconds=3600)
     first = single()
     store.admit(first, batch="b1", now=0.0)
-    store.delivered(first, batch="b1", channels=("app",), complete=True, now=0.0)
+    store.delivered(first, Delivery("b1", ("app",), complete=True, now=0.0))
     times = [f"2026-11-20T{9 + m // 60:02d}:{m % 60:02d}:11Z" for m in range(6, 63)]
     repeats = single()
     (repeats,) = _alerts([_record(time=t) for t in times])

@@ -22,13 +22,16 @@ PREFIX = "[deniedwatch] "
 
 
 def _subject(text: str) -> str:
-    """One line (no control characters; the ellipsis is UTF-8, which SNS accepts)."""
+    """One line (no control characters; the ellipsis is UTF-8, which SNS accepts), with
+    nothing a mail client would make a link of (a scheme, ``www.``)."""
     return " ".join(defang_urls(clean(text)).split())
 
 
 def subject(alert: Alert) -> str:
     tail = f"x{alert.total}" if alert.total > 1 else None
-    return _subject(PREFIX + wording.headline(alert, SUBJECT_MAX - len(PREFIX), tail))
+    return wording.within(
+        lambda n: _subject(PREFIX + wording.headline(alert, n - len(PREFIX), tail)), SUBJECT_MAX
+    )
 
 
 def _line(label: str, value: object, *, ours: bool = False) -> str:
@@ -67,7 +70,9 @@ def body(alert: Alert, *, window_minutes: int | None = None) -> str:
 
 
 def digest_subject(digest: Digest) -> str:
-    return _subject(PREFIX + wording.digest_headline(digest, SUBJECT_MAX - len(PREFIX)))
+    return wording.within(
+        lambda n: _subject(PREFIX + wording.digest_headline(digest, n - len(PREFIX))), SUBJECT_MAX
+    )
 
 
 def digest_body(digest: Digest) -> str:

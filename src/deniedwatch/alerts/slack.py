@@ -64,8 +64,10 @@ def fallback_text(alert: Alert, count: int | None = None) -> str:
     """The notification text (the push preview, shown where blocks are not): the same
     first line, plain, with no mrkdwn formatting from record text."""
     n = alert.count if count is None else count
-    line = wording.headline(alert, FALLBACK_TEXT_MAX - 3, wording.count_tail(n))
-    return plain("🚫 " + line)
+    tail = wording.count_tail(n)
+    return wording.within(
+        lambda k: plain("🚫 " + wording.headline(alert, k - 3, tail)), FALLBACK_TEXT_MAX
+    )
 
 
 def _summary(alert: Alert, window_minutes: int | None, total: int | None) -> str:
@@ -190,5 +192,7 @@ def render_digest(digest: Digest, *, slack_channel: str | None = None) -> dict[s
     if links and len(links) <= SECTION_TEXT_MAX:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": links}})
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
-    text = plain(icon + wording.digest_headline(digest, FALLBACK_TEXT_MAX - len(icon)))
+    text = wording.within(
+        lambda k: plain(icon + wording.digest_headline(digest, k - len(icon))), FALLBACK_TEXT_MAX
+    )
     return {"text": text, "blocks": blocks}

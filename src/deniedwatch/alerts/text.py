@@ -207,7 +207,8 @@ def defang(text: str) -> str:
     for m in _EXACT.finditer(text):
         word = m.group()
         out.append(_defang(text[last : m.start()]))
-        out.append(_defang(word) if "://" in word else word)
+        # a scheme or a www. inside would still make a link: defang the word then
+        out.append(_defang(word) if "://" in word or "www." in word.lower() else word)
         last = m.end()
     out.append(_defang(text[last:]))
     return "".join(out)
@@ -216,7 +217,11 @@ def defang(text: str) -> str:
 def defang_urls(text: str) -> str:
     """Only scheme URLs made unclickable (``hxxps://``): for a one-line subject, where a
     name such as ``a.csv`` must read as itself."""
+    text = _WWW.sub(lambda m: m.group()[:-1] + "[.]", text)
     return _URL.sub(lambda m: _defang_scheme(m.group(1)), text)
+
+
+_WWW = re.compile(r"\bwww\.", re.IGNORECASE)
 
 
 def _defang(text: str) -> str:

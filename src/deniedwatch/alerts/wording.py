@@ -9,6 +9,7 @@ Slack mrkdwn and plain text, the Teams and PagerDuty channels for theirs).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -190,6 +191,18 @@ def fit(parts: Line, limit: int) -> str:
 
 
 RESOURCE_MIN = 14  # fewer characters of a resource than this tell nobody anything
+
+
+def within(make: Callable[[int], str], limit: int) -> str:
+    """``make(n)`` for the largest ``n`` whose result is at most ``limit`` characters:
+    for a medium's escaping (``&amp;``) or defanging (``[.]``), which grows the text
+    after it was fitted."""
+    n = limit
+    text = make(n)
+    while width(text) > limit and n > 8:
+        n -= max(1, width(text) - limit)
+        text = make(n)
+    return text if width(text) <= limit else cut(text, limit)
 
 
 def headline(alert: Alert, limit: int = 10_000, tail: str | None = None) -> str:
