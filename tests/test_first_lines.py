@@ -9,6 +9,7 @@ account and keep the person, the action, the resource's short name and the reaso
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
@@ -22,7 +23,7 @@ from deniedwatch.alerts.channels import pagerduty, teams
 from deniedwatch.alerts.dedup import MemoryStore
 from deniedwatch.alerts.email import body, digest_body, digest_subject, subject
 from deniedwatch.alerts.group import LogLocation, group_findings
-from deniedwatch.alerts.slack import render, render_digest
+from deniedwatch.alerts.slack import render, render_digest, render_repeat
 from deniedwatch.alerts.window import Delivery, HeldGroup
 from deniedwatch.finding import Finding
 from live_support import ACCOUNT, session_denial
@@ -89,8 +90,9 @@ def window_summary() -> Digest:
     return Digest("caller", tuple(g.as_alert() for g in groups), "window")
 
 
-def threaded_parent() -> dict[str, Any]:
-    """The Slack app's parent after 137 repeats: rendered from the store's story."""
+def threaded_reply() -> dict[str, Any]:
+    """The Slack app's reply after 137 repeats, with the store's story (the parent is
+    never edited, issue 20: it keeps the first alert's line, time and event link)."""
     store = MemoryStore(window_seconds=3600)
     first = single()
     store.admit(first, batch="b1", now=0.0)
@@ -102,7 +104,7 @@ def threaded_parent() -> dict[str, Any]:
     decision = store.admit(repeats, batch="b2", now=60.0)
     from deniedwatch.alerts.deliver import story_of
 
-    return render(repeats, story=story_of(decision), window_minutes=60)
+    return render_repeat(repeats, story_of(decision))
 
 
 def _alert_lines(alert: Any) -> dict[str, str]:
@@ -230,17 +232,15 @@ def _texts(payload: dict[str, Any]) -> list[str]:
     return [str(b) for b in payload["blocks"]]
 
 
-def test_threaded_parent_tells_the_whole_story() -> None:
-    parent = threaded_parent()
-    summary = parent["blocks"][1]["text"]["text"]
-    assert "*138 denied calls*" in summary
-    assert "09:05:31 → 10:02:11 UTC" in summary
-    assert "the latest are in this thread" in summary
-    assert "in this batch" not in summary
-    assert parent["text"].endswith("· 138 denied calls")
+def test_threaded_parent_keeps_its_line_and_the_replies_tell_the_whole_story() -> None:
+    parent = render(single(), window_minutes=60)  # posted once, never edited
     assert _after_marker(parent["text"]).startswith(WHERE + " · " + PERSON)
-    links = " ".join(_texts(parent))
-    assert "Open the first event in CloudTrail" in links
+    assert "Open the event in CloudTrail" in json.dumps(parent)
+    reply = threaded_reply()
+    line = reply["blocks"][0]["text"]["text"]
+    assert "*137 more denied calls*" in line
+    assert "*138 denied calls* in all, `09:05:31 → 10:02:11 UTC`" in line
+    assert reply["text"].startswith("137 more denied calls")
 
 
 def test_data_event_first_link_finds_the_event_in_the_log_group() -> None:

@@ -70,24 +70,27 @@ def fallback_text(alert: Alert, count: int | None = None) -> str:
     )
 
 
-def _summary(alert: Alert, window_minutes: int | None, total: int | None) -> str:
+def _summary(alert: Alert, window_minutes: int | None) -> str:
     lines = [
         f"*{wording.denied_calls(alert.count)}* in this batch, "
         f"{literal(wording.when(alert), 200)} (UTC)"
     ]
     if news := alert.news_text():
         lines.append(f"*{news[0].upper()}{news[1:]}.*")
+        lines += _new_values(alert)
     if held := wording.held_back(alert, window_minutes):
         lines.append(f"_{held}_")
     return cut("\n".join(lines), SECTION_TEXT_MAX)
 
 
-def _story(alert: Alert, story: wording.Story) -> str:
-    """The threaded parent's summary: the whole group so far, not the latest batch."""
-    calls = wording.denied_calls(story.total)
-    when = wording.span_seconds(story.first_time, alert.last_time or story.last_time)
-    text = f"*{calls}*, {literal(when, 200)}" if when else f"*{calls}*"
-    return cut(text + "; the latest are in this thread.", SECTION_TEXT_MAX)
+def _new_values(alert: Alert) -> list[str]:
+    """``*New resources:* `prod-payroll`, `x` and 3 more``: record text as literals."""
+    return [
+        f"*{label}:* "
+        + ", ".join(literal(v, 300) for v in values)
+        + (f" and {more} more" if more else "")
+        for label, values, more in alert.new_values()
+    ]
 
 
 def _details(alert: Alert) -> str | None:
@@ -102,10 +105,8 @@ def _link_with_note(x: wording.Link) -> str | None:
     return f"{shown} _({escape_mrkdwn(x.note)})_" if shown and x.note else shown
 
 
-def _links(alert: Alert, first: wording.Link | None = None) -> str | None:
+def _links(alert: Alert) -> str | None:
     found = wording.links(alert)
-    if first is not None:  # the threaded parent keeps the group's first event
-        found = [first, *(x for x in found if x.example is not None)]
     main = [_link_with_note(x) for x in found if x.example is None]
     examples = [e for x in found if x.example is not None if (e := link(x.url, x.example))]
     text = " · ".join(p for p in main if p)
@@ -123,21 +124,17 @@ def render(
     *,
     slack_channel: str | None = None,
     window_minutes: int | None = None,
-    story: wording.Story | None = None,
 ) -> dict[str, Any]:
-    """The message for one alert: ``text`` fallback plus Block Kit ``blocks``.
-
-    ``story``: the whole group so far (a Slack-app parent updated by its thread's
-    repeats): its count, its first time and its first event's link stay on the parent.
-    """
+    """The message for one alert: ``text`` fallback plus Block Kit ``blocks``."""
     f = alert.sample
     rows = wording.rows(alert)
     fields = [_field(r) for r in rows if r.label not in _NOT_FIELDS][:FIELDS_MAX]
-    count = story.total if story else None
-    summary = _story(alert, story) if story else _summary(alert, window_minutes, None)
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": header_text(alert, count)}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": summary}},
+        {"type": "header", "text": {"type": "plain_text", "text": header_text(alert)}},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": _summary(alert, window_minutes)},
+        },
         {"type": "section", "fields": fields},
     ]
     if f.error_message:
@@ -145,7 +142,7 @@ def render(
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": quote_text}})
     if details := _details(alert):
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": details}})
-    if links := _links(alert, story.first_link if story else None):
+    if links := _links(alert):
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": links}})
     context = "deniedwatch"
     if slack_channel:
@@ -153,12 +150,21 @@ def render(
     if window_minutes:
         context += f" · repeats of this alert are held back for {window_minutes} min"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
-    return {"text": fallback_text(alert, count), "blocks": blocks[:BLOCKS_MAX]}
+    return {"text": fallback_text(alert), "blocks": blocks[:BLOCKS_MAX]}
 
 
-def render_repeat(alert: Alert) -> dict[str, Any]:
-    """A thread reply for repeats of a posted alert: one line and the event links."""
+def render_repeat(alert: Alert, story: wording.Story | None = None) -> dict[str, Any]:
+    """A thread reply for repeats of a posted alert: one line, the group's whole story so
+    far (every denial since the first alert, and since when: the parent is never edited),
+    what is new (if anything), and the event links."""
     line = f"🔁 *{wording.more_calls(alert.count)}*, {literal(wording.when(alert), 200)} (UTC)"
+    if story is not None and story.total > alert.count:
+        since = wording.span_seconds(story.first_time, alert.last_time or story.last_time)
+        line += f" · *{wording.denied_calls(story.total)}* in all" + (
+            f", {literal(since, 200)}" if since else ""
+        )
+    if news := alert.news_text():
+        line += "\n🆕 " + "\n".join([f"*{news[0].upper()}{news[1:]}.*", *_new_values(alert)])
     if held := wording.held_back(alert, None):
         line += f"\n_{held}_"
     blocks: list[dict[str, Any]] = [
