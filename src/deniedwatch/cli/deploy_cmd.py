@@ -25,11 +25,12 @@ def deploy(
     slack_webhook_url: Annotated[
         str | None,
         webhook_option(
-            "DENIEDWATCH_SLACK_WEBHOOK_URL",
             "Without [[destinations]]: the Slack incoming webhook URL (stored in Secrets "
-            "Manager, never in the stack). Needed on the first deploy; later, omit it to keep "
-            "the stored one. With [[destinations]], each secret comes from its url_env "
-            "or a hidden prompt. " + WEBHOOK_FLAG_WARNING + " or the prompt.",
+            "Manager, never in the stack). Without one on the first deploy, alerts go by "
+            "email only (--email); later, omit it to keep the stored one. With "
+            "[[destinations]], each secret comes from its url_env or a hidden prompt. "
+            + WEBHOOK_FLAG_WARNING
+            + " or the prompt.",
         ),
     ] = None,
     slack_channel: Annotated[
@@ -113,12 +114,25 @@ def deploy(
             aws.secret_value(session.client("secretsmanager"), secret), secret
         )
         secret_values = _destination_secrets(settings, stored, slack_webhook_url, yes)
-        channel = stack_io.ask(
-            "Slack channel name (for the message text)",
-            slack_channel or settings.alerts.slack_channel,
+        # no [[destinations]], no webhook given and none stored: alerts by email only
+        email_only = not settings.destinations and not stored and not secret_values
+        channel = None
+        if not email_only:
+            channel = stack_io.ask(
+                "Slack channel name (for the message text)",
+                slack_channel or settings.alerts.slack_channel,
+                yes=yes,
+            )
+        email = stack_io.ask(
+            "Alert email" + (" (needed: no Slack webhook)" if email_only else " (blank: none)"),
+            email or wanted.email,
             yes=yes,
         )
-        email = stack_io.ask("Alert email (blank: none)", email or wanted.email, yes=yes)
+        if email_only and not email:
+            fail(
+                "nothing to alert: give an email (--email or DENIEDWATCH_ALERT_EMAIL) or a Slack "
+                "webhook (DENIEDWATCH_SLACK_WEBHOOK_URL), or [[destinations]] in the settings"
+            )
         group = stack_io.ask(
             "Existing CloudTrail log group (blank: create a trail)",
             existing_log_group or wanted.existing_log_group,
@@ -157,6 +171,10 @@ def deploy(
             else decode_authorization_messages,
         )
 
+        settings_text = stack_io.settings_text(settings)
+        if email_only:
+            settings_text = plan.with_email_only(settings_text)
+
         def confirm(summary: Any) -> bool:
             _show_plan(summary)
             return yes or typer.confirm("Deploy?", default=False)
@@ -166,7 +184,7 @@ def deploy(
             the_plan,
             settings.ruleset.denial,
             account=account,
-            settings_text=stack_io.settings_text(settings),
+            settings_text=settings_text,
             secret_values=secret_values,
             channel=channel,
             confirm=confirm,
@@ -195,6 +213,8 @@ def _destination_secrets(
         legacy = need.destination == secrets.LEGACY_DESTINATION and not settings.destinations
         if legacy:
             given, label = slack_webhook_url, "Slack webhook URL"
+            if not is_stored:
+                label += " (blank: alerts by email only)"
         else:
             given = os.environ.get(need.url_env) if need.url_env else None
             label = f"{need.what} of destination {need.destination}"
@@ -202,16 +222,19 @@ def _destination_secrets(
             label += " (Enter keeps the stored one)"
         return stack_io.ask(label, given, yes=yes, hide=True)
 
+    needs = secret_needs(settings)
+    if not settings.destinations and not stored:
+        # the default Slack webhook is optional: without one, alerts go by email only
+        (slack,) = needs
+        given = (ask(slack, False) or "").strip()
+        if not given:
+            return {}
+        if problem := slack.problem(given):
+            fail(f"the {slack.what} {problem}")
+        return {slack.destination: given}
     try:
-        return plan.collect_secrets(secret_needs(settings), stored, ask)
+        return plan.collect_secrets(needs, stored, ask)
     except plan.PlanError as exc:
-        if not settings.destinations and not stored:
-            fail(
-                "a Slack webhook URL is needed on the first deploy: pass --slack-webhook-url "
-                "or set DENIEDWATCH_SLACK_WEBHOOK_URL"
-                if "needs its" in str(exc)
-                else str(exc)
-            )
         fail(str(exc))
 
 

@@ -169,9 +169,7 @@ def set_webhook(
     region: RegionOpt = None,
     slack_webhook_url: Annotated[
         str | None,
-        webhook_option(
-            "DENIEDWATCH_SLACK_WEBHOOK_URL", "The new URL. Default: asked for, without echo."
-        ),
+        webhook_option("The new URL. Default: asked for, without echo."),
     ] = None,
     config: ConfigOpt = None,
     yes: YesOpt = False,

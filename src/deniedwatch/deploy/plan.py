@@ -301,6 +301,20 @@ def with_slack_channel(settings_text: str, channel: str | None) -> str:
     return with_setting(settings_text, "alerts", "slack_channel", _toml_string(channel))
 
 
+# The function's settings when a deploy has no Slack webhook (and no [[destinations]]):
+# email only, through the stack's topic (the sns type reads DENIEDWATCH_SNS_TOPIC_ARN).
+# Without it the function would count a Slack destination with nothing in the secret.
+EMAIL_ONLY_DESTINATIONS = (
+    "\n# written by `deniedwatch deploy`: no Slack webhook was given, so alerts go by email\n"
+    '[[destinations]]\nname = "email"\ntype = "sns"\n'
+)
+
+
+def with_email_only(settings_text: str) -> str:
+    """The settings text with the one email destination (see EMAIL_ONLY_DESTINATIONS)."""
+    return settings_text.rstrip("\n") + "\n" + EMAIL_ONLY_DESTINATIONS
+
+
 def with_decoding(settings_text: str, on: bool) -> str:
     """The settings text with ``[explain] decode_authorization_messages`` as deployed."""
     return with_setting(
