@@ -25,7 +25,7 @@ from deniedwatch.alerts.channels.base import (
 )
 from deniedwatch.alerts.group import Alert
 from deniedwatch.alerts.retry import Unreachable, post_json
-from deniedwatch.alerts.text import clean, cut
+from deniedwatch.alerts.text import answer_excerpt, clean, cut
 from deniedwatch.secrets import redact
 
 DEFAULT_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
@@ -140,7 +140,7 @@ class PagerDutyChannel:
             return
         if answer.status in (400, 401, 403, 404):
             self.ctx.forget_secret()
-        body = redact(clean(answer.body))[:200]
+        body = redact(answer_excerpt(answer.body))
         raise DeliveryFailed(f"PagerDuty answered HTTP {answer.status}: {body}")
 
 

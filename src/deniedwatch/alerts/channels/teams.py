@@ -29,7 +29,7 @@ from deniedwatch.alerts.channels.base import (
 )
 from deniedwatch.alerts.group import Alert
 from deniedwatch.alerts.retry import Unreachable, post_json
-from deniedwatch.alerts.text import clean, cut
+from deniedwatch.alerts.text import answer_excerpt, clean, cut
 from deniedwatch.secrets import check_url, redact, url_problem
 
 CARD_VERSION = "1.4"
@@ -204,7 +204,7 @@ class TeamsChannel:
             return
         if answer.status in (401, 403, 404, 410):
             self.ctx.forget_secret()
-        body = redact(clean(answer.body))[:200]
+        body = redact(answer_excerpt(answer.body))
         raise DeliveryFailed(f"Teams answered HTTP {answer.status}: {body}")
 
 
