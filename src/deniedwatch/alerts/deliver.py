@@ -25,6 +25,7 @@ from deniedwatch.alerts.channels.base import Channel, DeliveryFailed, Threaded, 
 from deniedwatch.alerts.dedup import DedupStore, DedupStoreError
 from deniedwatch.alerts.group import Alert, GroupKey
 from deniedwatch.alerts.window import Decision, Delivery
+from deniedwatch.alerts.wording import Story
 from deniedwatch.metrics import Metrics, Writer, stdout_line
 from deniedwatch.metrics import log as log_line
 
@@ -84,6 +85,7 @@ def deliver(
     brings back only a failed alert's records (an SQS redelivery of its messages).
     """
     report = DeliveryReport()
+    share_deadline(channels, time_left)
     run = _Run(channels, store, batch, now, time_left, report, write, alert_batch, select)
     admitted: list[Alert] = []
     pending = list(alerts)
@@ -128,6 +130,7 @@ def flush_windows(
     At least once: a summary whose store update failed is sent again next time.
     ``select`` names each group's destinations, as for ``deliver``."""
     report = DeliveryReport()
+    share_deadline(channels, time_left)
     run = _Run(channels, store, "window-summary", now, time_left, report, write, select=select)
     try:
         groups = sorted(
@@ -144,6 +147,15 @@ def flush_windows(
         metrics.add("DeliveryFailures", len(report.failures))
         metrics.add("DedupStoreErrors", report.store_errors)
     return report
+
+
+def share_deadline(channels: Sequence[Channel], time_left: Callable[[], float] | None) -> None:
+    """Tell each channel's context how long this invocation has left, so a Retry-After
+    is honoured only while it fits (channels are built once per container)."""
+    for channel in channels:
+        ctx = getattr(channel, "ctx", None)
+        if ctx is not None and hasattr(ctx, "time_left"):
+            ctx.time_left = time_left
 
 
 class _Run:
@@ -203,14 +215,21 @@ class _Run:
         except DedupStoreError as exc:
             self.store_error(exc, failing_open=True)
             decision = Decision(True, reason="store-error")
+        admitted = alert.with_held_back(
+            decision.held_back,
+            decision.news,
+            decision.fresh,
+            decision.capped,
+            decision.window_start,
+        )
         if not decision.post:
             self.report.held.append(alert)
-            self.log("held", decision=decision.reason, held=decision.held, **_summary(alert))
+            self.log("held", decision=decision.reason, held=decision.held, **_summary(admitted))
             if decision.threads:
-                self.repeats.append((alert, decision))
+                self.repeats.append((admitted, decision))
             return None
         self.decisions[alert.key] = decision
-        return alert.with_held_back(decision.held_back, decision.news)
+        return admitted
 
     def new_callers(self, alerts: Sequence[Alert]) -> set[str]:
         callers = {a.key.caller for a in alerts}
@@ -305,7 +324,7 @@ class _Run:
                 why = "over the alert budget" if budget_left <= 0 else self._skip(channel)
                 if why is None:
                     try:
-                        channel.reply(alert, ref, decision.total)
+                        channel.reply(alert, ref, story_of(decision))
                     except DeliveryFailed as exc:
                         why = self.broken[channel.name] = str(exc)
                         self.reply_failures += 1
@@ -382,6 +401,17 @@ class _Run:
                 self.store_error(exc)
 
 
+def story_of(decision: Decision) -> Story:
+    """The group so far, as the store kept it, for a threaded parent."""
+    about = decision.story
+    return Story(
+        total=decision.total,
+        first_time=about.get("first_time"),
+        last_time=about.get("last_time"),
+        first_url=about.get("first_url"),
+    )
+
+
 def _summary(alert: Alert) -> dict[str, object]:
     """The alert as a log line: the last resort when every channel is down, and the
     record of a held group (never silent, even when nothing is posted)."""
@@ -395,6 +425,7 @@ def _summary(alert: Alert) -> dict[str, object]:
         "resource": f.resource,
         "resources": alert.variety.get("resource", 0),
         "news": list(alert.news),
+        "new_values": {k: list(v) for k, v in alert.fresh.items()},
         "count": alert.count,
         "held_back": alert.held_back,
         "first_time": alert.first_time,
