@@ -32,6 +32,7 @@ METRIC_NAMES: tuple[str, ...] = (
     "BackstopOnlyEvents",  # denials CloudWatch Logs delivered before EventBridge did
     "FastPathLateEvents",  # denials EventBridge delivered after CloudWatch Logs did
     "DuplicateEvents",  # denials dropped because the other path had alerted them
+    "TamperedEvents",  # eventIDs that arrived with another record than the one claimed
 )
 
 _KNOWN = frozenset(METRIC_NAMES)

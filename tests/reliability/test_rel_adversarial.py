@@ -11,6 +11,7 @@ calls it; the stand-ins answer as the services' documented APIs do.
 
 from __future__ import annotations
 
+import fnmatch
 import gzip
 import json
 import re
@@ -34,6 +35,7 @@ from live_support import (
     create_dedup_table,
     denial,
     mrkdwn_texts,
+    sqs_batch,
     start,
     status,
     subscription_payload,
@@ -470,4 +472,145 @@ def test_suggestions_never_hide_high_impact_root_or_rest_on_the_user_agent(
         tried="StopLogging 'AWS Internal', GetSecretValue daily, root daily, a routine read",
         times=1,
         held="1 rule (the routine read); none for high impact, root or by user agent",
+    )
+
+
+# --- 4. forged fast-path events cannot cancel real ones -------------------------------
+
+
+def _both(lambda_env, fake, httpserver) -> SlackStandIn:
+    slack = SlackStandIn(httpserver)
+    lambda_env.setenv("SLACK_WEBHOOK_URL", slack.url)
+    lambda_env.setenv("DENIEDWATCH_LIVE_SOURCE", "both")
+    start(lambda_env, fake)
+    return slack
+
+
+def _forged_copy(real: dict[str, Any]) -> dict[str, Any]:
+    """What a principal with sqs:SendMessage puts on the queue: the real denial's eventID
+    on a harmless-looking record."""
+    forged = denial(user="ci-bot", event_name="GetObject")
+    forged["eventID"] = real["eventID"]
+    return forged
+
+
+@pytest.mark.parametrize("forged_first", [True, False], ids=["forged-first", "real-first"])
+def test_a_forged_fast_path_event_cannot_cancel_the_real_one(
+    forged_first, lambda_env, fake, httpserver, dedup_table, capsys
+) -> None:
+    """Guarantee: an eventID claimed with another record is alerted as tampering and
+    neither copy is dropped (claims are by eventID and record hash)."""
+    slack = _both(lambda_env, fake, httpserver)
+    real = s3("prod-payroll", event_name="PutBucketPolicy", user="mallory")
+    forged = _forged_copy(real)
+    steps = [sqs_batch([forged]), subscription_payload([real])]
+    for event in steps if forged_first else steps[::-1]:
+        lambda_handler.handler(event, None)
+    headers = [header(p) for p in slack.ok_posts()]
+    assert any("s3:PutBucketPolicy by mallory" in h for h in headers), headers
+    assert any("s3:GetObject by ci-bot" in h for h in headers), headers
+    assert any(h.startswith("🚫 ForgedEvent: sqs:SendMessage") for h in headers), headers
+    out = capsys.readouterr().out
+    assert '"kind": "event-tampering"' in out and real["eventID"] in out
+    record(
+        SUITE,
+        f"forged fast-path event ({'forged' if forged_first else 'real'} first)",
+        tried="a queue message reusing a real denial's eventID on another record",
+        times=2,
+        held="both copies alerted, plus a ForgedEvent alert; 0 dropped",
+    )
+
+
+def test_the_same_record_on_both_paths_is_still_alerted_once(
+    lambda_env, fake, httpserver, dedup_table
+) -> None:
+    """The hash does not break `both`: CloudTrail's record via EventBridge and via
+    CloudWatch Logs hashes alike (the envelope's detail is the record)."""
+    slack = _both(lambda_env, fake, httpserver)
+    real = s3("prod-payroll", event_name="PutBucketPolicy", user="mallory")
+    lambda_handler.handler(sqs_batch([real]), None)
+    lambda_handler.handler(subscription_payload([real]), None)
+    assert len(slack.ok_posts()) == 1
+
+
+# The queue policy, evaluated as AWS documents it: an explicit Deny in any policy wins;
+# otherwise an Allow in the identity policy or the queue policy allows (same account).
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
+# A negated condition operator (ArnNotEquals) is true when the key is absent:
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html
+# What EventBridge needs from an SQS target's policy (events.amazonaws.com, aws:SourceArn):
+# https://docs.aws.amazon.com/eventbridge/latest/userguide/resource-based-policies-eventbridge.html
+RULE = {"Fn::GetAtt": ["DenialEventsRule", "Arn"]}
+QUEUE = {"Fn::GetAtt": ["DenialEventsQueue", "Arn"]}
+DLQ = {"Fn::GetAtt": ["DenialEventsDeadLetterQueue", "Arn"]}
+DEV = {"AWS": f"arn:aws:iam::{ACCOUNT}:user/dev"}
+EVENTS = {"Service": "events.amazonaws.com"}
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _applies(s: dict[str, Any], action: str, resource: Any, who: Any, source: Any) -> bool:
+    if not any(fnmatch.fnmatchcase(action, a) for a in _listed(s["Action"])):
+        return False
+    if resource not in _listed(s["Resource"]):
+        return False
+    if s["Principal"] != "*" and s["Principal"] != who:
+        return False
+    for operator, keys in s.get("Condition", {}).items():
+        for key, expected in keys.items():
+            value = {"aws:SourceArn": source, "aws:SecureTransport": "true"}.get(key)
+            if operator == "Bool" and value != expected:
+                return False
+            if operator == "ArnEquals" and value not in _listed(expected):
+                return False
+            if operator == "ArnNotEquals" and value in _listed(expected):
+                return False
+    return True
+
+
+def _decide(statements, action, resource, who, source=None, identity_allows=False) -> str:
+    applying = [s for s in statements if _applies(s, action, resource, who, source)]
+    if any(s["Effect"] == "Deny" for s in applying):
+        return "deny"
+    if identity_allows or any(s["Effect"] == "Allow" for s in applying):
+        return "allow"
+    return "implicit deny"
+
+
+def test_only_the_rule_can_send_to_the_queue_and_redrive_and_the_function_still_work() -> None:
+    """Guarantee: no principal of the account can put a message on the fast-path queue,
+    whatever its own IAM policy says; EventBridge's rule can, SQS's redrive to the DLQ and
+    the function's reads are untouched."""
+    from cfnlint.decode import decode_str
+
+    from deniedwatch.deploy import plan
+
+    template, problems = decode_str(plan.template_text())
+    assert not problems
+    statements = template["Resources"]["DenialEventsQueuePolicy"]["Properties"]["PolicyDocument"][
+        "Statement"
+    ]
+    send = "sqs:SendMessage"
+    assert _decide(statements, send, QUEUE, DEV, identity_allows=True) == "deny"
+    assert _decide(statements, send, QUEUE, EVENTS, source="arn:aws:events:x:1:rule/y") == "deny"
+    assert _decide(statements, send, QUEUE, EVENTS, source=RULE) == "allow"
+    assert _decide(statements, send, DLQ, EVENTS, source=RULE) == "allow"  # the target's DLQ
+    role = {"AWS": {"Fn::GetAtt": ["FunctionRole", "Arn"]}}
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"):
+        assert _decide(statements, action, QUEUE, role, identity_allows=True) == "allow"
+    # SQS's own redrive moves messages into the DLQ: no Deny of SendMessage covers it
+    # beyond the TLS one (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html)
+    denies = [
+        s for s in statements if s["Effect"] == "Deny" and "Bool" not in s.get("Condition", {})
+    ]
+    assert all(DLQ not in _listed(s["Resource"]) for s in denies)
+    record(
+        SUITE,
+        "queue policy",
+        tried="SendMessage by a principal with an IAM allow, by another rule, by the rule; "
+        "the function's reads; redrive",
+        times=7,
+        held="only the rule sends; reads and redrive untouched",
     )
