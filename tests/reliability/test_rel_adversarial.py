@@ -353,7 +353,13 @@ def test_pagerduty_news_and_new_windows_page_again(world) -> None:
     _, _, pd = world
     policy = "PutBucketPolicy"
     lambda_handler.handler(subscription_payload([s3("logs", event_name=policy)]), None)
-    pd.script = [status(500)] * 4
+    refused: list[str] = []  # the dedup_key of each try PagerDuty answered 500
+
+    def fail(request: Any) -> Any:
+        refused.append(json.loads(request.get_data())["dedup_key"])
+        return status(500)(request)
+
+    pd.script = [fail] * 4
     news = subscription_payload([s3("prod-payroll", event_name=policy)])
     with pytest.raises(DeliveryError):
         lambda_handler.handler(news, None)
@@ -366,6 +372,7 @@ def test_pagerduty_news_and_new_windows_page_again(world) -> None:
     first, payroll, next_window = pd.events
     keys = [e["dedup_key"] for e in pd.events]
     assert len(set(keys)) == 3
+    assert refused and set(refused) == {payroll["dedup_key"]}  # the retry kept its key
     assert "prod-payroll" in json.dumps(payroll["payload"]["custom_details"])
     assert next_window["payload"]["severity"] == first["payload"]["severity"] == "critical"
     record(
