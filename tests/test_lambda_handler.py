@@ -62,7 +62,8 @@ def test_batch_posts_one_alert_per_group_and_logs_bad_records(env, fake, httpser
     assert result["alerts"] == 2 and result["sent"] == 2
     assert len(slack.bodies) == 2
     headers = sorted(b["blocks"][0]["text"]["text"] for b in slack.bodies)
-    assert "s3:GetObject by alice" in headers[0] and "s3:PutObject by bob" in headers[1]
+    assert " · alice denied s3:GetObject " in headers[0]
+    assert " · bob denied s3:PutObject " in headers[1]
 
     out = capsys.readouterr().out
     bad = [json.loads(x) for x in out.splitlines() if '"bad-record"' in x]
@@ -188,7 +189,10 @@ def test_email_goes_to_the_sns_topic(env, fake, aws_env, unique_name):
     start(env, fake)
     lambda_handler.handler(subscription_payload([denial(user="erin")] * 3), None)
     (note,) = read_queue(queue)
-    assert note["Subject"].startswith("[deniedwatch] AccessDenied: s3:GetObject by erin")
+    # SNS delivers the UTF-8 subject as sent: account first, then who denied what
+    assert note["Subject"].startswith(
+        "[deniedwatch] 111122223333 eu-west-1 · erin denied s3:GetObject"
+    )
     assert "\n" not in note["Subject"] and len(note["Subject"]) < 100
     assert "WHO" in note["Message"] and "console.aws.amazon.com/cloudtrailv2" in note["Message"]
 
@@ -328,8 +332,8 @@ def test_scheduled_flush_posts_a_summary_of_a_window_closed_with_held_denials(
     assert result == {"status": "flushed", "summaries": 1, "held": 45}
     summary = slack.ok_posts()[-1]
     assert summary["text"] == (
-        "mallory: 45 held denied calls across 1 action and 1 service, "
-        "never announced before the dedup window closed"
+        "⏳ 111122223333 eu-west-1 · mallory: 45 more s3:GetObject denials 09:05 UTC "
+        "after the last alert"
     )
     assert "s3:GetObject` × 45" in "\n".join(mrkdwn_texts(summary))
     assert held_of(store) == 0

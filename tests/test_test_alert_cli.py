@@ -27,7 +27,8 @@ def test_test_alert_posts_the_bundled_sample(cli, httpserver):
     result = cli("test-alert", "--slack-webhook-url", slack.url)
     assert result.exit_code == 0, result.stderr
     (body,) = slack.bodies
-    assert "s3:GetObject by deploy-pipeline/build-4711" in body["blocks"][0]["text"]["text"]
+    header = body["blocks"][0]["text"]["text"]
+    assert " · deploy-pipeline/build-4711 denied s3:GetObject on " in header
     assert slack.url not in result.stdout + result.stderr
 
 
