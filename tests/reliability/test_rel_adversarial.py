@@ -522,9 +522,9 @@ def test_a_forged_fast_path_event_cannot_cancel_the_real_one(
     for event in steps if forged_first else steps[::-1]:
         lambda_handler.handler(event, None)
     headers = [header(p) for p in slack.ok_posts()]
-    assert any("s3:PutBucketPolicy by mallory" in h for h in headers), headers
-    assert any("s3:GetObject by ci-bot" in h for h in headers), headers
-    assert any(h.startswith("🚫 ForgedEvent: sqs:SendMessage") for h in headers), headers
+    assert any(" · mallory denied s3:PutBucketPolicy " in h for h in headers), headers
+    assert any(" · ci-bot denied s3:GetObject " in h for h in headers), headers
+    assert any("denied sqs:SendMessage · ForgedEvent" in h for h in headers), headers
     out = capsys.readouterr().out
     assert '"kind": "event-tampering"' in out and real["eventID"] in out
     record(
@@ -674,10 +674,10 @@ def test_flood_cannot_bury_the_second_principal(lambda_env, fake, httpserver, de
     posts = slack.ok_posts()
     first_try, retry = posts[:6], posts[6:]
     assert len(first_try) <= 20  # max_posts_per_batch
-    assert "s3:PutBucketPolicy by eve" in header(first_try[0])
-    assert all("by mallory" in header(p) for p in first_try[1:])
+    assert " · eve denied s3:PutBucketPolicy " in header(first_try[0])
+    assert all(" · mallory denied " in header(p) for p in first_try[1:])
     (digest,) = retry
-    assert digest["text"].startswith("mallory: 295 more denied calls across 295 actions")
+    assert "· mallory: 295 more denials of 295 actions" in digest["text"]
     assert "top 10 listed, all counted" in "\n".join(mrkdwn_texts(digest))
     assert sum(alert_count(p) for p in first_try) + digest_count(digest) == 301
 
@@ -706,7 +706,9 @@ def test_200_assumed_role_sessions_get_one_digest_per_batch(
         per_batch.append((result["sent"], result["digests"]))
         batch_posts = slack.ok_posts()[before:]
         assert digest_count(batch_posts[-1]) == 15
-        assert batch_posts[-1]["text"].startswith("ci-runner (15 sessions): 15 more denied")
+        assert batch_posts[-1]["text"].startswith(
+            "🧾 111122223333 eu-west-1 · ci-runner (15 sessions): 15 more s3:ListBuckets denials"
+        )
     assert per_batch == [(5, 1)] * 10
     assert len(slack.ok_posts()) == 60  # was 200
 
