@@ -55,6 +55,17 @@ class ExplainSettings:
 
 
 @dataclass(frozen=True)
+class TriageSettings:
+    """``[triage]``: who may act on an alert's buttons, and where Escalate sends it
+    (docs/triage.md). Nobody may act until one of the two is set."""
+
+    allowed_users: tuple[str, ...] = ()  # Slack user ids (U…/W…)
+    allowed_usergroup: str | None = None  # a Slack user group id (S…)
+    escalate_route: str | None = None  # a [[routes]] name: its destinations get the alert
+    destination: str | None = None  # the slack-app destination whose bot answers
+
+
+@dataclass(frozen=True)
 class DeploySettings:
     stack_name: str = "deniedwatch"
     region: str | None = None
@@ -82,6 +93,7 @@ class Settings:
     severity_rules: tuple[SeverityRule, ...] = ()  # [[severity.rule]]
     account_ous: dict[str, frozenset[str]] = field(default_factory=dict)  # from [ous]
     explain: ExplainSettings = field(default_factory=ExplainSettings)
+    triage: TriageSettings = field(default_factory=TriageSettings)
     source: Path | None = None  # the file these came from, if any
     # ``file:line: ...`` notes about settings that load but may not do what is meant
     # (a suppression any caller can copy); the CLI prints them, the Lambda logs them.
@@ -427,6 +439,7 @@ def parse_settings(text: str, path: Path) -> Settings:
         "severity",
         "ous",
         "explain",
+        "triage",
     }
     for key in data:
         if key not in known_tables:
@@ -461,9 +474,35 @@ def parse_settings(text: str, path: Path) -> Settings:
         severity_rules=severity_rules,
         account_ous=_parse_ous(reader, reader.table(data, "ous", None)),
         explain=_dataclass_from(reader, data, "explain", ExplainSettings),
+        triage=_parse_triage(reader, data, routes, destinations),
         source=path,
         warnings=tuple(warnings),
     )
+
+
+_SLACK_ID = re.compile(r"[A-Z][A-Z0-9]{2,20}")
+
+
+def _parse_triage(
+    reader: _Reader,
+    data: dict[str, Any],
+    routes: tuple[Route, ...],
+    destinations: tuple[Destination, ...],
+) -> TriageSettings:
+    keys = {"allowed_users", "allowed_usergroup", "escalate_route", "destination"}
+    table = reader.table(data, "triage", keys)
+    users = tuple(reader.strings(table, "triage", "allowed_users"))
+    group = reader.typed(table, "triage", "allowed_usergroup", str, None)
+    for value in (*users, *([group] if group else [])):
+        if not _SLACK_ID.fullmatch(value):
+            reader.fail("triage", f"{value!r} is not a Slack id (U0123ABCD, S0123ABCD)", "triage")
+    route = reader.typed(table, "triage", "escalate_route", str, None)
+    if route is not None and route not in {r.name for r in routes}:
+        reader.fail("triage.escalate_route", f"no [[routes]] entry named {route!r}", "triage")
+    dest = reader.typed(table, "triage", "destination", str, None)
+    if dest is not None and not any(d.name == dest and d.type == "slack-app" for d in destinations):
+        reader.fail("triage.destination", f"no slack-app destination named {dest!r}", "triage")
+    return TriageSettings(users, group, route, dest)
 
 
 def _error_codes(reader: _Reader, denial: dict[str, Any], key: str) -> list[str]:

@@ -28,6 +28,7 @@ from deniedwatch.config import Settings
 from deniedwatch.finding import Finding
 from deniedwatch.metrics import Metrics, Writer, stdout_line
 from deniedwatch.severity import severity
+from deniedwatch.triage.buttons import Buttons, Choices
 
 LEGACY_EMAIL = "email"
 
@@ -143,6 +144,10 @@ def build_pipeline(
         destinations = tuple(chosen)
     a = settings.alerts
     channels: list[Channel] = []
+    buttons = Buttons(
+        Choices(escalate=settings.triage.escalate_route is not None),
+        enabled=lambda: secrets.slack_signing_secret(env=env) is not None,
+    )
     for dest in destinations:
         ctx = Context(
             secret=_secret(dest, secret_overrides or {}, env),
@@ -154,6 +159,7 @@ def build_pipeline(
             clock=clock,
             now=now,
             severity=severity_of(settings),
+            buttons=buttons,
         )
         try:
             channels.append(channel_type(dest.type).build(dest, ctx))

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 EVENTBRIDGE_ONLY = Path.EVENTBRIDGE.value
 
 TEMPLATE_RESOURCE = "template.yaml"
+TRIAGE_RESOURCE = "triage.yaml"  # the function URL: only with --slack-interactivity
 FILTER_PATTERN_LIMIT = 1024  # CloudWatch Logs subscription filter pattern limit
 # "Event pattern: 2048 characters maximum"
 # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html
@@ -64,9 +65,34 @@ def yaml_flow_json(value: object) -> str:
     return json.dumps(value, separators=(", ", ": "), ensure_ascii=True)
 
 
-def render_template(rule: DenialRule, live_source: str = DEFAULT_LIVE_SOURCE) -> str:
+def with_triage(text: str) -> str:
+    """The template with the function URL of triage (deploy/triage.yaml) spliced in: its
+    resources at the end of Resources, its output at the end of Outputs."""
+    fragment = files("deniedwatch.deploy").joinpath(TRIAGE_RESOURCE).read_text(encoding="utf-8")
+    resources, _, outputs = fragment.partition("# --- outputs\n")
+    resources = resources.split("# --- resources\n", 1)[1]
+    head, sep, tail = text.partition("\nOutputs:\n")
+    if not sep:
+        raise RuntimeError("template.yaml: no Outputs section")
+    return (
+        head.rstrip("\n")
+        + "\n\n"
+        + resources.rstrip("\n")
+        + "\n"
+        + sep
+        + (tail.rstrip("\n") + "\n" + outputs)
+    )
+
+
+def render_template(
+    rule: DenialRule,
+    live_source: str = DEFAULT_LIVE_SOURCE,
+    *,
+    slack_interactivity: bool = False,
+) -> str:
     """The template with the filter pattern's default and the EventBridge rule's pattern
-    rendered from ``rule``, and the LiveSource default set to ``live_source``.
+    rendered from ``rule``, and the LiveSource default set to ``live_source``; with
+    ``slack_interactivity``, the function URL of triage (docs/triage.md), else none.
 
     Deploy passes them as parameters anyway; this is for `deniedwatch template`, so a
     pipeline that deploys the printed text gets the settings' rule and live source too.
@@ -97,7 +123,7 @@ def render_template(rule: DenialRule, live_source: str = DEFAULT_LIVE_SOURCE) ->
     )
     if count != 1:
         raise RuntimeError("template.yaml: LiveSource default line not found")
-    return text
+    return with_triage(text) if slack_interactivity else text
 
 
 def checked_filter_pattern(rule: DenialRule) -> str:
@@ -158,6 +184,8 @@ class DeployPlan:
     # An organization trail made from a delegated administrator: the management account
     # id its ARN carries (None: this account is the management account, or no org trail).
     trail_owner_account_id: str | None = None
+    # `deploy --slack-interactivity`: the function URL for triage buttons (docs/triage.md)
+    slack_interactivity: bool = False
 
     @property
     def uses_eventbridge(self) -> bool:
@@ -212,6 +240,29 @@ CONDITIONS: dict[str, Callable[[Mapping[str, str]], bool]] = {
 }
 
 
+# Regions without Lambda function URLs (AWS's list, and cfn-lint's schemas agree:
+# tests/test_template.py): `--slack-interactivity` is refused there before any call.
+# https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html
+NO_FUNCTION_URLS: frozenset[str] = frozenset(
+    {
+        "ap-east-2",
+        "ap-south-2",
+        "ap-southeast-4",
+        "ap-southeast-5",
+        "ap-southeast-6",
+        "ap-southeast-7",
+        "ca-west-1",
+        "cn-northwest-1",
+        "eu-central-2",
+        "il-central-1",
+        "me-central-1",
+        "mx-central-1",
+        "us-gov-east-1",
+        "us-gov-west-1",
+    }
+)
+
+
 def check_stack_name(stack_name: str) -> str:
     """Letters, digits, hyphens; short enough that every derived name fits its service."""
     if not _STACK_NAME.fullmatch(stack_name) or len(stack_name) > names.MAX_STACK_NAME:
@@ -231,6 +282,11 @@ def check_plan(plan: DeployPlan) -> DeployPlan:
     for what, bucket in (("code bucket", plan.code_bucket), ("trail bucket", plan.trail_bucket)):
         if bucket is not None and (not _BUCKET_NAME.fullmatch(bucket) or ".." in bucket):
             raise PlanError(f"{what} {bucket!r} is not a valid S3 bucket name")
+    if plan.slack_interactivity and plan.region in NO_FUNCTION_URLS:
+        raise PlanError(
+            f"--slack-interactivity: Lambda has no function URLs in {plan.region}; deploy "
+            "without it (alerts keep working, without buttons)"
+        )
     if plan.trail_bucket and plan.existing_log_group:
         raise PlanError("trail_bucket names a new trail's bucket; not with an existing log group")
     if plan.trail_bucket_retention_days < 1:

@@ -98,7 +98,9 @@ def deploy(
     aws.upload_code(s3, the_plan.code_bucket, key, package.data)
     with (progress or _quiet)() as observer:
         stacks.observer = observer
-        template = plan.render_template(rule, the_plan.live_source)
+        template = plan.render_template(
+            rule, the_plan.live_source, slack_interactivity=the_plan.slack_interactivity
+        )
         result = stacks.deploy(the_plan.stack_name, template, the_plan.parameters(key))
     outcome = DeployOutcome(result, summary)
     if secret_values:

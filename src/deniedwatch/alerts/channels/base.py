@@ -87,6 +87,8 @@ class Context:
     now: Callable[[], float] = time.time
     client: Callable[[str], Any] | None = None  # boto3 client factory (sns), lazily boto3
     severity: Callable[[Finding], str] = lambda _f: "medium"  # the settings' severity()
+    # triage.buttons.Buttons: the actions block a slack-app message carries (None: none)
+    buttons: Any = None
 
 
 @dataclass(frozen=True)
