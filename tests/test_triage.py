@@ -103,7 +103,7 @@ def root_denial() -> dict[str, Any]:
 
 
 def foreign_denial() -> dict[str, Any]:
-    """A caller from another account: type AWSAccount, no ARN (DESIGN.md)."""
+    """A caller from another account: type AWSAccount, principalId AROA…:session, no ARN."""
     record = denial()
     record["userIdentity"] = {
         "type": "AWSAccount",
@@ -459,3 +459,79 @@ def test_metrics_names_cover_triage() -> None:
     m = Metrics(write=lambda _: None)
     for name in ("MutedEvents", "MutesSet", "TriageRefused"):
         m.add(name)
+
+
+# -- `deniedwatch mutes list|revoke`, `status` ---------------------------------------------
+def test_mutes_list_and_revoke_through_the_cli(aws_env, cli, unique_name, env) -> None:
+    """A stack whose DedupTable is a real (moto) table; the CLI finds it from the stack."""
+    import boto3
+
+    from deniedwatch.alerts.dedup import DynamoStore
+    from deniedwatch.triage.store import DynamoMutes
+
+    env.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    stack = unique_name("mutes")
+    template = {
+        "Resources": {
+            "DedupTable": {
+                "Type": "AWS::DynamoDB::Table",
+                "Properties": {
+                    "BillingMode": "PAY_PER_REQUEST",
+                    "AttributeDefinitions": [
+                        {"AttributeName": "pk", "AttributeType": "S"},
+                        {"AttributeName": "pending", "AttributeType": "S"},
+                        {"AttributeName": "closes_at", "AttributeType": "N"},
+                    ],
+                    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                    "GlobalSecondaryIndexes": [
+                        {
+                            "IndexName": "held",
+                            "KeySchema": [
+                                {"AttributeName": "pending", "KeyType": "HASH"},
+                                {"AttributeName": "closes_at", "KeyType": "RANGE"},
+                            ],
+                            "Projection": {
+                                "ProjectionType": "INCLUDE",
+                                "NonKeyAttributes": ["state"],
+                            },
+                        }
+                    ],
+                },
+            }
+        }
+    }
+    cfn = boto3.client("cloudformation", region_name="eu-west-1")
+    cfn.create_stack(StackName=stack, TemplateBody=json.dumps(template))
+    table = cfn.describe_stack_resource(StackName=stack, LogicalResourceId="DedupTable")[
+        "StackResourceDetail"
+    ]["PhysicalResourceId"]
+    mutes = DynamoMutes(
+        DynamoStore(table, client=boto3.client("dynamodb", region_name="eu-west-1"))
+    )
+    import time
+
+    now = time.time()
+    subject = subject_of(Finding.from_record(denial(user="nightly-job")))
+    assert subject is not None
+    mutes.put(Mute(subject, now + 7 * DAY, ALLOWED, now, "C0B/1.2", "expected: mute 7 days"))
+    args = ("--stack-name", stack, "--region", "eu-west-1")
+
+    listed = cli("mutes", "list", *args)
+    assert listed.exit_code == 0, listed.stderr
+    assert subject.key() in listed.stdout and "nightly-job" in listed.stdout
+    assert ALLOWED in listed.stdout and "expected: mute 7 days" in listed.stdout
+
+    assert cli("mutes", "revoke", subject.key(), *args).exit_code == 0
+    assert mutes.active(now) == []
+    again = cli("mutes", "revoke", subject.key(), *args)
+    assert again.exit_code != 0 and "no mute" in again.stderr
+    assert "no active mutes" in cli("mutes", "list", *args).stderr
+
+
+def test_deploy_refuses_slack_interactivity_where_lambda_has_no_function_urls() -> None:
+    from deniedwatch.deploy import plan
+
+    base = plan.DeployPlan("dw", "il-central-1", "code-bucket", "{ $.errorCode = x }")
+    assert plan.check_plan(base) == base
+    with pytest.raises(plan.PlanError, match="no function URLs in il-central-1"):
+        plan.check_plan(plan.DeployPlan(**{**base.__dict__, "slack_interactivity": True}))

@@ -11,6 +11,7 @@ delivery here, so they route, render and send the same way. With no
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -198,6 +199,17 @@ def secret_needs(settings: Settings) -> list[SecretNeed]:
             )
             needs.append(SecretNeed(dest.name, kind.secret, env, kind.check_secret))
     return needs
+
+
+def signing_secret_need() -> SecretNeed:
+    """The Slack app's signing secret (triage buttons, docs/triage.md): `set-secret` only,
+    never asked for by deploy (buttons are optional)."""
+    return SecretNeed(
+        secrets.SIGNING_SECRET_KEY,
+        "Slack app signing secret",
+        secrets.ENV_SIGNING_SECRET,
+        lambda v: None if re.fullmatch(r"[A-Za-z0-9]{20,64}", v) else "is 32 letters and digits",
+    )
 
 
 def sample_destinations(settings: Settings) -> tuple[Destination, ...]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from deniedwatch.cli import (
     alert_cmd,  # noqa: F401  (registers `test-alert`, `routes`)
     deploy_cmd,  # noqa: F401  (registers `deploy`, `destroy`, `status`, `template`)
+    mutes_cmd,  # noqa: F401  (registers `mutes list`, `mutes revoke`)
     scan_cmd,  # noqa: F401  (registers `scan`)
 )
 from deniedwatch.cli._app import app, main

@@ -245,6 +245,14 @@ def deploy(
             show_default=False,
         ),
     ] = None,
+    slack_interactivity: Annotated[
+        bool,
+        typer.Option(
+            "--slack-interactivity",
+            help="Add a public function URL for the Slack app's buttons (mute, escalate); "
+            "it checks Slack's signature. Off by default. See docs/triage.md.",
+        ),
+    ] = False,
     config: ConfigOpt = None,
     yes: YesOpt = False,
 ) -> None:
@@ -311,6 +319,7 @@ def deploy(
             decode_authorization_messages=settings.explain.decode_authorization_messages
             if decode_authorization_messages is None
             else decode_authorization_messages,
+            slack_interactivity=slack_interactivity,
         )
 
         def confirm(summary: Any) -> bool:
@@ -400,6 +409,10 @@ def _show_plan(summary: Any) -> None:
         ("code bucket", the_plan.code_bucket + " (created if missing)"),
         ("decode EC2 msgs", "yes" if the_plan.decode_authorization_messages else "no"),
         ("live source", the_plan.live_source),
+        (
+            "Slack buttons",
+            "function URL (public, Slack-signed)" if the_plan.slack_interactivity else "off",
+        ),
     ]
     if the_plan.trail_bucket:
         rows.append(("trail bucket", the_plan.trail_bucket))
@@ -432,6 +445,7 @@ _SUMMARY = (
 
 def _show_result(result: Any, the_plan: Any) -> None:
     from deniedwatch.deploy.plan import secret_name
+    from deniedwatch.secrets import SIGNING_SECRET_KEY
 
     words = {"create": "created", "update": "updated", "none": "already up to date"}
     done = words[result.action]
@@ -444,6 +458,13 @@ def _show_result(result: Any, the_plan: Any) -> None:
         typer.echo(f"{label}: {value}")
     for key, value in sorted(result.outputs.items()):
         typer.echo(f"output {key}: {value}")
+    if url := result.outputs.get("SlackInteractivityUrl"):
+        # the two lines to paste into the Slack app's settings (docs/triage.md)
+        typer.echo(f"Slack app > Interactivity & Shortcuts > Request URL: {url}")
+        typer.echo(
+            f"Slack app > Basic Information > Signing Secret: store it with "
+            f"`deniedwatch set-secret {SIGNING_SECRET_KEY}`"
+        )
     if the_plan.email:
         err.print(
             f"[yellow]AWS sent a confirmation email to {escape(the_plan.email)}: click its link, "
@@ -554,10 +575,10 @@ def set_secret(
     AWSPREVIOUS); the others are kept."""
     import os
 
-    from deniedwatch.alerts.pipeline import secret_needs
+    from deniedwatch.alerts.pipeline import secret_needs, signing_secret_need
 
     settings = _settings(config)
-    needs = {n.destination: n for n in secret_needs(settings)}
+    needs = {n.destination: n for n in [*secret_needs(settings), signing_secret_need()]}
     need = needs.get(destination)
     if need is None:
         known = ", ".join(needs) or "none"
@@ -664,6 +685,9 @@ def status(stack_name: StackOpt = None, region: RegionOpt = None, config: Config
         held = f"{report.held_denials} in {report.held_groups} groups"
         held += " (summarised when their dedup window closes)" if report.held_denials else ""
         table.add_row("held denials", show(held, report.held_overdue == 0))
+    if report.active_mutes is not None:
+        n = report.active_mutes
+        table.add_row("active mutes", show(f"{n} (`deniedwatch mutes list`)" if n else 0, None))
     if report.events_dead_letters is not None:
         n = report.events_dead_letters
         table.add_row("events dead-letter queue", show(n, n == 0))

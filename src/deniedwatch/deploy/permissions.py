@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 
 from deniedwatch.deploy.names import SECRET
-from deniedwatch.deploy.resources import template_resources
+from deniedwatch.deploy.resources import every_resource
 
 CFN_PERMISSIONS_RESOURCE = "cfn_permissions.json"
 
@@ -132,7 +132,8 @@ CLI_CALLS: tuple[Call, ...] = (
     Call("sns", "ListSubscriptionsByTopic", "sns:ListSubscriptionsByTopic"),
     Call("cloudwatch", "GetMetricStatistics", "cloudwatch:GetMetricStatistics"),
     Call("sqs", "GetQueueAttributes", "sqs:GetQueueAttributes"),
-    Call("dynamodb", "Query", "dynamodb:Query"),  # held denials past their window
+    Call("dynamodb", "Query", "dynamodb:Query"),  # held denials past their window; mutes
+    Call("dynamodb", "DeleteItem", "dynamodb:DeleteItem"),  # `mutes revoke`
     # destroy --purge
     Call("s3", "ListObjectsV2", "s3:ListBucket"),
     Call("s3", "ListObjectVersions", "s3:ListBucketVersions"),
@@ -169,7 +170,7 @@ def deployer_policy(stack: str, partition: str = "aws") -> dict[str, object]:
     for call in CLI_CALLS:
         by_scope[call.scope].add(call.action)
     needed = cfn_permissions()
-    via_cfn = {a for t in {r.type for r in template_resources()} for a in needed[t]}
+    via_cfn = {a for t in {r.type for r in every_resource()} for a in needed[t]}
     statements = [
         _statement("TheStack", by_scope["stack"], stack_arns),
         _statement("TheWebhookSecret", by_scope["secret"], [secret_arn]),

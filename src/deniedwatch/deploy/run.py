@@ -45,7 +45,8 @@ def _quiet() -> Iterator[Observer]:
 
 def summarise(the_plan: plan.DeployPlan) -> list[Resource]:
     """The stack's resources for this plan, from the template (one place)."""
-    return resources_for(the_plan.parameters("<code key>"), plan.CONDITIONS)
+    text = plan.with_triage(plan.template_text()) if the_plan.slack_interactivity else None
+    return resources_for(the_plan.parameters("<code key>"), plan.CONDITIONS, text)
 
 
 def deploy(
