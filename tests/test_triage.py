@@ -35,7 +35,7 @@ from live_support import (
     session_denial,
     subscription_payload,
 )
-from standins import BOT_TOKEN, SlackApiStandIn
+from standins import BOT_TOKEN, PD_KEY, PagerDutyStandIn, SlackApiStandIn
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"  # the signing secret of Slack's own example
 ALLOWED = "U0ALLOWED1"
@@ -230,9 +230,21 @@ channel = "C0B"
 api_url = "{api}"
 url_env = "DW_BOT_TOKEN"
 
+[[destinations]]
+name = "oncall"
+type = "pagerduty"
+events_url = "{pd}"
+url_env = "DW_PD_KEY"
+
+[[routes]]
+name = "escalations"
+accounts = ["000000000000"]
+destinations = ["oncall"]
+
 [triage]
 allowed_users = ["{allowed}"]
 allowed_usergroup = "S0SECOPS"
+escalate_route = "escalations"
 """
 
 
@@ -240,8 +252,10 @@ allowed_usergroup = "S0SECOPS"
 def world(aws_env, unique_name, env, tmp_path, httpserver) -> Any:
     slack = SlackApiStandIn(httpserver)
     slack.usergroups["S0SECOPS"] = ["U0GROUPIE"]
+    pd = PagerDutyStandIn(httpserver)
     config = tmp_path / "deniedwatch.toml"
-    config.write_text(SETTINGS.format(api=slack.api_url, allowed=ALLOWED))
+    config.write_text(SETTINGS.format(api=slack.api_url, allowed=ALLOWED, pd=pd.url))
+    env.setenv("DW_PD_KEY", PD_KEY)
     env.setenv("DENIEDWATCH_CONFIG", str(config))
     env.setenv("DW_BOT_TOKEN", BOT_TOKEN)
     env.setenv("DENIEDWATCH_SLACK_SIGNING_SECRET", SECRET)
@@ -251,7 +265,7 @@ def world(aws_env, unique_name, env, tmp_path, httpserver) -> Any:
         sleep=fake.sleep, clock=fake.monotonic, slack_timeout=2, wall_clock=clock
     )
     env.setattr(lambda_handler, "_runtime", rt)
-    return type("World", (), {"slack": slack, "clock": clock, "rt": rt})
+    return type("World", (), {"slack": slack, "pd": pd, "clock": clock, "rt": rt})
 
 
 def signed(body: str, timestamp: float, secret: str = SECRET) -> dict[str, str]:
@@ -320,7 +334,13 @@ def test_click_mute_next_batch_silent_expiry_alert_again(world, capsys) -> None:
     record = lambda: denial(user="nightly-job")  # noqa: E731
     ts, elements = alert_once(world, record())
     texts = [e["text"]["text"] for e in elements]
-    assert texts == ["Expected: mute 7 days", "Mute 1 day", "Mute 30 days", "Not expected"]
+    assert texts == [
+        "Expected: mute 7 days",
+        "Mute 1 day",
+        "Mute 30 days",
+        "Escalate",
+        "Not expected",
+    ]
 
     response = post(world, click_body(world, ts, button(elements, "Expected: mute 7 days")))
     assert response["statusCode"] == 200
@@ -361,6 +381,15 @@ def test_a_user_not_allowed_sees_an_ephemeral_no_and_the_thread_an_audit_line(
     assert audit == "🚫 <@U0STRANGER> tried *mute*: not allowed"
     out = capsys.readouterr().out
     assert emf(out)["TriageRefused"] == 1 and '"triage-not-allowed"' in out
+
+
+def test_escalate_sends_the_alert_to_the_escalation_routes_destinations(world) -> None:
+    ts, elements = alert_once(world, denial(user="ci", event_name="GetObject"))
+    assert world.pd.events == []  # the route matches nothing on its own
+    assert post(world, click_body(world, ts, button(elements, "Escalate")))["statusCode"] == 200
+    (event,) = world.pd.events
+    assert "s3:GetObject by ci" in event["payload"]["summary"]
+    assert world.slack.thread(ts) == [f"📣 <@{ALLOWED}> escalated this to oncall"]
 
 
 def test_a_member_of_the_allowed_user_group_may_act(world) -> None:
