@@ -578,8 +578,10 @@ def set_secret(
     from deniedwatch.alerts.pipeline import secret_needs, signing_secret_need
 
     settings = _settings(config)
-    needs = {n.destination: n for n in [*secret_needs(settings), signing_secret_need()]}
+    needs = {n.destination: n for n in secret_needs(settings)}
     need = needs.get(destination)
+    if need is None and destination == signing_secret_need().destination:
+        need = signing_secret_need()  # the Slack app's, for triage buttons (docs/triage.md)
     if need is None:
         known = ", ".join(needs) or "none"
         fail(f"no destination {destination!r} with a secret (destinations with one: {known})")
