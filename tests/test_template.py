@@ -352,6 +352,9 @@ def test_subscription_filter_pattern_is_rendered_from_the_denial_rule(
 ) -> None:
     assert props(res, "DenialSubscriptionFilter")["FilterPattern"] == {"Ref": "DenialFilterPattern"}
     assert tpl["Parameters"]["DenialFilterPattern"]["Default"] == DenialRule().filter_pattern()
+    # `template` says which other form deploy may pass (preflight.check_filter_pattern)
+    fallback = DenialRule().filter_pattern_regex().replace("'", "''")
+    assert f"    # '{fallback}'\n    Default: " in plan.render_template(DenialRule())
     custom = DenialRule(frozenset({"Client.Custom'Denied"}), frozenset({"AccessDeniedException"}))
     rendered = decode(plan.render_template(custom))
     assert rendered["Parameters"]["DenialFilterPattern"]["Default"] == custom.filter_pattern()
@@ -536,7 +539,7 @@ FAST_PATH = (
 
 
 def test_live_source_parameter_and_conditions(tpl: dict[str, Any], res: dict[str, Any]) -> None:
-    from deniedwatch.sources.invocation import DEFAULT_LIVE_SOURCE, LIVE_SOURCES
+    from deniedwatch.livesource import DEFAULT_LIVE_SOURCE, LIVE_SOURCES
 
     param = tpl["Parameters"]["LiveSource"]
     assert tuple(param["AllowedValues"]) == LIVE_SOURCES

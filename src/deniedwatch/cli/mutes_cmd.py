@@ -11,9 +11,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from deniedwatch.cli import stack_io
 from deniedwatch.cli._app import app, err, fail
-from deniedwatch.cli.deploy_cmd import ConfigOpt, RegionOpt, StackOpt, _clear_errors, _session
-from deniedwatch.cli.deploy_cmd import _target as target
+from deniedwatch.cli.stack_io import ConfigOpt, RegionOpt, StackOpt
 
 mutes_app = typer.Typer(
     help="Mutes set from the Slack buttons: list them, end one (docs/triage.md).",
@@ -27,8 +27,8 @@ def _store(config: Any, stack_name: str | None, region: str | None) -> Any:
     from deniedwatch.deploy.stack import physical_ids
     from deniedwatch.triage.store import DynamoMutes
 
-    stack, region = target(config, stack_name, region)
-    session = _session(region)
+    stack, region = stack_io.target(config, stack_name, region)
+    session = stack_io.session(region)
     cfn = session.client("cloudformation")
     stack_id = cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackId"]
     table = physical_ids(cfn, stack_id).get("DedupTable")
@@ -48,7 +48,7 @@ def list_mutes(
     """The active mutes: what each hides, until when, who set it, from which alert, why."""
     from deniedwatch.triage.store import MuteStoreError
 
-    with _clear_errors():
+    with stack_io.clear_errors():
         try:
             mutes = _store(config, stack_name, region).active(time.time())
         except MuteStoreError as exc:
@@ -89,7 +89,7 @@ def revoke(
     """End a mute now: the next batch alerts on what it hid."""
     from deniedwatch.triage.store import MuteStoreError
 
-    with _clear_errors():
+    with stack_io.clear_errors():
         try:
             ended = _store(config, stack_name, region).revoke(mute_id)
         except MuteStoreError as exc:

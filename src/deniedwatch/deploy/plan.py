@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 
 from deniedwatch.deploy import names
 from deniedwatch.deploy.names import ALARM_PERIODS, LOG_RETENTION_DAYS
+from deniedwatch.livesource import DEFAULT_LIVE_SOURCE, LIVE_SOURCES, Path
 from deniedwatch.rules import DenialRule
-from deniedwatch.sources.invocation import DEFAULT_LIVE_SOURCE, LIVE_SOURCES, Path
 from deniedwatch.urls import https_or_loopback
 
 if TYPE_CHECKING:
-    from deniedwatch.alerts.pipeline import SecretNeed
+    from deniedwatch.pipeline import SecretNeed
 
 EVENTBRIDGE_ONLY = Path.EVENTBRIDGE.value
 
@@ -99,8 +99,16 @@ def render_template(
     """
     text = template_text()
     pattern = checked_filter_pattern(rule)
+    fallback = rule.filter_pattern_regex()
     text, count = _FILTER_DEFAULT.subn(
-        lambda m: f"{m['indent']}Default: {yaml_single_quoted(pattern)}", text, count=1
+        lambda m: (
+            f"{m['indent']}# or, if CloudWatch Logs refuses this wildcard form, the same rule "
+            f"as one regular expression (deploy tries both):\n{m['indent']}# "
+            f"{yaml_single_quoted(fallback)}\n"
+            f"{m['indent']}Default: {yaml_single_quoted(pattern)}"
+        ),
+        text,
+        count=1,
     )
     if count != 1:  # the template lost its marker line: a packaging bug, not user error
         raise RuntimeError("template.yaml: DenialFilterPattern default line not found")

@@ -14,21 +14,30 @@ A user who is not allowed gets an ephemeral "not allowed" (through the click's
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from deniedwatch import secrets
 from deniedwatch.alerts.group import group_records
 from deniedwatch.alerts.text import cut, escape_mrkdwn, literal
+from deniedwatch.config import Settings
 from deniedwatch.metrics import Metrics, log
 from deniedwatch.sources.invocation import HttpResponse, Invocation
 from deniedwatch.triage import buttons
 from deniedwatch.triage.mutes import Mute, subject_problem
 from deniedwatch.triage.request import Click, Refused, body_bytes, parse_click, verify
-from deniedwatch.triage.store import MuteStoreError
+from deniedwatch.triage.store import MuteStore, MuteStoreError
 
-if TYPE_CHECKING:
-    from deniedwatch.lambda_handler import Runtime
+
+class Runtime(Protocol):
+    """What a click needs of the handler's container state (lambda_handler.Runtime)."""
+
+    settings: Settings
+    pipeline: Any  # pipeline.Pipeline: its channels
+    mutes: MuteStore
+    wall_clock: Callable[[], float]
+
 
 ENV_ALLOWED_USERS = "DENIEDWATCH_TRIAGE_ALLOWED_USERS"
 DAY = 86400
