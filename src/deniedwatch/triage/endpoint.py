@@ -108,7 +108,10 @@ class Triage:
         if user_id in set(t.allowed_users) | env:
             return True
         if t.allowed_usergroup and self.slack is not None:
-            return user_id in self.slack.usergroup_members(t.allowed_usergroup)
+            try:
+                return user_id in self.slack.usergroup_members(t.allowed_usergroup)
+            except Exception as exc:  # Slack did not answer: not allowed, and said why
+                log("triage-error", level="error", error=secrets.redact(str(exc))[:300])
         return False
 
     def mute(self, click: Click, who: str) -> None:
