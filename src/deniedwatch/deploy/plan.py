@@ -14,6 +14,10 @@ from typing import TYPE_CHECKING
 
 from deniedwatch.deploy import names
 from deniedwatch.deploy.names import ALARM_PERIODS, LOG_RETENTION_DAYS
+from deniedwatch.deploy.triage_template import (  # re-exported: plan is where deploy looks
+    NO_FUNCTION_URLS as NO_FUNCTION_URLS,
+)
+from deniedwatch.deploy.triage_template import with_triage as with_triage
 from deniedwatch.livesource import DEFAULT_LIVE_SOURCE, LIVE_SOURCES, Path
 from deniedwatch.rules import DenialRule
 from deniedwatch.urls import https_or_loopback
@@ -24,7 +28,6 @@ if TYPE_CHECKING:
 EVENTBRIDGE_ONLY = Path.EVENTBRIDGE.value
 
 TEMPLATE_RESOURCE = "template.yaml"
-TRIAGE_RESOURCE = "triage.yaml"  # the function URL: only with --slack-interactivity
 FILTER_PATTERN_LIMIT = 1024  # CloudWatch Logs subscription filter pattern limit
 # "Event pattern: 2048 characters maximum"
 # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html
@@ -63,25 +66,6 @@ _EVENT_PATTERN_LINE = re.compile(r"^(?P<indent>\s*)EventPattern: \{.*\}$", flags
 def yaml_flow_json(value: object) -> str:
     """JSON on one line that YAML reads back the same (ASCII, a space after ':' and ',')."""
     return json.dumps(value, separators=(", ", ": "), ensure_ascii=True)
-
-
-def with_triage(text: str) -> str:
-    """The template with the function URL of triage (deploy/triage.yaml) spliced in: its
-    resources at the end of Resources, its output at the end of Outputs."""
-    fragment = files("deniedwatch.deploy").joinpath(TRIAGE_RESOURCE).read_text(encoding="utf-8")
-    resources, _, outputs = fragment.partition("# --- outputs\n")
-    resources = resources.split("# --- resources\n", 1)[1]
-    head, sep, tail = text.partition("\nOutputs:\n")
-    if not sep:
-        raise RuntimeError("template.yaml: no Outputs section")
-    return (
-        head.rstrip("\n")
-        + "\n\n"
-        + resources.rstrip("\n")
-        + "\n"
-        + sep
-        + (tail.rstrip("\n") + "\n" + outputs)
-    )
 
 
 def render_template(
@@ -248,27 +232,35 @@ CONDITIONS: dict[str, Callable[[Mapping[str, str]], bool]] = {
 }
 
 
-# Regions without Lambda function URLs (AWS's list, and cfn-lint's schemas agree:
-# tests/test_template.py): `--slack-interactivity` is refused there before any call.
-# https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html
-NO_FUNCTION_URLS: frozenset[str] = frozenset(
-    {
-        "ap-east-2",
-        "ap-south-2",
-        "ap-southeast-4",
-        "ap-southeast-5",
-        "ap-southeast-6",
-        "ap-southeast-7",
-        "ca-west-1",
-        "cn-northwest-1",
-        "eu-central-2",
-        "il-central-1",
-        "me-central-1",
-        "mx-central-1",
-        "us-gov-east-1",
-        "us-gov-west-1",
-    }
-)
+def check_region(region: str) -> str:
+    if not _REGION.fullmatch(region):
+        raise PlanError(f"region {region!r} does not look like an AWS region (eu-west-1)")
+    return region
+
+
+def check_bucket(bucket: str, what: str = "bucket") -> str:
+    if not _BUCKET_NAME.fullmatch(bucket) or ".." in bucket:
+        raise PlanError(f"{what} {bucket!r} is not a valid S3 bucket name")
+    return bucket
+
+
+def check_email(email: str) -> str:
+    if not _EMAIL.fullmatch(email):
+        raise PlanError(f"email {email!r} is not an email address")
+    return email
+
+
+def problem_of(check: Callable[[str], object]) -> Callable[[str], str | None]:
+    """A check that raises PlanError as one that returns the problem (for prompts)."""
+
+    def problem(value: str) -> str | None:
+        try:
+            check(value)
+        except PlanError as exc:
+            return str(exc)
+        return None
+
+    return problem
 
 
 def check_stack_name(stack_name: str) -> str:
@@ -285,11 +277,10 @@ def check_stack_name(stack_name: str) -> str:
 def check_plan(plan: DeployPlan) -> DeployPlan:
     """Raise PlanError for the first input CloudFormation would reject (earlier, clearer)."""
     check_stack_name(plan.stack_name)
-    if not _REGION.fullmatch(plan.region):
-        raise PlanError(f"region {plan.region!r} does not look like an AWS region (eu-west-1)")
+    check_region(plan.region)
     for what, bucket in (("code bucket", plan.code_bucket), ("trail bucket", plan.trail_bucket)):
-        if bucket is not None and (not _BUCKET_NAME.fullmatch(bucket) or ".." in bucket):
-            raise PlanError(f"{what} {bucket!r} is not a valid S3 bucket name")
+        if bucket is not None:
+            check_bucket(bucket, what)
     if plan.slack_interactivity and plan.region in NO_FUNCTION_URLS:
         raise PlanError(
             f"--slack-interactivity: Lambda has no function URLs in {plan.region}; deploy "
@@ -299,8 +290,8 @@ def check_plan(plan: DeployPlan) -> DeployPlan:
         raise PlanError("trail_bucket names a new trail's bucket; not with an existing log group")
     if plan.trail_bucket_retention_days < 1:
         raise PlanError("trail_bucket_retention_days must be at least 1")
-    if plan.email and not _EMAIL.fullmatch(plan.email):
-        raise PlanError(f"email {plan.email!r} is not an email address")
+    if plan.email:
+        check_email(plan.email)
     if plan.log_retention_days not in LOG_RETENTION_DAYS:
         allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
         raise PlanError(f"log_retention_days {plan.log_retention_days}: one of {allowed}")
@@ -355,6 +346,20 @@ def with_slack_channel(settings_text: str, channel: str | None) -> str:
     if not channel:
         return settings_text
     return with_setting(settings_text, "alerts", "slack_channel", _toml_string(channel))
+
+
+# The function's settings when a deploy has no Slack webhook (and no [[destinations]]):
+# email only, through the stack's topic (the sns type reads DENIEDWATCH_SNS_TOPIC_ARN).
+# Without it the function would count a Slack destination with nothing in the secret.
+EMAIL_ONLY_DESTINATIONS = (
+    "\n# written by `deniedwatch deploy`: no Slack webhook was given, so alerts go by email\n"
+    '[[destinations]]\nname = "email"\ntype = "sns"\n'
+)
+
+
+def with_email_only(settings_text: str) -> str:
+    """The settings text with the one email destination (see EMAIL_ONLY_DESTINATIONS)."""
+    return settings_text.rstrip("\n") + "\n" + EMAIL_ONLY_DESTINATIONS
 
 
 def with_decoding(settings_text: str, on: bool) -> str:
