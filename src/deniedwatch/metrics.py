@@ -33,6 +33,10 @@ METRIC_NAMES: tuple[str, ...] = (
     "FastPathLateEvents",  # denials EventBridge delivered after CloudWatch Logs did
     "DuplicateEvents",  # denials dropped because the other path had alerted them
     "TamperedEvents",  # eventIDs that arrived with another record than the one claimed
+    # triage from the alert (docs/triage.md):
+    "MutedEvents",  # denials a mute set from Slack hid
+    "MutesSet",  # mutes set (or extended) by a click
+    "TriageRefused",  # clicks refused: signature, replay, cap, not allowed
 )
 
 _KNOWN = frozenset(METRIC_NAMES)
