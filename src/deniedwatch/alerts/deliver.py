@@ -25,6 +25,7 @@ from deniedwatch.alerts.channels.base import Channel, DeliveryFailed, Threaded, 
 from deniedwatch.alerts.dedup import DedupStore, DedupStoreError
 from deniedwatch.alerts.group import Alert, GroupKey
 from deniedwatch.alerts.window import Decision, Delivery
+from deniedwatch.alerts.wording import Story
 from deniedwatch.metrics import Metrics, Writer, stdout_line
 from deniedwatch.metrics import log as log_line
 
@@ -84,6 +85,7 @@ def deliver(
     brings back only a failed alert's records (an SQS redelivery of its messages).
     """
     report = DeliveryReport()
+    share_deadline(channels, time_left)
     run = _Run(channels, store, batch, now, time_left, report, write, alert_batch, select)
     admitted: list[Alert] = []
     pending = list(alerts)
@@ -128,6 +130,7 @@ def flush_windows(
     At least once: a summary whose store update failed is sent again next time.
     ``select`` names each group's destinations, as for ``deliver``."""
     report = DeliveryReport()
+    share_deadline(channels, time_left)
     run = _Run(channels, store, "window-summary", now, time_left, report, write, select=select)
     try:
         groups = sorted(
@@ -144,6 +147,15 @@ def flush_windows(
         metrics.add("DeliveryFailures", len(report.failures))
         metrics.add("DedupStoreErrors", report.store_errors)
     return report
+
+
+def share_deadline(channels: Sequence[Channel], time_left: Callable[[], float] | None) -> None:
+    """Tell each channel's context how long this invocation has left, so a Retry-After
+    is honoured only while it fits (channels are built once per container)."""
+    for channel in channels:
+        ctx = getattr(channel, "ctx", None)
+        if ctx is not None and hasattr(ctx, "time_left"):
+            ctx.time_left = time_left
 
 
 class _Run:
@@ -312,7 +324,7 @@ class _Run:
                 why = "over the alert budget" if budget_left <= 0 else self._skip(channel)
                 if why is None:
                     try:
-                        channel.reply(alert, ref, decision.total)
+                        channel.reply(alert, ref, story_of(decision))
                     except DeliveryFailed as exc:
                         why = self.broken[channel.name] = str(exc)
                         self.reply_failures += 1
@@ -387,6 +399,17 @@ class _Run:
                 self.store.announced(a.key, a.count, now=self.now)
             except DedupStoreError as exc:
                 self.store_error(exc)
+
+
+def story_of(decision: Decision) -> Story:
+    """The group so far, as the store kept it, for a threaded parent."""
+    about = decision.story
+    return Story(
+        total=decision.total,
+        first_time=about.get("first_time"),
+        last_time=about.get("last_time"),
+        first_url=about.get("first_url"),
+    )
 
 
 def _summary(alert: Alert) -> dict[str, object]:
