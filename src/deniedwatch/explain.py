@@ -275,10 +275,9 @@ def _typed(facts: HintFacts, kind: PolicyType) -> str:
         where = f"(the {resource_policy_name(facts.action)})"
     look = why.policy_arn or where
     action = facts.action or "this action"
-    if why.explicit is False:
-        on = f" on {facts.resource}" if facts.resource else ""
+    if why.explicit is False:  # the resource is in the finding: the hint stays one per reason
         return (
-            f"No {kind.words} allows {action}{on}: if the call should succeed, add an allow "
+            f"No {kind.words} allows {action}: if the call should succeed, add an allow "
             f"of {action} to the {kind.words} {look} (see {kind.doc})"
         )
     check = "the statement that denies" if why.explicit else "what it says of"
