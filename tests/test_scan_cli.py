@@ -421,7 +421,7 @@ def test_console_script_runs_as_a_real_process(tmp_path: Path) -> None:
     assert failed.returncode == 2
     assert failed.stderr.strip() == (
         f"error: {bad}:1: nope: unknown section (known: accounts, alerts, denial, deploy, "
-        "destinations, explain, ous, routes, severity, suppress)"
+        "destinations, explain, ous, routes, severity, suppress, triage)"
     )
 
 

@@ -32,6 +32,10 @@ METRIC_NAMES: tuple[str, ...] = (
     "BackstopOnlyEvents",  # denials CloudWatch Logs delivered before EventBridge did
     "FastPathLateEvents",  # denials EventBridge delivered after CloudWatch Logs did
     "DuplicateEvents",  # denials dropped because the other path had alerted them
+    # triage from the alert (docs/triage.md):
+    "MutedEvents",  # denials a mute set from Slack hid
+    "MutesSet",  # mutes set (or extended) by a click
+    "TriageRefused",  # clicks refused: signature, replay, cap, not allowed
 )
 
 _KNOWN = frozenset(METRIC_NAMES)
