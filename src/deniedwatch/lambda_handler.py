@@ -39,6 +39,7 @@ from deniedwatch.alerts.sightings import (
     EveryPath,
     Sightings,
     first_sightings,
+    tamper_record,
 )
 from deniedwatch.config import BUNDLED_SETTINGS_ARCNAME, ENV_CONFIG, Settings, load_settings
 from deniedwatch.intake import Detected, detect
@@ -271,18 +272,17 @@ def process(
         raise PayloadError(f"{invocation.shape.value} carries no records")
     ruleset = rt.settings.ruleset
     detected = detect(invocation, ruleset, metrics)
-    keep = first_sightings(
-        rt.sightings,
-        [d.event_id for d in detected],
-        invocation.path.value,
-        now=now,
-        metrics=metrics,
+    path = invocation.path.value
+    keep, tampered = first_sightings(
+        rt.sightings, [(d.event_id, d.record) for d in detected], path, now=now, metrics=metrics
     )
+    # an eventID claimed with another record: both copies are alerted, and the mismatch
+    forged = [tamper_record(d.record, path) for d in detected if d.event_id in tampered]
     detected = [d for d in detected if not d.event_id or d.event_id in keep]
     detected = unmuted(rt, detected, now=now, metrics=metrics)
     # raw records: a Finding is built only for what an alert shows (group_records)
     alerts = group_records(
-        [d.record for d in detected],
+        [d.record for d in detected] + forged,
         max_examples=rt.settings.alerts.max_examples,
         label=ruleset.label,
         log=LogLocation(os.environ.get("AWS_REGION"), invocation.log_group, invocation.log_stream),

@@ -18,6 +18,7 @@ from typing import Any
 
 from deniedwatch.finding import Finding
 from deniedwatch.rules import Ruleset
+from deniedwatch.sources import gate as memory_gate
 from deniedwatch.sources import trailfiles
 from deniedwatch.sources.base import (
     FileResult,
@@ -121,7 +122,9 @@ _worker_state: _WorkerState | None = None
 
 def _init_worker(*state: object) -> None:
     global _worker_state
-    _worker_state = state  # type: ignore[assignment]
+    *rest, gate = state
+    _worker_state = tuple(rest)  # type: ignore[assignment]
+    memory_gate.share(gate)  # one memory budget across the workers
 
 
 def _scan_in_worker(data: bytes | None, location: str) -> FileResult:
@@ -142,8 +145,12 @@ def _pool(jobs: int, initargs: _WorkerState) -> ProcessPoolExecutor:
     """A started process pool. Fork on Linux: workers start in milliseconds, sharing the
     parent's imports; started here, before any reader thread exists, as fork wants."""
     context = multiprocessing.get_context("fork") if sys.platform == "linux" else None
+    gate = (context or multiprocessing.get_context()).Lock()  # sources/gate.py
     pool = ProcessPoolExecutor(
-        max_workers=jobs, mp_context=context, initializer=_init_worker, initargs=initargs
+        max_workers=jobs,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(*initargs, gate),
     )
     pool.submit(int).result()  # starts the workers now
     return pool
