@@ -63,7 +63,7 @@ def deploy(
             "--organization-trail/--account-trail",
             help="Make the new trail an organization trail (management account or CloudTrail "
             "delegated administrator; trusted access is checked first). "
-            "Default: \\[deploy] organization_trail.",
+            "Default: [deploy] organization_trail.",
             show_default=False,
         ),
     ] = None,
@@ -85,7 +85,7 @@ def deploy(
         typer.Option(
             "--decode-authorization-messages/--no-decode-authorization-messages",
             help="Let the function decode EC2's encoded denial messages "
-            "(grants it sts:DecodeAuthorizationMessage). Default: \\[explain] in the settings.",
+            "(grants it sts:DecodeAuthorizationMessage). Default: [explain] in the settings.",
             show_default=False,
         ),
     ] = None,
