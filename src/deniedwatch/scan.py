@@ -14,10 +14,13 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
+from deniedwatch.finding import Finding
 from deniedwatch.prefilter import byte_test
 from deniedwatch.rules import Ruleset
+from deniedwatch.sources import gate as memory_gate
 from deniedwatch.sources import skim, trailfiles
 from deniedwatch.sources.base import (
     FileResult,
@@ -26,7 +29,25 @@ from deniedwatch.sources.base import (
     scan_records,
 )
 from deniedwatch.sources.bounded import MAX_FILE_BYTES
+from deniedwatch.sources.decoded import Decoded
+from deniedwatch.timespec import EVENT_TIME
 from deniedwatch.sources.trailfiles import BadFile, TrailFile
+
+
+def unique(findings: list[Finding]) -> tuple[list[Finding], int]:
+    """Findings unique by (eventID, account, region), the first kept, and how many were
+    dropped: the same event read twice (the S3 files and a JSON Lines export of them) is
+    one denial. An event without an id is always kept."""
+    seen: set[tuple[str, str | None, str | None]] = set()
+    out: list[Finding] = []
+    for f in findings:
+        if f.event_id:
+            key = (f.event_id, f.account_id, f.region)
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(f)
+    return out, len(findings) - len(out)
 
 
 def scan_bytes(
@@ -45,16 +66,15 @@ def scan_bytes(
     those of its first and last records (sources/skim.py). Not with --since/--until,
     which count every record outside them."""
     result = FileResult(location)
+    skip = None if (parse_all or wanted.since or wanted.until) else partial(_skim, ruleset)
     try:
-        text = trailfiles.inflate(data, limit) if data else data
-        if not (parse_all or wanted.since or wanted.until) and _skim(text, ruleset, result):
-            return result
         # only records with an errorCode come back: no rule could call the others
         # denied, and skipping them in C is most of the scan's speed
-        decoded = trailfiles.decode_candidates(data, limit, text=text)
+        decoded = trailfiles.decode_candidates(data, limit, skip=skip)
     except BadFile as exc:
         result.error = str(exc)
         return result
+    result.estimated = decoded.skimmed
     result.events = decoded.count
     result.bad_records = decoded.bad
     result.format = decoded.format
@@ -63,14 +83,13 @@ def scan_bytes(
     return scan_records(decoded.records, result, ruleset, wanted, include_suppressed)
 
 
-def _skim(text: bytes, ruleset: Ruleset, result: FileResult) -> bool:
-    """Fill ``result`` without a parse when no denial can be in ``text``; else False."""
+def _skim(ruleset: Ruleset, text: bytes) -> Decoded | None:
+    """A Decoded standing for the parse when no denial can be in ``text``; else None."""
     skimmed = skim.skim(text)  # the shape first: cheap, and other shapes are parsed
     if skimmed is None or byte_test(ruleset.denial).may_hold_denial(text):
-        return False
-    result.estimated = True
-    result.first_time, result.last_time = skimmed.first_time, skimmed.last_time
-    return True
+        return None
+    times = [t for t in (skimmed.first_time, skimmed.last_time) if t and EVENT_TIME.fullmatch(t)]
+    return Decoded(0, [], times=times, filtered=True, skimmed=True)
 
 
 @dataclass(frozen=True)
@@ -110,9 +129,9 @@ def discover(
         for tf in trailfiles.list_source(source, s3_client):
             if reason := trailfiles.skip_reason(tf.location, tf.explicit):
                 summary.skipped[reason] += 1
-            elif not keep.wants(tf.location):
+            elif (why := keep.left_out_by(tf.location)) is not None:
                 summary.skipped["outside the filters"] += 1
-                summary.note_pruned(tf.location)
+                summary.note_pruned(tf.location, why)
             else:
                 found.append(tf)
     return found
@@ -125,7 +144,9 @@ _worker_state: _WorkerState | None = None
 
 def _init_worker(*state: object) -> None:
     global _worker_state
-    _worker_state = state  # type: ignore[assignment]
+    *rest, gate = state
+    _worker_state = tuple(rest)  # type: ignore[assignment]
+    memory_gate.share(gate)  # one memory budget across the workers
 
 
 def _scan_in_worker(data: bytes | None, location: str) -> FileResult:
@@ -146,8 +167,12 @@ def _pool(jobs: int, initargs: _WorkerState) -> ProcessPoolExecutor:
     """A started process pool. Fork on Linux: workers start in milliseconds, sharing the
     parent's imports; started here, before any reader thread exists, as fork wants."""
     context = multiprocessing.get_context("fork") if sys.platform == "linux" else None
+    gate = (context or multiprocessing.get_context()).Lock()  # sources/gate.py
     pool = ProcessPoolExecutor(
-        max_workers=jobs, mp_context=context, initializer=_init_worker, initargs=initargs
+        max_workers=jobs,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(*initargs, gate),
     )
     pool.submit(int).result()  # starts the workers now
     return pool

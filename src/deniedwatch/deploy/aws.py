@@ -43,8 +43,12 @@ def tls_only_policy(bucket: str, region: str | None = None) -> str:
     )
 
 
-def ensure_code_bucket(s3: Any, bucket: str, region: str, account_id: str) -> bool:
-    """Make sure ``bucket`` exists, is ours and is in ``region``; True when created now."""
+def ensure_code_bucket(
+    s3: Any, bucket: str, region: str, account_id: str, *, tls_only: bool = True
+) -> bool:
+    """Make sure ``bucket`` exists, is ours and is in ``region``; True when created now.
+    ``tls_only=False`` leaves out the TLS-only policy: only for a stand-in served over
+    plain http (moto enforces aws:SecureTransport there, which would lock deploy out)."""
     try:
         s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=account_id)
     except ClientError as exc:
@@ -80,7 +84,8 @@ def ensure_code_bucket(s3: Any, bucket: str, region: str, account_id: str) -> bo
             "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
         },
     )
-    s3.put_bucket_policy(Bucket=bucket, Policy=tls_only_policy(bucket, region))
+    if tls_only:
+        s3.put_bucket_policy(Bucket=bucket, Policy=tls_only_policy(bucket, region))
     return True
 
 
@@ -271,6 +276,7 @@ class StatusReport:
     held_denials: int | None = None
     held_groups: int = 0
     held_overdue: int = 0
+    active_mutes: int | None = None  # set from Slack's buttons (docs/triage.md)
     unreadable: list[str] = field(default_factory=list)  # what could not be checked, and why
 
 
@@ -415,4 +421,16 @@ def gather_status(
             report.held_overdue = sum(g.held for g in groups if g.closes_at < overdue.timestamp())
 
         probe("the held denials", held)
+
+        def mutes() -> None:
+            from deniedwatch.alerts.dedup import DynamoStore
+            from deniedwatch.triage.store import DynamoMutes, MuteStoreError
+
+            store = DynamoMutes(DynamoStore(table, client=clients("dynamodb")))
+            try:
+                report.active_mutes = len(store.active((now or datetime.now(UTC)).timestamp()))
+            except MuteStoreError as exc:
+                report.unreadable.append(f"the mutes ({str(exc)[:120]})")
+
+        probe("the mutes", mutes)
     return report
