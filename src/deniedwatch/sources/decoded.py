@@ -51,8 +51,20 @@ if msgspec is not None:
             """Mapping-style access, so the rules read a decoded struct like a dict."""
             value = getattr(self, key, None)
             if type(value) is msgspec.Raw:
-                value = msgspec.json.decode(value)
+                value = _raw_value(value)
             return default if value is None else value
+
+    def _raw_value(raw: msgspec.Raw) -> Any:
+        """A field kept raw, decoded now. msgspec skipped it without checking its UTF-8,
+        so a byte that is not UTF-8 fails only here: read it as recover.py reads a bad
+        record (the byte kept as a surrogate escape) rather than fail the whole file."""
+        try:
+            return msgspec.json.decode(raw)
+        except msgspec.DecodeError:
+            try:
+                return json.loads(bytes(raw).decode("utf-8", "surrogateescape"))
+            except ValueError:
+                return None
 
     class _LogFile(msgspec.Struct, gc=False):
         Records: list[_Record]
