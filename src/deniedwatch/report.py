@@ -47,6 +47,8 @@ _SPLIT_FORMULA = re.compile(r"([,;|][ \"']*)(?=[=+\-@])")
 def csv_cell(value: object) -> object:
     """A CSV cell of record text: cleaned (no raw controls, so no tab or newline left to
     split it in a tab-separated import), and defused against formulas (OWASP)."""
+    if isinstance(value, bool):  # as in JSON, not Python's True/False
+        return "true" if value else "false"
     if not isinstance(value, str):
         return value
     text = _SPLIT_FORMULA.sub(r"\1'", clean(value))

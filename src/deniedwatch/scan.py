@@ -16,6 +16,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from deniedwatch.finding import Finding
 from deniedwatch.rules import Ruleset
 from deniedwatch.sources import gate as memory_gate
 from deniedwatch.sources import trailfiles
@@ -27,6 +28,22 @@ from deniedwatch.sources.base import (
 )
 from deniedwatch.sources.bounded import MAX_FILE_BYTES
 from deniedwatch.sources.trailfiles import BadFile, TrailFile
+
+
+def unique(findings: list[Finding]) -> tuple[list[Finding], int]:
+    """Findings unique by (eventID, account, region), the first kept, and how many were
+    dropped: the same event read twice (the S3 files and a JSON Lines export of them) is
+    one denial. An event without an id is always kept."""
+    seen: set[tuple[str, str | None, str | None]] = set()
+    out: list[Finding] = []
+    for f in findings:
+        if f.event_id:
+            key = (f.event_id, f.account_id, f.region)
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(f)
+    return out, len(findings) - len(out)
 
 
 def scan_bytes(
@@ -90,9 +107,9 @@ def discover(
         for tf in trailfiles.list_source(source, s3_client):
             if reason := trailfiles.skip_reason(tf.location, tf.explicit):
                 summary.skipped[reason] += 1
-            elif not keep.wants(tf.location):
+            elif (why := keep.left_out_by(tf.location)) is not None:
                 summary.skipped["outside the filters"] += 1
-                summary.note_pruned(tf.location)
+                summary.note_pruned(tf.location, why)
             else:
                 found.append(tf)
     return found

@@ -7,6 +7,29 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
+
+
+class _Group(TyperGroup):
+    """Help that never loses a word: plain text (Rich markup ate ``[[destinations]]``
+    and narrow Rich columns cut option and variable names), wrapped to the terminal, and
+    an option's value named after the option (``--stack-name STACK_NAME``) instead of a
+    type tag (``<str>``)."""
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        for param in command.params if command is not None else ():
+            # typer vendors click (typer._click): options are known by their kind
+            kind = getattr(param, "param_type_name", "")
+            if param.metavar is not None or getattr(param, "is_flag", False):
+                continue
+            if kind == "argument":  # its name already says it: no type after it
+                param.display_type_rich = lambda ctx: None
+            elif kind == "option":
+                longest = max(param.opts, key=len).lstrip("-")
+                param.metavar = longest.upper().replace("-", "_")
+        return command
+
 
 app = typer.Typer(
     name="deniedwatch",
@@ -14,7 +37,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
+    cls=_Group,
+    context_settings={"max_content_width": 200},
 )
 
 err = Console(stderr=True, highlight=False)
@@ -98,7 +123,7 @@ def friendly(exc: BaseException) -> str | None:
     if isinstance(exc, CliError | ConfigError | FileNotFoundError):
         return str(exc)
     module = type(exc).__module__ or ""
-    if module.startswith(("botocore", "boto3")):
+    if module.startswith(("botocore", "boto3", "deniedwatch.awsclient")):
         name = type(exc).__name__
         if name in ("NoCredentialsError", "PartialCredentialsError"):
             return (
@@ -109,13 +134,32 @@ def friendly(exc: BaseException) -> str | None:
             return "no AWS region: pass --region or set AWS_REGION"
         if name == "ProfileNotFound":
             return f"{exc} (check AWS_PROFILE and ~/.aws/config)"
-        response = getattr(exc, "response", None)
-        if isinstance(response, dict) and "Error" in response:
-            error = response["Error"]
-            op = getattr(exc, "operation_name", "the call")
-            return f"AWS refused {op}: {error.get('Code')}: {error.get('Message')}"
-        return f"AWS: {exc}"
+        return _aws_line(exc)
     return None
+
+
+def _aws_line(exc: BaseException) -> str:
+    """One line for an AWS SDK error; a page from something that is not AWS (a stand-in's
+    404, a proxy's 500) is named as such, never printed."""
+    from deniedwatch.alerts.text import looks_like_html
+    from deniedwatch.awsclient import NOT_AWS_CODE, stand_in_endpoint
+
+    where = stand_in_endpoint() or "the endpoint"
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict) and "Error" in response:
+        error = response["Error"]
+        op = getattr(exc, "operation_name", "the call")
+        code, message = str(error.get("Code")), str(error.get("Message") or "")
+        if code == NOT_AWS_CODE:
+            return str(exc)
+        if looks_like_html(message):
+            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", code)
+            return f"{op}: HTTP {status} from {where} (not an AWS response)"
+        return f"AWS refused {op}: {code}: {message}"
+    text = str(exc)
+    if type(exc).__name__ == "ResponseParserError" or "<html" in text.lower():
+        return f"an answer from {where} that is not an AWS response (unreadable as AWS's format)"
+    return f"AWS: {text}"
 
 
 def main() -> None:

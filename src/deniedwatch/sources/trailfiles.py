@@ -122,16 +122,23 @@ class PathFilter:
     regions: frozenset[str] = frozenset()
 
     def wants(self, location: str) -> bool:
+        return self.left_out_by(location) is None
+
+    def left_out_by(self, location: str) -> str | None:
+        """The filter that leaves this file unread ('--account', '--region',
+        '--since/--until'), or None."""
         info = path_info(location)
         if self.accounts and info.account and info.account not in self.accounts:
-            return False
+            return "--account"
         if self.regions and info.region and info.region not in self.regions:
-            return False
+            return "--region"
         if info.day and self.since and info.day < self.since:
-            return False
+            return "--since/--until"
         # The day in a path is the delivery day, and a file holds events from before
         # its delivery (minutes, usually): keep one more day after `until`.
-        return not (info.day and self.until and info.day > self.until + _ONE_DAY)
+        if info.day and self.until and info.day > self.until + _ONE_DAY:
+            return "--since/--until"
+        return None
 
 
 def is_s3(source: str) -> bool:

@@ -20,7 +20,7 @@ from deniedwatch.alerts.channels.base import (
 from deniedwatch.alerts.group import Alert
 from deniedwatch.alerts.retry import Pacer
 from deniedwatch.alerts.slack import render, render_digest
-from deniedwatch.alerts.text import clean
+from deniedwatch.alerts.text import answer_excerpt
 from deniedwatch.secrets import check_url, redact, url_problem
 
 
@@ -71,14 +71,15 @@ class SlackChannel:
             response = client.send_dict(payload)
         except Exception as exc:
             raise DeliveryFailed(
-                redact(f"Slack unreachable: {type(exc).__name__}: {exc}")
+                redact(f"Slack unreachable ({type(exc).__name__}: {exc})")
+                + ": check the webhook URL's host and this machine's network or proxy"
             ) from None
         if response.status_code == 200:
             return
         if response.status_code in (403, 404, 410):
             self.ctx.forget_secret()  # revoked: read the secret again next time
             self._client = None
-        body = redact(clean(str(response.body or "")))[:200]
+        body = redact(answer_excerpt(response.body))
         raise DeliveryFailed(f"Slack answered HTTP {response.status_code}: {body}")
 
 
