@@ -24,11 +24,14 @@ from deniedwatch.alerts.budget import DEFAULT_BUDGET, Budget, Digest, by_caller,
 from deniedwatch.alerts.channels.base import Channel, DeliveryFailed, Threaded, ThreadRef
 from deniedwatch.alerts.dedup import Decision, DedupStore, DedupStoreError
 from deniedwatch.alerts.group import Alert, GroupKey
+from deniedwatch.alerts.text import clean, cut
 from deniedwatch.metrics import Metrics, Writer, stdout_line
 from deniedwatch.metrics import log as log_line
+from deniedwatch.secrets import redact
 
 # Stop starting new posts when the invocation has less than this left (seconds).
 MIN_TIME_LEFT = 10.0
+REASON_MAX = 300  # a failure's reason, as logged and raised
 
 
 class DeliveryError(RuntimeError):
@@ -237,14 +240,19 @@ class _Run:
     def _send(
         self, channel: Channel, send: Callable[[], ThreadRef | None]
     ) -> tuple[str | None, ThreadRef | None]:
-        """Send unless skipped: (why it did not go or None, where a threaded post lives)."""
+        """Send unless skipped: (why it did not go or None, where a threaded post lives).
+
+        The one failure path of delivery: whatever ``send`` raises (a channel's own
+        ``DeliveryFailed``, or anything else: a rendering bug, an SDK error) fails
+        this channel alone, redacted, and the channel is skipped for the rest of
+        the run; the other channels go on."""
         reason = self._skip(channel)
         ref = None
         if reason is None:
             try:
                 ref = send()
-            except DeliveryFailed as exc:
-                reason = self.broken[channel.name] = str(exc)
+            except Exception as exc:
+                reason = self.broken[channel.name] = failure_reason(exc)
         if reason is None:
             self.per_destination[channel.name, "AlertsDelivered"] += 1
         return reason, ref
@@ -307,10 +315,11 @@ class _Run:
                     continue
                 why = "over the alert budget" if budget_left <= 0 else self._skip(channel)
                 if why is None:
-                    try:
-                        channel.reply(alert, ref, decision.total)
-                    except DeliveryFailed as exc:
-                        why = self.broken[channel.name] = str(exc)
+                    why, _ = self._send(
+                        channel,
+                        lambda c=channel, a=alert, r=ref, d=decision: c.reply(a, r, d.total),
+                    )
+                    if why is not None:
                         self.reply_failures += 1
                         self.per_destination[channel.name, "DeliveryFailures"] += 1
                 if why is not None:
@@ -325,7 +334,6 @@ class _Run:
                     continue
                 budget_left -= 1
                 self.report.replies += 1
-                self.per_destination[channel.name, "AlertsDelivered"] += 1
 
     def post_digest(self, digest: Digest) -> None:
         """Each channel gets the digest of the members it has not had yet."""
@@ -383,6 +391,14 @@ class _Run:
                 self.store.announced(a.key, a.count, now=self.now)
             except DedupStoreError as exc:
                 self.store_error(exc)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """What a failed send says in logs, metrics and the invocation's error: a channel's
+    own words when it raised ``DeliveryFailed``, else the exception's type and text;
+    secrets redacted, control characters removed, cut to a log line's size."""
+    text = str(exc) if isinstance(exc, DeliveryFailed) else f"{type(exc).__name__}: {exc}"
+    return cut(redact(clean(text)), REASON_MAX)
 
 
 def _summary(alert: Alert) -> dict[str, object]:

@@ -9,6 +9,7 @@ wording and send; they never import the delivery loop or each other.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -89,14 +90,51 @@ class Context:
     severity: Callable[[Finding], str] = lambda _f: "medium"  # the settings' severity()
 
 
+Check = Callable[[str], "str | None"]  # a value's problem, or None
+
+
+def _any(_value: str) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Option:
+    """One key of a ``[[destinations]]`` entry of a type: declared beside the type's code,
+    so the settings check it (every value is a non-empty string first) without knowing
+    the type."""
+
+    name: str
+    description: str
+    check: Check = _any
+    required: bool = False
+
+
+def https_url(value: str) -> str | None:
+    """An endpoint the function posts to: https, or http to loopback (tests, stand-ins)."""
+    from deniedwatch.urls import https_or_loopback
+
+    if not https_or_loopback(value):
+        return "must be an https:// URL (http:// only for localhost)"
+    return None
+
+
+def arn_check(service: str, what: str, resource: str = ".+") -> Check:
+    """A check that the value is an ARN of ``service`` in any partition, with an account."""
+    shape = re.compile(rf"arn:aws[a-z-]*:{service}:[^:]+:\d{{12}}:{resource}")
+
+    def check(value: str) -> str | None:
+        return None if shape.fullmatch(value) else f"{value!r} is not {what}"
+
+    return check
+
+
 @dataclass(frozen=True)
 class ChannelType:
     """A destination type as the settings, the CLI and the factory see it."""
 
     name: str
     build: Callable[[Destination, Context], Channel]
-    required: tuple[str, ...] = ()  # keys a [[destinations]] entry of this type must have
-    optional: tuple[str, ...] = ()
+    options: tuple[Option, ...] = ()  # the keys a [[destinations]] entry of it may have
     secret: str | None = "secret"  # what the secret is ("Slack bot token"); None: no secret
     check_secret: Callable[[str], str | None] = lambda _value: None  # a problem, or None
     pages: bool = False  # wakes people up: only routes that name it reach it

@@ -21,12 +21,14 @@ from deniedwatch.alerts.channels.base import (
     Context,
     DeliveryFailed,
     Destination,
+    Option,
     ThreadRef,
+    https_url,
 )
 from deniedwatch.alerts.group import Alert
 from deniedwatch.alerts.retry import Unreachable, post_json
 from deniedwatch.alerts.text import clean, cut
-from deniedwatch.secrets import redact
+from deniedwatch.secrets import SecretError, redact
 
 DEFAULT_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 SUMMARY_MAX = 1024  # Events API v2 limit
@@ -113,7 +115,7 @@ class PagerDutyChannel:
     def _key(self) -> str:
         try:
             return self.ctx.secret()
-        except Exception as exc:
+        except SecretError as exc:
             raise DeliveryFailed(redact(f"no PagerDuty routing key: {exc}")) from None
 
     def send(self, alert: Alert) -> ThreadRef | None:
@@ -157,7 +159,14 @@ def _build(dest: Destination, ctx: Context) -> PagerDutyChannel:
 TYPE = ChannelType(
     name="pagerduty",
     build=_build,
-    optional=("events_url",),
+    options=(
+        Option(
+            "events_url",
+            f"the Events API v2 endpoint (default {DEFAULT_EVENTS_URL}; EU accounts use "
+            "https://events.eu.pagerduty.com/v2/enqueue)",
+            https_url,
+        ),
+    ),
     secret="PagerDuty Events v2 routing key",
     check_secret=_check,
     pages=True,
