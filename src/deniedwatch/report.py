@@ -16,8 +16,8 @@ from typing import IO
 from deniedwatch.alerts.text import clean, clean_json
 from deniedwatch.finding import SCHEMA_FIELDS, Finding
 
-# table: deniedwatch.termview; html: deniedwatch.htmlreport
-FORMATS = ("table", "jsonl", "json", "csv", "html")
+# table: deniedwatch.termview; html: deniedwatch.htmlreport; ocsf: deniedwatch.report_ocsf
+FORMATS = ("table", "jsonl", "json", "csv", "html", "ocsf")
 
 
 def write_jsonl(findings: Iterable[Finding], out: IO[str]) -> None:
