@@ -8,11 +8,17 @@ Simulated, each for a stated reason:
   after moto creates the stack, as CloudFormation would on AWS;
 - the code bucket's TLS-only policy (moto enforces aws:SecureTransport against its own
   plain-http endpoint, which would lock the test out): kept for the test to check, unapplied.
+
+A test can also put AWS's own answer where moto gives another (``Recorded.answers``: a
+canned response instead of moto's, like a botocore Stubber for that one operation) or
+edit moto's answer (``Recorded.edits``: e.g. a stack status moto never reaches, such as
+ROLLBACK_COMPLETE). Each test says which answer it imitates and from which AWS page.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -28,6 +34,14 @@ from deniedwatch.deploy.names import secret_name
 class Recorded:
     calls: set[tuple[str, str]] = field(default_factory=set)
     bucket_policies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # (service, operation) -> params -> AWS's parsed answer, or None to ask moto
+    answers: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any] | None]] = field(
+        default_factory=dict
+    )
+    # (service, operation) -> (params, moto's parsed answer) -> None, editing it in place
+    edits: dict[tuple[str, str], Callable[[dict[str, Any], dict[str, Any]], None]] = field(
+        default_factory=dict
+    )
 
 
 def install(monkeypatch: pytest.MonkeyPatch) -> Recorded:
@@ -53,6 +67,11 @@ def install(monkeypatch: pytest.MonkeyPatch) -> Recorded:
 
             def before_call(model: Any, params: dict[str, Any], **_: Any) -> Any:
                 recorded.calls.add((name, model.name))
+                if answer := recorded.answers.get((name, model.name)):
+                    given = params["context"].get("input_params", {})
+                    parsed = answer(given)
+                    if parsed is not None:
+                        return SimpleNamespace(status_code=200, headers={}), parsed
                 if (name, model.name) == ("logs", "TestMetricFilter"):
                     return judge(params["body"])
                 if (name, model.name) == ("s3", "PutBucketPolicy"):
@@ -63,7 +82,12 @@ def install(monkeypatch: pytest.MonkeyPatch) -> Recorded:
                     return SimpleNamespace(status_code=204, headers={}), {}
                 return None
 
+            def after_call(model: Any, parsed: dict[str, Any], **kwargs: Any) -> None:
+                if edit := recorded.edits.get((name, model.name)):
+                    edit(kwargs.get("context", {}).get("input_params", {}), parsed)
+
             client.meta.events.register("before-call", before_call)
+            client.meta.events.register("after-call", after_call)
             return client
 
     monkeypatch.setattr(deploy_cmd, "_session", lambda region: RecordingSession(region_name=region))

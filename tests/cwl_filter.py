@@ -14,6 +14,10 @@ https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/FilterAndPatternSyntax.
 - A selector that points at an array or object matches neither ``=`` nor ``!=``.
 - ``IS NULL``, ``NOT EXISTS``, ``IS TRUE`` / ``IS FALSE``; ``&&`` binds tighter than
   ``||``; parentheses group.
+- ``%REGEX%`` as a value: a regular expression found anywhere in the value ("%AUTHORIZED%"
+  matches "UNAUTHORIZED REQUEST"), of the documented characters only (letters, digits,
+  ``:_#=@/;,-`` and the operators ``^$?[]{}|*+.`` and backslash; no parentheses), at most 2 in one
+  pattern: https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/regex-expressions.html
 """
 
 from __future__ import annotations
@@ -26,12 +30,15 @@ from typing import Any
 _TOKEN = re.compile(
     r"""\s*(?:
       (?P<quoted>"(?:[^"\\]|\\.)*")
+    | (?P<regex>%[^%]+%)
     | (?P<op>\|\||&&|!=|<=|>=|=|<|>|\(|\)|\{|\})
     | (?P<word>[^\s()"=!<>&|{}]+)
     )""",
     re.VERBOSE,
 )
 _MISSING = object()
+_REGEX_CHARS = re.compile(r"[A-Za-z0-9:_#=@/;,\-^$?\[\]{}|\\*+.]+")
+REGEX_LIMIT = 2  # regular expressions in one JSON filter pattern
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
@@ -164,16 +171,36 @@ class _Parser:
         if op not in ("=", "!=", "<", ">", "<=", ">="):
             raise ValueError(f"expected an operator, got {op!r}")
         kind, raw = self.take()
+        if kind == "regex":
+            return self.regex(selector, op, raw[1:-1])
         quoted = kind == "quoted"
         value = json.loads(raw) if quoted else raw
         if value.startswith("*") and value.endswith("*") and value != "*":
             raise UndocumentedPattern(f"wildcard at both ends: {raw}")
         return lambda doc: _compare(_select(doc, selector), op, value, quoted)
 
+    def regex(self, selector: str, op: str, expression: str) -> Callable[[Any], bool]:
+        if op not in ("=", "!="):
+            raise ValueError(f"a regular expression takes = or !=, not {op}")
+        if not _REGEX_CHARS.fullmatch(expression):
+            raise ValueError(f"not a CloudWatch Logs regular expression: %{expression}%")
+        found = re.compile(expression).search
+
+        def test(doc: Any) -> bool:
+            node = _select(doc, selector)
+            if not isinstance(node, str):
+                return False
+            return bool(found(node)) == (op == "=")
+
+        return test
+
 
 def compile_pattern(pattern: str) -> Callable[[str], bool]:
     """``pattern`` -> a function of one log event message (text) -> matched?"""
-    parser = _Parser(_tokens(pattern))
+    tokens = _tokens(pattern)
+    if sum(kind == "regex" for kind, _ in tokens) > REGEX_LIMIT:
+        raise ValueError(f"more than {REGEX_LIMIT} regular expressions in one pattern")
+    parser = _Parser(tokens)
     parser.take("{")
     test = parser.expr()
     parser.take("}")

@@ -46,8 +46,8 @@ from deniedwatch.deploy.permissions import (
     deployer_policy,
     function_code_actions,
 )
-from deniedwatch.lambda_handler import FLUSH_EVENT
 from deniedwatch.rules import DenialRule
+from deniedwatch.sources.invocation import FLUSH_EVENT
 
 WEBHOOK_PATH = "/services/T000/B000/XXXXXXXXXXXXXXXX"
 # What the Lambda python3.12 runtime provides besides the stdlib: boto3 and its closure.

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -187,6 +188,29 @@ def test_the_secret_is_only_ever_the_stacks(
         assert preflight.check_secret(pf) == _plan()
     else:
         with pytest.raises(PlanError, match=expected.replace("-", r"\-")):
+            preflight.check_secret(pf)
+
+
+@pytest.mark.parametrize(
+    ("left", "expected"),
+    [
+        # ROLLBACK_FAILED may keep the stack's own secret: deleting the stack removes it
+        (frozenset({"SlackWebhookSecret", "DedupTable"}), None),
+        # a failed stack that never had it: the secret is someone else's
+        (frozenset({"DedupTable"}), "already exists"),
+    ],
+)
+def test_a_failed_stacks_own_secret_does_not_block_its_replacement(
+    left: frozenset[str], expected: str | None
+) -> None:
+    pf = dataclasses.replace(
+        _preflight({"secretsmanager": _secrets("present")}, _plan(), False),
+        failed_stack_resources=left,
+    )
+    if expected is None:
+        assert preflight.check_secret(pf) == _plan()
+    else:
+        with pytest.raises(PlanError, match=expected):
             preflight.check_secret(pf)
 
 

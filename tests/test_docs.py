@@ -84,3 +84,49 @@ def test_the_readme_settings_table_names_every_key() -> None:
         if f.name != "name" and f"`{f.name}`" not in rows[section]
     ]
     assert missing == []
+
+
+# A pattern fragment a document quotes: an EventBridge operator on one value, or a
+# CloudWatch Logs comparison on $.errorCode.
+_OPERATORS = "wildcard|prefix|suffix|anything-but|equals-ignore-case"
+_EVENT_OPERATOR = re.compile(r'\{"(?:' + _OPERATORS + r')"\s*:\s*"[^"]*"\}')
+_LOGS_TERM = re.compile(r'\$\.errorCode\s*!?=\s*"[^"]*"')
+
+
+def _rendered_patterns() -> tuple[set[str], set[str]]:
+    """What rules.py renders: EventBridge operators (as compact JSON) and $.errorCode terms."""
+    import json
+
+    from deniedwatch.rules import CIS_METRIC_FILTER_PATTERN, DenialRule
+
+    rule = DenialRule()
+    pattern = rule.event_pattern()
+    values = [*pattern["source"], *pattern["detail"]["errorCode"]]  # type: ignore[index]
+    operators = {json.dumps(v, separators=(",", ":")) for v in values if isinstance(v, dict)}
+    terms = {
+        re.sub(r"\s+", "", t)
+        for text in (rule.filter_pattern(), CIS_METRIC_FILTER_PATTERN)
+        for t in _LOGS_TERM.findall(text)
+    }
+    return operators, terms
+
+
+def test_every_pattern_the_documents_quote_is_one_rules_py_renders() -> None:
+    operators, terms = _rendered_patterns()
+    wrong = []
+    for doc in [README, *DOCS]:
+        text = doc.read_text(encoding="utf-8")
+        for quoted in _EVENT_OPERATOR.findall(text):
+            if re.sub(r"\s+", "", quoted) not in operators:
+                wrong.append(f"{doc.relative_to(REPO)}: {quoted}")
+        for quoted in _LOGS_TERM.findall(text):
+            if re.sub(r"\s+", "", quoted) not in terms:
+                wrong.append(f"{doc.relative_to(REPO)}: {quoted}")
+    assert wrong == [], "documents quote patterns rules.py does not render"
+
+
+def test_the_documents_quote_patterns_at_all() -> None:
+    """The check above has something to check: the pages that describe the patterns."""
+    live = (REPO / "docs" / "live-sources.md").read_text(encoding="utf-8")
+    readme = README.read_text(encoding="utf-8")
+    assert _EVENT_OPERATOR.search(live) and _LOGS_TERM.search(readme)

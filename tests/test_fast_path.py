@@ -24,7 +24,7 @@ from deniedwatch.alerts.group import GroupKey
 from deniedwatch.alerts.pipeline import Pipeline
 from deniedwatch.metrics import Metrics
 from deniedwatch.sources.cwlogs import PayloadError
-from deniedwatch.sources.invocation import FLUSH_EVENT, Shape, decode_invocation
+from deniedwatch.sources.invocation import FLUSH_EVENT, SHAPES, Shape, decode_invocation
 from live_support import (
     SlackStandIn,
     create_dedup_table,
@@ -43,12 +43,19 @@ from strategies import json_values
 
 def process(event) -> dict:
     """The handler's work with its whole result: for an SQS batch the handler itself returns
-    only the partial batch response (test_handler_returns_exactly_the_partial_batch_response)."""
+    only the partial batch response (test_handler_returns_exactly_the_partial_batch_response),
+    so the summary and the returned message ids are put side by side here."""
     metrics = Metrics()
     try:
-        return lambda_handler.process(event, lambda_handler.runtime(), metrics, now=time.time())
+        outcome = lambda_handler.process(
+            decode_invocation(event), lambda_handler.runtime(), metrics, now=time.time()
+        )
     finally:
         metrics.flush()
+    if outcome.failed_messages is None:
+        return dict(outcome.summary)
+    failures = [{"itemIdentifier": m} for m in outcome.failed_messages]
+    return {**outcome.summary, "batchItemFailures": failures}
 
 
 class Recorder:
@@ -68,7 +75,7 @@ def run(event, *, now: float = 1e9) -> list:
     rt = lambda_handler.Runtime(
         lambda_handler.load_runtime_settings(), MemoryStore(), Pipeline.fixed([recorder])
     )
-    lambda_handler.process(event, rt, Metrics(write=lambda _: None), now=now)
+    lambda_handler.process(decode_invocation(event), rt, Metrics(write=lambda _: None), now=now)
     return recorder.alerts
 
 
@@ -87,7 +94,23 @@ def test_the_three_shapes_decode_to_the_same_records() -> None:
     assert all(i.message_id for i in shapes["sqs"])
 
 
-def test_scheduled_event_is_recognised_not_read_as_a_denial(env, fake) -> None:
+def test_every_shape_has_one_row_of_facts() -> None:
+    """A new shape is one row of SHAPES: path, item failures, ref name and where()."""
+    assert set(SHAPES) == set(Shape)
+    assert [s for s in Shape if SHAPES[s].reports_item_failures] == [Shape.SQS]
+    assert {s for s in Shape if SHAPES[s].path} == {
+        Shape.CLOUDWATCH_LOGS,
+        Shape.SQS,
+        Shape.EVENTBRIDGE,
+    }
+
+
+def test_only_the_stacks_flush_input_flushes_a_plain_scheduled_event_is_only_logged(
+    env, fake, capsys
+) -> None:
+    """Decided: the stack's rule sends FLUSH_EVENT as its constant input, and that alone
+    flushes. Any other EventBridge "Scheduled Event" (a rule someone else points at the
+    function) is acknowledged and logged, and never posts summaries."""
     scheduled = {
         "version": "0",
         "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
@@ -100,9 +123,17 @@ def test_scheduled_event_is_recognised_not_read_as_a_denial(env, fake) -> None:
         "detail": {},
     }
     assert decode_invocation(scheduled).shape is Shape.SCHEDULE
-    assert decode_invocation(FLUSH_EVENT).shape is Shape.SCHEDULE
+    assert decode_invocation(FLUSH_EVENT).shape is Shape.FLUSH
     start(env, fake)
     assert lambda_handler.handler(scheduled, None) == {"status": "scheduled-event"}
+    assert lambda_handler.handler(FLUSH_EVENT, None) == {
+        "status": "flushed",
+        "summaries": 0,
+        "held": 0,
+    }
+    out = capsys.readouterr().out
+    (line,) = [json.loads(x) for x in out.splitlines() if '"scheduled-event"' in x]
+    assert "not the stack's flush input" in line["message"]
 
 
 @pytest.mark.parametrize(
@@ -131,8 +162,10 @@ def test_property_any_body_or_event_is_a_bad_record_or_payload_error(env, data) 
     ]
     for event in candidates:
         with contextlib.suppress(PayloadError):
-            result = lambda_handler.process(event, rt, Metrics(write=lambda _: None), now=1e9)
-            assert result.get("batchItemFailures", []) == []
+            outcome = lambda_handler.process(
+                decode_invocation(event), rt, Metrics(write=lambda _: None), now=1e9
+            )
+            assert not outcome.failed_messages
 
 
 # -- same records, same alerts ----------------------------------------------------------
@@ -301,3 +334,50 @@ def test_handler_returns_exactly_the_partial_batch_response(env, fake, httpserve
     out = capsys.readouterr().out
     (summary,) = [json.loads(x) for x in out.splitlines() if '"batch-result"' in x]
     assert summary["findings"] == 1 and summary["sent"] == 0 and summary["failed_messages"] == 1
+
+
+def function_url_event(body: str = "payload=%7B%7D", *, method: str = "POST") -> dict:
+    """A Lambda function URL request, payload format 2.0, as AWS documents it.
+    https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html#urls-payloads"""
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": "/",
+        "rawQueryString": "",
+        "headers": {
+            "content-type": "application/x-www-form-urlencoded",
+            "X-Slack-Signature": "v0=1",
+        },
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "abcdefghijklmnop",
+            "domainName": "abcdefghijklmnop.lambda-url.eu-west-1.on.aws",
+            "http": {
+                "method": method,
+                "path": "/",
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.9",
+                "userAgent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+            },
+            "requestId": "5f9c4c1e-0000-4000-8000-000000000001",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "06/Dec/2026:02:00:00 +0000",
+            "timeEpoch": 1796522400000,
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def test_a_function_url_request_is_one_more_shape_not_a_batch(env, fake) -> None:
+    invocation = decode_invocation(function_url_event())
+    assert invocation.shape is Shape.FUNCTION_URL and len(invocation) == 0
+    assert invocation.request is not None and invocation.request.method == "POST"
+    assert invocation.request.headers["x-slack-signature"] == "v0=1"  # names in lower case
+    assert invocation.where() == {"source_ip": "203.0.113.9"}
+    assert invocation.ref_name == "request_id" and not invocation.reports_item_failures
+    start(env, fake)
+    # no signing secret configured: nothing answers here
+    response = lambda_handler.handler(function_url_event(), None)
+    assert response["statusCode"] == 404

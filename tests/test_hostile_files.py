@@ -169,6 +169,7 @@ def test_lambda_alerts_on_a_denial_nested_past_the_parser_and_counts_it_bad() ->
     from deniedwatch.alerts.dedup import MemoryStore
     from deniedwatch.alerts.pipeline import Pipeline
     from deniedwatch.metrics import Metrics
+    from deniedwatch.sources.invocation import decode_invocation
     from live_support import subscription_payload
 
     sent: list[Any] = []
@@ -186,7 +187,7 @@ def test_lambda_alerts_on_a_denial_nested_past_the_parser_and_counts_it_bad() ->
     deep = deep_denial(5000).decode()
     payload = subscription_payload([json.dumps(denial(user="alice")), deep])
     metrics = Metrics(write=lines.append)
-    result = lambda_handler.process(payload, rt, metrics, now=1e9)
+    result = lambda_handler.process(decode_invocation(payload), rt, metrics, now=1e9).summary
     metrics.flush()
     assert result["findings"] == 2
     assert sorted(a.sample.principal_name for a in sent) == ["alice", "mallory"]

@@ -25,6 +25,7 @@ from deniedwatch.alerts.pipeline import Pipeline
 from deniedwatch.alerts.slack import render
 from deniedwatch.metrics import Metrics
 from deniedwatch.sources.cwlogs import PayloadError
+from deniedwatch.sources.invocation import decode_invocation
 from live_support import (
     SlackStandIn,
     alert_count,
@@ -285,7 +286,9 @@ def test_storm_across_windows_announces_every_held_back_denial(env, fake):
         lambda_handler.load_runtime_settings(), store, Pipeline.fixed([Rendering()])
     )
     for i, payload in enumerate(storm_payloads()):
-        lambda_handler.process(payload, rt, Metrics(write=lambda _: None), now=fake.now + i * 1200)
+        lambda_handler.process(
+            decode_invocation(payload), rt, Metrics(write=lambda _: None), now=fake.now + i * 1200
+        )
     assert len(posts) <= 30
     announced = sum(p["count"] + p["held"] for p in posts)
     held = held_of(store)
@@ -505,7 +508,8 @@ def test_property_handler_never_crashes_on_a_record(env, msgs):
     )
     metrics = Metrics(write=lambda _: None)
     events = [{"id": str(i), "timestamp": 1, "message": m} for i, m in enumerate(msgs)]
-    result = lambda_handler.process(subscription_payload([], events=events), rt, metrics, now=1e9)
+    event = subscription_payload([], events=events)
+    result = lambda_handler.process(decode_invocation(event), rt, metrics, now=1e9).summary
     assert result["events"] == len(msgs)
     assert metrics.counts["BadRecords"] + result["findings"] <= len(msgs)
 
@@ -523,4 +527,6 @@ def test_property_random_payloads_raise_only_payload_error(env, data):
         candidates.append(envelope(data))
     for event in candidates:
         with contextlib.suppress(PayloadError):
-            lambda_handler.process(event, rt, Metrics(write=lambda _: None), now=1e9)
+            lambda_handler.process(
+                decode_invocation(event), rt, Metrics(write=lambda _: None), now=1e9
+            )

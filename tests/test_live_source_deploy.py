@@ -183,6 +183,27 @@ def test_bad_live_source_is_one_line(aws_env, cli, unique_name) -> None:
     assert "live_source 'kinesis': one of cloudwatch-logs, eventbridge, both" in result.stderr
 
 
+def test_an_organization_trail_with_eventbridge_only_is_refused_in_one_line(
+    aws_env, cli, unique_name
+) -> None:
+    """Member accounts' calls never reach this account's bus: nothing would alert on them."""
+    stack, result = _deploy(cli, unique_name, "eventbridge", "--organization-trail")
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert "would alert on this account's denials only" in result.stderr
+    assert "--live-source both" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    cfn = boto3.client("cloudformation")
+    assert not [s for s in cfn.list_stacks()["StackSummaries"] if s["StackName"] == stack]
+
+
+@pytest.mark.parametrize("live_source", ["both", "cloudwatch-logs"])
+def test_an_organization_trail_keeps_the_log_group_path(live_source) -> None:
+    from deniedwatch.deploy import plan
+
+    org = plan.DeployPlan("s", "eu-west-1", "code-bucket", "{ }", organization_trail=True)
+    assert plan.check_plan(dataclasses.replace(org, live_source=live_source)).organization_trail
+
+
 def test_template_takes_the_live_source_flag(cli, tmp_path) -> None:
     settings = tmp_path / "s.toml"
     settings.write_text('[deploy]\nlive_source = "both"\n')

@@ -17,6 +17,7 @@ import pytest
 from deniedwatch import lambda_handler
 from deniedwatch.alerts.deliver import DeliveryError
 from deniedwatch.metrics import Metrics
+from deniedwatch.sources.invocation import decode_invocation
 from live_support import (
     FakeTime,
     SlackStandIn,
@@ -192,7 +193,9 @@ def test_repeats_go_into_the_slack_thread_and_pagerduty_is_not_paged_twice(world
     # dedup_key, so it stays one incident.
     rt = lambda_handler.runtime()
     later = subscription_payload([iam_write("eve", B)])
-    lambda_handler.process(later, rt, Metrics(write=lambda _: None), now=time.time() + 3700)
+    lambda_handler.process(
+        decode_invocation(later), rt, Metrics(write=lambda _: None), now=time.time() + 3700
+    )
     (events,) = pd.incidents().values()
     assert len(events) == 2 and all("by eve" in e["payload"]["summary"] for e in events)
 

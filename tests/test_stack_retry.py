@@ -21,8 +21,9 @@ class ScriptedCloudFormation:
         class ClientError(Exception):
             pass
 
-    def __init__(self, outcomes: list[str]) -> None:
+    def __init__(self, outcomes: list[str], reason: str = DENIED) -> None:
         self.outcomes = outcomes  # per executed change set: "fail" or "ok"
+        self.reason = reason  # why the trail fails
         self.status: str | None = None
         self.events: list[dict[str, Any]] = []
         self.ids = itertools.count(1)
@@ -59,7 +60,7 @@ class ScriptedCloudFormation:
     def execute_change_set(self, ChangeSetName: str) -> None:
         self.calls.append("execute")
         if self.outcomes.pop(0) == "fail":
-            self._event("Trail", "AWS::CloudTrail::Trail", "CREATE_FAILED", DENIED)
+            self._event("Trail", "AWS::CloudTrail::Trail", "CREATE_FAILED", self.reason)
             self.status = "ROLLBACK_COMPLETE"
         else:
             self._event("Trail", "AWS::CloudTrail::Trail", "CREATE_COMPLETE")
@@ -89,3 +90,19 @@ def test_iam_propagation_failure_says_run_again_and_the_rerun_succeeds() -> None
     assert result.action == "create" and result.status == "CREATE_COMPLETE"
     first, retry = ["create_change_set:CREATE", "execute"], ["delete"]
     assert cfn.calls == [*first, *retry, *first]
+
+
+# CloudTrail's answer when the trail's delivery role is too new: the wording AWS gives
+# today (aws/aws-cdk#1963, yaybu/touchdown#147), which the older one did not cover.
+NEW_ROLE_DENIED = (
+    "Access denied. Check the permissions for your role. (Service: AWSCloudTrail; Status "
+    "Code: 400; Error Code: InvalidCloudWatchLogsLogGroupArnException; Request ID: 377ff359)"
+)
+
+
+def test_cloudtrails_current_wording_of_a_too_new_role_is_wait_and_retry() -> None:
+    cfn = ScriptedCloudFormation(["fail"], reason=NEW_ROLE_DENIED)
+    with pytest.raises(StackError) as caught:
+        Stacks(cfn, sleep=lambda s: None).deploy("dw", "{}", {})
+    assert RETRY_HINT in str(caught.value)
+    assert "InvalidCloudWatchLogsLogGroupArnException" in str(caught.value)

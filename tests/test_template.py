@@ -262,8 +262,8 @@ def test_function_matches_the_live_path_contract(res: dict[str, Any]) -> None:
 def test_held_index_and_flush_schedule_match_the_code(res: dict[str, Any]) -> None:
     """The sparse index is the one the test helper creates and the store queries; the
     schedule sends exactly the event the handler flushes on, and only it may invoke."""
-    from deniedwatch import lambda_handler
     from deniedwatch.alerts.dedup import HELD_INDEX
+    from deniedwatch.sources import invocation
 
     table = props(res, "DedupTable")
     (index,) = table["GlobalSecondaryIndexes"]
@@ -282,7 +282,7 @@ def test_held_index_and_flush_schedule_match_the_code(res: dict[str, Any]) -> No
     assert rule["ScheduleExpression"] == "rate(15 minutes)" and rule["State"] == "ENABLED"
     (target,) = rule["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": ["Function", "Arn"]}
-    assert json.loads(target["Input"]) == lambda_handler.FLUSH_EVENT
+    assert json.loads(target["Input"]) == invocation.FLUSH_EVENT
     permission = props(res, "FlushSchedulePermission")
     assert permission == {
         "FunctionName": {"Fn::GetAtt": ["Function", "Arn"]},

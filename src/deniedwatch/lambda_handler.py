@@ -1,6 +1,8 @@
 """The Lambda entry point: a live batch (CloudWatch Logs subscription, SQS batch of
-EventBridge envelopes, one EventBridge event) -> alerts, and the scheduled flush of
-closed dedup windows (``FLUSH_EVENT``). Wiring only.
+EventBridge envelopes, one EventBridge event) -> alerts; the stack's scheduled flush of
+closed dedup windows (``sources.invocation.FLUSH_EVENT``); a click on an alert's button
+(the function URL, ``triage/endpoint.py``). Decodes first, then branches on the shape
+(``sources/invocation.py``). Wiring only.
 
 Settings come from the file named by env ``DENIEDWATCH_CONFIG`` if set, else
 from ``deniedwatch/deniedwatch.toml`` inside the function's zip (next to this
@@ -23,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from deniedwatch import secrets
 from deniedwatch.alerts.channels.base import Channel
@@ -42,7 +44,15 @@ from deniedwatch.alerts.sightings import (
 from deniedwatch.config import ENV_CONFIG, Settings, load_settings
 from deniedwatch.intake import Detected, detect
 from deniedwatch.metrics import Metrics, log
-from deniedwatch.sources.invocation import Shape, decode_invocation, message_batch_id
+from deniedwatch.sources.cwlogs import PayloadError
+from deniedwatch.sources.invocation import (
+    HttpResponse,
+    Invocation,
+    PartialBatchResponse,
+    Shape,
+    decode_invocation,
+    message_batch_id,
+)
 
 if TYPE_CHECKING:
     from deniedwatch.decode import Decoder
@@ -155,41 +165,69 @@ def reset() -> None:
     secrets.forget()
 
 
-# What the template's EventBridge schedule (FlushSchedule) sends, every 15 minutes.
-FLUSH_EVENT = {"deniedwatch": "flush-held-windows"}
+class Summary(TypedDict, total=False):
+    """What an invocation did, logged and (unless the shape has its own answer) returned."""
+
+    status: str  # ok, flushed, control-message, scheduled-event
+    events: int
+    findings: int
+    alerts: int
+    sent: int
+    digests: int
+    held: int
+    summaries: int
 
 
-def handler(event: Any, context: Any = None) -> dict[str, Any]:
-    """AWS Lambda entry. Raises on an undecodable payload or a failed delivery (AWS retries)."""
+@dataclass(frozen=True)
+class Outcome:
+    """``process``'s result: the summary, and for a shape that reports item failures (SQS),
+    the messages to give back (``None`` for every other shape: a failure there raises)."""
+
+    summary: Summary
+    failed_messages: tuple[str, ...] | None = None
+
+
+Response = Summary | PartialBatchResponse | HttpResponse
+
+
+def handler(event: Any, context: Any = None) -> Response:
+    """AWS Lambda entry: decode, then branch on the shape. Raises on an undecodable payload
+    or a failed delivery (AWS retries)."""
     rt = runtime()
     metrics = Metrics()
     try:
+        invocation = decode_invocation(event)  # PayloadError propagates: nothing readable
         now, time_left = rt.wall_clock(), _time_left(context)
-        if event == FLUSH_EVENT:
+        if invocation.shape is Shape.FUNCTION_URL:
+            return not_found()
+        if invocation.shape is Shape.FLUSH:
             return flush(rt, metrics, now=now, time_left=time_left)
-        result = process(event, rt, metrics, now=now, time_left=time_left)
+        outcome = process(invocation, rt, metrics, now=now, time_left=time_left)
     finally:
         metrics.flush()
-    return lambda_response(result)
+    return lambda_response(outcome)
 
 
-def lambda_response(result: dict[str, Any]) -> dict[str, Any]:
+def not_found() -> HttpResponse:
+    """A function URL request while no interaction endpoint is wired."""
+    return {"statusCode": 404, "headers": {"content-type": "text/plain"}, "body": "not found"}
+
+
+def lambda_response(outcome: Outcome) -> Summary | PartialBatchResponse:
     """What Lambda gets back. For an SQS batch, the partial batch response alone, in the
     documented syntax; its summary goes to the log instead.
     https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html"""
-    if "batchItemFailures" not in result:
-        return result
-    failures = result["batchItemFailures"]
-    summary = {k: v for k, v in result.items() if k != "batchItemFailures"}
-    log("batch-result", **summary, failed_messages=len(failures))
-    return {"batchItemFailures": failures}
+    if outcome.failed_messages is None:
+        return outcome.summary
+    log("batch-result", **outcome.summary, failed_messages=len(outcome.failed_messages))
+    return {"batchItemFailures": [{"itemIdentifier": m} for m in outcome.failed_messages]}
 
 
 def flush(
     rt: Runtime, metrics: Metrics, *, now: float, time_left: Callable[[], float] | None = None
-) -> dict[str, Any]:
-    """The scheduled run: a summary of what closed dedup windows held and never announced,
-    to the destinations each group's routes select."""
+) -> Summary:
+    """The scheduled run (``FLUSH_EVENT``): a summary of what closed dedup windows held and
+    never announced, to the destinations each group's routes select."""
     report = flush_windows(
         channels=rt.pipeline.channels,
         store=rt.store,
@@ -212,31 +250,34 @@ def _time_left(context: Any) -> Callable[[], float] | None:
 
 
 def process(
-    event: Any,
+    invocation: Invocation,
     rt: Runtime,
     metrics: Metrics,
     *,
     now: float,
     time_left: Callable[[], float] | None = None,
-) -> dict[str, Any]:
-    invocation = decode_invocation(event)  # PayloadError propagates: nothing readable
+) -> Outcome:
+    """A decoded batch -> alerts delivered. Control messages and schedules that are not the
+    stack's flush are acknowledged and logged, nothing more."""
     if invocation.shape is Shape.CONTROL:
         log("control-message", log_group=invocation.log_group)
-        return {"status": "control-message"}
+        return Outcome({"status": "control-message"})
     if invocation.shape is Shape.SCHEDULE:
-        log("scheduled-event")
-        return {"status": "scheduled-event"}
+        # Not FLUSH_EVENT: a schedule the stack did not make. Acknowledged, never a flush.
+        log("scheduled-event", message="not the stack's flush input: nothing to do")
+        return Outcome({"status": "scheduled-event"})
+    if invocation.path is None:
+        raise PayloadError(f"{invocation.shape.value} carries no records")
     ruleset = rt.settings.ruleset
     detected = detect(invocation, ruleset, metrics)
-    if invocation.path is not None:
-        keep = first_sightings(
-            rt.sightings,
-            [d.event_id for d in detected],
-            invocation.path.value,
-            now=now,
-            metrics=metrics,
-        )
-        detected = [d for d in detected if not d.event_id or d.event_id in keep]
+    keep = first_sightings(
+        rt.sightings,
+        [d.event_id for d in detected],
+        invocation.path.value,
+        now=now,
+        metrics=metrics,
+    )
+    detected = [d for d in detected if not d.event_id or d.event_id in keep]
     # raw records: a Finding is built only for what an alert shows (group_records)
     alerts = group_records(
         [d.record for d in detected],
@@ -257,7 +298,7 @@ def process(
         budget=rt.settings.alerts.budget,
         alert_batch=message_batches(detected) if invocation.reports_item_failures else None,
     )
-    result = {
+    summary: Summary = {
         "status": "ok",
         "events": len(invocation),
         "findings": len(detected),
@@ -270,9 +311,9 @@ def process(
         # Only the messages behind a failed alert come back; the rest are deleted.
         # https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html
         failed = failed_messages(detected, {a.key for a in report.failed})
-        return {**result, "batchItemFailures": [{"itemIdentifier": m} for m in failed]}
+        return Outcome(summary, tuple(failed))
     report.raise_for_failures()
-    return result
+    return Outcome(summary)
 
 
 def message_batches(detected: list[Detected]) -> Callable[[Alert], str]:

@@ -75,7 +75,24 @@ class DenialRule:
         """The subscription filter pattern (CloudWatch Logs JSON syntax) for this rule."""
         terms = [f'($.errorCode = "{p}*")' for p in DENIAL_PREFIXES]
         terms += [f'($.errorCode = "*{s}")' for s in DENIAL_SUFFIXES]
-        terms += [f'($.errorCode = "{c}")' for c in sorted({*DENIAL_EXACT, *self.extra_codes})]
+        return self._with_exact_codes(terms)
+
+    def filter_pattern_regex(self) -> str:
+        """The same rule with the families as ONE regular expression instead of four
+        wildcards: deploy's fallback if CloudWatch Logs refuses the wildcard form (a third
+        party claims a cap on wildcards per pattern that AWS's pages do not state).
+        CloudWatch Logs' regex has no parentheses, so each family is its own alternative,
+        written to match whether the value is searched or matched whole:
+        https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/regex-expressions.html"""
+        families = [f"^{p}.*" for p in DENIAL_PREFIXES]
+        families += [f".*{s}$" for s in DENIAL_SUFFIXES]
+        return self._with_exact_codes([f"($.errorCode = %{'|'.join(families)}%)"])
+
+    def _with_exact_codes(self, terms: list[str]) -> str:
+        terms = [
+            *terms,
+            *(f'($.errorCode = "{c}")' for c in sorted({*DENIAL_EXACT, *self.extra_codes})),
+        ]
         pattern = " || ".join(terms)
         if self.ignored_codes:
             exclusions = " && ".join(f'($.errorCode != "{c}")' for c in sorted(self.ignored_codes))

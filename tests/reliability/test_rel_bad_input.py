@@ -31,6 +31,7 @@ from deniedwatch.alerts.pipeline import Pipeline
 from deniedwatch.alerts.slack import render
 from deniedwatch.metrics import Metrics
 from deniedwatch.sources.cwlogs import PayloadError
+from deniedwatch.sources.invocation import decode_invocation
 from live_support import denial, envelope, subscription_payload
 from strategies import json_values, log_messages
 
@@ -154,7 +155,9 @@ class Tally:
             lambda_handler.log = lambda kind, **kw: lines.append(
                 json.dumps({"kind": kind, **kw}, default=str)
             )  # type: ignore[assignment]
-            lambda_handler.process(subscription_payload([], events=events), rt, metrics, now=1e9)
+            lambda_handler.process(
+                decode_invocation(subscription_payload([], events=events)), rt, metrics, now=1e9
+            )
         except Exception as exc:  # a crash: counted, reported by the test
             self.crashes.append(f"{type(exc).__name__}: {exc}"[:200])
             self.c["crashed"] += 1
@@ -258,7 +261,9 @@ def test_malformed_payloads_raise_payload_error_only(examples: int, lambda_env) 
 
     def try_one(event: Any) -> None:
         try:
-            lambda_handler.process(event, rt, Metrics(write=lambda _: None), now=1e9)
+            lambda_handler.process(
+                decode_invocation(event), rt, Metrics(write=lambda _: None), now=1e9
+            )
             c["decoded (no alert)"] += 1
         except PayloadError as exc:
             c["PayloadError with a reason" if str(exc) else "PayloadError without a reason"] += 1

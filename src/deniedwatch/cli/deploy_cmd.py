@@ -627,13 +627,14 @@ def set_webhook(
 def status(stack_name: StackOpt = None, region: RegionOpt = None, config: ConfigOpt = None) -> None:
     """Is the stack healthy? Stack, trail, email subscription, function errors, dead letters,
     held denials."""
-    from deniedwatch.deploy.aws import gather_status, health_problems
+    from deniedwatch.deploy.aws import gather_status, health_problems, where_else
     from deniedwatch.deploy.names import HEALTHY_STACK_STATUSES
 
+    region_flag = region
     stack_name, region = _target(config, stack_name, region)
     with _clear_errors():
         session = _session(region)
-        report = gather_status(session.client, stack_name)
+        report = gather_status(session.client, stack_name, region=region)
     table = Table(show_header=False, box=None)
 
     def show(value: object, good: bool | None) -> str:
@@ -643,7 +644,7 @@ def status(stack_name: StackOpt = None, region: RegionOpt = None, config: Config
     table.add_row(
         "stack",
         show(
-            report.stack_status or "missing",
+            report.stack_status or f"{stack_name}: missing in {region}",
             report.stack_status in HEALTHY_STACK_STATUSES,
         ),
     )
@@ -672,6 +673,9 @@ def status(stack_name: StackOpt = None, region: RegionOpt = None, config: Config
     problems = health_problems(report)
     for problem in problems:
         err.print(f"[yellow]![/] {escape(problem)}")
+    if report.stack_status is None:
+        where = where_else(region, _settings(config).deploy.region, region_flag)
+        err.print(f"  {escape(where)}")
     if problems:
         raise typer.Exit(EXIT_UNHEALTHY)
 

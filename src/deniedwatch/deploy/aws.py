@@ -103,7 +103,7 @@ def delete_code(s3: Any, bucket: str, prefix: str) -> int:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
             if keys:
-                s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+                delete_objects(s3, bucket, keys)
                 removed += len(keys)
     except ClientError as exc:
         if _code(exc) != "NoSuchBucket":
@@ -202,6 +202,29 @@ def check_existing_log_group(
 
 
 # -- purge -------------------------------------------------------------------------
+def delete_objects(s3: Any, bucket: str, objects: list[dict[str, str]]) -> None:
+    """DeleteObjects in Quiet mode, reading what it did not delete: in Quiet mode S3
+    answers only the keys it failed on, in ``Errors``, with HTTP 200
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html). Unread,
+    a denied version only shows later as the bucket's BucketNotEmpty."""
+    answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+    errors = answer.get("Errors") or []
+    if not errors:
+        return
+    codes = sorted({str(e.get("Code", "unknown")) for e in errors})
+    first = errors[0]
+    message = (
+        f"S3 did not delete {len(errors)} of {len(objects)} objects in bucket {bucket}: "
+        f"{', '.join(codes)} (first: {first.get('Key')}: {first.get('Message', '')})"
+    )
+    if "AccessDenied" in codes and any("VersionId" in o for o in objects):
+        message += (
+            "; deleting object versions needs s3:DeleteObjectVersion (in the policy "
+            "`deniedwatch deploy --print-iam-policy` prints)"
+        )
+    raise PlanError(message)
+
+
 def purge_bucket(s3: Any, bucket: str) -> bool:
     """Delete every object version and delete marker, then the bucket; False if absent."""
     try:
@@ -211,7 +234,7 @@ def purge_bucket(s3: Any, bucket: str) -> bool:
                 for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
             ]
             if doomed:
-                s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed, "Quiet": True})
+                delete_objects(s3, bucket, doomed)
         s3.delete_bucket(Bucket=bucket)
     except ClientError as exc:
         if _code(exc) == "NoSuchBucket":
@@ -234,6 +257,7 @@ def purge_log_group(logs: Any, name: str) -> bool:
 @dataclass
 class StatusReport:
     stack_name: str
+    region: str | None = None  # where `status` looked
     stack_status: str | None = None
     trail_name: str | None = None
     trail_logging: bool | None = None  # None: no trail of ours (existing-trail mode) or unknown
@@ -258,7 +282,7 @@ def health_problems(report: StatusReport) -> list[str]:
     """What a person should look at; empty when all is well."""
     problems = []
     if report.stack_status is None:
-        return [f"stack {report.stack_name} does not exist"]
+        return [f"stack {report.stack_name} does not exist in {report.region or 'this region'}"]
     if report.stack_status not in HEALTHY_STACK_STATUSES:
         problems.append(f"stack is {report.stack_status}")
     if report.trail_name and report.trail_logging is False:
@@ -283,11 +307,24 @@ def health_problems(report: StatusReport) -> list[str]:
     return problems + [f"could not check {u}" for u in report.unreadable]
 
 
-def gather_status(clients: Any, stack_name: str, now: datetime | None = None) -> StatusReport:
+def where_else(region: str, settings_region: str | None, region_flag: str | None) -> str:
+    """Where to look when `status` finds no stack in ``region``: the settings' region when
+    the flag pointed elsewhere, else how to name another one."""
+    if settings_region and settings_region != region:
+        command = f"deniedwatch status --region {settings_region}"
+        return f"the settings name {settings_region}: `{command}`"
+    if region_flag:
+        return "deployed in another region? pass that --region"
+    return "deployed in another region? pass --region, or set [deploy] region in the settings"
+
+
+def gather_status(
+    clients: Any, stack_name: str, now: datetime | None = None, region: str | None = None
+) -> StatusReport:
     """Read everything `deniedwatch status` shows; ``clients(name)`` returns a boto3 client."""
     from deniedwatch.deploy.stack import physical_ids
 
-    report = StatusReport(stack_name)
+    report = StatusReport(stack_name, region)
     cfn = clients("cloudformation")
     try:
         stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]

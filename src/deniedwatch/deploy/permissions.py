@@ -137,6 +137,9 @@ CLI_CALLS: tuple[Call, ...] = (
     Call("s3", "ListObjectsV2", "s3:ListBucket"),
     Call("s3", "ListObjectVersions", "s3:ListBucketVersions"),
     Call("s3", "DeleteObjects", "s3:DeleteObject"),
+    # the trail bucket is versioned: DeleteObjects with a VersionId needs this one too
+    # https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html
+    Call("s3", "DeleteObjects", "s3:DeleteObjectVersion"),
     Call("s3", "DeleteBucket", "s3:DeleteBucket"),
     Call("logs", "DeleteLogGroup", "logs:DeleteLogGroup"),
 )

@@ -263,6 +263,16 @@ def check_plan(plan: DeployPlan) -> DeployPlan:
         raise PlanError(
             "organization_trail makes a new trail; it cannot go with an existing log group"
         )
+    if plan.organization_trail and plan.live_source == "eventbridge":
+        # CloudTrail puts each call on the default event bus of the account it was made
+        # in; a rule here sees this account's calls only, and this mode has no log group
+        # for the organization trail's events of the other accounts:
+        # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-cloudtrail.html
+        raise PlanError(
+            "an organization trail with live_source eventbridge would alert on this "
+            "account's denials only (CloudTrail sends each call to the EventBridge bus of "
+            "the account it was made in): use --live-source both or cloudwatch-logs"
+        )
     return plan
 
 

@@ -25,6 +25,7 @@ from deniedwatch.rules import DENIAL_EXACT, DENIAL_PREFIXES, DENIAL_SUFFIXES, De
 # logs:TestMetricFilter takes 1 to 50 messages.
 TEST_MESSAGES_LIMIT = 50
 CLOUDTRAIL_PRINCIPAL = "cloudtrail.amazonaws.com"
+SECRET_LOGICAL_ID = "SlackWebhookSecret"  # the stack's secret in template.yaml
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class Preflight:
     account: str
     stack_exists: bool
     notes: list[str] = field(default_factory=list)  # what was proven, for the user
+    # logical ids of what a failed first create left (deleted before the stack is created)
+    failed_stack_resources: frozenset[str] = frozenset()
 
 
 Check = Callable[[Preflight], DeployPlan]
@@ -178,7 +181,10 @@ def check_secret(pf: Preflight) -> DeployPlan:
     state = secret_state(pf.clients("secretsmanager"), name)
     if pf.stack_exists and state != "present":
         raise missing_secret_error(name, state, pf.plan.stack_name)
-    if not pf.stack_exists and state != "missing":
+    # A failed create whose rollback itself failed may still hold its secret; deleting
+    # that stack (deploy does, first) deletes the secret with it.
+    leftover = SECRET_LOGICAL_ID in pf.failed_stack_resources and state == "present"
+    if not pf.stack_exists and state != "missing" and not leftover:
         raise PlanError(
             f"a secret named {name} already exists, so the stack cannot create it: delete it "
             f"(`aws secretsmanager delete-secret --secret-id {name} "

@@ -15,7 +15,7 @@ from typing import Any
 
 from deniedwatch.deploy import aws, names, plan, preflight
 from deniedwatch.deploy.resources import Resource, resources_for
-from deniedwatch.deploy.stack import DeployResult, Observer, Stacks
+from deniedwatch.deploy.stack import DeployResult, Observer, Stacks, is_dead, physical_ids
 from deniedwatch.rules import DenialRule
 
 
@@ -67,8 +67,22 @@ def deploy(
 
     the_plan = plan.check_plan(the_plan)
     stacks = Stacks(clients("cloudformation"))
-    stack_exists = stacks.describe(the_plan.stack_name) is not None
-    proofs = preflight.Preflight(the_plan, rule, clients, account, stack_exists)
+    existing = stacks.describe(the_plan.stack_name)
+    leftover: frozenset[str] = frozenset()
+    if is_dead(existing):
+        # A failed first create: nothing to update and, its rollback having deleted the
+        # secret, nothing to keep. Stacks.deploy deletes it before it creates the stack.
+        assert existing is not None
+        leftover = frozenset(physical_ids(stacks.cfn, existing["StackId"]))
+        say(
+            f"stack {the_plan.stack_name} is {existing['StackStatus']} from an earlier "
+            "deploy that did not finish: it is deleted, then created again"
+        )
+        existing = None
+    stack_exists = existing is not None
+    proofs = preflight.Preflight(
+        the_plan, rule, clients, account, stack_exists, failed_stack_resources=leftover
+    )
     the_plan = preflight.run_checks(proofs, checks)
     for note in proofs.notes:
         say(note)

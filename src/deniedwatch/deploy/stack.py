@@ -15,14 +15,28 @@ from typing import Any
 CAPABILITIES = ["CAPABILITY_IAM"]
 # Statuses after which nothing more happens.
 DONE_OK = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE", "IMPORT_COMPLETE"})
-# A stack left here can only be deleted before it is created again.
+# A stack left here by a first create that failed (ROLLBACK_COMPLETE, ROLLBACK_FAILED) or
+# never ran (REVIEW_IN_PROGRESS: a change set created, not executed) can only be deleted;
+# deploy treats it as no stack: it deletes it, says so, and creates the stack again.
+# (stack status codes: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/view-stack-events.html)
 DEAD_ON_ARRIVAL = frozenset({"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "REVIEW_IN_PROGRESS"})
 _CANCELLED = ("Resource creation cancelled", "Resource update cancelled")
 _NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 # How a just-created IAM role that is not yet usable everywhere shows up in a resource's
-# failure (CloudTrail: "Access denied. Verify in IAM that the role has adequate
-# permissions."; Lambda: "The role defined for the function cannot be assumed").
-_IAM_NOT_YET = ("role has adequate permissions", "cannot be assumed", "InvalidCloudWatchLogsRole")
+# failure. CloudTrail, creating a trail that delivers to CloudWatch Logs through a role
+# made seconds before, answers InvalidCloudWatchLogsLogGroupArnException with "Access
+# denied. Check the permissions for your role." (older wording: "Verify in IAM that the
+# role has adequate permissions."), or InvalidCloudWatchLogsRoleArnException ("Check the
+# trust relationships for your role"); seen in aws/aws-cdk#1963 and yaybu/touchdown#147.
+# Lambda: "The role defined for the function cannot be assumed by Lambda".
+_IAM_NOT_YET = (
+    "role has adequate permissions",
+    "Check the permissions for your role",
+    "Check the trust relationships for your role",
+    "cannot be assumed",
+    "InvalidCloudWatchLogsRole",
+    "InvalidCloudWatchLogsLogGroupArn",
+)
 RETRY_HINT = (
     "a role created moments before may not be usable yet (IAM propagates in seconds): "
     "run deploy again; the failed stack is removed first and nothing is left behind"
@@ -96,6 +110,16 @@ def root_failures(events: Iterable[StackEvent]) -> list[StackFailure]:
     ]
 
 
+def is_dead(stack: dict[str, Any] | None) -> bool:
+    """A stack a failed (or never executed) first create left behind: deploy replaces it."""
+    return stack is not None and stack.get("StackStatus") in DEAD_ON_ARRIVAL
+
+
+def needs_retry(failures: Iterable[StackFailure]) -> bool:
+    """Did the stack fail because a role made moments before was not usable yet?"""
+    return any(text in f.reason for f in failures for text in _IAM_NOT_YET)
+
+
 def is_no_change(reason: str | None) -> bool:
     return any(text in (reason or "") for text in _NO_CHANGES)
 
@@ -160,7 +184,7 @@ class Stacks:
     def deploy(self, name: str, template: str, parameters: dict[str, str]) -> DeployResult:
         """Create or update ``name`` through a change set and wait for the result."""
         existing = self.describe(name)
-        if existing and existing["StackStatus"] in DEAD_ON_ARRIVAL:
+        if is_dead(existing):
             # A failed first create leaves a stack that can only be deleted.
             self.delete(name)
             existing = None
@@ -200,7 +224,7 @@ class Stacks:
         if status not in DONE_OK:
             failures = root_failures(events)
             message = f"stack {name} did not {kind.lower()}: it ended {status}"
-            if any(text in f.reason for f in failures for text in _IAM_NOT_YET):
+            if needs_retry(failures):
                 message += f"; {RETRY_HINT}"
             raise StackError(message, failures)
         stack = self.describe(name) or {}

@@ -7,10 +7,16 @@ Three live shapes carry CloudTrail records, and each becomes the same ``Item``s:
   from the fast path's event source mapping;
 - one EventBridge envelope, when a rule invokes the function directly.
 
-Two more shapes carry no records: a CloudWatch Logs control message and the scheduled
-flush (``FLUSH_EVENT``, or an EventBridge "Scheduled Event"). Anything else raises
-PayloadError so the invocation fails and AWS retries it. Modelled on Powertools'
-``CloudWatchLogsEvent``: decode once, then iterate. Stdlib only: on the Lambda's import path.
+Three shapes carry no records: a CloudWatch Logs control message; the stack's scheduled
+flush (``FLUSH_EVENT``, the constant input of its rule); and any other EventBridge
+"Scheduled Event". The last one does **not** flush: only the stack's own rule, whose input
+is ``FLUSH_EVENT``, asks for the summaries, so a schedule someone else points at the
+function is acknowledged and logged (``scheduled-event``), never turned into posts.
+One more shape is a request, not a batch: the function URL's event (payload format 2.0),
+a click on an alert's button (``triage/``). Anything else raises PayloadError so the
+invocation fails and AWS retries it. Modelled on Powertools' ``CloudWatchLogsEvent``:
+decode once, then iterate; each shape's facts are one row of ``SHAPES``. Stdlib only: on
+the Lambda's import path.
 """
 
 from __future__ import annotations
@@ -20,15 +26,15 @@ import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from deniedwatch.sources import cwlogs, eventbridge
 from deniedwatch.sources.cwlogs import BadRecord, PartialRecord, PayloadError
 
 SQS_EVENT_SOURCE = "aws:sqs"
-# The constant input of the stack's scheduled rule that asks the function to summarise
-# closed dedup windows (the alert policy's flush); any EventBridge "Scheduled Event" is
-# taken as the same request.
+# The constant input of the stack's scheduled rule (template: FlushSchedule) that asks the
+# function to summarise closed dedup windows (the alert policy's flush). The only request
+# that flushes: a plain EventBridge "Scheduled Event" is Shape.SCHEDULE, logged only.
 FLUSH_EVENT = {"deniedwatch": "flush-held-windows"}
 
 
@@ -37,7 +43,9 @@ class Shape(enum.Enum):
     SQS = "sqs"
     EVENTBRIDGE = "eventbridge"
     CONTROL = "control-message"
+    FLUSH = "flush"
     SCHEDULE = "scheduled-event"
+    FUNCTION_URL = "function-url"
 
 
 class Path(enum.Enum):
@@ -53,6 +61,26 @@ LIVE_SOURCES: tuple[str, ...] = (Path.CLOUDWATCH_LOGS.value, Path.EVENTBRIDGE.va
 DEFAULT_LIVE_SOURCE = Path.CLOUDWATCH_LOGS.value
 
 
+class BatchItemFailure(TypedDict):
+    itemIdentifier: str  # the SQS messageId to give back
+
+
+class PartialBatchResponse(TypedDict):
+    """What an SQS batch with ReportBatchItemFailures answers, in the documented syntax.
+    https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html"""
+
+    batchItemFailures: list[BatchItemFailure]
+
+
+class HttpResponse(TypedDict):
+    """What a function URL request answers (payload format 2.0's response).
+    https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html#urls-response-payload"""
+
+    statusCode: int
+    headers: dict[str, str]
+    body: str
+
+
 @dataclass(frozen=True, slots=True)
 class Item:
     """One delivered record, or why the delivered thing is not one (both: a record read
@@ -64,6 +92,43 @@ class Item:
     message_id: str | None = None  # the SQS message to report in batchItemFailures
 
 
+@dataclass(frozen=True, slots=True)
+class ShapeFacts:
+    """What one shape means to the rest of the function: one row of ``SHAPES``."""
+
+    path: Path | None = None  # the live path its records came by (None: no records)
+    # SQS with ReportBatchItemFailures: a failure is returned per message, not raised.
+    reports_item_failures: bool = False
+    ref_name: str = "log_event_id"  # what an item's ``ref`` is, as a log field name
+    where: tuple[tuple[str, str], ...] = (("log_group", "log_group"), ("log_stream", "log_stream"))
+    # ^ (log field, Invocation attribute): where the batch came from, for log lines
+
+
+SHAPES: dict[Shape, ShapeFacts] = {
+    Shape.CLOUDWATCH_LOGS: ShapeFacts(Path.CLOUDWATCH_LOGS),
+    Shape.SQS: ShapeFacts(Path.EVENTBRIDGE, True, "message_id", (("queue", "queue_arn"),)),
+    Shape.EVENTBRIDGE: ShapeFacts(Path.EVENTBRIDGE, ref_name="event_id"),
+    Shape.CONTROL: ShapeFacts(where=(("log_group", "log_group"),)),
+    Shape.FLUSH: ShapeFacts(where=()),
+    Shape.SCHEDULE: ShapeFacts(ref_name="event_id", where=()),
+    Shape.FUNCTION_URL: ShapeFacts(ref_name="request_id", where=(("source_ip", "source_ip"),)),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """The function URL's request (payload format 2.0), as read, before any check.
+    https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html#urls-payloads"""
+
+    method: str
+    path: str
+    headers: Mapping[str, str]  # names in lower case, as function URLs deliver them
+    body: str  # as delivered: base64 text when ``base64`` is true
+    base64: bool = False
+    request_id: str | None = None
+    source_ip: str | None = None
+
+
 @dataclass(frozen=True)
 class Invocation:
     shape: Shape
@@ -72,6 +137,7 @@ class Invocation:
     log_group: str | None = None
     log_stream: str | None = None
     queue_arn: str | None = None
+    request: HttpRequest | None = None  # Shape.FUNCTION_URL only
 
     def __iter__(self) -> Iterator[Item]:
         return iter(self.items)
@@ -80,37 +146,35 @@ class Invocation:
         return len(self.items)
 
     @property
+    def facts(self) -> ShapeFacts:
+        return SHAPES[self.shape]
+
+    @property
     def path(self) -> Path | None:
-        if self.shape is Shape.CLOUDWATCH_LOGS:
-            return Path.CLOUDWATCH_LOGS
-        if self.shape in (Shape.SQS, Shape.EVENTBRIDGE):
-            return Path.EVENTBRIDGE
-        return None
+        return self.facts.path
 
     @property
     def reports_item_failures(self) -> bool:
-        """SQS with ReportBatchItemFailures: a failure is returned per message, not raised."""
-        return self.shape is Shape.SQS
+        return self.facts.reports_item_failures
 
     @property
     def ref_name(self) -> str:
-        """What an item's ``ref`` is, as a log field name."""
-        return {Shape.SQS: "message_id", Shape.EVENTBRIDGE: "event_id"}.get(
-            self.shape, "log_event_id"
-        )
+        return self.facts.ref_name
+
+    @property
+    def source_ip(self) -> str | None:
+        return self.request.source_ip if self.request else None
 
     def where(self) -> dict[str, str | None]:
         """Where the batch came from, for log lines."""
-        if self.shape is Shape.SQS:
-            return {"queue": self.queue_arn}
-        return {"log_group": self.log_group, "log_stream": self.log_stream}
+        return {name: getattr(self, attr) for name, attr in self.facts.where}
 
 
 def decode_invocation(event: Any) -> Invocation:
     """The Lambda event -> Invocation; raises PayloadError when it is none of the shapes."""
     if isinstance(event, Mapping):
         if event == FLUSH_EVENT:
-            return Invocation(Shape.SCHEDULE, batch_id=_digest(["schedule"]))
+            return Invocation(Shape.FLUSH, batch_id=_digest(["flush"]))
         if "awslogs" in event:
             return _from_cloudwatch_logs(event)
         records = event.get("Records")
@@ -120,9 +184,11 @@ def decode_invocation(event: Any) -> Invocation:
             return Invocation(Shape.SCHEDULE, batch_id=_digest(["schedule", event.get("id")]))
         if eventbridge.is_envelope(event):
             return _from_envelope(event)
+        if _is_function_url(event):
+            return _from_function_url(event)
     raise PayloadError(
-        "not a CloudWatch Logs payload, an SQS batch or an EventBridge event "
-        f"({type(event).__name__})"
+        "not a CloudWatch Logs payload, an SQS batch, an EventBridge event or a function "
+        f"URL request ({type(event).__name__})"
     )
 
 
@@ -187,3 +253,37 @@ def _from_envelope(event: Mapping[str, Any]) -> Invocation:
     ref = event.get("id") if isinstance(event.get("id"), str) else None
     item = _item(ref, eventbridge.record_from_envelope, event)
     return Invocation(Shape.EVENTBRIDGE, (item,), batch_id=_digest(["eventbridge", ref]))
+
+
+def _is_function_url(event: Mapping[str, Any]) -> bool:
+    """Payload format 2.0: ``version`` "2.0" and ``requestContext.http``."""
+    context = event.get("requestContext")
+    return (
+        event.get("version") == "2.0"
+        and isinstance(context, Mapping)
+        and isinstance(context.get("http"), Mapping)
+    )
+
+
+def _from_function_url(event: Mapping[str, Any]) -> Invocation:
+    http = event["requestContext"]["http"]
+    headers = event.get("headers")
+    body = event.get("body")
+    request = HttpRequest(
+        method=str(http.get("method") or ""),
+        path=str(http.get("path") or event.get("rawPath") or ""),
+        headers={str(k).lower(): str(v) for k, v in (headers or {}).items() if isinstance(v, str)}
+        if isinstance(headers, Mapping)
+        else {},
+        body=body if isinstance(body, str) else "",
+        base64=event.get("isBase64Encoded") is True,
+        request_id=_str_or_none(event["requestContext"].get("requestId")),
+        source_ip=_str_or_none(http.get("sourceIp")),
+    )
+    return Invocation(
+        Shape.FUNCTION_URL, batch_id=_digest(["url", request.request_id]), request=request
+    )
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
