@@ -34,6 +34,7 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-dev .venv-checkov/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow"
 
 ## reliability: fault injection, bad input, injection, secrets, template checks at full size; prints the figures
@@ -49,6 +50,7 @@ bench: $(VENV)/.installed-dev
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .

@@ -46,7 +46,7 @@ class Recorded:
 
 def install(monkeypatch: pytest.MonkeyPatch) -> Recorded:
     """Record the CLI's AWS calls; stand in for what moto lacks (see the module doc)."""
-    from deniedwatch.cli import deploy_cmd
+    from deniedwatch.cli import stack_io
     from deniedwatch.deploy.stack import Stacks
 
     recorded = Recorded()
@@ -90,7 +90,7 @@ def install(monkeypatch: pytest.MonkeyPatch) -> Recorded:
             client.meta.events.register("after-call", after_call)
             return client
 
-    monkeypatch.setattr(deploy_cmd, "_session", lambda region: RecordingSession(region_name=region))
+    monkeypatch.setattr(stack_io, "session", lambda region: RecordingSession(region_name=region))
     real_deploy = Stacks.deploy
 
     def deploy_then_secret(self: Stacks, name: str, template: str, parameters: Any) -> Any:

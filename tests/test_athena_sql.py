@@ -18,13 +18,8 @@ from hypothesis import strategies as st
 from athena_table import example_rows, make_table, run_trino, table_row
 from deniedwatch.config import load_settings
 from deniedwatch.finding import Finding
-from deniedwatch.rules import (
-    SUPPRESSION_SQL,
-    Ruleset,
-    Suppression,
-    build_ruleset,
-    suppression_sql,
-)
+from deniedwatch.rules import Ruleset, Suppression, build_ruleset
+from deniedwatch.rules_sql import SUPPRESSION_SQL, suppression_sql
 from deniedwatch.scan import (
     FileResult,
     FileSource,

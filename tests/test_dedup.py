@@ -7,18 +7,16 @@ from collections import Counter
 
 import pytest
 
-from deniedwatch.alerts.dedup import (
+from deniedwatch.alerts.dedup import DedupStoreError, DynamoStore, MemoryStore, NullStore
+from deniedwatch.alerts.deliver import deliver
+from deniedwatch.alerts.group import Alert, group_findings
+from deniedwatch.alerts.window import (
     CLAIM_LEASE_SECONDS,
-    DedupStoreError,
-    DynamoStore,
+    Delivery,
     GroupState,
-    MemoryStore,
-    NullStore,
     admit,
     mark_delivered,
 )
-from deniedwatch.alerts.deliver import deliver
-from deniedwatch.alerts.group import Alert, group_findings
 from deniedwatch.finding import Finding
 from deniedwatch.metrics import Metrics
 from live_support import alert_of, create_dedup_table, denial, held_of
@@ -41,7 +39,7 @@ def step(state, batch, count, now, threshold=1):
 def test_first_alert_posts_repeats_in_the_window_are_held_and_announced_after():
     s, d = step(None, "b1", 5, T0)
     assert d.post and d.held_back == 0 and d.reason == "new"
-    s = mark_delivered(s, batch="b1", channels=("slack",), complete=True)
+    s = mark_delivered(s, Delivery("b1", ("slack",), True))
     s, d = step(s, "b2", 7, T0 + 60)
     assert not d.post and d.reason == "window" and s.held == 7
     s, d = step(s, "b3", 1, T0 + 120)
@@ -52,7 +50,7 @@ def test_first_alert_posts_repeats_in_the_window_are_held_and_announced_after():
 
 def test_a_retried_batch_is_not_counted_twice_and_gets_its_claim_back():
     s, d = step(None, "b1", 5, T0)
-    s = mark_delivered(s, batch="b1", channels=("email",), complete=False)
+    s = mark_delivered(s, Delivery("b1", ("email",), False))
     s2, d = step(s, "b1", 5, T0 + 30)  # AWS retries b1: Slack failed the first time
     assert d.post and d.reason == "retry" and d.delivered == {"email"}
     assert s2 == s
@@ -91,7 +89,7 @@ def test_an_abandoned_claim_is_taken_over_and_its_denials_announced():
 
 def test_state_round_trips_through_json():
     s, _ = step(None, "b1", 5, T0)
-    s = mark_delivered(s, batch="b1", channels=("slack",), complete=True)
+    s = mark_delivered(s, Delivery("b1", ("slack",), True))
     assert GroupState.from_json(s.to_json()) == s
 
 
@@ -126,7 +124,7 @@ def test_dynamo_store_window_retry_and_ttl_attribute(table):
     a = alert(5)
     d = store.admit(a, batch="b1", now=T0)
     assert d.post and d.reason == "new"
-    store.delivered(a, batch="b1", channels=("slack",), complete=True, now=T0)
+    store.delivered(a, Delivery("b1", ("slack",), True, T0))
     d = store.admit(a, batch="b1", now=T0 + 5)
     assert d.post and d.reason == "retry" and d.delivered == {"slack"}
     assert not store.admit(a, batch="b2", now=T0 + 10).post
@@ -195,13 +193,13 @@ def units(*resources: str) -> dict[str, list[str]]:
 
 def test_a_resource_the_window_has_not_seen_is_news():
     s, d = admit(None, batch="b1", count=1, now=T0, window_seconds=HOUR, units=units("logo"))
-    s = mark_delivered(s, batch="b1", channels=("slack",), complete=True)
+    s = mark_delivered(s, Delivery("b1", ("slack",), True))
     s, d = admit(s, batch="b2", count=3, now=T0 + 60, window_seconds=HOUR, units=units("logo"))
     assert not d.post and d.reason == "window" and d.held == 3
     s, d = admit(s, batch="b3", count=500, now=T0 + 120, window_seconds=HOUR, units=units(BUCKET))
     assert d.post and d.reason == "novel" and d.news == ("resource",) and d.held_back == 3
     assert s.posted_at == T0 and s.claimed_at == T0 + 120  # the window is not extended
-    s = mark_delivered(s, batch="b3", channels=("slack",), complete=True)
+    s = mark_delivered(s, Delivery("b3", ("slack",), True))
     s, d = admit(s, batch="b4", count=9, now=T0 + 180, window_seconds=HOUR, units=units(BUCKET))
     assert not d.post and d.held == 9  # repeats of (group, resource) are what is held
     s, d = admit(s, batch="b5", count=1, now=T0 + HOUR + 1, window_seconds=HOUR, units=units("x"))
@@ -218,12 +216,12 @@ def test_novelty_does_not_take_over_a_claim_still_being_delivered():
 
 
 def test_novelty_stops_at_the_known_limit_so_random_names_cannot_flood():
-    from deniedwatch.alerts.dedup import KNOWN_MAX
+    from deniedwatch.alerts.window import KNOWN_MAX
 
     s, _ = admit(None, batch="b0", count=1, now=T0, window_seconds=HOUR, units=units("r0"))
     posts = 0
     for i in range(1, 3 * KNOWN_MAX):
-        s = mark_delivered(s, batch=s.owner or "", channels=("slack",), complete=True)
+        s = mark_delivered(s, Delivery(s.owner or "", ("slack",), True))
         s, d = admit(
             s, batch=f"b{i}", count=1, now=T0 + i, window_seconds=HOUR, units=units(f"r{i}")
         )

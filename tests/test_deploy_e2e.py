@@ -333,6 +333,7 @@ def test_deploy_update_destroy_on_moto_and_the_zip_alerts_slack_when_run_outside
     # (a Query on the sparse index) and says the flush schedule is overdue
     from deniedwatch.alerts.dedup import DynamoStore
     from deniedwatch.alerts.group import group_findings
+    from deniedwatch.alerts.window import Delivery
     from deniedwatch.finding import Finding
 
     store = DynamoStore(ids["DedupTable"], window_seconds=600)
@@ -342,7 +343,7 @@ def test_deploy_update_destroy_on_moto_and_the_zip_alerts_slack_when_run_outside
     (alert,) = group_findings([probe])
     then = time.time() - 3600
     store.admit(alert, batch="status-1", now=then)
-    store.delivered(alert, batch="status-1", channels=("slack",), complete=True, now=then)
+    store.delivered(alert, Delivery("status-1", ("slack",), True, then))
     for i in range(7):
         store.admit(alert, batch=f"status-held-{i}", now=then + 60)
     status = cli("status", "--stack-name", stack, "--region", "us-east-1")

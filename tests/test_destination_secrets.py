@@ -59,14 +59,14 @@ def test_a_rotated_secret_is_read_again_after_the_cache_life(aws_env, unique_nam
     arn = make_secret(name, json.dumps({"a": "https://x.invalid/one"}))
     monkeypatch.setenv(secrets.ENV_SECRETS_ARN, arn)
     now = [0.0]
-    monkeypatch.setattr(secrets, "_clock", lambda: now[0])
-    assert secrets.destination_secret("a", None).endswith("/one")
+    cache = secrets.SecretCache(clock=lambda: now[0])
+    assert secrets.destination_secret("a", None, cache=cache).endswith("/one")
     boto3.client("secretsmanager").put_secret_value(
         SecretId=arn, SecretString=json.dumps({"a": "https://x.invalid/two"})
     )
-    assert secrets.destination_secret("a", None).endswith("/one")  # still cached
+    assert secrets.destination_secret("a", None, cache=cache).endswith("/one")  # still cached
     now[0] += secrets.CACHE_SECONDS
-    assert secrets.destination_secret("a", None).endswith("/two")
+    assert secrets.destination_secret("a", None, cache=cache).endswith("/two")
 
 
 def test_merge_secrets_sets_one_and_keeps_the_others():
@@ -75,3 +75,25 @@ def test_merge_secrets_sets_one_and_keeps_the_others():
     assert json.loads(secrets.merge_secrets(None, "x", "y")) == {"x": "y"}
     legacy = secrets.merge_secrets("https://hooks.invalid/services/T/B/z", "pd", "k")
     assert json.loads(legacy) == {"slack": "https://hooks.invalid/services/T/B/z", "pd": "k"}
+
+
+@pytest.mark.parametrize(
+    ("url", "sendable"),
+    [
+        ("https://hooks.slack.com/services/T0/B0/x", True),
+        ("http://127.0.0.1:8080/services/T0/B0/x", True),  # a loopback stand-in
+        ("http://[::1]:8080/hook", True),
+        ("http://hooks.slack.com/services/T0/B0/x", False),  # plain http off this machine
+        ("http://10.0.0.5/hook", False),
+        ("ftp://hooks.slack.com/x", False),
+        ("https://hooks.slack.com/services/T0 /B0/x", False),
+    ],
+)
+def test_one_url_rule_for_storing_and_for_sending(url: str, sendable: bool) -> None:
+    """What deploy/set-secret would refuse to store, the channels refuse to send to."""
+    assert (secrets.url_problem(url) is None) is sendable
+    if sendable:
+        assert secrets.check_url(url) == url
+    else:
+        with pytest.raises(secrets.SecretError, match="https URL"):
+            secrets.check_url(url)

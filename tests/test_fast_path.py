@@ -21,8 +21,8 @@ from deniedwatch import lambda_handler
 from deniedwatch.alerts.dedup import DynamoStore, MemoryStore
 from deniedwatch.alerts.deliver import DeliveryError
 from deniedwatch.alerts.group import GroupKey
-from deniedwatch.alerts.pipeline import Pipeline
 from deniedwatch.metrics import Metrics
+from deniedwatch.pipeline import Pipeline
 from deniedwatch.sources.cwlogs import PayloadError
 from deniedwatch.sources.invocation import FLUSH_EVENT, SHAPES, Shape, decode_invocation
 from live_support import (

@@ -167,8 +167,8 @@ def test_lambda_alerts_on_a_denial_nested_past_the_parser_and_counts_it_bad() ->
     and still alerted on, read without the field that is too deep."""
     from deniedwatch import lambda_handler
     from deniedwatch.alerts.dedup import MemoryStore
-    from deniedwatch.alerts.pipeline import Pipeline
     from deniedwatch.metrics import Metrics
+    from deniedwatch.pipeline import Pipeline
     from deniedwatch.sources.invocation import decode_invocation
     from live_support import subscription_payload
 

@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 import pytest
 
-from deniedwatch.cli import deploy_cmd
+from deniedwatch.cli import stack_io
 from deniedwatch.rules import DenialRule
 
 
@@ -48,7 +48,7 @@ class _Http200:
 def pattern_answers(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
     """Sessions whose TestEventPattern is answered by moto's matcher; records each call."""
     asked: list[dict] = []
-    real = deploy_cmd._session
+    real = stack_io.session
 
     def session(region: str | None) -> Any:
         s = real(region)
@@ -60,7 +60,7 @@ def pattern_answers(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
         s.events.register("before-call.events.TestEventPattern", answer)
         return s
 
-    monkeypatch.setattr(deploy_cmd, "_session", session)
+    monkeypatch.setattr(stack_io, "session", session)
     return asked
 
 
@@ -159,7 +159,7 @@ def test_deploy_both_on_moto_keeps_the_log_group_and_adds_the_fast_path(
 def test_deploy_refuses_when_eventbridge_disagrees_and_creates_nothing(
     aws_env, aws_stand_ins, cli, unique_name, monkeypatch
 ) -> None:
-    real = deploy_cmd._session
+    real = stack_io.session
 
     def session(region: str | None) -> Any:
         s = real(region)
@@ -169,7 +169,7 @@ def test_deploy_refuses_when_eventbridge_disagrees_and_creates_nothing(
         )
         return s
 
-    monkeypatch.setattr(deploy_cmd, "_session", session)
+    monkeypatch.setattr(stack_io, "session", session)
     stack, result = _deploy(cli, unique_name, "eventbridge")
     assert result.exit_code == 2 and "Traceback" not in result.stderr
     assert "EventBridge disagrees" in result.stderr and "should not match" in result.stderr

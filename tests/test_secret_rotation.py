@@ -5,6 +5,7 @@ in the stack's secret, and nothing creates it but the stack."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -29,31 +30,41 @@ class FakeSecrets:
         return {"SecretString": self.value}
 
 
+@dataclass
+class Clocked:
+    """A secret cache on a clock the test moves (the cache takes its clock, as slack_sdk's
+    SignatureVerifier does; nothing global is patched)."""
+
+    now: float = 1000.0
+
+    def __post_init__(self) -> None:
+        self.cache = secrets.SecretCache(clock=lambda: self.now)
+
+    def webhook_url(self, client: Any) -> str | None:
+        return secrets.webhook_url(client, cache=self.cache)
+
+
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    now = [1000.0]
-    monkeypatch.setattr(secrets, "_clock", lambda: now[0])
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clocked:
     monkeypatch.setenv(secrets.ENV_SECRET_ARN, "dw/slack-webhook-url")
-    secrets.forget()
-    yield now
-    secrets.forget()
+    return Clocked()
 
 
-def test_within_the_cache_life_the_secret_is_read_once(clock: list[float]) -> None:
+def test_within_the_cache_life_the_secret_is_read_once(clock: Clocked) -> None:
     client = FakeSecrets(OLD)
-    assert secrets.webhook_url(client) == OLD
+    assert clock.webhook_url(client) == OLD
     client.value = NEW
-    clock[0] += secrets.CACHE_SECONDS - 1
-    assert secrets.webhook_url(client) == OLD
+    clock.now += secrets.CACHE_SECONDS - 1
+    assert clock.webhook_url(client) == OLD
     assert client.reads == 1
 
 
-def test_after_the_cache_life_a_rotated_webhook_is_used(clock: list[float]) -> None:
+def test_after_the_cache_life_a_rotated_webhook_is_used(clock: Clocked) -> None:
     client = FakeSecrets(OLD)
-    assert secrets.webhook_url(client) == OLD
+    assert clock.webhook_url(client) == OLD
     client.value = NEW
-    clock[0] += secrets.CACHE_SECONDS
-    assert secrets.webhook_url(client) == NEW
+    clock.now += secrets.CACHE_SECONDS
+    assert clock.webhook_url(client) == NEW
     assert client.reads == 2
 
 

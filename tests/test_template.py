@@ -482,7 +482,7 @@ FAST_PATH = (
 
 
 def test_live_source_parameter_and_conditions(tpl: dict[str, Any], res: dict[str, Any]) -> None:
-    from deniedwatch.sources.invocation import DEFAULT_LIVE_SOURCE, LIVE_SOURCES
+    from deniedwatch.livesource import DEFAULT_LIVE_SOURCE, LIVE_SOURCES
 
     param = tpl["Parameters"]["LiveSource"]
     assert tuple(param["AllowedValues"]) == LIVE_SOURCES

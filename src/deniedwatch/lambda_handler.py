@@ -7,7 +7,7 @@ closed dedup windows (``sources.invocation.FLUSH_EVENT``); a click on an alert's
 Settings come from the file named by env ``DENIEDWATCH_CONFIG`` if set, else
 from ``deniedwatch/deniedwatch.toml`` inside the function's zip (next to this
 module: ``BUNDLED_SETTINGS``), else the built-in defaults. The settings'
-``[[destinations]]``/``[[routes]]`` decide where alerts go (``alerts/pipeline.py``);
+``[[destinations]]``/``[[routes]]`` decide where alerts go (``pipeline.py``);
 their secrets come from ``DENIEDWATCH_SECRETS_ARN`` (or each ``url_env``). Without
 destinations, today's environment: ``DENIEDWATCH_SLACK_SECRET_ARN`` or
 ``SLACK_WEBHOOK_URL`` (Slack), ``DENIEDWATCH_SNS_TOPIC_ARN`` (email). Also
@@ -32,7 +32,6 @@ from deniedwatch.alerts.channels.base import Channel
 from deniedwatch.alerts.dedup import ENV_TABLE, DedupStore, DynamoStore, NullStore
 from deniedwatch.alerts.deliver import flush_windows
 from deniedwatch.alerts.group import Alert, GroupKey, LogLocation, group_records
-from deniedwatch.alerts.pipeline import Pipeline, build_pipeline
 from deniedwatch.alerts.sightings import (
     BOTH,
     ENV_LIVE_SOURCE,
@@ -41,9 +40,10 @@ from deniedwatch.alerts.sightings import (
     Sightings,
     first_sightings,
 )
-from deniedwatch.config import ENV_CONFIG, Settings, load_settings
+from deniedwatch.config import BUNDLED_SETTINGS_ARCNAME, ENV_CONFIG, Settings, load_settings
 from deniedwatch.intake import Detected, detect
 from deniedwatch.metrics import Metrics, log
+from deniedwatch.pipeline import Pipeline, build_pipeline
 from deniedwatch.sources.cwlogs import PayloadError
 from deniedwatch.sources.invocation import (
     HttpResponse,
@@ -57,8 +57,8 @@ from deniedwatch.sources.invocation import (
 if TYPE_CHECKING:
     from deniedwatch.decode import Decoder
 
-BUNDLED_SETTINGS = Path(__file__).parent / "deniedwatch.toml"
-BUNDLED_SETTINGS_ARCNAME = "deniedwatch/deniedwatch.toml"  # its path inside the zip
+# the zip puts the file beside this module (config.BUNDLED_SETTINGS_ARCNAME)
+BUNDLED_SETTINGS = Path(__file__).parent / Path(BUNDLED_SETTINGS_ARCNAME).name
 
 
 @dataclass

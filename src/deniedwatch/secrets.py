@@ -24,9 +24,11 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import unquote
+
+from deniedwatch.urls import https_or_loopback
 
 ENV_SECRETS_ARN = "DENIEDWATCH_SECRETS_ARN"
 ENV_SECRET_ARN = "DENIEDWATCH_SLACK_SECRET_ARN"  # today's single-webhook secret
@@ -46,10 +48,38 @@ TOKEN_MIN = 12  # a last path segment or sig this long is a secret on its own (S
 
 CACHE_SECONDS = 300
 
-_lock = threading.Lock()
-_cached: dict[str, tuple[float, str]] = {}  # secret ARN -> (read at, SecretString)
-_clock = time.monotonic  # tests replace it
 _known: set[str] = set()
+
+
+class SecretCache:
+    """SecretStrings by ARN for ``ttl`` seconds, so a rotated secret is read again within
+    that long. The clock is given to the constructor (as slack_sdk's SignatureVerifier
+    takes its own), so a test builds a cache with its clock instead of patching one."""
+
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, ttl: float = CACHE_SECONDS
+    ) -> None:
+        self._clock = clock
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._items: dict[str, tuple[float, str]] = {}  # ARN -> (read at, SecretString)
+
+    def get(self, arn: str, fetch: Callable[[], str]) -> str:
+        """The cached text while it is fresh, else ``fetch()`` (and remember it)."""
+        with self._lock:
+            hit = self._items.get(arn)
+            if hit is not None and self._clock() - hit[0] < self._ttl:
+                return hit[1]
+            text = fetch()
+            self._items[arn] = (self._clock(), text)
+            return text
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_CACHE = SecretCache()  # the process's cache: the Lambda container's, or the CLI's
 
 
 class SecretError(RuntimeError):
@@ -82,19 +112,19 @@ def redact(text: str) -> str:
 
 
 def check_url(value: str) -> str:
-    """A webhook URL: http(s), no spaces; remembered as a secret."""
+    """A webhook URL to send to, by the same rule as one to store (``url_problem``):
+    https, or http to this machine; remembered as a secret."""
     value = value.strip()
-    if not value.startswith(("https://", "http://")) or any(c.isspace() for c in value):
-        raise SecretError("the secret is not an http(s) URL")
+    if problem := url_problem(value):
+        raise SecretError(f"the secret {problem}")
     return remember(value)
 
 
 def url_problem(value: str) -> str | None:
-    """Why ``value`` is not a webhook URL to store, or None (``deploy``, ``set-secret``)."""
-    from deniedwatch.urls import https_or_loopback
-
+    """Why ``value`` is not a webhook URL to store or send to, or None (``deploy``,
+    ``set-secret``, the settings and the channels that send all ask this)."""
     if not https_or_loopback(value):
-        return "must be an https URL"
+        return "must be an https URL (plain http only to this machine)"
     return None
 
 
@@ -132,12 +162,17 @@ def parse_secrets(secret_string: str, arn: str) -> dict[str, str]:
 
 
 def destination_secret(
-    name: str, url_env: str | None, *, env: Mapping[str, str] | None = None, client: Any = None
+    name: str,
+    url_env: str | None,
+    *,
+    env: Mapping[str, str] | None = None,
+    client: Any = None,
+    cache: SecretCache | None = None,
 ) -> str:
     """The secret of destination ``name``; raises SecretError (naming no secret)."""
     env = os.environ if env is None else env
     if arn := env.get(ENV_SECRETS_ARN):
-        found = parse_secrets(_read(arn, client), arn).get(name)
+        found = parse_secrets(_read(arn, client, cache), arn).get(name)
         if isinstance(found, str) and found.strip():
             return remember(found.strip())
         if name != LEGACY_DESTINATION or not env.get(ENV_SECRET_ARN):
@@ -147,31 +182,27 @@ def destination_secret(
             )
     if url_env and (value := env.get(url_env, "").strip()):
         return remember(value)
-    if name == LEGACY_DESTINATION and (url := webhook_url(client, env=env)):
+    if name == LEGACY_DESTINATION and (url := webhook_url(client, env=env, cache=cache)):
         return url
     where = f"env {url_env}" if url_env else f"{ENV_SECRETS_ARN}"
     raise SecretError(f"no secret for destination {name!r}: set {where}")
 
 
-def webhook_url(client: Any = None, *, env: Mapping[str, str] | None = None) -> str | None:
+def webhook_url(
+    client: Any = None, *, env: Mapping[str, str] | None = None, cache: SecretCache | None = None
+) -> str | None:
     """Today's Slack webhook URL, or None when neither env var is set. Cached per process."""
     env = os.environ if env is None else env
     if arn := env.get(ENV_SECRET_ARN):
-        return parse_secret(_read(arn, client))
+        return parse_secret(_read(arn, client, cache))
     if url := env.get(ENV_WEBHOOK_URL):
         return parse_secret(url)
     return None
 
 
-def _read(arn: str, client: Any) -> str:
+def _read(arn: str, client: Any, cache: SecretCache | None) -> str:
     """SecretString of ``arn``, from the cache while it is fresh."""
-    with _lock:
-        hit = _cached.get(arn)
-        if hit is not None and _clock() - hit[0] < CACHE_SECONDS:
-            return hit[1]
-        text = _fetch(arn, client)
-        _cached[arn] = (_clock(), text)
-        return text
+    return (cache or _CACHE).get(arn, lambda: _fetch(arn, client))
 
 
 def merge_secrets(current: str | None, name: str, value: str) -> str:
@@ -220,5 +251,4 @@ def configured() -> bool:
 
 def forget() -> None:
     """Drop cached secrets (one was rejected and may have been rotated, or a test changes env)."""
-    with _lock:
-        _cached.clear()
+    _CACHE.clear()

@@ -27,9 +27,9 @@ from blockkit_limits import limit_problems
 from deniedwatch import lambda_handler
 from deniedwatch.alerts.dedup import MemoryStore
 from deniedwatch.alerts.email import body, subject
-from deniedwatch.alerts.pipeline import Pipeline
 from deniedwatch.alerts.slack import render
 from deniedwatch.metrics import Metrics
+from deniedwatch.pipeline import Pipeline
 from deniedwatch.sources.cwlogs import PayloadError
 from deniedwatch.sources.invocation import decode_invocation
 from live_support import denial, envelope, subscription_payload

@@ -1,6 +1,6 @@
-"""The dedup window: the same group is posted at most once per window, repeats counted.
+"""The dedup window's stores: where each group's window state lives between invocations.
 
-The decision is a pure function over a small per-group state (``admit``); the
+The decision is a pure function over a small per-group state (``window.admit``); the
 stores only keep that state. ``DynamoStore`` does read -> decide -> conditional
 write on a version number, so two concurrent invocations cannot both post the
 same group: the loser re-reads and sees the winner's claim.
@@ -15,21 +15,23 @@ channel, ts), so repeats inside the window can go into that thread.
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol, TypeVar
 
-from deniedwatch.alerts.channels.base import ThreadRef
 from deniedwatch.alerts.group import Alert, GroupKey
-from deniedwatch.finding import SCHEMA_FIELDS, Finding
+from deniedwatch.alerts.window import (
+    CallerState,
+    Decision,
+    Delivery,
+    GroupState,
+    HeldGroup,
+    admit,
+    after_summary,
+    mark_delivered,
+    note_caller,
+)
 
-# Batches remembered per group, so an AWS retry of a batch is not counted twice.
-RECENT_BATCHES = 20
-# A claim no channel confirmed after this long is taken over by the next batch:
-# Lambda's maximum timeout is 15 minutes, so its owner has failed by then.
-CLAIM_LEASE_SECONDS = 15 * 60
 # How long a group's state outlives its last activity (TTL attribute `expires_at`):
 # covers Lambda's retries of a failed batch (up to 6 hours) with room to spare.
 RETAIN_SECONDS = 24 * 3600
@@ -41,171 +43,8 @@ ENV_TABLE = "DENIEDWATCH_DEDUP_TABLE"
 HELD_INDEX = "held"
 HELD = "held"
 
-# Novelty: per field, the units of a window's values remembered (as short hashes); a
-# unit not among them is news. Past this many, new ones are no longer news (held).
-KNOWN_MAX = 50
-
-Known = dict[str, tuple[str, ...]]  # field -> hashes of the units seen in the window
-
-
-@dataclass(frozen=True, slots=True)
-class GroupState:
-    window_start: float = 0.0  # start of the threshold window
-    seen: int = 0  # denials since window_start (for the threshold)
-    held: int = 0  # denials not announced by any alert yet
-    posted_at: float | None = None  # when the window's first claim was made
-    owner: str | None = None  # the batch holding the current claim
-    owner_count: int = 0  # denials the claim's alert carries
-    owner_held: int = 0  # held-back denials the claim's alert announces
-    delivered: tuple[str, ...] = ()  # channels the claim has reached
-    complete: bool = False  # every channel reached: the claim can never be taken over
-    recent: tuple[str, ...] = ()  # batches already counted
-    threads: tuple[tuple[str, str, str], ...] = ()  # (destination, channel, ts) of the claim
-    claimed_at: float | None = None  # when the current claim was made (None: posted_at)
-    known: Known = field(default_factory=dict)  # novelty: what the window has seen
-    about: dict[str, str | None] | None = None  # the group, for a window summary
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
-
-    @classmethod
-    def from_json(cls, text: str) -> GroupState:
-        data = json.loads(text)
-        data["delivered"] = tuple(data.get("delivered", ()))
-        data["recent"] = tuple(data.get("recent", ()))
-        data["threads"] = tuple(tuple(t) for t in data.get("threads", ()))
-        data["known"] = {k: tuple(v) for k, v in data.get("known", {}).items()}
-        return cls(**data)
-
-    def thread_refs(self) -> dict[str, ThreadRef]:
-        return {dest: ThreadRef(channel, ts) for dest, channel, ts in self.threads}
-
-    def _abandoned(self, now: float) -> bool:
-        claimed = self.claimed_at if self.claimed_at is not None else self.posted_at
-        return (
-            self.owner is not None
-            and not self.complete
-            and claimed is not None
-            and now >= claimed + CLAIM_LEASE_SECONDS
-        )
-
-    def window_closes(self, window_seconds: float) -> float | None:
-        """When the window of denials held after an alert closes; None if none is held."""
-        if self.held <= 0 or self.posted_at is None:
-            return None
-        return self.posted_at + window_seconds
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    post: bool
-    held_back: int = 0  # similar denials to announce in this alert
-    delivered: frozenset[str] = frozenset()  # channels a previous try already reached
-    # new | novel | retry | window | threshold | repeat | no-store | store-error
-    reason: str = ""
-    threads: Mapping[str, ThreadRef] = field(default_factory=dict)  # held: where the claim is
-    total: int = 0  # held in a window: every denial of the group since the claim, this included
-    news: tuple[str, ...] = ()  # novelty fields with a value the window had not seen
-    held: int = 0  # the group's held denials after this decision (for the held log line)
-
-
-def _unit_hash(unit: str) -> str:
-    return hashlib.sha256(unit.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-
-
-def learn(known: Known, units: Mapping[str, Iterable[str]]) -> tuple[Known, tuple[str, ...]]:
-    """Add ``units`` to what the window knows; returns the new knowledge and the fields
-    that had news (a unit not seen before, with room left to remember it)."""
-    out = dict(known)
-    news = []
-    for name, values in units.items():
-        have = out.get(name, ())
-        seen = set(have)
-        fresh = [h for h in dict.fromkeys(map(_unit_hash, values)) if h not in seen]
-        room = KNOWN_MAX - len(have)
-        if fresh and room > 0:
-            news.append(name)
-            out[name] = (*have, *fresh[:room])
-    return out, tuple(news)
-
-
-def admit(
-    state: GroupState | None,
-    *,
-    batch: str,
-    count: int,
-    now: float,
-    window_seconds: float,
-    threshold: int = 1,
-    units: Mapping[str, Iterable[str]] | None = None,
-    about: dict[str, str | None] | None = None,
-) -> tuple[GroupState, Decision]:
-    """Should this batch's alert for a group go out? Returns the new state and why.
-
-    Inside the window, repeats are held; a unit (``group.novelty_units``: a resource,
-    a source IP, a principal id) the window has not seen is news and goes out.
-    """
-    s = state or GroupState()
-    if s.owner == batch:
-        return s, Decision(True, s.owner_held, frozenset(s.delivered), "retry")
-    if batch in s.recent:
-        return s, Decision(False, reason="repeat", held=s.held)
-    recent = (*s.recent, batch)[-RECENT_BATCHES:]
-    about = about or s.about
-    abandoned = s._abandoned(now)
-    in_window = s.posted_at is not None and now < s.posted_at + window_seconds
-    if in_window and not abandoned:
-        # a claim still being delivered keeps its place: its retry must find it
-        if s.owner is None or s.complete:
-            known, news = learn(s.known, units or {})
-            if news:
-                claim = replace(
-                    s,
-                    held=0,
-                    owner=batch,
-                    owner_count=count,
-                    owner_held=s.held,
-                    claimed_at=now,
-                    delivered=(),
-                    complete=False,
-                    recent=recent,
-                    threads=(),
-                    known=known,
-                    about=about,
-                )
-                return claim, Decision(True, s.held, frozenset(), "novel", news=news)
-        total = s.owner_count + s.owner_held + s.held + count
-        held = replace(s, held=s.held + count, recent=recent, about=about)
-        decision = Decision(
-            False, reason="window", threads=s.thread_refs(), total=total, held=held.held
-        )
-        return held, decision
-    window_start, seen = s.window_start, s.seen
-    if now >= window_start + window_seconds:
-        window_start, seen = now, 0
-    seen += count
-    unannounced = s.held + (s.owner_held + s.owner_count if abandoned else 0)
-    if seen < threshold:
-        new = replace(
-            s, window_start=window_start, seen=seen, held=s.held + count, recent=recent, about=about
-        )
-        if abandoned:
-            new = replace(new, owner=None, held=unannounced + count, owner_count=0, owner_held=0)
-        return new, Decision(False, reason="threshold", held=new.held)
-    claim = GroupState(
-        window_start=now,
-        seen=0,
-        held=0,
-        posted_at=now,
-        owner=batch,
-        owner_count=count,
-        owner_held=unannounced,
-        delivered=(),
-        recent=recent,
-        known=learn({}, units or {})[0],
-        about=about,
-    )
-    return claim, Decision(True, unannounced, frozenset(), "new")
+_Stored = GroupState | CallerState
+S = TypeVar("S", GroupState, CallerState)
 
 
 def admit_alert(
@@ -224,116 +63,6 @@ def admit_alert(
     )
 
 
-def mark_delivered(
-    state: GroupState,
-    *,
-    batch: str,
-    channels: tuple[str, ...],
-    complete: bool,
-    threads: Mapping[str, ThreadRef] | None = None,
-) -> GroupState:
-    """Remember which channels the claim of ``batch`` reached, and whether that is all."""
-    if state.owner != batch:
-        return state
-    delivered = (*state.delivered, *(c for c in channels if c not in state.delivered))
-    known = {t[0] for t in state.threads}
-    added = tuple(
-        (dest, ref.channel, ref.ts) for dest, ref in (threads or {}).items() if dest not in known
-    )
-    return replace(
-        state,
-        delivered=delivered,
-        complete=state.complete or complete,
-        threads=state.threads + added,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class CallerState:
-    """When a caller (``GroupKey.caller``) was first seen in the current window."""
-
-    first_seen: float
-    batch: str  # the batch that saw it first: its retries still count it as new
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
-
-    @classmethod
-    def from_json(cls, text: str) -> CallerState:
-        return cls(**json.loads(text))
-
-
-def note_caller(
-    state: CallerState | None, *, batch: str, now: float, window_seconds: float
-) -> tuple[CallerState, bool]:
-    """Is this caller new in the window (the alert order puts it first)? And the new state."""
-    if state is not None and state.batch == batch:
-        return state, True
-    if state is not None and now < state.first_seen + window_seconds:
-        return state, False
-    return CallerState(first_seen=now, batch=batch), True
-
-
-_Stored = GroupState | CallerState
-S = TypeVar("S", GroupState, CallerState)
-
-
-@dataclass(frozen=True, slots=True)
-class HeldGroup:
-    """A group holding denials that no alert announced, and when its window closes."""
-
-    key: GroupKey
-    held: int
-    closes_at: float
-    about: dict[str, str | None]
-
-    @classmethod
-    def of(
-        cls, state: GroupState, closes: float | None, closed_by: float | None
-    ) -> HeldGroup | None:
-        """The group if it holds denials (and its window closed by ``closed_by``)."""
-        if state.held <= 0 or closes is None or state.about is None:
-            return None
-        if closed_by is not None and closes > closed_by:
-            return None
-        a = state.about
-        key = GroupKey(
-            a.get("account_id"), a.get("principal"), a.get("action"), a.get("error_code")
-        )
-        return cls(key, state.held, closes, a)
-
-    def as_alert(self) -> Alert:
-        """The held denials as an alert of a window summary (no event of its own)."""
-        a = self.about
-        sample = Finding(
-            **{
-                **dict.fromkeys(SCHEMA_FIELDS),
-                "account_id": self.key.account_id,
-                "principal_name": a.get("who"),
-                "principal_type": a.get("principal_type"),
-                "service": a.get("service"),
-                "action": self.key.action,
-                "error_code": self.key.error_code,
-                "resource": a.get("resource"),
-            }
-        )
-        return Alert(
-            key=self.key,
-            count=self.held,
-            first_time=None,
-            last_time=None,
-            sample=sample,
-            examples=(),
-            account_label=a.get("label"),
-        )
-
-
-def after_summary(state: GroupState, count: int) -> GroupState:
-    """The state once a window summary announced ``count`` held denials. At least once:
-    a new alert that announced them in between is not undone (never below zero)."""
-    return replace(state, held=max(0, state.held - count))
-
-
 class DedupStoreError(RuntimeError):
     """The store could not answer: the caller fails open (the alert goes out)."""
 
@@ -344,16 +73,7 @@ class DedupStore(Protocol):
 
     def admit(self, alert: Alert, *, batch: str, now: float) -> Decision: ...
 
-    def delivered(
-        self,
-        alert: Alert,
-        *,
-        batch: str,
-        channels: tuple[str, ...],
-        complete: bool,
-        now: float,
-        threads: Mapping[str, ThreadRef] | None = None,
-    ) -> None: ...
+    def delivered(self, alert: Alert, delivery: Delivery) -> None: ...
 
     def held_groups(self, *, closed_by: float | None = None) -> list[HeldGroup]:
         """Groups holding denials no alert announced, whose window closed by ``closed_by``
@@ -381,16 +101,7 @@ class NullStore:
             return Decision(True, reason="no-store")
         return Decision(False, reason="threshold")
 
-    def delivered(
-        self,
-        alert: Alert,
-        *,
-        batch: str,
-        channels: tuple[str, ...],
-        complete: bool,
-        now: float,
-        threads: Mapping[str, ThreadRef] | None = None,
-    ) -> None:
+    def delivered(self, alert: Alert, delivery: Delivery) -> None:
         return None
 
     def held_groups(self, *, closed_by: float | None = None) -> list[HeldGroup]:
@@ -420,26 +131,11 @@ class MemoryStore:
             self.states[digest] = state
             return decision
 
-    def delivered(
-        self,
-        alert: Alert,
-        *,
-        batch: str,
-        channels: tuple[str, ...],
-        complete: bool,
-        now: float,
-        threads: Mapping[str, ThreadRef] | None = None,
-    ) -> None:
+    def delivered(self, alert: Alert, delivery: Delivery) -> None:
         with self._lock:
             digest = alert.key.digest()
             if digest in self.states:
-                self.states[digest] = mark_delivered(
-                    self.states[digest],
-                    batch=batch,
-                    channels=channels,
-                    complete=complete,
-                    threads=threads,
-                )
+                self.states[digest] = mark_delivered(self.states[digest], delivery)
 
     def held_groups(self, *, closed_by: float | None = None) -> list[HeldGroup]:
         with self._lock:
@@ -570,25 +266,13 @@ class DynamoStore:
 
         return self._update(self._pk(alert.key), now, GroupState.from_json, change)
 
-    def delivered(
-        self,
-        alert: Alert,
-        *,
-        batch: str,
-        channels: tuple[str, ...],
-        complete: bool,
-        now: float,
-        threads: Mapping[str, ThreadRef] | None = None,
-    ) -> None:
+    def delivered(self, alert: Alert, delivery: Delivery) -> None:
         def change(state: GroupState | None) -> tuple[GroupState | None, None]:
             if state is None:
                 return None, None
-            new = mark_delivered(
-                state, batch=batch, channels=channels, complete=complete, threads=threads
-            )
-            return new, None
+            return mark_delivered(state, delivery), None
 
-        self._update(self._pk(alert.key), now, GroupState.from_json, change)
+        self._update(self._pk(alert.key), delivery.now, GroupState.from_json, change)
 
     def held_groups(self, *, closed_by: float | None = None) -> list[HeldGroup]:
         """A Query on the sparse index HELD_INDEX (only items holding denials are in it)."""

@@ -22,9 +22,10 @@ from dataclasses import dataclass, field, replace
 
 from deniedwatch.alerts.budget import DEFAULT_BUDGET, Budget, Digest, by_caller, digests, plan
 from deniedwatch.alerts.channels.base import Channel, DeliveryFailed, Threaded, ThreadRef
-from deniedwatch.alerts.dedup import Decision, DedupStore, DedupStoreError
+from deniedwatch.alerts.dedup import DedupStore, DedupStoreError
 from deniedwatch.alerts.group import Alert, GroupKey
 from deniedwatch.alerts.text import clean, cut
+from deniedwatch.alerts.window import Decision, Delivery
 from deniedwatch.metrics import Metrics, Writer, stdout_line
 from deniedwatch.metrics import log as log_line
 from deniedwatch.secrets import redact
@@ -265,14 +266,10 @@ class _Run:
         threads: dict[str, ThreadRef] | None = None,
     ) -> None:
         try:
-            self.store.delivered(
-                alert,
-                batch=self.alert_batch(alert),
-                channels=tuple(reached),
-                complete=complete,
-                now=self.now,
-                threads=threads or {},
+            delivery = Delivery(
+                self.alert_batch(alert), tuple(reached), complete, self.now, threads or {}
             )
+            self.store.delivered(alert, delivery)
         except DedupStoreError as exc:
             self.store_error(exc)
 

@@ -19,8 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 from deniedwatch.alerts.dedup import RETAIN_SECONDS, DynamoStore, _is_condition_failure
+from deniedwatch.livesource import BOTH, Path
 from deniedwatch.metrics import Metrics, log
-from deniedwatch.sources.invocation import BOTH, Path
 
 __all__ = ["BOTH", "ENV_LIVE_SOURCE", "DynamoSightings", "EveryPath", "MemorySightings"]
 

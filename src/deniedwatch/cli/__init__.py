@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from deniedwatch.cli import (
     alert_cmd,  # noqa: F401  (registers `test-alert`, `routes`)
-    deploy_cmd,  # noqa: F401  (registers `deploy`, `destroy`, `status`, `template`)
+    deploy_cmd,  # noqa: F401  (registers `deploy`)
     scan_cmd,  # noqa: F401  (registers `scan`)
+    stack_cmds,  # noqa: F401  (registers `destroy`, `set-secret`, `status`, `template`)
 )
 from deniedwatch.cli._app import app, main
 

@@ -1,5 +1,5 @@
 """`deniedwatch test-alert` and `deniedwatch routes`, and the alert sending `scan --notify`
-shares with them (through the one pipeline factory, ``alerts/pipeline.py``)."""
+shares with them (through the one pipeline factory, ``pipeline.py``)."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def send_alerts(
     from deniedwatch import secrets
     from deniedwatch.alerts.dedup import NullStore
     from deniedwatch.alerts.group import group_findings
-    from deniedwatch.alerts.pipeline import PipelineError, build_pipeline
+    from deniedwatch.pipeline import PipelineError, build_pipeline
 
     a = settings.alerts
     overrides = {}
@@ -159,8 +159,8 @@ def routes(
     from rich.text import Text
 
     from deniedwatch.alerts.channels.registry import channel_type
-    from deniedwatch.alerts.pipeline import router, sample_destinations
     from deniedwatch.finding import Finding
+    from deniedwatch.pipeline import router, sample_destinations
 
     settings = load_cli_settings(config)
     destinations = sample_destinations(settings)

@@ -93,8 +93,8 @@ def _distribution_files(name: str, packages: tuple[str, ...]) -> Iterator[tuple[
 
 
 def settings_arcname() -> str:
-    """Where the handler looks for its bundled settings file (it owns the answer)."""
-    from deniedwatch.lambda_handler import BUNDLED_SETTINGS_ARCNAME
+    """Where the handler looks for its bundled settings file (config.py owns the answer)."""
+    from deniedwatch.config import BUNDLED_SETTINGS_ARCNAME
 
     return BUNDLED_SETTINGS_ARCNAME
 

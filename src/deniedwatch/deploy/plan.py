@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 
 from deniedwatch.deploy import names
 from deniedwatch.deploy.names import ALARM_PERIODS, LOG_RETENTION_DAYS
+from deniedwatch.livesource import DEFAULT_LIVE_SOURCE, LIVE_SOURCES, Path
 from deniedwatch.rules import DenialRule
-from deniedwatch.sources.invocation import DEFAULT_LIVE_SOURCE, LIVE_SOURCES, Path
 from deniedwatch.urls import https_or_loopback
 
 if TYPE_CHECKING:
-    from deniedwatch.alerts.pipeline import SecretNeed
+    from deniedwatch.pipeline import SecretNeed
 
 EVENTBRIDGE_ONLY = Path.EVENTBRIDGE.value
 

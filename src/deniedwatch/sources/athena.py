@@ -19,14 +19,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from deniedwatch.rules import (
-    SUPPRESSION_SQL,
-    Ruleset,
-    denial_sql,
-    sql_string,
-    suppression_sql,
-)
-from deniedwatch.scan import FileResult, FindingFilter, ScanSummary, scan_records
+from deniedwatch.rules import Ruleset
+from deniedwatch.rules_sql import SUPPRESSION_SQL, denial_sql, sql_string, suppression_sql
+from deniedwatch.sources.base import FileResult, FindingFilter, ScanSummary, scan_records
 from deniedwatch.sources.cloudtrail_table import (
     PARTITION_DAY,
     TableSpec,

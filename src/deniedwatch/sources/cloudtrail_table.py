@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from deniedwatch.rules import sql_string
+from deniedwatch.rules_sql import sql_string
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
+from deniedwatch.livesource import Path
 from deniedwatch.sources import cwlogs, eventbridge
 from deniedwatch.sources.cwlogs import BadRecord, PartialRecord, PayloadError
 
@@ -46,19 +47,6 @@ class Shape(enum.Enum):
     FLUSH = "flush"
     SCHEDULE = "scheduled-event"
     FUNCTION_URL = "function-url"
-
-
-class Path(enum.Enum):
-    """Which live path delivered the records (``both`` dedups across them by eventID)."""
-
-    CLOUDWATCH_LOGS = "cloudwatch-logs"  # durable: the backstop
-    EVENTBRIDGE = "eventbridge"  # fast, best effort
-
-
-BOTH = "both"  # both paths, deduplicated by eventID (alerts/sightings.py)
-# `deploy --live-source` / `[deploy] live_source` / the template's LiveSource parameter
-LIVE_SOURCES: tuple[str, ...] = (Path.CLOUDWATCH_LOGS.value, Path.EVENTBRIDGE.value, BOTH)
-DEFAULT_LIVE_SOURCE = Path.CLOUDWATCH_LOGS.value
 
 
 class BatchItemFailure(TypedDict):

@@ -1,0 +1,174 @@
+"""What every stack command shares: its options, one clear line for every known error,
+the settings, the AWS session, the region, the progress display and the prompts.
+
+Commands call these through the module (``stack_io.session(...)``), so a test can swap the
+session in one place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from deniedwatch.cli._app import err, fail, friendly, load_cli_settings
+from deniedwatch.config import Settings
+
+EXIT_UNHEALTHY = 1  # `status` found something to look at
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(help="Settings file (TOML). Default: $DENIEDWATCH_CONFIG or ./deniedwatch.toml."),
+]
+StackOpt = Annotated[
+    str | None,
+    typer.Option(
+        envvar="DENIEDWATCH_STACK_NAME",
+        help="Stack name. Default: \\[deploy] stack_name or deniedwatch.",
+    ),
+]
+RegionOpt = Annotated[
+    str | None,
+    typer.Option(help="AWS region. Default: \\[deploy] region, then AWS_REGION / your profile's."),
+]
+YesOpt = Annotated[
+    bool, typer.Option("--yes", "-y", help="Ask nothing; fail if something is missing.")
+]
+LiveSourceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--live-source",
+        envvar="DENIEDWATCH_LIVE_SOURCE",
+        help="How denials reach the function: cloudwatch-logs (durable, minutes), "
+        "eventbridge (EventBridge -> SQS: seconds, best effort, this region only) or both "
+        "(EventBridge first, CloudWatch Logs as the backstop, one alert per event). "
+        "Default: \\[deploy] live_source, else cloudwatch-logs. See docs/live-sources.md.",
+        show_default=False,
+    ),
+]
+
+
+@contextlib.contextmanager
+def clear_errors() -> Iterator[None]:
+    """Known problems become one red line and exit code 2, never a traceback."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from deniedwatch.deploy.package import PackageError
+    from deniedwatch.deploy.plan import PlanError
+    from deniedwatch.deploy.stack import StackError
+
+    try:
+        yield
+    except (PlanError, StackError, PackageError) as exc:
+        fail(escape(str(exc)))
+    except (BotoCoreError, ClientError, OSError) as exc:
+        fail(escape(friendly(exc) or f"{type(exc).__name__}: {exc}"))
+    except Exception as exc:
+        message = friendly(exc)
+        if message is None:
+            raise
+        fail(escape(message))
+
+
+def settings_of(config: Path | None) -> Settings:
+    with clear_errors():
+        return load_cli_settings(config)
+
+
+def session(region: str | None) -> Any:
+    """A boto3 session: AWS_PROFILE, the credential chain and AWS_ENDPOINT_URL apply as usual."""
+    import boto3
+
+    return boto3.session.Session(region_name=region)
+
+
+def target(config: Path | None, stack: str | None, region: str | None) -> tuple[str, str]:
+    """The stack name and region for status / destroy / set-webhook (no prompts)."""
+    settings = settings_of(config)
+    return stack or settings.deploy.stack_name, region_of(region, settings, yes=True)
+
+
+def region_of(flag: str | None, settings: Settings, yes: bool) -> str:
+    region = flag or settings.deploy.region or session(None).region_name
+    if not yes:
+        region = typer.prompt("AWS region", default=region or "us-east-1")
+    if not region:
+        fail("no AWS region: pass --region, set AWS_REGION or [deploy] region")
+    return region
+
+
+class RichObserver:
+    """Stack events as coloured lines above a progress bar, on stderr."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task: Any = None
+
+    def started(self, action: str, total_changes: int) -> None:
+        verb = {"create": "Creating", "update": "Updating", "delete": "Deleting"}[action]
+        self.task = self.progress.add_task(f"{verb} stack", total=total_changes or None)
+
+    def event(self, event: Any) -> None:
+        colour = "red" if "FAILED" in event.status or "ROLLBACK" in event.status else "green"
+        if event.status.endswith("IN_PROGRESS"):
+            colour = "yellow"
+        when = event.timestamp.strftime("%H:%M:%S") if event.timestamp else "--:--:--"
+        reason = f"  [dim]{escape(event.reason)}[/]" if event.reason else ""
+        self.progress.console.print(
+            f"{when} [{colour}]{event.status:<20}[/] {escape(event.logical_id)} "
+            f"[dim]({event.resource_type})[/]{reason}"
+        )
+        done = event.status.endswith("_COMPLETE") and not event.is_stack
+        if self.task is not None and done:
+            self.progress.advance(self.task)
+
+
+@contextlib.contextmanager
+def progress() -> Iterator[RichObserver]:
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as progress:
+        yield RichObserver(progress)
+
+
+def ask(label: str, current: str | None, *, yes: bool, hide: bool = False) -> str | None:
+    """Prompt like an installer: Enter keeps ``current``; blank means none."""
+    if yes:
+        return current
+    answer = typer.prompt(
+        label,
+        default="" if hide else (current or ""),
+        show_default=bool(current) and not hide,
+        hide_input=hide,
+    )
+    return answer.strip() or (current if hide else None)
+
+
+def settings_text(settings: Settings) -> str:
+    if settings.source is None:
+        return "# deniedwatch settings: built-in defaults (no settings file was given)\n"
+    return settings.source.read_text(encoding="utf-8")
+
+
+def confirm(question: str, yes: bool) -> None:
+    if yes:
+        return
+    if not typer.confirm(question, default=False):
+        raise typer.Exit(1)
