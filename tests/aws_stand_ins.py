@@ -68,10 +68,13 @@ def install(monkeypatch: pytest.MonkeyPatch) -> Recorded:
             def before_call(model: Any, params: dict[str, Any], **_: Any) -> Any:
                 recorded.calls.add((name, model.name))
                 if answer := recorded.answers.get((name, model.name)):
-                    given = params["context"].get("input_params", {})
+                    given = params["context"].get("api_params", {})
                     parsed = answer(given)
-                    if parsed is not None:
-                        return SimpleNamespace(status_code=200, headers={}), parsed
+                    if parsed is not None:  # an "Error" answer is an error, as from AWS
+                        status = parsed.get("ResponseMetadata", {}).get(
+                            "HTTPStatusCode", 400 if "Error" in parsed else 200
+                        )
+                        return SimpleNamespace(status_code=status, headers={}), parsed
                 if (name, model.name) == ("logs", "TestMetricFilter"):
                     return judge(params["body"])
                 if (name, model.name) == ("s3", "PutBucketPolicy"):
@@ -84,8 +87,12 @@ def install(monkeypatch: pytest.MonkeyPatch) -> Recorded:
 
             def after_call(model: Any, parsed: dict[str, Any], **kwargs: Any) -> None:
                 if edit := recorded.edits.get((name, model.name)):
-                    edit(kwargs.get("context", {}).get("input_params", {}), parsed)
+                    edit(kwargs.get("context", {}).get("api_params", {}), parsed)
 
+            def keep_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+                context["api_params"] = dict(params)  # the call's arguments, for the hooks
+
+            client.meta.events.register("before-parameter-build", keep_params)
             client.meta.events.register("before-call", before_call)
             client.meta.events.register("after-call", after_call)
             return client

@@ -134,6 +134,85 @@ def test_purge_deletes_every_version_when_s3_allows_it(aws_stand_ins, cli, uniqu
 
 
 def test_the_printed_policy_lets_destroy_purge_delete_versions() -> None:
-    from deniedwatch.deploy.permissions import allows, deployer_policy
+    from deniedwatch.deploy.permissions import allows, deployer_policies
 
-    assert allows(deployer_policy("dw"), "s3:DeleteObjectVersion")
+    assert allows(deployer_policies("dw"), "s3:DeleteObjectVersion")
+
+
+# -- a second deploy after `destroy`, which keeps the trail bucket and log group -----------
+# moto honours DeletionPolicy "Retain" only, not "RetainExceptOnCreate", so what destroy
+# keeps on AWS is made here directly, as destroy leaves it.
+def test_a_kept_trail_bucket_stops_the_next_create_in_one_line(
+    aws_stand_ins, cli, unique_name
+) -> None:
+    stack, bucket = unique_name("dwagain"), unique_name("dwtrail")
+    boto3.client("s3").create_bucket(Bucket=bucket)  # kept by an earlier destroy
+
+    result = _deploy(cli, stack, unique_name("dwcode"), "--trail-bucket", bucket)
+
+    assert result.exit_code == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    said = lines[0]
+    assert f"trail bucket {bucket} already exists in this account" in said
+    assert f"destroy --purge --stack-name {stack} --trail-bucket {bucket}" in said
+    cfn = boto3.client("cloudformation")
+    assert not [s for s in cfn.list_stacks()["StackSummaries"] if s["StackName"] == stack]
+
+
+def test_a_trail_bucket_name_another_account_holds_is_named_as_such(
+    aws_stand_ins, cli, unique_name
+) -> None:
+    bucket = unique_name("dwtrail")
+    # S3's answer to HeadBucket with ExpectedBucketOwner set to someone else's bucket
+    aws_stand_ins.answers[("s3", "HeadBucket")] = lambda params: (
+        {"Error": {"Code": "403", "Message": "Forbidden"}} if params["Bucket"] == bucket else None
+    )
+    result = _deploy(cli, unique_name("dwagain"), unique_name("dwcode"), "--trail-bucket", bucket)
+    assert result.exit_code == 2, result.stderr
+    assert f"trail bucket name {bucket} is taken by another account" in result.stderr
+
+
+def test_a_kept_log_group_is_named_and_the_new_stack_makes_its_own(
+    aws_stand_ins, cli, unique_name
+) -> None:
+    stack = unique_name("dwagain")
+    kept = f"{stack}-TrailLogGroup-AbCdEf123456"  # CloudFormation's generated name
+    boto3.client("logs").create_log_group(logGroupName=kept)
+
+    result = _deploy(cli, stack, unique_name("dwcode"))
+
+    assert result.exit_code == 0, result.stderr
+    said = " ".join(result.stderr.split())  # rich wraps long lines
+    assert f"log group {kept} (kept by an earlier destroy of {stack})" in said
+    assert f"destroy --purge --trail-log-group {kept}" in said
+    assert "CREATE_COMPLETE" in said
+
+
+# -- the subscription filter pattern's fallback --------------------------------------------
+def test_deploy_falls_back_to_the_regex_pattern_when_cloudwatch_refuses_wildcards(
+    aws_stand_ins, cli, unique_name
+) -> None:
+    """CloudWatch Logs, as the third-party review claims it behaves (a cap on wildcards
+    per JSON pattern), refusing the wildcard form with InvalidParameterException; the
+    stand-in's evaluator (tests/cwl_filter.py) judges the regular-expression form."""
+    from deniedwatch.rules import DenialRule
+
+    def capped(params: dict[str, Any]) -> dict[str, Any] | None:
+        if params["filterPattern"].count('*"') + params["filterPattern"].count('"*') > 3:
+            return {"Error": {"Code": "InvalidParameterException", "Message": "Invalid pattern"}}
+        return None  # the stand-in's evaluator answers
+
+    aws_stand_ins.answers[("logs", "TestMetricFilter")] = capped
+    stack = unique_name("dwregex")
+
+    result = _deploy(cli, stack, unique_name("dwcode"))
+
+    assert result.exit_code == 0, result.stderr
+    said = " ".join(result.stderr.split())
+    assert "in the regular-expression form, deployed because the wildcard form is invalid" in said
+    stack_now = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    deployed = {p["ParameterKey"]: p["ParameterValue"] for p in stack_now["Parameters"]}
+    assert deployed["DenialFilterPattern"] == DenialRule().filter_pattern_regex()
+    status = cli("status", "--stack-name", stack)
+    assert "filter pattern" in status.stdout and "regular-expression form" in status.stdout

@@ -43,7 +43,7 @@ from deniedwatch.deploy.permissions import (
     FUNCTION_GRANTS,
     allows,
     cli_call,
-    deployer_policy,
+    deployer_policies,
     function_code_actions,
 )
 from deniedwatch.rules import DenialRule
@@ -378,7 +378,7 @@ def test_deploy_update_destroy_on_moto_and_the_zip_alerts_slack_when_run_outside
 def _assert_calls_allowed(recorded: Recorded, stack: str) -> None:
     """Every call the CLI made is declared in deploy/permissions.py and allowed by the
     policy `deniedwatch deploy --print-iam-policy` prints."""
-    policy = deployer_policy(stack)
+    policy = deployer_policies(stack)
     assert recorded.calls
     for service, operation in sorted(recorded.calls):
         call = cli_call(service, operation)
@@ -534,9 +534,10 @@ def test_quote_in_a_code_is_refused_before_any_aws_call(no_aws_credentials, cli,
 def test_print_iam_policy_needs_no_credentials(no_aws_credentials, cli) -> None:
     result = cli("deploy", "--print-iam-policy", "--stack-name", "dw", "--region", "cn-north-1")
     assert result.exit_code == 0, result.stderr
-    policy = json.loads(result.stdout)
-    assert "arn:aws-cn:cloudformation:*:*:stack/dw/*" in policy["Statement"][0]["Resource"]
-    actions = {a for s in policy["Statement"] for a in s["Action"]}
+    statements = [s for policy in json.loads(result.stdout) for s in policy["Statement"]]
+    (stack,) = [s for s in statements if s["Sid"] == "TheStack"]
+    assert "arn:aws-cn:cloudformation:*:*:stack/dw/*" in stack["Resource"]
+    actions = {a for s in statements for a in s["Action"]}
     assert {"lambda:CreateFunction", "logs:TestMetricFilter", "iam:PassRole"} <= actions
     assert not any(a.endswith("*") for a in actions)
 

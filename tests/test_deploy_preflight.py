@@ -39,10 +39,11 @@ def _preflight(clients: dict[str, Any], plan: DeployPlan, stack_exists: bool = F
 
 
 # -- logs:TestMetricFilter --------------------------------------------------------------
-def _answer_like(judge: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """TestMetricFilter's request for RULE, and a response whose matches ``judge`` picks."""
+def _answer_like(judge: Any, pattern: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """TestMetricFilter's request for RULE (its wildcard form unless ``pattern``), and a
+    response whose matches ``judge`` picks."""
     messages = [preflight.sample_message(c) for c in preflight.sample_codes(RULE)]
-    request = {"filterPattern": RULE.filter_pattern(), "logEventMessages": messages}
+    request = {"filterPattern": pattern or RULE.filter_pattern(), "logEventMessages": messages}
     matches = [
         {"eventNumber": i + 1, "eventMessage": m, "extractedValues": {}}
         for i, m in enumerate(messages)
@@ -71,18 +72,68 @@ def test_agreement_with_cloudwatch_passes() -> None:
 
 
 def test_disagreement_stops_the_deploy_and_names_the_code() -> None:
-    """Say CloudWatch read the suffix wildcard literally: no *UnauthorizedOperation match."""
+    """Say CloudWatch read the suffix wildcard literally, and the regular expression's
+    UnauthorizedOperation alternative too: no *UnauthorizedOperation match either way."""
     logs = _client("logs")
     judge = compile_pattern(RULE.filter_pattern())
     request, response = _answer_like(lambda m: judge(m) and "UnauthorizedOperation" not in m)
+    regex = RULE.filter_pattern_regex()
+    again = _answer_like(lambda m: judge(m) and "UnauthorizedOperation" not in m, regex)
     with Stubber(logs) as stub:
         stub.add_response("test_metric_filter", response, request)
+        stub.add_response("test_metric_filter", again[1], again[0])
         with pytest.raises(PlanError) as caught:
             preflight.check_filter_pattern(_preflight({"logs": logs}, _plan()))
+        stub.assert_no_pending_responses()
     message = str(caught.value)
     assert "TestMetricFilter" in message
     assert "SampleUnauthorizedOperation: CloudWatch skips it, the function alerts it" in message
+    assert "the wildcard form" in message and "the regular-expression form" in message
     assert "\n" not in message
+
+
+# CloudWatch Logs' answer to a pattern it cannot parse (TestMetricFilter, Errors):
+# https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_TestMetricFilter.html
+INVALID = "Invalid metric filter pattern"
+
+
+def test_a_refused_wildcard_form_falls_back_to_the_regular_expression() -> None:
+    logs = _client("logs")
+    regex = RULE.filter_pattern_regex()
+    accepted = _answer_like(compile_pattern(regex), regex)
+    with Stubber(logs) as stub:
+        stub.add_client_error(
+            "test_metric_filter",
+            "InvalidParameterException",
+            INVALID,
+            expected_params=_answer_like(lambda m: False)[0],
+        )
+        stub.add_response("test_metric_filter", accepted[1], accepted[0])
+        pf = _preflight({"logs": logs}, _plan())
+        plan = preflight.check_filter_pattern(pf)
+        stub.assert_no_pending_responses()
+    assert plan.filter_pattern == regex and "%" in regex and "(" not in regex.split("%")[1]
+    assert (
+        "in the regular-expression form, deployed because the wildcard form is invalid"
+        in (pf.notes[-1])
+    )
+    assert preflight.filter_pattern_form(RULE, plan.filter_pattern).startswith("regular")
+
+
+def test_both_forms_refused_is_one_line_naming_both() -> None:
+    logs = _client("logs")
+    with Stubber(logs) as stub:
+        stub.add_client_error("test_metric_filter", "InvalidParameterException", INVALID)
+        stub.add_client_error("test_metric_filter", "InvalidParameterException", INVALID)
+        with pytest.raises(PlanError) as caught:
+            preflight.check_filter_pattern(_preflight({"logs": logs}, _plan()))
+    message = str(caught.value)
+    assert message.count(INVALID) == 2 and "\n" not in message
+
+
+def test_a_pattern_not_the_rules_is_tried_alone() -> None:
+    custom = '{ $.errorCode = "AccessDenied" }'
+    assert preflight.filter_pattern_forms(RULE, custom) == [("wildcard", custom)]
 
 
 # -- organization trail ---------------------------------------------------------------

@@ -90,7 +90,7 @@ def test_the_readme_settings_table_names_every_key() -> None:
 # CloudWatch Logs comparison on $.errorCode.
 _OPERATORS = "wildcard|prefix|suffix|anything-but|equals-ignore-case"
 _EVENT_OPERATOR = re.compile(r'\{"(?:' + _OPERATORS + r')"\s*:\s*"[^"]*"\}')
-_LOGS_TERM = re.compile(r'\$\.errorCode\s*!?=\s*"[^"]*"')
+_LOGS_TERM = re.compile(r'\$\.errorCode\s*!?=\s*(?:"[^"]*"|%[^%]*%)')
 
 
 def _rendered_patterns() -> tuple[set[str], set[str]]:
@@ -105,7 +105,7 @@ def _rendered_patterns() -> tuple[set[str], set[str]]:
     operators = {json.dumps(v, separators=(",", ":")) for v in values if isinstance(v, dict)}
     terms = {
         re.sub(r"\s+", "", t)
-        for text in (rule.filter_pattern(), CIS_METRIC_FILTER_PATTERN)
+        for text in (rule.filter_pattern(), rule.filter_pattern_regex(), CIS_METRIC_FILTER_PATTERN)
         for t in _LOGS_TERM.findall(text)
     }
     return operators, terms

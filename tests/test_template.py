@@ -298,6 +298,9 @@ def test_subscription_filter_pattern_is_rendered_from_the_denial_rule(
 ) -> None:
     assert props(res, "DenialSubscriptionFilter")["FilterPattern"] == {"Ref": "DenialFilterPattern"}
     assert tpl["Parameters"]["DenialFilterPattern"]["Default"] == DenialRule().filter_pattern()
+    # `template` says which other form deploy may pass (preflight.check_filter_pattern)
+    fallback = DenialRule().filter_pattern_regex().replace("'", "''")
+    assert f"    # '{fallback}'\n    Default: " in plan.render_template(DenialRule())
     custom = DenialRule(frozenset({"Client.Custom'Denied"}), frozenset({"AccessDeniedException"}))
     rendered = decode(plan.render_template(custom))
     assert rendered["Parameters"]["DenialFilterPattern"]["Default"] == custom.filter_pattern()

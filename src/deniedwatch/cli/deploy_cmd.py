@@ -73,8 +73,8 @@ def deploy(
         bool,
         typer.Option(
             "--print-iam-policy",
-            help="Print the least-privilege IAM policy for deploy/status/destroy and exit "
-            "(no AWS call).",
+            help="Print the least-privilege IAM policy documents for deploy/status/destroy "
+            "(a JSON array: attach each as a managed policy) and exit (no AWS call).",
         ),
     ] = False,
     live_source: LiveSourceOpt = None,
@@ -216,12 +216,19 @@ def _destination_secrets(
 
 
 def _print_iam_policy(stack_name: str, region: str | None) -> None:
+    """A JSON array of policy documents on stdout; how to attach them on stderr."""
     import json
 
-    from deniedwatch.deploy.permissions import deployer_policy
+    from deniedwatch.deploy.permissions import MANAGED_POLICY_LIMIT, deployer_policies
     from deniedwatch.partition import partition_of
 
-    typer.echo(json.dumps(deployer_policy(stack_name, partition_of(region)), indent=2))
+    documents = deployer_policies(stack_name, partition_of(region))
+    typer.echo(json.dumps(documents, indent=2))
+    err.print(
+        f"{len(documents)} policy documents (each within IAM's {MANAGED_POLICY_LIMIT:,}-character "
+        "limit for a managed policy): create one managed policy from each and attach them all; "
+        "docs/deploy.md#iam shows the commands"
+    )
 
 
 def _show_plan(summary: Any) -> None:

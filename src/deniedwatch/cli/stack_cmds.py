@@ -193,6 +193,7 @@ def status(stack_name: StackOpt = None, region: RegionOpt = None, config: Config
     held denials."""
     from deniedwatch.deploy.aws import gather_status, health_problems, where_else
     from deniedwatch.deploy.names import HEALTHY_STACK_STATUSES
+    from deniedwatch.deploy.preflight import filter_pattern_form
 
     region_flag = region
     stack_name, region = stack_io.target(config, stack_name, region)
@@ -212,6 +213,11 @@ def status(stack_name: StackOpt = None, region: RegionOpt = None, config: Config
             report.stack_status in HEALTHY_STACK_STATUSES,
         ),
     )
+    if report.filter_pattern:
+        denial = stack_io.settings_of(config).ruleset.denial
+        table.add_row(
+            "filter pattern", show(filter_pattern_form(denial, report.filter_pattern), None)
+        )
     if report.trail_name:
         logging = {True: "logging", False: "NOT logging", None: "unknown"}[report.trail_logging]
         table.add_row("trail", show(f"{report.trail_name}: {logging}", report.trail_logging))

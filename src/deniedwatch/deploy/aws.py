@@ -259,6 +259,7 @@ class StatusReport:
     stack_name: str
     region: str | None = None  # where `status` looked
     stack_status: str | None = None
+    filter_pattern: str | None = None  # the subscription filter pattern deployed
     trail_name: str | None = None
     trail_logging: bool | None = None  # None: no trail of ours (existing-trail mode) or unknown
     email_subscriptions: dict[str, bool] = field(default_factory=dict)  # endpoint -> confirmed
@@ -333,6 +334,9 @@ def gather_status(
             return report
         raise
     report.stack_status = stack["StackStatus"]
+    parameters = {p["ParameterKey"]: p.get("ParameterValue") for p in stack.get("Parameters", [])}
+    if parameters.get("LiveSource") != "eventbridge":  # else no subscription filter
+        report.filter_pattern = parameters.get("DenialFilterPattern")
     ids = physical_ids(cfn, stack["StackId"])
 
     def probe(what: str, fn: Any) -> None:

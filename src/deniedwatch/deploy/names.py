@@ -37,6 +37,9 @@ TRAIL = DerivedName("trail", "{stack}-trail", 128)
 # Holds every destination's secret (JSON name -> secret); named from when it held one URL.
 SECRET = DerivedName("destination secrets", "{stack}/slack-webhook-url", 512)
 METRIC_NAMESPACE = DerivedName("metric namespace", "deniedwatch/{stack}", 255)
+# The stack's IAM roles live under this path, so the deployer policy can name them
+# whatever (shortened) name CloudFormation generates: arn:aws:iam::ACCOUNT:role/PATH*.
+ROLE_PATH = DerivedName("role path", "/deniedwatch/{stack}/", 512)
 CODE_PREFIX = DerivedName("code key prefix", "deniedwatch/{stack}/", 1024 - 46)  # + lambda-….zip
 
 DERIVED_NAMES: tuple[DerivedName, ...] = (
@@ -45,6 +48,7 @@ DERIVED_NAMES: tuple[DerivedName, ...] = (
     TRAIL,
     SECRET,
     METRIC_NAMESPACE,
+    ROLE_PATH,
     CODE_PREFIX,
 )
 

@@ -7,19 +7,24 @@
 - CLI_CALLS: every AWS API call deploy / status / destroy / set-secret make. The e2e run
   records the CLI's calls and fails on one missing here. A new call in deploy/ = one
   Call here.
-- deployer_policy(): `deniedwatch deploy --print-iam-policy`, built from CLI_CALLS plus
+- deployer_policies(): `deniedwatch deploy --print-iam-policy`, built from CLI_CALLS plus
   what CloudFormation needs for each resource type in the template (its resource
-  schemas' handler permissions, shipped as cfn_permissions.json; regenerate with
-  `python tests/cfn_schemas.py` after adding a resource type).
+  schemas' handler permissions as IAM actions, shipped as cfn_permissions.json;
+  regenerate with `python tests/cfn_schemas.py` after adding a resource type), less the
+  services only properties this template never sets need (NOT_USED_BY_THE_TEMPLATE);
+  IAM actions only on the stack's roles (ROLE_PATH) and CloudTrail's service-linked
+  role, PassRole only to the services that use them; packed into documents within IAM's
+  managed-policy size limit.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from importlib.resources import files
 
-from deniedwatch.deploy.names import SECRET
+from deniedwatch.deploy.names import ROLE_PATH, SECRET
 from deniedwatch.deploy.resources import template_resources
 
 CFN_PERMISSIONS_RESOURCE = "cfn_permissions.json"
@@ -153,31 +158,141 @@ def cli_call(service: str, operation: str) -> Call | None:
 
 
 def cfn_permissions() -> dict[str, list[str]]:
-    """Resource type -> the IAM actions CloudFormation's handlers need for it."""
+    """Resource type -> the IAM actions CloudFormation's handlers need for it (the schemas'
+    entries as IAM actions: tests/cfn_schemas.py maps API names such as
+    s3:DeleteBucketCors to their action and drops what is no action, s3:REST.PUT.OBJECT)."""
     text = files("deniedwatch.deploy").joinpath(CFN_PERMISSIONS_RESOURCE).read_text("utf-8")
     return json.loads(text)
 
 
-def deployer_policy(stack: str, partition: str = "aws") -> dict[str, object]:
-    """Least-privilege IAM policy for deploy / status / destroy / set-secret of ``stack``."""
+# Services the template's resource schemas name only for properties this template never
+# sets; a deployer needs none of their actions.
+NOT_USED_BY_THE_TEMPLATE: dict[str, str] = {
+    "s3tables": "AWS::S3::Bucket MetadataTableConfiguration",
+    "s3files": "AWS::Lambda::Function FileSystemConfigs",
+    "elasticfilesystem": "AWS::Lambda::Function FileSystemConfigs",
+    "ec2": "AWS::Lambda::Function VpcConfig",
+    "kinesis": "AWS::DynamoDB::Table KinesisStreamSpecification",
+    "firehose": "AWS::Logs::LogGroup delivery to Firehose",
+    "kms": "a customer managed key (the template uses SSE-S3, SQS-managed and AWS owned keys)",
+}
+# IAM actions, each scoped: the stack's two roles (under ROLE_PATH, whatever name
+# CloudFormation generates), passed only to the service that uses each, and CloudTrail's
+# service-linked role (an organization trail creates it).
+ROLE_ACTIONS: tuple[str, ...] = tuple(
+    f"iam:{a}"
+    for a in (
+        "CreateRole",
+        "DeleteRole",
+        "GetRole",
+        "UpdateRole",
+        "UpdateRoleDescription",
+        "UpdateAssumeRolePolicy",
+        "TagRole",
+        "UntagRole",
+        "PutRolePolicy",
+        "GetRolePolicy",
+        "DeleteRolePolicy",
+        "ListRolePolicies",
+        "ListAttachedRolePolicies",
+    )
+)
+# The schemas' other IAM actions serve what the template never does: attach a managed
+# policy or a permissions boundary to a role, or pass a role to S3 (replication), SNS
+# (delivery logging), EventBridge or CloudWatch Logs (a Kinesis destination).
+IAM_NOT_USED: tuple[str, ...] = (
+    "iam:AttachRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+    "iam:DeleteRolePermissionsBoundary",
+)
+PASSED_TO = ("cloudtrail.amazonaws.com", "lambda.amazonaws.com")  # TrailLogsRole, FunctionRole
+CLOUDTRAIL_SLR = "role/aws-service-role/cloudtrail.amazonaws.com/AWSServiceRoleForCloudTrail"
+# IAM counts a managed policy's characters without whitespace; 6,144 at most:
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
+MANAGED_POLICY_LIMIT = 6144
+
+
+def _unscoped_actions() -> set[str]:
+    """Every action deploy / status / destroy / set-secret need on "*": the CLI's own calls
+    and what CloudFormation does with the caller's credentials for the template's
+    resources, less unused services and IAM (scoped in statements of its own)."""
+    needed = cfn_permissions()
+    via_cfn = {a for t in {r.type for r in template_resources()} for a in needed[t]}
+    cli = {c.action for c in CLI_CALLS if c.scope == "*"}
+    stack = {c.action for c in CLI_CALLS if c.scope == "stack"}
+    return {
+        a
+        for a in (via_cfn | cli) - stack
+        if a.split(":", 1)[0] not in NOT_USED_BY_THE_TEMPLATE and not a.startswith("iam:")
+    }
+
+
+def deployer_statements(stack: str, partition: str = "aws") -> list[dict[str, object]]:
+    """Least-privilege statements for deploy / status / destroy / set-secret of ``stack``."""
     stack_arns = [
         f"arn:{partition}:cloudformation:*:*:stack/{stack}/*",
         f"arn:{partition}:cloudformation:*:*:changeSet/deniedwatch-*/*",
     ]
     secret_arn = f"arn:{partition}:secretsmanager:*:*:secret:{SECRET.of(stack)}-*"
-    by_scope: dict[str, set[str]] = {"stack": set(), "secret": set(), "*": set()}
+    roles = f"arn:{partition}:iam::*:role{ROLE_PATH.of(stack)}*"
+    by_scope: dict[str, set[str]] = {"stack": set(), "secret": set()}
     for call in CLI_CALLS:
-        by_scope[call.scope].add(call.action)
-    needed = cfn_permissions()
-    via_cfn = {a for t in {r.type for r in template_resources()} for a in needed[t]}
+        if call.scope in by_scope:
+            by_scope[call.scope].add(call.action)
     statements = [
         _statement("TheStack", by_scope["stack"], stack_arns),
-        _statement("TheWebhookSecret", by_scope["secret"], [secret_arn]),
-        _statement("CliCalls", by_scope["*"], "*"),
-        # What CloudFormation does with your credentials to create, update and delete the
-        # template's resources (from each type's resource schema, handler permissions).
-        _statement("StackResources", via_cfn - by_scope["stack"], "*"),
+        _statement("TheSecret", by_scope["secret"], [secret_arn]),
+        _statement("TheStacksRoles", set(ROLE_ACTIONS), roles),
+        _statement("PassTheStacksRoles", {"iam:PassRole"}, roles)
+        | {"Condition": {"StringEquals": {"iam:PassedToService": list(PASSED_TO)}}},
+        _statement(
+            "CloudTrailServiceLinkedRole",
+            {"iam:CreateServiceLinkedRole"},
+            f"arn:{partition}:iam::*:{CLOUDTRAIL_SLR}",
+        )
+        | {"Condition": {"StringEquals": {"iam:AWSServiceName": "cloudtrail.amazonaws.com"}}},
+        _statement(
+            "ReadCloudTrailServiceLinkedRole",
+            {"iam:GetRole"},
+            f"arn:{partition}:iam::*:{CLOUDTRAIL_SLR}",
+        ),
     ]
+    by_service: dict[str, set[str]] = {}
+    for action in _unscoped_actions():
+        by_service.setdefault(action.split(":", 1)[0], set()).add(action)
+    statements += [
+        _statement(_sid(service), actions, "*") for service, actions in sorted(by_service.items())
+    ]
+    return statements
+
+
+def _sid(service: str) -> str:
+    return "".join(part.capitalize() for part in re.split(r"[^a-z0-9]", service))
+
+
+def size(document: object) -> int:
+    """Characters IAM counts: the JSON without whitespace."""
+    return len(json.dumps(document, separators=(",", ":")))
+
+
+def deployer_policies(stack: str, partition: str = "aws") -> list[dict[str, object]]:
+    """The statements packed into as few documents as fit IAM's managed-policy limit
+    (first fit, largest first); attach every one of them."""
+    documents: list[list[dict[str, object]]] = []
+    for statement in sorted(deployer_statements(stack, partition), key=size, reverse=True):
+        for statements in documents:
+            if size(_document([*statements, statement])) <= MANAGED_POLICY_LIMIT:
+                statements.append(statement)
+                break
+        else:
+            if size(_document([statement])) > MANAGED_POLICY_LIMIT:
+                raise ValueError(f"statement {statement['Sid']} alone is over the limit")
+            documents.append([statement])
+    return [_document(sorted(s, key=lambda st: str(st["Sid"]))) for s in documents]
+
+
+def _document(statements: list[dict[str, object]]) -> dict[str, object]:
     return {"Version": "2012-10-17", "Statement": statements}
 
 
@@ -185,8 +300,10 @@ def _statement(sid: str, actions: set[str], resource: object) -> dict[str, objec
     return {"Sid": sid, "Effect": "Allow", "Action": sorted(actions), "Resource": resource}
 
 
-def allows(policy: dict[str, object], action: str) -> bool:
-    """Does ``policy`` name ``action`` (exactly; the policy has no wildcard actions)?"""
-    statements = policy["Statement"]
-    assert isinstance(statements, list)
-    return any(action in s["Action"] for s in statements)
+def allows(policies: list[dict[str, object]], action: str) -> bool:
+    """Do ``policies`` name ``action`` (exactly; they have no wildcard actions)?"""
+    return any(
+        action in s["Action"]
+        for policy in policies
+        for s in policy["Statement"]  # type: ignore[attr-defined]
+    )

@@ -73,8 +73,16 @@ def render_template(rule: DenialRule, live_source: str = DEFAULT_LIVE_SOURCE) ->
     """
     text = template_text()
     pattern = checked_filter_pattern(rule)
+    fallback = rule.filter_pattern_regex()
     text, count = _FILTER_DEFAULT.subn(
-        lambda m: f"{m['indent']}Default: {yaml_single_quoted(pattern)}", text, count=1
+        lambda m: (
+            f"{m['indent']}# or, if CloudWatch Logs refuses this wildcard form, the same rule "
+            f"as one regular expression (deploy tries both):\n{m['indent']}# "
+            f"{yaml_single_quoted(fallback)}\n"
+            f"{m['indent']}Default: {yaml_single_quoted(pattern)}"
+        ),
+        text,
+        count=1,
     )
     if count != 1:  # the template lost its marker line: a packaging bug, not user error
         raise RuntimeError("template.yaml: DenialFilterPattern default line not found")

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from deniedwatch.deploy import names
 from deniedwatch.deploy.aws import check_existing_log_group, missing_secret_error, secret_state
 from deniedwatch.deploy.eventpattern import check_event_pattern
-from deniedwatch.deploy.plan import DeployPlan, PlanError
+from deniedwatch.deploy.plan import CONDITIONS, DeployPlan, PlanError
 from deniedwatch.rules import DENIAL_EXACT, DENIAL_PREFIXES, DENIAL_SUFFIXES, DenialRule
 
 # logs:TestMetricFilter takes 1 to 50 messages.
@@ -90,23 +90,58 @@ def pattern_disagreements(logs: Any, pattern: str, rule: DenialRule) -> list[str
     ]
 
 
+def filter_pattern_forms(rule: DenialRule, pattern: str) -> list[tuple[str, str]]:
+    """(name, pattern) to try, in order: the plan's, then, when that is the rule's wildcard
+    form, the same rule with one regular expression (rules.filter_pattern_regex)."""
+    forms = [("wildcard", pattern)]
+    if pattern == rule.filter_pattern():
+        forms.append(("regular-expression", rule.filter_pattern_regex()))
+    return forms
+
+
+def filter_pattern_form(rule: DenialRule, pattern: str | None) -> str:
+    """Which form of ``rule``'s pattern ``pattern`` is (for `status`)."""
+    if pattern == rule.filter_pattern():
+        return "wildcard form"
+    if pattern == rule.filter_pattern_regex():
+        return "regular-expression form (CloudWatch Logs refused the wildcard form)"
+    return "not what these settings render (deployed with other settings?)"
+
+
 def check_filter_pattern(pf: Preflight) -> DeployPlan:
     """The one place real CloudWatch Logs judges the rendered pattern before it is used:
     https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_TestMetricFilter.html
-    (metric and subscription filters share the pattern syntax)."""
+    (metric and subscription filters share the pattern syntax). The first form it accepts
+    and that agrees with the rule on every sample is deployed: a third-party emulator's
+    review claims a cap on wildcards per JSON pattern that AWS's pages do not state
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/FilterAndPatternSyntax.html),
+    so an InvalidParameterException on the wildcard form falls back to the regex form."""
     if not pf.plan.subscribes_to_logs:  # no subscription filter in this mode
         return pf.plan
-    problems = pattern_disagreements(pf.clients("logs"), pf.plan.filter_pattern, pf.rule)
-    if problems:
-        raise PlanError(
-            "CloudWatch Logs reads the denial filter pattern differently from the function "
-            "(logs:TestMetricFilter): " + "; ".join(problems)
-        )
+    logs = pf.clients("logs")
     samples = len(sample_codes(pf.rule))
-    pf.notes.append(
-        f"filter pattern: CloudWatch Logs agrees with the denial rule on {samples} samples"
+    refused: list[str] = []
+    for name, pattern in filter_pattern_forms(pf.rule, pf.plan.filter_pattern):
+        try:
+            problems = pattern_disagreements(logs, pattern, pf.rule)
+        except ClientError as exc:
+            if _code(exc) != "InvalidParameterException":
+                raise
+            message = exc.response.get("Error", {}).get("Message", "")
+            refused.append(f"the {name} form is invalid to it ({message})")
+            continue
+        if problems:
+            refused.append(f"the {name} form reads differently: " + "; ".join(problems))
+            continue
+        said = f"filter pattern: CloudWatch Logs agrees with the denial rule on {samples} samples"
+        if refused:
+            said += f" in the {name} form, deployed because " + "; ".join(refused)
+        pf.notes.append(said)
+        return dataclasses.replace(pf.plan, filter_pattern=pattern)
+    raise PlanError(
+        "CloudWatch Logs reads the denial filter pattern differently from the function "
+        "(logs:TestMetricFilter): " + "; ".join(refused)
     )
-    return pf.plan
 
 
 def check_events_pattern(pf: Preflight) -> DeployPlan:
@@ -193,7 +228,55 @@ def check_secret(pf: Preflight) -> DeployPlan:
     return pf.plan
 
 
+# -- what an earlier deploy of this stack left behind ------------------------------------
+def check_trail_bucket(pf: Preflight) -> DeployPlan:
+    """A new stack with a fixed trail bucket name fails "already exists" when the bucket is
+    there, as it is after `destroy` (it keeps the trail bucket: CloudTrail history). Say so
+    before anything is created. A bucket the stack itself made (an update) is its own."""
+    bucket = pf.plan.trail_bucket
+    if pf.stack_exists or not bucket or pf.plan.existing_log_group:
+        return pf.plan
+    try:
+        pf.clients("s3").head_bucket(Bucket=bucket, ExpectedBucketOwner=pf.account)
+    except ClientError as exc:
+        if _code(exc) in ("404", "NoSuchBucket", "NotFound"):
+            return pf.plan
+        if _code(exc) in ("403", "AccessDenied"):
+            raise PlanError(
+                f"trail bucket name {bucket} is taken by another account (S3 bucket names "
+                "are global): pass another --trail-bucket, or none for a generated name"
+            ) from None
+        raise
+    purge = f"deniedwatch destroy --purge --stack-name {pf.plan.stack_name} --trail-bucket {bucket}"
+    raise PlanError(
+        f"trail bucket {bucket} already exists in this account (an earlier deploy's, kept by "
+        "destroy with its CloudTrail history), so the stack cannot create it: pass another "
+        f"--trail-bucket (or none for a generated name), or delete it first with `{purge}`"
+    )
+
+
+def note_kept_log_groups(pf: Preflight) -> DeployPlan:
+    """The trail log group an earlier deploy of this stack left (destroy keeps it) is not
+    reused: no trail writes to it any more, and the new stack makes its own (the group has
+    a generated name, so nothing collides). Name it, so its history is not forgotten."""
+    creates_group = CONDITIONS["CreateTrailLogGroup"](pf.plan.parameters(""))
+    if pf.stack_exists or not creates_group:
+        return pf.plan
+    prefix = f"{pf.plan.stack_name}-TrailLogGroup-"
+    groups = pf.clients("logs").describe_log_groups(logGroupNamePrefix=prefix).get("logGroups", [])
+    for group in groups:
+        name = group["logGroupName"]
+        pf.notes.append(
+            f"log group {name} (kept by an earlier destroy of {pf.plan.stack_name}) keeps its "
+            "history and is not reused; the new stack makes its own. "
+            f"`deniedwatch destroy --purge --trail-log-group {name}` removes it"
+        )
+    return pf.plan
+
+
 PREFLIGHT_CHECKS: tuple[Check, ...] = (
+    check_trail_bucket,
+    note_kept_log_groups,
     check_log_group,
     check_organization,
     check_secret,
