@@ -272,7 +272,7 @@ level = "high"
 
 
 def test_every_registered_type_is_one_module_with_its_type() -> None:
-    assert TYPES == ("slack", "slack-app", "teams", "pagerduty", "sns")
+    assert TYPES == ("slack", "slack-app", "teams", "pagerduty", "sns", "securityhub")
     for name, module in MODULES.items():
         kind = channel_type(name)
         assert kind.name == name and module.endswith(name.replace("-", "_"))
