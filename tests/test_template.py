@@ -622,8 +622,8 @@ def test_deploy_turns_the_grant_on_only_for_a_securityhub_destination() -> None:
 def test_print_iam_policy_can_create_the_security_hub_grant() -> None:
     """The grant is an AWS::IAM::RolePolicy on the stack's role: the deployer needs the
     RolePolicy handlers' permissions, which --print-iam-policy derives from the template."""
-    from deniedwatch.deploy.permissions import allows, deployer_policy
+    from deniedwatch.deploy.permissions import allows, deployer_policies
 
-    policy = deployer_policy("dw")
+    policies = deployer_policies("dw")
     for action in ("iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy"):
-        assert allows(policy, action), action
+        assert allows(policies, action), action
