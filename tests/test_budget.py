@@ -60,7 +60,8 @@ def test_flood_posts_within_budget_and_the_other_principal_first():
     assert digest.listed() == "top 10 listed, all counted"
 
 
-def test_a_principal_new_in_the_window_comes_before_a_known_ones_high_impact():
+def test_a_known_principals_high_impact_comes_before_a_new_ones_read():
+    """Issue 20 (1): novelty is the caller's to make; impact comes first, then novelty."""
     alerts = alerts_of(
         [
             denial(user="known", event_name="CreateUser", source="iam.amazonaws.com"),
@@ -69,8 +70,15 @@ def test_a_principal_new_in_the_window_comes_before_a_known_ones_high_impact():
     )
     new = {a.key.caller for a in alerts if a.sample.principal_name == "new"}
     p = plan(alerts, Budget(max_posts=1), new_callers=new)
+    assert [a.sample.principal_name for a in p.posts] == ["known"]
+    assert [d.who for d in p.digests] == ["new"]
+
+
+def test_a_principal_new_in_the_window_comes_before_a_known_one_of_equal_impact():
+    alerts = alerts_of([denial(user="known"), denial(user="new")])
+    new = {a.key.caller for a in alerts if a.sample.principal_name == "new"}
+    p = plan(alerts, Budget(max_posts=1), new_callers=new)
     assert [a.sample.principal_name for a in p.posts] == ["new"]
-    assert [d.who for d in p.digests] == ["known"]
 
 
 def test_more_denials_first_among_equals():

@@ -48,15 +48,19 @@ def alert(user: str = "mallory", count: int = 1):
 # --- Slack app ---------------------------------------------------------------
 
 
-def test_slack_app_posts_then_threads_repeats_and_updates_the_count(httpserver, fake):
+def test_slack_app_posts_then_threads_repeats_with_the_count_and_never_edits(httpserver, fake):
     api = SlackApiStandIn(httpserver)
     ch = SlackAppChannel("b-app", "C0B", api.api_url, ctx(BOT_TOKEN, fake))
     ref = ch.send(alert())
     assert ref == ThreadRef("C0B", next(iter(api.messages)))
+    parent = json.dumps(api.messages[ref.ts])
     ch.reply(alert(count=4), ref, total=5)
-    assert api.replies[ref.ts][0]["thread_ts"] == ref.ts
-    assert api.replies[ref.ts][0]["text"].startswith("4 denied calls more")
-    assert "*5 in all* so far" in str(api.messages[ref.ts]["blocks"])
+    (reply,) = api.replies[ref.ts]
+    assert reply["thread_ts"] == ref.ts and "reply_broadcast" not in reply
+    assert reply["text"].startswith("4 denied calls more")
+    assert "*5 in all* so far" in str(reply["blocks"])
+    assert json.dumps(api.messages[ref.ts]) == parent  # the parent people read is unchanged
+    assert [m for m, _ in api.calls].count("chat.update") == 0
     assert api.tokens == {f"Bearer {BOT_TOKEN}"}
 
 
@@ -120,7 +124,8 @@ def test_pagerduty_triggers_with_a_stable_dedup_key_and_mapped_severity(httpserv
     PagerDutyChannel("pd", pd.url, ctx(PD_KEY, fake, level="low")).send(alert(count=9))
     PagerDutyChannel("pd", pd.url, ctx(PD_KEY, fake)).send(alert(user="eve"))
     first, again, other = pd.events
-    assert first["dedup_key"] == again["dedup_key"] == dedup_key(alert())
+    assert first["dedup_key"] == dedup_key(alert(), severity="high")
+    assert again["dedup_key"] == dedup_key(alert(), severity="low") != first["dedup_key"]
     assert other["dedup_key"] != first["dedup_key"]
     assert (first["payload"]["severity"], again["payload"]["severity"]) == ("critical", "warning")
     assert first["event_action"] == "trigger" and first["payload"]["group"] == "111122223333"

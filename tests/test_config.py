@@ -281,10 +281,10 @@ event_name = "Create*"
     warnings = parse_settings(text, PATH).warnings
     assert len(warnings) == 2
     assert warnings[0].startswith(
-        f"{PATH}:6: suppress.rule[1] (terraform) matches only on user_agent"
+        f"{PATH}:6: suppress.rule[1] (terraform) is not pinned: it matches on user_agent"
     )
     assert warnings[1].startswith(
-        f"{PATH}:10: suppress.rule[2] (via-cfn) matches only on source_ip"
+        f"{PATH}:10: suppress.rule[2] (via-cfn) is not pinned: it matches on source_ip"
     )
     assert all("\n" not in w for w in warnings)
 
@@ -322,4 +322,4 @@ def test_the_cli_prints_the_warning_with_file_and_line(cli, tmp_path: Path) -> N
     result = cli("scan", EXAMPLES, "--config", path, "--format", "jsonl")
     assert result.exit_code == 0, result.stderr
     (line,) = [x for x in result.stderr.splitlines() if x.startswith("warning:")]
-    assert f"{path}:1: suppress.rule[0] (tf) matches only on user_agent" in line
+    assert f"{path}:1: suppress.rule[0] (tf) is not pinned: it matches on user_agent" in line

@@ -207,26 +207,40 @@ def test_a_resource_the_window_has_not_seen_is_news():
     assert GroupState.from_json(s.to_json()) == s
 
 
-def test_novelty_does_not_take_over_a_claim_still_being_delivered():
+def test_novelty_does_not_take_over_a_claim_still_being_delivered_but_still_posts():
     s, _ = admit(None, batch="b1", count=1, now=T0, window_seconds=HOUR, units=units("a"))
     s, d = admit(s, batch="b2", count=1, now=T0 + 60, window_seconds=HOUR, units=units("b"))
-    assert not d.post and s.owner == "b1"
+    assert d.post and d.reason == "novel-aside" and d.fresh == {"resource": ("b",)}
+    assert s.owner == "b1" and "b2" not in s.recent  # nothing learned: a retry posts again
+    s, d = admit(s, batch="b2", count=1, now=T0 + 70, window_seconds=HOUR, units=units("b"))
+    assert d.post and d.reason == "novel-aside"
+    s, d = admit(s, batch="b3", count=1, now=T0 + 80, window_seconds=HOUR, units=units("a"))
+    assert not d.post and d.reason == "window"  # a repeat is still held
     s, d = admit(s, batch="b1", count=1, now=T0 + 90, window_seconds=HOUR)
     assert d.reason == "retry"  # b1's retry still finds its claim
 
 
-def test_novelty_stops_at_the_known_limit_so_random_names_cannot_flood():
-    from deniedwatch.alerts.window import KNOWN_MAX
+def test_past_the_novelty_cap_a_new_value_still_posts_and_says_the_cap_is_reached():
+    """Issue 20 (2): a new value is never held silently; past KNOWN_MAX the decision says
+    so (the alert budget, not the window, bounds a caller inventing names), and repeats of
+    a remembered value are still held."""
+    from deniedwatch.alerts.window import KNOWN_KEPT, KNOWN_MAX
 
     s, _ = admit(None, batch="b0", count=1, now=T0, window_seconds=HOUR, units=units("r0"))
-    posts = 0
+    posts, capped = 0, 0
     for i in range(1, 3 * KNOWN_MAX):
         s = mark_delivered(s, Delivery(s.owner or "", ("slack",), True))
         s, d = admit(
             s, batch=f"b{i}", count=1, now=T0 + i, window_seconds=HOUR, units=units(f"r{i}")
         )
         posts += d.post
-    assert posts == KNOWN_MAX - 1 and len(s.known["resource"]) == KNOWN_MAX
+        capped += d.capped == ("resource",)
+        assert d.fresh == {"resource": (f"r{i}",)}
+    assert posts == 3 * KNOWN_MAX - 1 and capped == 2 * KNOWN_MAX
+    assert len(s.known["resource"]) == 3 * KNOWN_MAX <= KNOWN_KEPT
+    s = mark_delivered(s, Delivery(s.owner or "", ("slack",), True))
+    s, d = admit(s, batch="again", count=1, now=T0 + 999, window_seconds=HOUR, units=units("r7"))
+    assert not d.post and d.reason == "window"
 
 
 def test_objects_of_one_bucket_are_one_novelty_unit():

@@ -176,28 +176,29 @@ def test_repeats_go_into_the_slack_thread_and_pagerduty_is_not_paged_twice(world
     lambda_handler.handler(subscription_payload([read("bob", B)] * 3), None)
     lambda_handler.handler(subscription_payload([read("bob", B), iam_write("eve", B)]), None)
     assert len(teams.bodies) == 2 and len(pd.events) == 1 and webhook.bodies == []
-    # ... and go into the Slack app's thread as they arrive, the parent showing the count.
+    # ... and go into the Slack app's thread as they arrive, each with the running count;
+    # the parent people read is never edited (issue 20, item 2).
+    parent = json.dumps(app.messages[bob_ts])
     replies = app.replies[bob_ts]
     assert [r["text"] for r in replies] == [
         "3 denied calls more: 2026-11-20T09:05:31Z",
         "1 denied call more: 2026-11-20T09:05:31Z",
     ]
     assert all(r["channel"] == "C0B" for r in replies)
-    parent = app.messages[bob_ts]
-    assert "*5 in all* so far" in json.dumps(parent["blocks"])
-    assert parent["text"].endswith("(5 times)")
-    updates = [body for method, body in app.calls if method == "chat.update"]
-    assert [u["ts"] for u in updates].count(bob_ts) == 2
+    assert "*5 in all* so far" in json.dumps(replies[-1]["blocks"])
+    assert json.dumps(app.messages[bob_ts]) == parent
+    assert not [body for method, body in app.calls if method == "chat.update"]
 
-    # After the window a new alert for eve's group goes out: PagerDuty gets the same
-    # dedup_key, so it stays one incident.
+    # After the window a new alert for eve's group goes out: a new window is a new
+    # PagerDuty incident (an acknowledged old one must not swallow it: issue 20, item 9).
     rt = lambda_handler.runtime()
     later = subscription_payload([iam_write("eve", B)])
     lambda_handler.process(
         decode_invocation(later), rt, Metrics(write=lambda _: None), now=time.time() + 3700
     )
-    (events,) = pd.incidents().values()
-    assert len(events) == 2 and all("by eve" in e["payload"]["summary"] for e in events)
+    incidents = pd.incidents()
+    assert len(incidents) == 2 and [len(e) for e in incidents.values()] == [1, 1]
+    assert all("by eve" in e["payload"]["summary"] for e in pd.events)
 
 
 def test_a_failing_destination_does_not_stop_the_others_and_is_retried_alone(world):

@@ -417,6 +417,12 @@ def test_log_delivery_default_needs_the_service_itself() -> None:
     assert Ruleset().evaluate(forged).verdict is Verdict.DENIED
 
 
+IAM = "arn:aws:iam::111122223333:"
+STS = "arn:aws:sts::111122223333:assumed-role/"
+_ARN_UA = ["principal_arn", "user_agent"]
+_ARN = ["principal_arn"]
+
+
 @pytest.mark.parametrize(
     ("rule", "forgeable"),
     [
@@ -424,10 +430,18 @@ def test_log_delivery_default_needs_the_service_itself() -> None:
         (Suppression("ua+event", user_agent="*Terraform*", event_name="Get*"), ["user_agent"]),
         (Suppression("name", principal_name="ci-bot"), ["principal_name"]),
         (Suppression("via", source_ip="cloudformation.amazonaws.com"), ["source_ip"]),
-        (Suppression("ua+arn", user_agent="*", principal_arn="arn:aws:iam::1:user/ci"), []),
-        (Suppression("ua+cidr", user_agent="*", source_ip="10.0.0.0/8"), []),
-        (Suppression("ua+caller", user_agent="*", caller_account_id="111122223333"), []),
-        (Suppression("ua+own", user_agent="*", same_account=True), []),
+        (Suppression("ua+arn", user_agent="*", principal_arn=f"{IAM}user/ci"), []),
+        (Suppression("ua+path", user_agent="*", principal_arn=f"{IAM}user/ops/ci"), []),
+        (Suppression("session*", user_agent="*", principal_arn=f"{STS}terraform/*"), []),
+        (Suppression("root", event_name="Get*", principal_arn=f"{IAM}root"), []),
+        # pinned means one account and one user or role name (issue 20, item 5)
+        (Suppression("ua+arn1", user_agent="*", principal_arn="arn:aws:iam::1:user/ci"), _ARN_UA),
+        (Suppression("anyacct", principal_arn="arn:aws:sts::*:assumed-role/tf/*"), _ARN),
+        (Suppression("role*", principal_arn=f"{STS}terraform-*"), ["principal_arn"]),
+        (Suppression("user*", principal_arn=f"{IAM}user/ci-*"), ["principal_arn"]),
+        (Suppression("ua+cidr", user_agent="*", source_ip="10.0.0.0/8"), ["user_agent"]),
+        (Suppression("ua+caller", user_agent="*", caller_account_id="1"), ["user_agent"]),
+        (Suppression("ua+own", user_agent="Terraform/*", same_account=True), ["user_agent"]),
         (Suppression("service", principal_name="config.amazonaws.com"), []),
         (Suppression("event", event_name="HeadBucket"), []),
     ],

@@ -69,7 +69,7 @@ def order(*items: dict) -> list[int]:
     return [i for _, i in sorted(keyed)]
 
 
-def test_new_principal_first_then_high_impact_then_count() -> None:
+def test_high_impact_first_then_own_account_then_novelty_then_count() -> None:
     known_read_big = dict(
         action="s3:GetObject", principal_type="IAMUser", count=500, new_principal=False
     )
@@ -81,10 +81,22 @@ def test_new_principal_first_then_high_impact_then_count() -> None:
     known_read_small = dict(
         action="ec2:DescribeInstances", principal_type=None, count=3, new_principal=False
     )
-    assert order(known_read_big, known_write, new_read, new_root_read, known_read_small) == [
-        3,  # new principal, root
+    new_write = dict(action="iam:CreateUser", principal_type="IAMUser", count=9, new_principal=True)
+    foreign_write = dict(**known_write, foreign=True)
+    assert order(
+        known_read_big,
+        known_write,
+        new_read,
+        new_root_read,
+        known_read_small,
+        new_write,
+        foreign_write,
+    ) == [
+        1,  # high impact, own account, known principal
+        5,  # high impact, own account, new principal (9 denials)
+        3,  # high impact (root), new principal
+        6,  # high impact, another account
         2,  # new principal, a read
-        1,  # known principal, high impact
         0,  # known, read, 500 denials
         4,  # known, read, 3 denials
     ]
@@ -92,5 +104,5 @@ def test_new_principal_first_then_high_impact_then_count() -> None:
 
 def test_importance_is_a_plain_sort_key() -> None:
     a = importance(action="s3:GetObject", principal_type=None, count=2, new_principal=True)
-    assert a == Importance(known_principal=False, low_impact=True, fewer=-2)
+    assert a == Importance(low_impact=True, foreign=False, novelty_last=False, fewer=-2)
     assert a < importance(action="s3:GetObject", principal_type=None, count=1, new_principal=True)

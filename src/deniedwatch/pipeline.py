@@ -27,7 +27,7 @@ from deniedwatch.alerts.routing import Router, default_destinations
 from deniedwatch.config import Settings
 from deniedwatch.finding import Finding
 from deniedwatch.metrics import Metrics, Writer, stdout_line
-from deniedwatch.severity import severity
+from deniedwatch.severity import most_severe, severity
 
 LEGACY_EMAIL = "email"
 
@@ -87,7 +87,7 @@ class Pipeline:
     def select(self, alert: Alert) -> tuple[str, ...]:
         if self.route_all:
             return tuple(c.name for c in self.channels)
-        return self.router.destinations(alert.sample)
+        return self.router.destinations(most_severe(alert.members, self.router.severity))
 
     def deliver(
         self,

@@ -236,15 +236,21 @@ class Suppression:
         return not self.same_account or _same_account(f)
 
     def forgeable_keys(self) -> list[str]:
-        """The keys of a rule that matches only on what the caller chooses, else [].
+        """The keys of a rule that match on what the caller chooses, unless it is pinned.
 
-        user_agent, a principal_name that is not an AWS service, and a source_ip that
-        is a service name (a call made through CloudFormation, say) are all picked by
-        whoever makes the call; a rule with nothing else (a principal ARN, type
-        AWSService, the caller's account, same_account or an IP range) hides anyone
-        who copies them.
+        user_agent, a principal_name that is not an AWS service, a source_ip that is a
+        service name (a call made through CloudFormation, say) and a principal_arn glob
+        over the account or the role/user name (``arn:aws:sts::*:assumed-role/terraform-*``:
+        anyone can create ``terraform-evil`` in their own account) are all picked by
+        whoever makes the call. A rule is pinned only by a principal_arn with a literal
+        account id and a role or user name without wildcards (``pinned_arn``), or by
+        principal_type AWSService (a call the service itself made). ``same_account``,
+        ``caller_account_id`` and a source_ip range pin no one: every principal of the
+        account (or the network) can copy the rest (docs/alert-policy.md).
         """
         forgeable = []
+        if self.principal_arn is not None and not pinned_arn(self.principal_arn):
+            forgeable.append("principal_arn")
         if self.user_agent is not None:
             forgeable.append("user_agent")
         if self.principal_name is not None and not is_service_name(self.principal_name):
@@ -252,13 +258,23 @@ class Suppression:
         if self.source_ip is not None and self._network is None:
             forgeable.append("source_ip")
         anchored = (
-            self.principal_arn is not None
-            or self._principal_type == AWS_SERVICE
-            or self.caller_account_id is not None
-            or bool(self.same_account)
-            or self._network is not None
-        )
+            self.principal_arn is not None and pinned_arn(self.principal_arn)
+        ) or self._principal_type == AWS_SERVICE
         return [] if anchored else forgeable
+
+
+# arn:<partition>:iam::<12 digits>:user/<path/name> | role/<path/name> | root, or
+# arn:<partition>:sts::<12 digits>:assumed-role/<role>/<session (may be a glob)>
+_PINNED_ARN = re.compile(
+    r"arn:aws[a-z-]*:(?:iam::\d{12}:(?:(?:user|role)/[^*?\[\]]+|root)"
+    r"|sts::\d{12}:assumed-role/[^*?\[\]/]+/.+)"
+)
+
+
+def pinned_arn(pattern: str) -> bool:
+    """A principal ARN (glob) naming one account and one user or role: only an assumed
+    role's session name, which the caller picks anyway, may be a wildcard."""
+    return _PINNED_ARN.fullmatch(pattern) is not None
 
 
 def _same_account(f: Finding | RecordView) -> bool:

@@ -17,7 +17,7 @@ do what, hide activity or hand out secrets:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import lru_cache
@@ -82,22 +82,32 @@ def is_high_impact(action: str | None, principal_type: str | None = None) -> boo
 class Importance:
     """Sorts ascending from most to least important (use as a sort key as is)."""
 
-    known_principal: bool  # False first: a principal not seen in the window comes first
     low_impact: bool  # False first: high-impact actions (and root) before the rest
+    foreign: bool  # False first: callers of the account itself before other accounts'
+    novelty_last: bool  # high impact: known principals first; the rest: new ones first
     fewer: int  # the negated count: more denials first
 
 
 def importance(
-    *, action: str | None, principal_type: str | None, count: int, new_principal: bool
+    *,
+    action: str | None,
+    principal_type: str | None,
+    count: int,
+    new_principal: bool,
+    foreign: bool = False,
 ) -> Importance:
-    """The alert order: a principal new in the window before a known one, then
-    high-impact actions (root included) before reads, then by count, largest first.
-
-    ``sorted(alerts, key=...)`` with this puts the most important first.
+    """The alert order: high-impact actions (root included) first; within each class,
+    the account's own callers before callers from other accounts (whoever owns another
+    account can make any number of callers in it); then, for high impact, a principal
+    already seen in the window before a new one (new callers are the caller's to make:
+    novelty must never cost a known principal's serious denial its post), for the rest a
+    new principal first (novelty is news); then by count, largest first.
     """
+    low = not is_high_impact(action, principal_type)
     return Importance(
-        known_principal=not new_principal,
-        low_impact=not is_high_impact(action, principal_type),
+        low_impact=low,
+        foreign=foreign,
+        novelty_last=not new_principal if low else new_principal,
         fewer=-count,
     )
 
@@ -155,3 +165,20 @@ def severity(f: Finding, rules: Sequence[SeverityRule] = ()) -> str:
         if rule.match.matches(f):
             return rule.level
     return builtin_severity(f)
+
+
+def most_severe(findings: Iterable[Finding], level_of: Callable[[Finding], str]) -> Finding:
+    """The first of ``findings`` with the highest level: a group's severity and routing
+    read its most severe member, so decoys around a serious denial cannot lower them."""
+    best: Finding | None = None
+    rank = len(LEVELS)
+    for f in findings:
+        level = level_of(f)
+        r = LEVELS.index(level) if level in LEVELS else len(LEVELS) - 1
+        if best is None or r < rank:
+            best, rank = f, r
+            if r == 0:
+                break
+    if best is None:
+        raise ValueError("no findings")
+    return best

@@ -7,10 +7,11 @@ routine noise for a stated reason:
 - an AWS service's own call (``principal_type = "AWSService"``);
 - a security scanner's service-linked role (Config, Inspector, Macie, Access Analyzer,
   Security Hub, GuardDuty): names starting ``AWSServiceRoleFor`` only AWS can create;
-- the AWS console's own calls (userAgent ``AWS Internal`` and the like);
 - a read-only call (Get/List/Describe/…) repeated on ``MIN_DAYS`` days or more.
 
-A rule never rests on what a caller chooses alone: each names the principal by what
+A rule never rests on what a caller chooses: not on the user agent (anyone can send
+``AWS Internal``), and never for a high-impact action or root (``severity.is_high_impact``:
+hiding those is what an attacker wants). Each names the principal by what
 cannot be borrowed, the principal type AWSService for a service (see rules.py), else
 the principal's ARN (a role: any session of it). Principals without either (anonymous,
 another account, federated users whose name the caller picks, root) get no suggestion.
@@ -29,13 +30,13 @@ import tomli_w
 from deniedwatch.alerts.text import clean
 from deniedwatch.finding import Finding
 from deniedwatch.rules import Suppression
+from deniedwatch.severity import is_high_impact
 
 MIN_COUNT = 3  # denials a group needs before it is suggested
 MIN_DAYS = 3  # distinct days a read-only call must recur on
 AWS_SERVICE = "AWSService"
 
 READ_ONLY_PREFIXES = ("Get", "List", "Describe", "Head", "Lookup", "Search", "BatchGet")
-CONSOLE_AGENTS = frozenset({"AWS Internal", "console.amazonaws.com", "signin.amazonaws.com"})
 SCANNER_ROLES = {
     "AWSServiceRoleForConfig": "AWS Config",
     "AWSServiceRoleForAmazonInspector2": "Amazon Inspector",
@@ -84,8 +85,6 @@ def _reason(f: Finding, principal_keys: dict[str, str], days: int) -> str | None
     role = principal_keys.get("principal_arn", "").removesuffix("/*").rsplit("/", 1)[-1]
     if role in SCANNER_ROLES:
         return f"the {SCANNER_ROLES[role]} scanner's service-linked role"
-    if f.user_agent in CONSOLE_AGENTS:
-        return "the AWS console's own call"
     if (f.event_name or "").startswith(READ_ONLY_PREFIXES) and days >= MIN_DAYS:
         return f"a read-only call repeated on {days} days"
     return None
@@ -99,6 +98,8 @@ def suggest(findings: Iterable[Finding]) -> list[Suggestion]:
         anchor = _anchor(f)
         if anchor is None or not (f.service and f.event_name and f.error_code and f.account_id):
             continue
+        if is_high_impact(f.action, f.principal_type):
+            continue  # StopLogging, PutBucketPolicy, root: never a rule to hide them
         if _GLOB.search(f.event_name) or not _SERVICE.fullmatch(f.service):
             continue  # the rule's event_name is a glob: it must match only this name
         principal_keys, name = anchor
@@ -119,10 +120,7 @@ def suggest(findings: Iterable[Finding]) -> list[Suggestion]:
         times = sorted(f.event_time for f in members if f.event_time)
         days = len({t[:10] for t in times})
         keys = dict(key)
-        # the most common user agent decides "console" (one odd call does not)
-        why = _reason(
-            _typical(members), {k: keys[k] for k in keys if k.startswith("principal")}, days
-        )
+        why = _reason(members[0], {k: keys[k] for k in keys if k.startswith("principal")}, days)
         if why is None or not times:
             continue
         name = "suggested-" + _slug(f"{anchors[key]}-{keys['event_name']}-{keys['account_id']}")
@@ -139,14 +137,6 @@ def suggest(findings: Iterable[Finding]) -> list[Suggestion]:
         )
     out.sort(key=lambda s: (-s.count, s.rule.name))
     return _unique_names(out)
-
-
-def _typical(members: Sequence[Finding]) -> Finding:
-    agents: dict[str | None, int] = {}
-    for f in members:
-        agents[f.user_agent] = agents.get(f.user_agent, 0) + 1
-    top = max(agents, key=lambda a: agents[a])
-    return next(f for f in members if f.user_agent == top)
 
 
 def _slug(text: str) -> str:

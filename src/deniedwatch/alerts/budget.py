@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from deniedwatch.alerts.group import Alert
-from deniedwatch.severity import Importance, importance
+from deniedwatch.severity import Importance, from_another_account, importance
 
 DEFAULT_MAX_POSTS = 20
 DEFAULT_MAX_PER_PRINCIPAL = 5
@@ -138,10 +138,22 @@ def rank_key(alert: Alert, new_callers: Collection[str]) -> tuple[Importance, st
             principal_type=alert.sample.principal_type,
             count=alert.total,
             new_principal=alert.key.caller in new_callers,
+            foreign=from_another_account(alert.sample),
         ),
         alert.first_time or "",
         alert.key.digest(),
     )
+
+
+def quotas(alert: Alert) -> tuple[str, ...]:
+    """The per-caller counts an alert's post uses: its caller's, and for a caller from
+    another account, that account's (all its callers together get at most
+    ``max_per_principal``: whoever owns an account can make any number of roles in it)."""
+    caller = alert.key.caller
+    f = alert.sample
+    if from_another_account(f):
+        return caller, f"from|{alert.key.account_id or ''}|{f.caller_account_id}"
+    return (caller,)
 
 
 def plan(
@@ -150,13 +162,14 @@ def plan(
     """Split alerts into posts (within the budget, most important first) and digests."""
     ranked = sorted(alerts, key=lambda a: rank_key(a, new_callers))
     posts: list[Alert] = []
-    per_caller: Counter[str] = Counter()
+    used: Counter[str] = Counter()
     rest: dict[str, list[Alert]] = {}
     for alert in ranked:
         caller = alert.key.caller
-        if len(posts) < budget.max_posts and per_caller[caller] < budget.max_per_principal:
+        keys = quotas(alert)
+        if len(posts) < budget.max_posts and all(used[k] < budget.max_per_principal for k in keys):
             posts.append(alert)
-            per_caller[caller] += 1
+            used.update(keys)
         else:
             rest.setdefault(caller, []).append(alert)
     return Plan(tuple(posts), tuple(digests(rest, budget.max_digests)))

@@ -206,14 +206,21 @@ class _Run:
         except DedupStoreError as exc:
             self.store_error(exc, failing_open=True)
             decision = Decision(True, reason="store-error")
+        admitted = alert.with_held_back(
+            decision.held_back,
+            decision.news,
+            decision.fresh,
+            decision.capped,
+            decision.window_start,
+        )
         if not decision.post:
             self.report.held.append(alert)
-            self.log("held", decision=decision.reason, held=decision.held, **_summary(alert))
+            self.log("held", decision=decision.reason, held=decision.held, **_summary(admitted))
             if decision.threads:
-                self.repeats.append((alert, decision))
+                self.repeats.append((admitted, decision))
             return None
         self.decisions[alert.key] = decision
-        return alert.with_held_back(decision.held_back, decision.news)
+        return admitted
 
     def new_callers(self, alerts: Sequence[Alert]) -> set[str]:
         callers = {a.key.caller for a in alerts}
@@ -411,6 +418,7 @@ def _summary(alert: Alert) -> dict[str, object]:
         "resource": f.resource,
         "resources": alert.variety.get("resource", 0),
         "news": list(alert.news),
+        "new_values": {k: list(v) for k, v in alert.fresh.items()},
         "count": alert.count,
         "held_back": alert.held_back,
         "first_time": alert.first_time,

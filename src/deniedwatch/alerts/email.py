@@ -44,7 +44,11 @@ def body(alert: Alert, *, window_minutes: int | None = None) -> str:
     count = wording.denied_calls(alert.count).replace("call", "AWS API call")
     lines = [f"deniedwatch: {count}.", ""]
     if news := alert.news_text():
-        lines += [f"{news[0].upper()}{news[1:]}.", ""]
+        lines += [f"{news[0].upper()}{news[1:]}."]
+        for label, values, more in alert.new_values():
+            shown = ", ".join(cut(defang(clean(v)), VALUE_MAX) for v in values)
+            lines.append(f"{label}: {shown}" + (f" and {more} more" if more else ""))
+        lines.append("")
     if held := wording.held_back(alert, window_minutes):
         lines += [held, ""]
     section = None

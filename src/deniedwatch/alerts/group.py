@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TypeVar
+from functools import cached_property
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from deniedwatch.explain import action_in
@@ -35,6 +37,12 @@ VARIETY_FIELDS: tuple[str, ...] = ("region", "source_ip", "user_agent", "resourc
 # Fields whose new values are news inside a dedup window (docs/alert-policy.md).
 NOVELTY_FIELDS: tuple[str, ...] = ("resource", "source_ip", "principal_id")
 UNITS_MAX = 64  # distinct novelty units an alert carries per field (sorted, the first ones)
+NEWS_SHOWN = 10  # new values an alert names per field (all are counted)
+
+_NEWS_WORDS = {"resource": "resource", "source_ip": "source IP", "principal_id": "principal id"}
+# A principal id with a caller-chosen part: "AROA…:session" (a role's session, also as an
+# AWSAccount caller from another account) or "123456789012:name" (a federated user).
+_ID_WITH_NAME = re.compile(r"((?:AROA|AIDA)[A-Z0-9]+|\d{12}):.+")
 
 
 def novelty_unit(name: str, value: str) -> str:
@@ -92,17 +100,28 @@ class GroupKey:
 
     @property
     def caller(self) -> str:
-        """Who the alert budget counts per: the principal, with an assumed role's session
-        name cut off (the caller picks session names; the role it cannot change)."""
-        principal = self.principal or ""
-        if ":assumed-role/" in principal and principal.count("/") >= 2:
-            principal = principal.rsplit("/", 1)[0]
-        return f"{self.account_id or ''}|{principal}"
+        """Who the alert budget and novelty count per: the principal, with every part the
+        caller picks cut off: an assumed role's session name (in an ARN, or after the role
+        id ``AROA…:`` of a caller from another account, which has no ARN) and a federated
+        user's name (``GetFederationToken --name``). The role id or account it cannot change.
+        """
+        return f"{self.account_id or ''}|{caller_of(self.principal or '')}"
 
     def digest(self) -> str:
         """A short stable id (the dedup store's key): record text can be any length."""
         raw = json.dumps([self.account_id, self.principal, self.action, self.error_code])
         return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
+
+
+def caller_of(principal: str) -> str:
+    """``GroupKey.caller``'s principal part: what the caller cannot choose of ``principal``."""
+    if ":assumed-role/" in principal and principal.count("/") >= 2:
+        return principal.rsplit("/", 1)[0]
+    if ":federated-user/" in principal:
+        return principal.split(":federated-user/", 1)[0] + ":federated-user/*"
+    if m := _ID_WITH_NAME.fullmatch(principal):
+        return m.group(1) + ":*"
+    return principal
 
 
 @dataclass(frozen=True)
@@ -122,17 +141,76 @@ class Alert:
     # NOVELTY_FIELDS -> the distinct novelty units of this batch (at most UNITS_MAX each)
     units: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     news: tuple[str, ...] = ()  # novelty fields the dedup window had not seen: why it posts
+    # news: NOVELTY_FIELDS -> the values the window had not seen (what the alert names first)
+    fresh: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    capped: tuple[str, ...] = ()  # news fields past the window's novelty cap
+    window_start: float | None = None  # when the group's dedup window opened (store's clock)
+    # One raw member per distinct severity input, and per novelty value (its first member):
+    # what severity, routing and the news read, so a decoy cannot pick them. Not compared.
+    variants: tuple[Any, ...] = field(default=(), compare=False, repr=False)
+    by_value: Mapping[tuple[str, str], Any] = field(default_factory=dict, compare=False, repr=False)
+    finding_of: Callable[[Any], Finding] | None = field(default=None, compare=False, repr=False)
 
-    def with_held_back(self, held_back: int, news: tuple[str, ...] = ()) -> Alert:
-        return replace(self, held_back=held_back, news=news)
+    def with_held_back(
+        self,
+        held_back: int,
+        news: tuple[str, ...] = (),
+        fresh: Mapping[str, tuple[str, ...]] | None = None,
+        capped: tuple[str, ...] = (),
+        window_start: float | None = None,
+    ) -> Alert:
+        """The alert as the dedup window admits it: a news alert shows a member with a
+        new value (the attacker cannot hide it behind decoys before and after)."""
+        fresh = {k: v for k, v in (fresh or {}).items() if v and k in news}
+        sample = self.sample
+        for name in NOVELTY_FIELDS:
+            for value in fresh.get(name, ()):
+                item = self.by_value.get((name, value))
+                if item is not None and self.finding_of is not None:
+                    sample = self.finding_of(item)
+                    break
+            else:
+                continue
+            break
+        return replace(
+            self,
+            held_back=held_back,
+            news=news,
+            fresh=fresh,
+            capped=capped,
+            window_start=window_start,
+            sample=sample,
+        )
+
+    @cached_property
+    def members(self) -> tuple[Finding, ...]:
+        """The sample and one member per distinct (event name, source IP, user agent,
+        principal id, explicit deny): severity and routing take the most severe of them."""
+        if self.finding_of is None:
+            return (self.sample,)
+        return (self.sample, *map(self.finding_of, self.variants))
 
     def news_text(self) -> str | None:
-        """Why an alert inside the dedup window goes out: what it has not seen yet."""
+        """Why an alert inside the dedup window goes out: what it has not seen yet (our
+        words only; the values themselves are record text: ``new_values``)."""
         if not self.news:
             return None
-        words = {"resource": "resource", "source_ip": "source IP", "principal_id": "principal id"}
-        named = " and ".join(words.get(n, n) for n in self.news)
-        return f"new {named} in the dedup window: not seen since the last alert of this group"
+        named = " and ".join(_NEWS_WORDS.get(n, n) for n in self.news)
+        capped = " (novelty cap reached: more new values than the window remembers)"
+        return f"new {named} in the dedup window: not seen since the last alert of this group" + (
+            capped if self.capped else ""
+        )
+
+    def new_values(self) -> list[tuple[str, tuple[str, ...], int]]:
+        """(``New resource``, the first ``NEWS_SHOWN`` new values, how many more) per news
+        field: what a news alert names first. The values are record text: escape them."""
+        out = []
+        for n in self.news:
+            values = self.fresh.get(n, ())
+            if values:
+                label = "New " + _NEWS_WORDS.get(n, n) + ("s" if len(values) > 1 else "")
+                out.append((label, values[:NEWS_SHOWN], max(0, len(values) - NEWS_SHOWN)))
+        return out
 
     def about(self) -> dict[str, str | None]:
         """The group in a few short strings: what a window summary shows of it later."""
@@ -156,14 +234,30 @@ class Alert:
 
 
 # What grouping reads of each denial, in this order: (event_time or "", event_id or "",
-# region, source_ip, user_agent, resource, principal_id). Times and ids order the group.
-Fields = tuple[str, str, str | None, str | None, str | None, str | None, str | None]
-_DISTINCT = ("region", "source_ip", "user_agent", "resource", "principal_id")  # Fields[2:]
+# region, source_ip, user_agent, resource, principal_id, event_name, explicit deny).
+# Times and ids order the group; the last two only tell severity variants apart.
+Fields = tuple[
+    str, str, str | None, str | None, str | None, str | None, str | None, str | None, bool
+]
+_DISTINCT = ("region", "source_ip", "user_agent", "resource", "principal_id")  # Fields[2:7]
+_FIELD_INDEX = {name: i for i, name in enumerate(_DISTINCT, 2)}
+_EXPLICIT = "explicit deny"
 
 
 def _finding_entry(f: Finding) -> tuple[GroupKey, Fields]:
     t, i = f.event_time or "", f.event_id or ""
-    return GroupKey.of(f), (t, i, f.region, f.source_ip, f.user_agent, f.resource, f.principal_id)
+    explicit = bool(f.error_message and _EXPLICIT in f.error_message)
+    return GroupKey.of(f), (
+        t,
+        i,
+        f.region,
+        f.source_ip,
+        f.user_agent,
+        f.resource,
+        f.principal_id,
+        f.event_name,
+        explicit,
+    )
 
 
 def _record_entry(r: RecordLike) -> tuple[tuple[str | None, ...], Fields]:
@@ -182,11 +276,12 @@ def _record_entry(r: RecordLike) -> tuple[tuple[str | None, ...], Fields]:
         account = _str(uget("accountId"))
     source, name, code = get("eventSource"), get("eventName"), get("errorCode")
     message = get("errorMessage")
+    message = message if type(message) is str and message else None
     key = (
         account,
         arn or pid or principal_name(ui),
         # the message's IAM action first, as Finding.action (explain.action_in)
-        action_in(message if type(message) is str and message else None)
+        action_in(message)
         or action_of(
             source if type(source) is str and source else None,
             name if type(name) is str and name else None,
@@ -203,6 +298,8 @@ def _record_entry(r: RecordLike) -> tuple[tuple[str | None, ...], Fields]:
         agent if type(agent) is str and agent else None,
         resource_of(r),
         pid,
+        name if type(name) is str and name else None,
+        message is not None and _EXPLICIT in message,
     )
     return key, fields_
 
@@ -263,10 +360,24 @@ def _group(
         distinct = {
             name: {m[0][i] for m in members} - {None} for i, name in enumerate(_DISTINCT, 2)
         }
+        by_value: dict[tuple[str, str], T] = {}
+        for name in NOVELTY_FIELDS:
+            at = _FIELD_INDEX[name]
+            firsts: dict[str, T] = {}
+            for fields_, item in members:
+                if (value := fields_[at]) is not None and value not in firsts:
+                    firsts[value] = item
+            for value, item in firsts.items():
+                by_value.setdefault((name, novelty_unit(name, value)), item)
         units = {
-            name: tuple(sorted({novelty_unit(name, v) for v in distinct[name]}))[:UNITS_MAX]
+            name: tuple(sorted(u for n, u in by_value if n == name))[:UNITS_MAX]
             for name in NOVELTY_FIELDS
         }
+        variants: dict[tuple[object, ...], T] = {}
+        last = members[-1][0][3:]
+        for fields_, item in members:
+            if (v := (*fields_[3:5], *fields_[6:])) != (*last[:2], *last[3:]):
+                variants.setdefault(v, item)
         alerts.append(
             Alert(
                 key=key,
@@ -279,6 +390,9 @@ def _group(
                 units=units,
                 account_label=label(key.account_id),
                 log=log,
+                variants=tuple(variants.values()),
+                by_value=by_value,
+                finding_of=finding_of,
             )
         )
     alerts.sort(key=lambda a: (a.first_time or "", a.key.digest()))

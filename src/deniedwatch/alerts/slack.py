@@ -72,11 +72,22 @@ def _summary(alert: Alert, window_minutes: int | None, total: int | None) -> str
     ]
     if news := alert.news_text():
         lines.append(f"*{news[0].upper()}{news[1:]}.*")
+        lines += _new_values(alert)
     if held := wording.held_back(alert, window_minutes):
         lines.append(f"_{held}_")
     if total is not None and total > alert.total:
         lines.append(f"*{total} in all* so far: the repeats are in this thread.")
     return cut("\n".join(lines), SECTION_TEXT_MAX)
+
+
+def _new_values(alert: Alert) -> list[str]:
+    """``*New resources:* `prod-payroll`, `x` and 3 more``: record text as literals."""
+    return [
+        f"*{label}:* "
+        + ", ".join(literal(v, 300) for v in values)
+        + (f" and {more} more" if more else "")
+        for label, values, more in alert.new_values()
+    ]
 
 
 def _details(alert: Alert) -> str | None:
@@ -144,11 +155,16 @@ def render(
     return {"text": fallback_text(alert, total), "blocks": blocks[:BLOCKS_MAX]}
 
 
-def render_repeat(alert: Alert) -> dict[str, Any]:
-    """A thread reply for repeats of a posted alert: one line and the event links."""
+def render_repeat(alert: Alert, total: int | None = None) -> dict[str, Any]:
+    """A thread reply for repeats of a posted alert: one line, the running count, what
+    is new (if anything), and the event links."""
     line = (
         f"🔁 *{wording.denied_calls(alert.count)} more*, {literal(wording.when(alert), 200)} (UTC)"
     )
+    if total is not None and total > alert.count:
+        line += f" · *{total} in all* so far"
+    if news := alert.news_text():
+        line += "\n🆕 " + "\n".join([f"*{news[0].upper()}{news[1:]}.*", *_new_values(alert)])
     if held := wording.held_back(alert, None):
         line += f"\n_{held}_"
     blocks: list[dict[str, Any]] = [

@@ -24,8 +24,13 @@ RECENT_BATCHES = 20
 CLAIM_LEASE_SECONDS = 15 * 60
 
 # Novelty: per field, the units of a window's values remembered (as short hashes); a
-# unit not among them is news. Past this many, new ones are no longer news (held).
+# unit not among them is news, always: past KNOWN_MAX the alert says the novelty cap is
+# reached (a caller inventing names), but a new value is never held silently. At most
+# KNOWN_KEPT hashes are kept per field (the oldest go first; DynamoDB items are <= 400 KB),
+# so a value forgotten that way is news again: noise, never silence.
 KNOWN_MAX = 50
+KNOWN_KEPT = 500
+VALUE_MAX = 300  # characters of a new value a claim keeps (at most group.UNITS_MAX each)
 
 Known = dict[str, tuple[str, ...]]  # field -> hashes of the units seen in the window
 
@@ -46,6 +51,8 @@ class GroupState:
     claimed_at: float | None = None  # when the current claim was made (None: posted_at)
     known: Known = field(default_factory=dict)  # novelty: what the window has seen
     about: dict[str, str | None] | None = None  # the group, for a window summary
+    owner_fresh: dict[str, tuple[str, ...]] = field(default_factory=dict)  # its news values
+    owner_capped: tuple[str, ...] = ()  # its news fields past the novelty cap
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -57,6 +64,8 @@ class GroupState:
         data["recent"] = tuple(data.get("recent", ()))
         data["threads"] = tuple(tuple(t) for t in data.get("threads", ()))
         data["known"] = {k: tuple(v) for k, v in data.get("known", {}).items()}
+        data["owner_fresh"] = {k: tuple(v) for k, v in data.get("owner_fresh", {}).items()}
+        data["owner_capped"] = tuple(data.get("owner_capped", ()))
         return cls(**data)
 
     def thread_refs(self) -> dict[str, ThreadRef]:
@@ -83,32 +92,51 @@ class Decision:
     post: bool
     held_back: int = 0  # similar denials to announce in this alert
     delivered: frozenset[str] = frozenset()  # channels a previous try already reached
-    # new | novel | retry | window | threshold | repeat | no-store | store-error
+    # new | novel | novel-aside | retry | window | threshold | repeat | no-store | store-error
     reason: str = ""
     threads: Mapping[str, ThreadRef] = field(default_factory=dict)  # held: where the claim is
     total: int = 0  # held in a window: every denial of the group since the claim, this included
     news: tuple[str, ...] = ()  # novelty fields with a value the window had not seen
     held: int = 0  # the group's held denials after this decision (for the held log line)
+    fresh: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # news: the new values
+    capped: tuple[str, ...] = ()  # news fields past KNOWN_MAX values in the window
+    window_start: float | None = None  # when the group's window opened (PagerDuty's key)
 
 
 def _unit_hash(unit: str) -> str:
     return hashlib.sha256(unit.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-def learn(known: Known, units: Mapping[str, Iterable[str]]) -> tuple[Known, tuple[str, ...]]:
-    """Add ``units`` to what the window knows; returns the new knowledge and the fields
-    that had news (a unit not seen before, with room left to remember it)."""
+@dataclass(frozen=True, slots=True)
+class Learned:
+    known: Known  # what the window knows now
+    news: tuple[str, ...]  # fields with a value not seen before
+    fresh: dict[str, tuple[str, ...]]  # field -> those values
+    capped: tuple[str, ...]  # news fields that already knew KNOWN_MAX values
+
+
+def learn_values(known: Known, units: Mapping[str, Iterable[str]]) -> Learned:
+    """Add ``units`` to what the window knows; every unit not seen before is news."""
     out = dict(known)
-    news = []
+    news, capped, fresh_values = [], [], {}
     for name, values in units.items():
         have = out.get(name, ())
         seen = set(have)
-        fresh = [h for h in dict.fromkeys(map(_unit_hash, values)) if h not in seen]
-        room = KNOWN_MAX - len(have)
-        if fresh and room > 0:
+        fresh = {h: v for v in values if (h := _unit_hash(v)) not in seen}
+        if fresh:
             news.append(name)
-            out[name] = (*have, *fresh[:room])
-    return out, tuple(news)
+            # cut: the claim keeps them (a retry names the same news), items <= 400 KB
+            fresh_values[name] = tuple(dict.fromkeys(v[:VALUE_MAX] for v in fresh.values()))
+            if len(have) >= KNOWN_MAX:
+                capped.append(name)
+            out[name] = (*have, *fresh)[-KNOWN_KEPT:]
+    return Learned(out, tuple(news), fresh_values, tuple(capped))
+
+
+def learn(known: Known, units: Mapping[str, Iterable[str]]) -> tuple[Known, tuple[str, ...]]:
+    """``learn_values``' new knowledge and the fields that had news."""
+    learned = learn_values(known, units)
+    return learned.known, learned.news
 
 
 def admit(
@@ -129,7 +157,19 @@ def admit(
     """
     s = state or GroupState()
     if s.owner == batch:
-        return s, Decision(True, s.owner_held, frozenset(s.delivered), "retry")
+        # a retry of a news alert names the same news (and PagerDuty gets the same key)
+        fresh = {k: tuple(v) for k, v in s.owner_fresh.items()}
+        retry = Decision(
+            True,
+            s.owner_held,
+            frozenset(s.delivered),
+            "retry",
+            news=tuple(fresh),
+            fresh=fresh,
+            capped=s.owner_capped,
+            window_start=s.posted_at,
+        )
+        return s, retry
     if batch in s.recent:
         return s, Decision(False, reason="repeat", held=s.held)
     recent = (*s.recent, batch)[-RECENT_BATCHES:]
@@ -138,8 +178,10 @@ def admit(
     in_window = s.posted_at is not None and now < s.posted_at + window_seconds
     if in_window and not abandoned:
         # a claim still being delivered keeps its place: its retry must find it
+        learned = learn_values(s.known, units or {})
+        news, fresh, capped = learned.news, learned.fresh, learned.capped
         if s.owner is None or s.complete:
-            known, news = learn(s.known, units or {})
+            known = learned.known
             if news:
                 claim = replace(
                     s,
@@ -154,12 +196,45 @@ def admit(
                     threads=(),
                     known=known,
                     about=about,
+                    owner_fresh=fresh,
+                    owner_capped=capped,
                 )
-                return claim, Decision(True, s.held, frozenset(), "novel", news=news)
+                decision = Decision(
+                    True,
+                    s.held,
+                    frozenset(),
+                    "novel",
+                    news=news,
+                    fresh=fresh,
+                    capped=capped,
+                    window_start=s.posted_at,
+                )
+                return claim, decision
+        elif news:
+            # A claim of this window is still being delivered (or failed and awaits
+            # AWS's retry): news goes out beside it, without taking its place (its retry
+            # must find it) and without being learned (nothing remembers this batch, so
+            # a retry posts it again: at least once, never silent).
+            aside = Decision(
+                True,
+                reason="novel-aside",
+                news=news,
+                fresh=fresh,
+                capped=capped,
+                window_start=s.posted_at,
+            )
+            return s, aside
         total = s.owner_count + s.owner_held + s.held + count
         held = replace(s, held=s.held + count, recent=recent, about=about)
         decision = Decision(
-            False, reason="window", threads=s.thread_refs(), total=total, held=held.held
+            False,
+            reason="window",
+            threads=s.thread_refs(),
+            total=total,
+            held=held.held,
+            news=news,
+            fresh=fresh,
+            capped=capped,
         )
         return held, decision
     window_start, seen = s.window_start, s.seen
@@ -187,7 +262,7 @@ def admit(
         known=learn({}, units or {})[0],
         about=about,
     )
-    return claim, Decision(True, unannounced, frozenset(), "new")
+    return claim, Decision(True, unannounced, frozenset(), "new", window_start=now)
 
 
 @dataclass(frozen=True, slots=True)

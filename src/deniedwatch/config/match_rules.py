@@ -88,11 +88,11 @@ def _match_rules(
             line = reader.header_line(table, i)
             where = f"{reader.path}:{line}" if line else str(reader.path)
             warnings.append(
-                f"{where}: {table}[{i}] ({parsed[-1].name}) matches only on "
+                f"{where}: {table}[{i}] ({parsed[-1].name}) is not pinned: it matches on "
                 f"{', '.join(forgeable)}, which the caller chooses: anyone can copy them to "
                 f"{'hide their denials' if table == 'suppress.rule' else 'change their severity'}. "
-                "Add principal_arn, caller_account_id, same_account = true "
-                "or a source_ip range (docs/alert-policy.md)."
+                "Pin it with a principal_arn of a literal account id and role or user name, "
+                'or principal_type = "AWSService" (docs/alert-policy.md).'
             )
     return parsed
 

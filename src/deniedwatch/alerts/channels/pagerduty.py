@@ -1,7 +1,10 @@
 """Destination type ``pagerduty``: an Events API v2 ``trigger`` per alert group.
 
-``dedup_key`` is the group's stable digest, so repeats of a group add to one
-open incident instead of paging again; ``severity`` maps deniedwatch's levels
+``dedup_key`` is the group's digest with its dedup window (when the window opened) and
+the severity: repeats of a group within one window add to one open incident instead of
+paging again, but a new window, a higher severity or news (a new resource, source IP or
+principal id: it names the new values) is an incident of its own, so it pages even when
+the group's earlier incident is acknowledged; ``severity`` maps deniedwatch's levels
 (high -> critical, medium -> error, low -> warning). Only routes that name a
 ``pagerduty`` destination reach it (it is never a default destination).
 Events API v2: https://developer.pagerduty.com/docs/events-api-v2/trigger-events/
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from typing import Any
 
 from deniedwatch.alerts import wording
@@ -29,6 +33,7 @@ from deniedwatch.alerts.group import Alert
 from deniedwatch.alerts.retry import Unreachable, post_json
 from deniedwatch.alerts.text import clean, cut
 from deniedwatch.secrets import SecretError, redact
+from deniedwatch.severity import most_severe
 
 DEFAULT_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 SUMMARY_MAX = 1024  # Events API v2 limit
@@ -36,12 +41,31 @@ DETAIL_MAX = 1000
 PD_SEVERITY = {"high": "critical", "medium": "error", "low": "warning"}
 
 
-def dedup_key(alert: Alert) -> str:
-    """One incident per group, whatever the batch: the group key's digest."""
-    return f"deniedwatch-{alert.key.digest()}"
+def window_of(alert: Alert, window_seconds: float) -> int:
+    """When the alert's dedup window opened: the store's, else (no store) the window-sized
+    slot of its first event time (stable across AWS's retries of the batch)."""
+    if alert.window_start is not None:
+        return int(alert.window_start)
+    try:
+        first = datetime.fromisoformat(alert.first_time or "").timestamp()
+    except ValueError:
+        return 0
+    size = max(int(window_seconds), 1)
+    return int(first) // size * size
 
 
-def render(alert: Alert, *, routing_key: str, severity: str) -> dict[str, Any]:
+def dedup_key(alert: Alert, *, severity: str, window_seconds: float = 3600) -> str:
+    """One incident per group, dedup window and severity; news gets its own."""
+    parts: list[Any] = [alert.key.digest(), window_of(alert, window_seconds), severity]
+    if alert.news:
+        parts.append(sorted((k, sorted(v)) for k, v in alert.fresh.items()) or list(alert.news))
+    raw = json.dumps(parts, ensure_ascii=True)
+    return "deniedwatch-" + hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def render(
+    alert: Alert, *, routing_key: str, severity: str, window_seconds: float = 3600
+) -> dict[str, Any]:
     """The Events API v2 trigger for one alert; record text cleaned and cut."""
     f = alert.sample
     account = wording.account(f.account_id, alert.account_label)
@@ -49,8 +73,12 @@ def render(alert: Alert, *, routing_key: str, severity: str) -> dict[str, Any]:
         f"{wording.title(alert)} in {account or 'unknown account'} ({wording.times(alert.total)})"
     )
     details: dict[str, Any] = {
-        row.label: cut(clean(row.value), DETAIL_MAX) for row in wording.rows(alert) if row.value
+        label: cut(clean(", ".join(values) + (f" and {more} more" if more else "")), DETAIL_MAX)
+        for label, values, more in alert.new_values()
     }
+    details.update(
+        {row.label: cut(clean(row.value), DETAIL_MAX) for row in wording.rows(alert) if row.value}
+    )
     details["Count"] = alert.count
     if alert.held_back:
         details["Held back since the last alert"] = alert.held_back
@@ -61,7 +89,7 @@ def render(alert: Alert, *, routing_key: str, severity: str) -> dict[str, Any]:
     event: dict[str, Any] = {
         "routing_key": routing_key,
         "event_action": "trigger",
-        "dedup_key": dedup_key(alert),
+        "dedup_key": dedup_key(alert, severity=severity, window_seconds=window_seconds),
         "client": "deniedwatch",
         "payload": {
             "summary": cut(clean(summary), SUMMARY_MAX),
@@ -83,9 +111,12 @@ def render(alert: Alert, *, routing_key: str, severity: str) -> dict[str, Any]:
     return event
 
 
-def render_digest(digest: Digest, *, routing_key: str, severity: str) -> dict[str, Any]:
-    """One trigger for a digest (alerts over the budget): one incident per caller."""
-    raw = json.dumps([digest.caller, digest.account_id, digest.kind])
+def render_digest(
+    digest: Digest, *, routing_key: str, severity: str, window: int = 0
+) -> dict[str, Any]:
+    """One trigger for a digest (alerts over the budget): one incident per caller,
+    severity and dedup window slot (``window``)."""
+    raw = json.dumps([digest.caller, digest.account_id, digest.kind, severity, window])
     key = "deniedwatch-digest-" + hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
     details: dict[str, Any] = {cut(clean(action), 200): count for action, count in digest.top()}
     details["Denied calls"] = digest.count
@@ -118,14 +149,29 @@ class PagerDutyChannel:
         except SecretError as exc:
             raise DeliveryFailed(redact(f"no PagerDuty routing key: {exc}")) from None
 
+    @property
+    def _window_seconds(self) -> float:
+        return max(self.ctx.window_minutes or 60, 1) * 60.0
+
     def send(self, alert: Alert) -> ThreadRef | None:
-        self._post(render(alert, routing_key=self._key(), severity=self.ctx.severity(alert.sample)))
+        level = self.ctx.severity(most_severe(alert.members, self.ctx.severity))
+        self._post(
+            render(
+                alert,
+                routing_key=self._key(),
+                severity=level,
+                window_seconds=self._window_seconds,
+            )
+        )
         return None
 
     def send_digest(self, digest: Digest) -> None:
-        levels = {self.ctx.severity(a.sample) for a in digest.alerts}
+        level_of = self.ctx.severity
+        levels = {level_of(most_severe(a.members, level_of)) for a in digest.alerts}
         worst = next((level for level in ("high", "medium", "low") if level in levels), "medium")
-        self._post(render_digest(digest, routing_key=self._key(), severity=worst))
+        size = int(self._window_seconds)
+        window = int(self.ctx.now()) // size * size
+        self._post(render_digest(digest, routing_key=self._key(), severity=worst, window=window))
 
     def _post(self, event: dict[str, Any]) -> None:
         try:

@@ -47,6 +47,7 @@ from deniedwatch.alerts.channels.base import (
 from deniedwatch.alerts.group import Alert
 from deniedwatch.alerts.text import clean, cut
 from deniedwatch.partition import partition_of
+from deniedwatch.severity import most_severe
 
 ENV_PRODUCT_ARN = "DENIEDWATCH_SECURITYHUB_PRODUCT_ARN"  # set by the template
 SCHEMA_VERSION = "2018-10-08"
@@ -300,7 +301,7 @@ class SecurityHubChannel:
         finding = render(
             alert,
             product=self.product,
-            severity=self.ctx.severity(alert.sample),
+            severity=self._level(alert),
             window_minutes=self.window_minutes,
             now=now,
             count=total,
@@ -309,6 +310,10 @@ class SecurityHubChannel:
         self._seen[ident] = (first or alert.first_time or alert.last_time, total)
         self._ids[alert.key.digest()] = ident
         return finding
+
+    def _level(self, alert: Alert) -> str:
+        """The group's severity: its most severe member's (decoys cannot lower it)."""
+        return self.ctx.severity(most_severe(alert.members, self.ctx.severity))
 
     def send(self, alert: Alert) -> ThreadRef | None:
         self._import([self._finding(alert)])
@@ -334,7 +339,7 @@ class SecurityHubChannel:
         finding = render(
             alert,
             product=self.product,
-            severity=self.ctx.severity(alert.sample),
+            severity=self._level(alert),
             window_minutes=self.window_minutes,
             now=now,
             count=total,

@@ -1,8 +1,10 @@
 """Destination type ``slack-app``: a Slack app's bot token and the Web API, with threads.
 
 The first alert of a group is a ``chat.postMessage`` in ``channel``; repeats of
-the group within the dedup window go into that message's thread as they arrive,
-and ``chat.update`` shows the group's running count on the parent. The parent's
+the group within the dedup window go into that message's thread as they arrive, each
+with the group's running count. A reply that carries news (a value the window had not
+seen) is also sent to the channel (``reply_broadcast``). The parent is never edited:
+an edit would change, without a notification, what people already read. The parent's
 ``channel``/``ts`` are kept in the dedup store (the delivery loop passes them
 back through ``reply``). slack_sdk's WebClient with our retry handlers: 429 waits
 what Retry-After says (capped), 5xx and connection errors back off.
@@ -104,16 +106,14 @@ class SlackAppChannel:
         self._call("chat_postMessage", channel=self.channel, **payload)
 
     def reply(self, alert: Alert, thread: ThreadRef, total: int) -> None:
+        extra = {"reply_broadcast": True} if alert.news else {}
         self._call(
-            "chat_postMessage", channel=thread.channel, thread_ts=thread.ts, **render_repeat(alert)
+            "chat_postMessage",
+            channel=thread.channel,
+            thread_ts=thread.ts,
+            **render_repeat(alert, total),
+            **extra,
         )
-        parent = render(
-            alert,
-            slack_channel=self.ctx.slack_channel,
-            window_minutes=self.ctx.window_minutes,
-            total=total,
-        )
-        self._call("chat_update", channel=thread.channel, ts=thread.ts, **parent)
 
 
 def _check(value: str) -> str | None:
