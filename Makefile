@@ -1,30 +1,62 @@
 # Two commands matter: `make demo` and `make test`. Both work on a fresh machine
-# with only Python >= 3.11 and make: they create .venv and install what they need.
+# with only Python >= 3.11 and make: they install a pinned uv (from the package index,
+# checked against tools/requirements-uv.lock's hashes), then exactly what requirements.lock
+# pins, so every machine tests the same versions. `make lock` moves the lock on purpose.
 PYTHON ?= python3
-VENV   := .venv
+# One venv per interpreter: `make test PYTHON=python3.12` builds .venv-python3.12 and never
+# reuses the default .venv of another version.
+VENV   ?= $(if $(filter python3,$(PYTHON)),.venv,.venv-$(notdir $(PYTHON)))
 BIN    := $(VENV)/bin
-PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+LOCK   := requirements.lock
+UV     := .venv-uv/bin/uv
+# uv, never pip's or uv's own config files: the lock alone decides. No interpreter downloads.
+export UV_NO_CONFIG := 1
+export UV_PYTHON_DOWNLOADS := never
+UV_PIP  = $(UV) pip --quiet
+# uv's universal lock: one file, markers for 3.11, 3.12 and 3.13, every wheel's hash.
+# setuptools is locked too: the editable install builds without fetching a build backend.
+LOCK_ARGS = --universal --generate-hashes --python-version 3.11 --upgrade \
+            --custom-compile-command "make lock"
 
-.PHONY: demo test lint format bench reliability clean vendor-js
+.PHONY: demo test lint format bench reliability clean vendor-js lock
+
+$(UV): tools/requirements-uv.lock
+	$(PYTHON) -m venv .venv-uv
+	.venv-uv/bin/python -m pip --disable-pip-version-check -q install --require-hashes \
+	  -r tools/requirements-uv.lock
+	@touch $@
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "deniedwatch needs Python >= 3.11 (set PYTHON=python3.12)")'
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(PIP) install -e .
+# demo: only the package's own dependencies, at the lock's versions
+$(VENV)/.installed: $(LOCK) pyproject.toml | $(BIN)/python $(UV)
+	$(UV_PIP) install --python $(BIN)/python -c $(LOCK) setuptools
+	$(UV_PIP) install --python $(BIN)/python -c $(LOCK) --no-build-isolation -e .
 	@touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(PIP) install -e '.[dev]'
+# test: the whole lock, nothing else (sync removes what the lock no longer names)
+$(VENV)/.installed-dev: $(LOCK) pyproject.toml | $(BIN)/python $(UV)
+	$(UV_PIP) sync --python $(BIN)/python --require-hashes $(LOCK)
+	$(UV_PIP) install --python $(BIN)/python --no-deps --no-build-isolation -e .
 	@touch $@ $(VENV)/.installed
 
-# checkov pins old urllib3/packaging, so it lives in its own venv; tests/test_template.py
-# runs it (and cfn-lint) on the CloudFormation template.
-.venv-checkov/.installed:
+# checkov pins old urllib3/packaging, so it lives in its own venv with its own lock;
+# tests/test_template.py runs it (and cfn-lint) on the CloudFormation template.
+.venv-checkov/.installed: tools/requirements-checkov.lock | $(UV)
 	$(PYTHON) -m venv .venv-checkov
-	.venv-checkov/bin/python -m pip --disable-pip-version-check -q install checkov
+	$(UV_PIP) sync --python .venv-checkov/bin/python --require-hashes tools/requirements-checkov.lock
 	@touch $@
+
+## lock: move every pin to the newest release the ranges in pyproject.toml allow, then test.
+## Run it on purpose (a new dependency, a security fix, a release you want), never by surprise;
+## commit the changed locks with the test result.
+lock: $(UV)
+	echo "setuptools>=68" | $(UV_PIP) compile pyproject.toml - --extra dev $(LOCK_ARGS) -o $(LOCK)
+	echo "checkov" | $(UV_PIP) compile - $(LOCK_ARGS) -o tools/requirements-checkov.lock
+	echo "uv" | $(UV_PIP) compile - $(LOCK_ARGS) --no-header -o tools/requirements-uv.lock
+	$(MAKE) test
 
 ## demo: scan the bundled CloudTrail export and print the findings as a table
 demo: $(VENV)/.installed
@@ -69,4 +101,4 @@ vendor-js:
 	done; rm -rf $$tmp
 
 clean:
-	rm -rf $(VENV) .pytest_cache build dist src/*.egg-info
+	rm -rf .venv .venv-* .pytest_cache build dist src/*.egg-info

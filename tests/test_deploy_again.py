@@ -216,3 +216,40 @@ def test_deploy_falls_back_to_the_regex_pattern_when_cloudwatch_refuses_wildcard
     assert deployed["DenialFilterPattern"] == DenialRule().filter_pattern_regex()
     status = cli("status", "--stack-name", stack)
     assert "filter pattern" in status.stdout and "regular-expression form" in status.stdout
+
+
+# -- email only ------------------------------------------------------------------------
+def test_an_email_only_deploy_needs_no_slack_webhook(
+    aws_stand_ins, cli, unique_name, monkeypatch
+) -> None:
+    import io
+    import zipfile
+
+    from deniedwatch.config import parse_settings
+
+    for name in ("DENIEDWATCH_SLACK_WEBHOOK_URL", "SLACK_WEBHOOK_URL"):
+        monkeypatch.delenv(name, raising=False)
+    stack, code = unique_name("dwemail"), unique_name("dwcode")
+    result = cli(
+        "deploy", "--yes", "--stack-name", stack, "--region", "us-east-1",
+        "--code-bucket", code, "--email", "secops@example.com",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert ("secretsmanager", "PutSecretValue") not in aws_stand_ins.calls
+    s3 = boto3.client("s3")
+    (key,) = [o["Key"] for o in s3.list_objects_v2(Bucket=code)["Contents"]]
+    body = s3.get_object(Bucket=code, Key=key)["Body"].read()
+    text = zipfile.ZipFile(io.BytesIO(body)).read("deniedwatch/deniedwatch.toml").decode()
+    from pathlib import Path
+
+    deployed = parse_settings(text, Path("deniedwatch.toml"))
+    assert [(d.name, d.type) for d in deployed.destinations] == [("email", "sns")]
+
+
+def test_a_deploy_with_nothing_to_alert_is_one_line(aws_env, cli, unique_name, monkeypatch) -> None:
+    for name in ("DENIEDWATCH_SLACK_WEBHOOK_URL", "SLACK_WEBHOOK_URL", "DENIEDWATCH_ALERT_EMAIL"):
+        monkeypatch.delenv(name, raising=False)
+    result = cli("deploy", "--yes", "--stack-name", unique_name("dwnone"), "--region", "us-east-1")
+    assert result.exit_code == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "nothing to alert" in result.stderr and "DENIEDWATCH_SLACK_WEBHOOK_URL" in result.stderr

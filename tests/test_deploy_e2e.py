@@ -437,17 +437,23 @@ def test_existing_log_group_that_does_not_exist_is_a_clear_error(aws_env, cli, u
     assert "Traceback" not in result.stderr
 
 
-def test_first_deploy_without_webhook_fails_before_touching_aws(aws_env, cli, unique_name) -> None:
+def test_first_deploy_with_nothing_to_alert_fails_before_touching_the_stack(
+    aws_env, cli, unique_name
+) -> None:
+    """Neither a webhook nor an email (an email alone is enough: tests/test_deploy_again.py)."""
     stack = unique_name("dwnohook")
     result = cli("deploy", "--yes", "--stack-name", stack, "--region", "us-east-1")
-    assert result.exit_code == 2 and "webhook URL is needed" in result.stderr
+    assert result.exit_code == 2 and "nothing to alert" in result.stderr
     with pytest.raises(boto3.client("cloudformation").exceptions.ClientError):
         boto3.client("cloudformation").describe_stacks(StackName=stack)
 
 
 def test_deploy_prompts_like_an_installer_and_hides_the_webhook(
-    aws_env, aws_stand_ins, unique_name
+    aws_env, aws_stand_ins, unique_name, monkeypatch
 ) -> None:
+    from deniedwatch.cli import stack_io
+
+    monkeypatch.setattr(stack_io, "has_terminal", lambda: True)  # CliRunner types the input
     stack = unique_name("dwprompt")
     answers = "\n".join(
         [

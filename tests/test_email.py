@@ -15,10 +15,14 @@ def alert(**kw):
 
 def test_subject_is_short_ascii_one_line_and_says_what_and_who():
     s = subject(alert().with_held_back(4))
-    assert s == "[deniedwatch] AccessDenied: s3:GetObject by mallory in 111122223333 (prod) x7"
+    assert s == (
+        "[deniedwatch] prod 111122223333 eu-west-1 · mallory denied s3:GetObject "
+        "on prod-exports/a.csv"
+    )
     evil = subject(alert(user="é\n\r\u202e" + "x" * 500))
-    assert len(evil) < 100 and evil.isascii() and "\n" not in evil and "\r" not in evil
-    assert evil[0] == "["
+    # SNS: UTF-8, no line breaks or control characters, under 100 characters
+    assert len(evil) < 100 and "\n" not in evil and "\r" not in evil and "\u202e" not in evil
+    assert evil.startswith("[deniedwatch] prod 111122223333 · é")
 
 
 def test_body_has_who_what_why_where_when_and_links():

@@ -58,7 +58,10 @@ def test_table_shows_policy_arn_endpoint_hint_and_note() -> None:
     assert f"endpoint: {VPCE}" in wide and "policy: arn:aws:organizations::" in wide
     text = termview.render([f], {}, 60, group=False)  # one block per finding
     compact = "".join(text.split())  # a block's folding only adds line breaks and indents
-    for part in (SCP, VPCE, f.hint or "", "not in Event history", "explicit deny in"):
+    # the hint once, in the legend under the blocks, its action said generally
+    hint = termview.legend_hint(f) or ""
+    assert "the action" in hint and "[1]" in text
+    for part in (SCP, VPCE, hint, "not in Event history", "explicit deny in"):
         assert "".join(part.split()) in compact, part
 
 

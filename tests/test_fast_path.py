@@ -195,7 +195,7 @@ def test_direct_eventbridge_invocation_alerts(env, fake, httpserver) -> None:
     start(env, fake)
     result = lambda_handler.handler(eventbridge_event(denial(user="erin")), None)
     assert result["sent"] == 1 and "batchItemFailures" not in result
-    assert "s3:GetObject by erin" in slack.bodies[0]["blocks"][0]["text"]["text"]
+    assert " · erin denied s3:GetObject " in slack.bodies[0]["blocks"][0]["text"]["text"]
 
 
 def test_forged_envelope_on_the_queue_is_a_bad_record_not_an_alert(env, fake, httpserver, capsys):
@@ -255,8 +255,8 @@ def test_a_failed_alert_returns_only_its_message_and_the_redelivery_posts_it(
 
 
 def poster(body: dict) -> str:
-    """The user an alert is about, from its header ("s3:GetObject by alice ...")."""
-    return body["blocks"][0]["text"]["text"].split(" by ")[1].split()[0]
+    """The user an alert is about, from its header ("… · alice denied s3:GetObject …")."""
+    return body["blocks"][0]["text"]["text"].split(" · ", 1)[1].split(" denied ")[0]
 
 
 # -- live_source = both: one post per event, the backstop still alerts -----------------
@@ -289,7 +289,7 @@ def test_both_paths_one_post_and_nothing_counted_twice(
     assert straggler["FastPathLateEvents"] == 1 and straggler["DuplicateEvents"] == 1
 
     headers = sorted(b["blocks"][0]["text"]["text"] for b in slack.ok_posts())
-    assert len(headers) == 2 and "by mallory" in headers[0] and "by trudy" in headers[1]
+    assert len(headers) == 2 and "· mallory denied" in headers[0] and "· trudy denied" in headers[1]
     assert held(table, "mallory") == 0 and held(table, "trudy") == 0  # not counted twice
 
 

@@ -65,7 +65,8 @@ def test_batch_posts_one_alert_per_group_and_logs_bad_records(env, fake, httpser
     assert result["alerts"] == 2 and result["sent"] == 2
     assert len(slack.bodies) == 2
     headers = sorted(b["blocks"][0]["text"]["text"] for b in slack.bodies)
-    assert "s3:GetObject by alice" in headers[0] and "s3:PutObject by bob" in headers[1]
+    assert " · alice denied s3:GetObject " in headers[0]
+    assert " · bob denied s3:PutObject " in headers[1]
 
     out = capsys.readouterr().out
     bad = [json.loads(x) for x in out.splitlines() if '"bad-record"' in x]
@@ -191,7 +192,10 @@ def test_email_goes_to_the_sns_topic(env, fake, aws_env, unique_name):
     start(env, fake)
     lambda_handler.handler(subscription_payload([denial(user="erin")] * 3), None)
     (note,) = read_queue(queue)
-    assert note["Subject"].startswith("[deniedwatch] AccessDenied: s3:GetObject by erin")
+    # SNS delivers the UTF-8 subject as sent: account first, then who denied what
+    assert note["Subject"].startswith(
+        "[deniedwatch] 111122223333 eu-west-1 · erin denied s3:GetObject"
+    )
     assert "\n" not in note["Subject"] and len(note["Subject"]) < 100
     assert "WHO" in note["Message"] and "console.aws.amazon.com/cloudtrailv2" in note["Message"]
 
@@ -326,7 +330,7 @@ def header(body: dict) -> str:
 
 
 def digest_count(body: dict) -> int:
-    m = re.search(r": (\d+) more denied calls? across", body["text"])
+    m = re.search(r": (\d+) more ", body["text"])
     assert m, body["text"]
     return int(m.group(1))
 
@@ -350,10 +354,10 @@ def test_flood_cannot_bury_the_second_principal(env, fake, httpserver, table):
     posts = slack.ok_posts()
     first_try, retry = posts[:6], posts[6:]
     assert len(first_try) <= 20  # max_posts_per_batch
-    assert "s3:PutBucketPolicy by eve" in header(first_try[0])
-    assert all("by mallory" in header(p) for p in first_try[1:])
+    assert " · eve denied s3:PutBucketPolicy " in header(first_try[0])
+    assert all(" · mallory denied " in header(p) for p in first_try[1:])
     (digest,) = retry
-    assert digest["text"].startswith("mallory: 295 more denied calls across 295 actions")
+    assert "· mallory: 295 more denials of 295 actions" in digest["text"]
     assert "top 10 listed, all counted" in "\n".join(mrkdwn_texts(digest))
     assert sum(alert_count(p) for p in first_try) + digest_count(digest) == 301
 
@@ -380,7 +384,9 @@ def test_200_assumed_role_sessions_get_one_digest_per_batch(env, fake, httpserve
         per_batch.append((result["sent"], result["digests"]))
         batch_posts = slack.ok_posts()[before:]
         assert digest_count(batch_posts[-1]) == 15
-        assert batch_posts[-1]["text"].startswith("ci-runner (15 sessions): 15 more denied")
+        assert batch_posts[-1]["text"].startswith(
+            "🧾 111122223333 eu-west-1 · ci-runner (15 sessions): 15 more s3:ListBuckets denials"
+        )
     assert per_batch == [(5, 1)] * 10
     assert len(slack.ok_posts()) == 60  # was 200
 
@@ -452,8 +458,8 @@ def test_scheduled_flush_posts_a_summary_of_a_window_closed_with_held_denials(
     assert result == {"status": "flushed", "summaries": 1, "held": 45}
     summary = slack.ok_posts()[-1]
     assert summary["text"] == (
-        "mallory: 45 held denied calls across 1 action and 1 service, "
-        "never announced before the dedup window closed"
+        "⏳ 111122223333 eu-west-1 · mallory: 45 more s3:GetObject denials 09:05 UTC "
+        "after the last alert"
     )
     assert "s3:GetObject` × 45" in "\n".join(mrkdwn_texts(summary))
     assert held_of(store) == 0

@@ -10,6 +10,7 @@ the runtime would call it; the stand-ins answer like the services' documented AP
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -123,12 +124,20 @@ def world(aws_env, unique_name, monkeypatch, tmp_path, httpserver):
     lambda_handler.reset()
 
 
+def said(line: str) -> str:
+    """'account-a 111111111111 · mallory iam:PutRolePolicy' of a first line (issue 23's
+    shape: account, region, then who denied what)."""
+    m = re.match(r"\S+ (\S+) (\d{12}) \S+ · (\S+) denied (\S+)", line)
+    assert m, line
+    return f"{m[1]} {m[2]} · {m[3]} {m[4]}"
+
+
 def headers(bodies) -> list[str]:
-    return sorted(b["blocks"][0]["text"]["text"] for b in bodies)
+    return sorted(said(b["blocks"][0]["text"]["text"]) for b in bodies)
 
 
 def card_titles(teams: TeamsStandIn) -> list[str]:
-    return sorted(c["body"][0]["inlines"][0]["text"] for c in teams.cards())
+    return sorted(said(c["body"][0]["inlines"][0]["text"]) for c in teams.cards())
 
 
 def test_each_destination_gets_exactly_what_its_routes_select(world, capsys):
@@ -146,21 +155,21 @@ def test_each_destination_gets_exactly_what_its_routes_select(world, capsys):
         None,
     )
     assert headers(webhook.bodies) == [
-        "🚫 AccessDenied: iam:PutRolePolicy by mallory",
-        "🚫 AccessDenied: s3:GetObject by alice",
+        f"account-a {A} · alice s3:GetObject",
+        f"account-a {A} · mallory iam:PutRolePolicy",
     ]
     assert headers(app.parents()) == [
-        "🚫 AccessDenied: iam:PutRolePolicy by eve",
-        "🚫 AccessDenied: s3:GetObject by bob",
+        f"account-b {B} · bob s3:GetObject",
+        f"account-b {B} · eve iam:PutRolePolicy",
     ]
     assert card_titles(teams) == [
-        "🚫 AccessDenied: iam:PutRolePolicy by eve",
-        "🚫 AccessDenied: s3:GetObject by bob",
+        f"account-b {B} · bob s3:GetObject",
+        f"account-b {B} · eve iam:PutRolePolicy",
     ]
     paged = sorted(e["payload"]["summary"] for e in pd.events)
     assert len(paged) == 2
-    assert paged[0].startswith("AccessDenied: iam:PutRolePolicy by eve in 222222222222")
-    assert paged[1].startswith("AccessDenied: iam:PutRolePolicy by mallory in 111111111111")
+    assert paged[0].startswith(f"account-a {A} eu-west-1 · mallory denied iam:PutRolePolicy")
+    assert paged[1].startswith(f"account-b {B} eu-west-1 · eve denied iam:PutRolePolicy")
     assert {e["payload"]["severity"] for e in pd.events} == {"critical"}
     # Metrics carry a destination dimension.
     emf = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"_aws"' in x]
@@ -181,11 +190,11 @@ def test_repeats_go_into_the_slack_thread_and_pagerduty_is_not_paged_twice(world
     parent = json.dumps(app.messages[bob_ts])
     replies = app.replies[bob_ts]
     assert [r["text"] for r in replies] == [
-        "3 denied calls more: 2026-11-20T09:05:31Z",
-        "1 denied call more: 2026-11-20T09:05:31Z",
+        "3 more denied calls: 2026-11-20T09:05:31Z",
+        "1 more denied call: 2026-11-20T09:05:31Z",
     ]
     assert all(r["channel"] == "C0B" for r in replies)
-    assert "*5 in all* so far" in json.dumps(replies[-1]["blocks"])
+    assert "*5 denied calls* in all" in json.dumps(replies[-1]["blocks"])
     assert json.dumps(app.messages[bob_ts]) == parent
     assert not [body for method, body in app.calls if method == "chat.update"]
 
@@ -198,7 +207,7 @@ def test_repeats_go_into_the_slack_thread_and_pagerduty_is_not_paged_twice(world
     )
     incidents = pd.incidents()
     assert len(incidents) == 2 and [len(e) for e in incidents.values()] == [1, 1]
-    assert all("by eve" in e["payload"]["summary"] for e in pd.events)
+    assert all("· eve denied" in e["payload"]["summary"] for e in pd.events)
 
 
 def test_a_failing_destination_does_not_stop_the_others_and_is_retried_alone(world):
@@ -208,15 +217,15 @@ def test_a_failing_destination_does_not_stop_the_others_and_is_retried_alone(wor
     with pytest.raises(DeliveryError, match="b-teams"):
         lambda_handler.handler(payload, None)
     assert headers(app.parents()) == [
-        "🚫 AccessDenied: s3:GetObject by carol",
-        "🚫 AccessDenied: s3:GetObject by dan",
+        f"account-b {B} · carol s3:GetObject",
+        f"account-b {B} · dan s3:GetObject",
     ]
     assert teams.bodies == [] and teams.requests == 4  # dan was skipped: Teams is down
 
     lambda_handler.handler(payload, None)  # AWS retries the batch; Teams is back
     assert card_titles(teams) == [
-        "🚫 AccessDenied: s3:GetObject by carol",
-        "🚫 AccessDenied: s3:GetObject by dan",
+        f"account-b {B} · carol s3:GetObject",
+        f"account-b {B} · dan s3:GetObject",
     ]
     assert len(app.parents()) == 2  # the Slack app was not posted to again
     assert [m for m, _ in app.calls].count("chat.postMessage") == 2
@@ -252,13 +261,15 @@ def test_over_the_budget_each_destination_gets_the_digest_of_its_own_alerts(
     app_posts = [body for method, body in app.calls if method == "chat.postMessage"]
     assert len(app_posts) == 5 and len(teams.bodies) == 5  # 4 alerts + 1 digest each
     digest = app_posts[-1]["blocks"][0]["text"]["text"]
-    assert digest.startswith("🧾 mallory: 10 more denied calls across 10 actions")
+    assert digest.startswith(f"🧾 account-b {B} eu-west-1 · mallory: 10 more denials of 10 actions")
     paged = [e for e in pd.events if e["payload"]["class"] != "digest"]
     digests = [e for e in pd.events if e["payload"]["class"] == "digest"]
     assert len(paged) == 4  # the four posts are the high-impact writes (posted first)
     (pd_digest,) = digests
     # Only the two high-impact leftovers are routed to PagerDuty: its digest counts them.
-    assert pd_digest["payload"]["summary"].startswith("mallory: 2 more denied calls")
+    assert pd_digest["payload"]["summary"].startswith(
+        f"account-b {B} eu-west-1 · mallory: 2 more denials of 2 actions"
+    )
     assert pd_digest["payload"]["severity"] == "critical"
 
 

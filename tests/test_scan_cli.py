@@ -257,6 +257,10 @@ def test_since_prunes_files_by_the_date_in_their_path(cli: Cli) -> None:
         (["--since", "yesterday"], "--since/--until"),
         (["--until", "2026-13-01"], "--since/--until"),
         (["--since", "2026-11-21", "--until", "2026-11-20"], "--since is after --until"),
+        # past timedelta's range, and past datetime's year 1: OverflowError once, exit 1
+        (["--since", "999999999d"], "before the year 1"),
+        (["--since", "99999999999999999999h"], "before the year 1"),
+        (["--until", "800000d"], "before the year 1"),
     ],
 )
 def test_bad_time_options(cli: Cli, args: list[str], message: str) -> None:
@@ -264,6 +268,7 @@ def test_bad_time_options(cli: Cli, args: list[str], message: str) -> None:
     assert result.exit_code == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
 def test_one_job_and_two_jobs_give_identical_output(cli: Cli) -> None:

@@ -18,7 +18,7 @@ from werkzeug import Response
 from deniedwatch import secrets
 from deniedwatch.alerts.channels.base import Context, DeliveryFailed
 from deniedwatch.alerts.channels.slack import SlackChannel
-from deniedwatch.alerts.retry import MAX_RETRIES, RETRY_AFTER_CAP
+from deniedwatch.alerts.retry import MAX_RETRIES, RESERVE
 from live_support import FakeTime, SlackStandIn, alert_of, ok, status
 
 
@@ -52,7 +52,7 @@ def test_429_waits_retry_after_seconds_then_posts(httpserver, fake):
     assert len(slack.bodies) == 2 and fake.sleeps == [7.0]
 
 
-def test_429_with_an_http_date_is_honoured_and_capped(httpserver, fake):
+def test_429_with_an_http_date_is_honoured_and_a_longer_wait_fails_for_later(httpserver, fake):
     soon = formatdate(fake.time() + 12, usegmt=True)
     late = formatdate(fake.time() + 3600, usegmt=True)
     slack = SlackStandIn(
@@ -62,9 +62,26 @@ def test_429_with_an_http_date_is_honoured_and_capped(httpserver, fake):
             status(429, "rate_limited", {"Retry-After": late}),
         ],
     )
-    channel(slack.url, fake).send(alert())
-    assert len(slack.bodies) == 3
-    assert fake.sleeps[0] == pytest.approx(12, abs=1) and fake.sleeps[1] == RETRY_AFTER_CAP
+    with pytest.raises(DeliveryFailed, match="HTTP 429"):
+        channel(slack.url, fake).send(alert())
+    # an hour is never cut to a shorter wait (Slack would answer 429 again): the post
+    # fails and is retried later
+    assert len(slack.bodies) == 2
+    assert len(fake.sleeps) == 1 and fake.sleeps[0] == pytest.approx(12, abs=1)
+
+
+@pytest.mark.parametrize(("left", "retried"), [(100.0, True), (45.0 + RESERVE - 1, False)])
+def test_retry_after_above_30_s_is_honoured_within_the_time_left(httpserver, fake, left, retried):
+    slack = SlackStandIn(httpserver, [status(429, "rate_limited", {"Retry-After": "45"})])
+    ch = channel(slack.url, fake)
+    ch.ctx.time_left = lambda: left
+    if retried:
+        ch.send(alert())
+        assert fake.sleeps == [45.0] and len(slack.bodies) == 2
+    else:
+        with pytest.raises(DeliveryFailed, match="HTTP 429"):
+            ch.send(alert())
+        assert fake.sleeps == [] and len(slack.bodies) == 1
 
 
 @pytest.mark.parametrize("code", [500, 502, 503, 504])

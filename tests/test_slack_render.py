@@ -88,7 +88,7 @@ def test_injection_strings_render_as_plain_text():
     for ping in ("<!channel>", "<!here>", "<@U0123ABCD>", "<!subteam^", "<http://evil"):
         assert ping not in mrkdwn
     # plain_text (the header) is never parsed by Slack: the name shows as typed
-    assert payload["blocks"][0]["text"]["text"].endswith("by r/<!here>")
+    assert " · r/<!here> denied " in payload["blocks"][0]["text"]["text"]
     assert "&lt;!channel&gt;" in raw and "&lt;http://evil.example|login&gt;" in raw
     assert "\u202e" not in raw and "\\u202e" in raw  # bidi override shown, not applied
     # the record's text sits inside code spans: no backtick of its own survives

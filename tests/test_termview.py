@@ -184,6 +184,8 @@ def test_optional_fields_show_when_a_finding_has_them() -> None:
 
     f = replace(finding(1), hint="check the bucket policy", denial_policy_arn=None)
     text = termview.render([f], {}, 80, group=False)
-    assert "  hint      check the bucket policy" in text
-    assert "hint" not in termview.render([replace(f, hint=None)], {}, 80, group=False)
+    # the hint is written once, in the legend under the blocks; the row points at it
+    assert "  [1] check the bucket policy" in text and text.count("check the bucket") == 1
+    assert "[1]" in text.split("Next steps:")[0]
+    assert "Next steps" not in termview.render([replace(f, hint=None)], {}, 80, group=False)
     assert "policy  " not in text

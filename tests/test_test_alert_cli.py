@@ -18,6 +18,7 @@ def no_pacing(monkeypatch):
     with a fake clock in test_slack_delivery.py."""
     monkeypatch.setattr(retry_module, "POST_INTERVAL", 0.0)
     monkeypatch.delenv("SLACK_WEBHOOK_URL", raising=False)
+    monkeypatch.delenv("DENIEDWATCH_SLACK_WEBHOOK_URL", raising=False)
     monkeypatch.delenv("DENIEDWATCH_SNS_TOPIC_ARN", raising=False)
 
 
@@ -26,7 +27,8 @@ def test_test_alert_posts_the_bundled_sample(cli, httpserver):
     result = cli("test-alert", "--slack-webhook-url", slack.url)
     assert result.exit_code == 0, result.stderr
     (body,) = slack.bodies
-    assert "s3:GetObject by deploy-pipeline/build-4711" in body["blocks"][0]["text"]["text"]
+    header = body["blocks"][0]["text"]["text"]
+    assert " · deploy-pipeline/build-4711 denied s3:GetObject on " in header
     assert slack.url not in result.stdout + result.stderr
 
 
@@ -39,6 +41,17 @@ def test_test_alert_reads_the_env_var_and_reports_failure_without_the_url(
     assert result.exit_code == 2
     assert "HTTP 404" in result.stderr and "/services/" not in result.stderr
     assert len(slack.bodies) == 1
+
+
+@pytest.mark.parametrize("command", [("test-alert",), ("scan", str(EXAMPLES), "--notify")])
+def test_test_alert_and_scan_read_the_name_deploy_reads(cli, httpserver, monkeypatch, command):
+    """One environment variable for the webhook in every command (SLACK_WEBHOOK_URL, the
+    name test-alert and scan read before, is an alias)."""
+    slack = SlackStandIn(httpserver)
+    monkeypatch.setenv("DENIEDWATCH_SLACK_WEBHOOK_URL", slack.url)
+    result = cli(*command, "--config", EXAMPLE_CONFIG, *(["--quiet"] if len(command) > 1 else []))
+    assert result.exit_code in (0, 1), result.stderr
+    assert slack.bodies
 
 
 def test_scan_notify_sends_grouped_alerts_for_unsuppressed_findings(cli, httpserver):

@@ -3,9 +3,12 @@
 Three layouts, all plain text (pure functions: findings and a width in, lines out):
 
 - **table**: one row per finding, from ``WIDE_MIN`` columns (when the identifiers leave
-  each free-text column ``FLEX_MIN``: about 160 with account labels);
-  identifiers (time, account, region, error code, event id) keep their whole width,
-  the free-text columns share the rest and wrap inside their column;
+  the Why column ``WHY_MIN``: about 160 with the bundled examples); identifiers (time,
+  account, region, who, action, error code, event id) keep their whole width and are
+  never broken; only the prose of Why wraps, at spaces. The resource and the other
+  identifiers of a finding (policy ARN, VPC endpoint) go on a line of their own under
+  the row, whole, so they can be copied; the next-step hint is written once per
+  distinct reason in a legend under the table (``[1] …``), not on every row;
 - **stacked**: one ``label  value`` block per finding below that, values wrapping
   under themselves;
 - **grouped**: one row (or block) per (account, principal, action, error code), with
@@ -33,6 +36,8 @@ from deniedwatch.finding import Finding
 WIDE_MIN = 140  # columns from which one finding is one table row
 GROUP_ABOVE = 50  # findings: more than this and the grouped view is the default
 FLEX_MIN = 14  # a table whose free-text columns would be narrower than this is stacked
+WHY_MIN = 24  # the findings table's Why column (prose) at least this wide, else stacked
+DETAIL_SEP = "  ·  "
 PIPE_WIDTH = 160  # width when stdout is not a terminal and COLUMNS is not set
 GAP = "  "
 
@@ -54,9 +59,10 @@ def _cells(text: str) -> int:
     return len(text) if text.isascii() else cell_len(text)
 
 
-def fold(text: str, width: int) -> list[str]:
-    """``text`` in lines of at most ``width`` cells, broken after a space, '/', ':', ','
-    or '-' in the second half of a line when there is one, else anywhere. Never cut."""
+def fold(text: str, width: int, breaks: str = " /:,-") -> list[str]:
+    """``text`` in lines of at most ``width`` cells, broken after one of ``breaks`` (a
+    space, '/', ':', ',' or '-') in the second half of a line when there is one, else
+    anywhere. Never cut. Prose passes ``breaks=" "``: words stay whole."""
     width = max(1, width)
     if _cells(text) <= width:
         return [text]
@@ -75,8 +81,8 @@ def fold(text: str, width: int) -> list[str]:
                 take += 1
             take = max(take, 1)
         head = rest[:take]
-        brk = max(head.rfind(c) for c in " /:,-")
-        if brk >= take // 2:
+        brk = max(head.rfind(c) for c in breaks)
+        if brk >= (take // 2 if breaks != " " else 1):
             take = brk + 1
         lines.append(rest[:take].rstrip(" "))
         rest = rest[take:].lstrip(" ")
@@ -149,9 +155,19 @@ class Column:
     fixed: bool  # identifiers: always their whole width
 
 
-def table(header: Sequence[Column], rows: Iterable[Sequence[str]], width: int) -> list[str] | None:
+def table(
+    header: Sequence[Column],
+    rows: Iterable[Sequence[str]],
+    width: int,
+    *,
+    flex_min: int = FLEX_MIN,
+    details: Sequence[Sequence[str]] | None = None,
+    breaks: str = " /:,-",
+) -> list[str] | None:
     """Rows as a text table within ``width``; None when the fixed columns leave too
-    little room for the others (the caller then stacks)."""
+    little room for the others (the caller then stacks). ``details``: per row, whole
+    identifiers shown on lines of their own under it (indented to the second column).
+    Headers and cells are padded to the same widths: a header is always above its data."""
     rows = list(rows)
     natural = [
         max([_cells(c.title)] + [_cells(line) for r in rows for line in r[i].split("\n")])
@@ -160,28 +176,61 @@ def table(header: Sequence[Column], rows: Iterable[Sequence[str]], width: int) -
     fixed = sum(n for n, c in zip(natural, header, strict=True) if c.fixed)
     flex = [i for i, c in enumerate(header) if not c.fixed]
     room = width - fixed - len(GAP) * (len(header) - 1)
-    if flex and room < FLEX_MIN * len(flex):
+    if room < (flex_min * len(flex) if flex else 0):
         return None
     widths = list(natural)
     want = sum(natural[i] for i in flex)
     if want > room:  # share the room in proportion to what each column would like
         for i in flex:
-            widths[i] = max(FLEX_MIN, room * natural[i] // want)
+            widths[i] = max(flex_min, room * natural[i] // want)
         while sum(widths[i] for i in flex) > room:
             widest = max(flex, key=lambda i: widths[i])
             widths[widest] -= 1
     lines = [GAP.join(_pad(c.title, w) for c, w in zip(header, widths, strict=True)).rstrip()]
     lines.append(GAP.join("-" * w for w in widths))
-    for row in rows:
+    indent = widths[0] + len(GAP)
+    for n, row in enumerate(rows):
         cells = [
-            [part for line in text.split("\n") for part in fold(line, w)]
-            for text, w in zip(row, widths, strict=True)
+            [
+                part
+                for line in text.split("\n")
+                for part in (fold(line, w, breaks) if not c.fixed else [line])
+            ]
+            for text, w, c in zip(row, widths, header, strict=True)
         ]
         for k in range(max(len(c) for c in cells)):
             parts = [
                 _pad(c[k] if k < len(c) else "", w) for c, w in zip(cells, widths, strict=True)
             ]
             lines.append(GAP.join(parts).rstrip())
+        if details and details[n]:
+            lines.extend(detail_lines(details[n], width, indent))
+    return lines
+
+
+def detail_lines(items: Sequence[str], width: int, indent: int) -> list[str]:
+    """Whole identifiers (``resource: arn:…``) packed on lines from ``indent``: an item
+    goes to the next line rather than break; one wider than the room starts further left;
+    only one wider than the whole terminal is folded."""
+    lines: list[str] = []
+    current = ""
+    room = width - indent
+    for item in items:
+        joined = f"{current}{DETAIL_SEP}{item}" if current else item
+        if _cells(joined) <= room:
+            current = joined
+            continue
+        if current:
+            lines.append(" " * indent + current)
+            current = ""
+        if _cells(item) <= room:
+            current = item
+        elif _cells(item) <= width - 2:
+            lines.append("  " + item)
+        else:
+            lines.extend("  " + part for part in fold(item, width - 2))
+    if current:
+        lines.append(" " * indent + current)
     return lines
 
 
@@ -212,57 +261,118 @@ def stacked(blocks: Iterable[tuple[str, list[tuple[str, str]]]], width: int) -> 
 
 FINDING_COLUMNS = (
     Column("When (UTC)", True),
-    Column("Account / region", True),
-    Column("Who / from", False),
-    Column("Action / resource", False),
-    Column("Error", True),
+    Column("Account", True),
+    Column("Who / from", True),
+    Column("Action / error", True),
     Column("Why", False),
     Column("Event id", True),
 )
+LEGEND_TITLE = "Next steps:"
+
+
+def legend_hint(f: Finding) -> str | None:
+    """The finding's hint with its own action and resource said generally, so one
+    legend line serves every finding of the same reason."""
+    if not f.hint:
+        return None
+    text = f.hint
+    if f.action:
+        text = text.replace(f.action, "the action")
+    if f.resource:
+        text = text.replace(f.resource, "the resource")
+    return _v(text)
+
+
+def _details(f: Finding) -> list[str]:
+    """The identifiers shown whole under a table row (and the console note)."""
+    out = [f"resource: {_v(f.resource)}"] if f.resource else []
+    out += [f"{label}: {value}" for label, value in _optional(f) if label != "hint"]
+    return out
+
+
+class Legend:
+    """Next-step hints numbered once per distinct text (``[1] Open the …``)."""
+
+    def __init__(self) -> None:
+        self.hints: dict[str, int] = {}
+
+    def mark(self, f: Finding) -> str:
+        """' [n]' for the finding's hint ('' without one)."""
+        hint = legend_hint(f)
+        if hint is None:
+            return ""
+        return f" [{self.hints.setdefault(hint, len(self.hints) + 1)}]"
+
+    def lines(self, width: int) -> list[str]:
+        if not self.hints:
+            return []
+        out = ["", LEGEND_TITLE]
+        for hint, n in self.hints.items():
+            head = f"  [{n}] "
+            parts = fold(hint, width - len(head), " ")
+            out.append(head + parts[0])
+            out.extend(" " * len(head) + part for part in parts[1:])
+        return out
+
+
+def findings_table(
+    findings: Sequence[Finding], labels: dict[str, str], width: int
+) -> list[str] | None:
+    """One row per finding, identifiers whole, the hints in a legend; None if it cannot
+    fit ``width`` without breaking an identifier (the caller stacks)."""
+    legend = Legend()
+
+    def row(f: Finding) -> list[str]:
+        who_lines = [_v(f.principal_name) or "?", f"({_v(f.principal_type) or '?'})"]
+        return [
+            when(f),
+            "\n".join(account_lines(f, labels)),
+            "\n".join([*who_lines, _v(f.source_ip) or "?"]),
+            f"{_v(f.action) or '?'}\n{_v(f.error_code) or '?'}",
+            why(f) + legend.mark(f),
+            _v(f.event_id) or "-",
+        ]
+
+    rows = [row(f) for f in findings]
+    lines = table(
+        FINDING_COLUMNS,
+        rows,
+        width,
+        flex_min=WHY_MIN,
+        details=[_details(f) for f in findings],
+        breaks=" ",
+    )
+    return None if lines is None else [*lines, *legend.lines(width)]
 
 
 def findings_lines(findings: Sequence[Finding], labels: dict[str, str], width: int) -> list[str]:
     """One row per finding where it fits, else one block per finding."""
     if width >= WIDE_MIN:
-
-        def row(f: Finding) -> list[str]:
-            extra = "".join(f"; {label}: {value}" for label, value in _optional(f))
-            return [
-                when(f),
-                "\n".join(account_lines(f, labels)),
-                f"{who(f)}\n{_v(f.source_ip) or '?'}",
-                f"{_v(f.action) or '?'}\n{_v(f.resource)}".rstrip(),
-                _v(f.error_code) or "?",
-                why(f) + extra,
-                _v(f.event_id) or "-",
-            ]
-
-        lines = table(FINDING_COLUMNS, (row(f) for f in findings), width)
+        lines = findings_table(findings, labels, width)
         if lines is not None:
             return [*lines, "", *fold(CONSOLE_HINT, width)]
+    legend = Legend()
 
     def block(f: Finding) -> tuple[str, list[tuple[str, str]]]:
         title = f"{when(f)}  {_v(f.error_code) or '?'}  {_v(f.action) or '?'}"
-        fields = [
-            ("who", who(f)),
-            ("from", _v(f.source_ip) or "?"),
-            ("account", f"{account(f, labels)}  {_v(f.region) or '?'}"),
-        ]
+        place = f"{account(f, labels)}  {_v(f.region) or '?'}"
+        fields = [("who", who(f)), ("from", _v(f.source_ip) or "?"), ("account", place)]
         if f.resource:
             fields.append(("resource", _v(f.resource)))
-        fields.append(("why", why(f)))
-        fields.extend(_optional(f))
+        fields.append(("why", why(f) + legend.mark(f)))
+        fields.extend((label, value) for label, value in _optional(f) if label != "hint")
         fields.append(("event id", _v(f.event_id) or "-"))
         return title, fields
 
-    return [*stacked((block(f) for f in findings), width), "", *fold(CONSOLE_HINT, width)]
+    blocks = stacked([block(f) for f in findings], width)
+    return [*blocks, *legend.lines(width), "", *fold(CONSOLE_HINT, width)]
 
 
 GROUP_COLUMNS = (
     Column("Count", True),
     Column("Account", True),
-    Column("Who", False),
-    Column("Action", False),
+    Column("Who", True),
+    Column("Action", True),
     Column("Error", True),
     Column("Resources", True),
     Column("IPs", True),

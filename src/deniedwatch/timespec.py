@@ -17,7 +17,10 @@ def parse_when(text: str, now: datetime, *, end_of_day: bool = False) -> datetim
     so ``--until 2026-11-20`` includes the 20th, as people read it.
     """
     if m := _SPAN.match(text):
-        return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+        try:  # 999999999d is past timedelta's range, 99999d past datetime's year 1
+            return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+        except OverflowError:
+            raise ValueError(f"{text.strip()!r} reaches back before the year 1") from None
     try:
         when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:

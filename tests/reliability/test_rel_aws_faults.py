@@ -50,7 +50,11 @@ def lines(out: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 
 
 def posted_users(slack: SlackStandIn) -> list[str]:
-    return [b["blocks"][0]["text"]["text"].rsplit(" by ", 1)[1] for b in slack.ok_posts()]
+    # the first line: "<account> <region> · <who> denied <action> …"
+    return [
+        b["blocks"][0]["text"]["text"].split(" · ", 1)[1].split(" denied ", 1)[0]
+        for b in slack.ok_posts()
+    ]
 
 
 @pytest.fixture

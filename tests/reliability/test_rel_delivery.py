@@ -50,7 +50,7 @@ def invoke_like_aws(event: dict[str, Any]) -> tuple[bool, int]:
     return False, 1 + ASYNC_RETRIES
 
 
-HEADER = re.compile(r"by (p\d\du\d)\b")
+HEADER = re.compile(r" · (p\d\du\d) denied ")
 
 
 @pytest.mark.parametrize(

@@ -94,21 +94,6 @@ class Digest:
         order = {action: i for i, action in enumerate(counts)}
         return sorted(counts.items(), key=lambda kv: (-kv[1], order[kv[0]]))[:n]
 
-    def headline(self) -> str:
-        """``mallory: 287 more denied calls across 143 actions and 12 services`` (or, for
-        a window summary, ``mallory: 45 held denied calls across 1 action and 1 service,
-        never announced before the dedup window closed``)."""
-        actions = _plural(self.actions, "action")
-        services = _plural(self.services, "service")
-        if self.kind == "window":
-            calls = _plural(self.count, "held denied call")
-            return (
-                f"{self.who}: {calls} across {actions} and {services}, "
-                "never announced before the dedup window closed"
-            )
-        calls = "1 more denied call" if self.count == 1 else f"{self.count} more denied calls"
-        return f"{self.who}: {calls} across {actions} and {services}"
-
     def listed(self) -> str:
         """``top 10 listed, all counted`` (or ``all listed``)."""
         shown = len(self.top())
@@ -118,10 +103,6 @@ class Digest:
 def _name(alert: Alert) -> str:
     f = alert.sample
     return f.principal_name or f.principal_arn or alert.key.principal or "an unknown principal"
-
-
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from deniedwatch.alerts.dedup import DedupStore, DedupStoreError
 from deniedwatch.alerts.group import Alert, GroupKey
 from deniedwatch.alerts.text import clean, cut
 from deniedwatch.alerts.window import Decision, Delivery
+from deniedwatch.alerts.wording import Story
 from deniedwatch.metrics import Metrics, Writer, stdout_line
 from deniedwatch.metrics import log as log_line
 from deniedwatch.secrets import redact
@@ -87,6 +88,7 @@ def deliver(
     brings back only a failed alert's records (an SQS redelivery of its messages).
     """
     report = DeliveryReport()
+    share_deadline(channels, time_left)
     run = _Run(channels, store, batch, now, time_left, report, write, alert_batch, select)
     admitted: list[Alert] = []
     pending = list(alerts)
@@ -131,6 +133,7 @@ def flush_windows(
     At least once: a summary whose store update failed is sent again next time.
     ``select`` names each group's destinations, as for ``deliver``."""
     report = DeliveryReport()
+    share_deadline(channels, time_left)
     run = _Run(channels, store, "window-summary", now, time_left, report, write, select=select)
     try:
         groups = sorted(
@@ -147,6 +150,15 @@ def flush_windows(
         metrics.add("DeliveryFailures", len(report.failures))
         metrics.add("DedupStoreErrors", report.store_errors)
     return report
+
+
+def share_deadline(channels: Sequence[Channel], time_left: Callable[[], float] | None) -> None:
+    """Tell each channel's context how long this invocation has left, so a Retry-After
+    is honoured only while it fits (channels are built once per container)."""
+    for channel in channels:
+        ctx = getattr(channel, "ctx", None)
+        if ctx is not None and hasattr(ctx, "time_left"):
+            ctx.time_left = time_left
 
 
 class _Run:
@@ -321,7 +333,7 @@ class _Run:
                 if why is None:
                     why, _ = self._send(
                         channel,
-                        lambda c=channel, a=alert, r=ref, d=decision: c.reply(a, r, d.total),
+                        lambda c=channel, a=alert, r=ref, d=decision: c.reply(a, r, story_of(d)),
                     )
                     if why is not None:
                         self.reply_failures += 1
@@ -403,6 +415,17 @@ def failure_reason(exc: BaseException) -> str:
     secrets redacted, control characters removed, cut to a log line's size."""
     text = str(exc) if isinstance(exc, DeliveryFailed) else f"{type(exc).__name__}: {exc}"
     return cut(redact(clean(text)), REASON_MAX)
+
+
+def story_of(decision: Decision) -> Story:
+    """The group so far, as the store kept it, for a threaded parent."""
+    about = decision.story
+    return Story(
+        total=decision.total,
+        first_time=about.get("first_time"),
+        last_time=about.get("last_time"),
+        first_url=about.get("first_url"),
+    )
 
 
 def _summary(alert: Alert) -> dict[str, object]:

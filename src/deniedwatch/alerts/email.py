@@ -1,10 +1,12 @@
 """The email: a plain-text summary, published to an SNS topic by ``channels/sns.py``.
 
-Pure. SNS Subject rules: ASCII, no line breaks or control characters, under
-100 characters, starting with a letter, number or punctuation. The body says
-who, what, why, where and when (``alerts/wording.py``'s rows) with the links,
-each record value on its own line and cleaned of control characters so no value
-can forge a line.
+Pure. SNS Subject rules: "UTF-8 text with no line breaks or control characters, and
+less than 100 characters long" (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html),
+so the subject is the shared first line (``wording.headline``: account, person, action
+first) cut to 99 characters. The body says who, what, why, where and when
+(``alerts/wording.py``'s rows) with the links, each record value on its own line and
+cleaned of control characters so no value can forge a line. ARNs and addresses are
+shown exactly (evidence); URLs and host names from record text are defanged.
 """
 
 from __future__ import annotations
@@ -12,21 +14,24 @@ from __future__ import annotations
 from deniedwatch.alerts import wording
 from deniedwatch.alerts.budget import Digest
 from deniedwatch.alerts.group import Alert
-from deniedwatch.alerts.text import clean, cut, defang
+from deniedwatch.alerts.text import clean, cut_value, defang, defang_urls
 
 SUBJECT_MAX = 99
 VALUE_MAX = 2000
+PREFIX = "[deniedwatch] "
 
 
-def _ascii(text: str) -> str:
-    return defang(clean(text)).encode("ascii", "replace").decode("ascii")
+def _subject(text: str) -> str:
+    """One line (no control characters; the ellipsis is UTF-8, which SNS accepts), with
+    nothing a mail client would make a link of (a scheme, ``www.``)."""
+    return " ".join(defang_urls(clean(text)).split())
 
 
 def subject(alert: Alert) -> str:
-    account = wording.account(alert.sample.account_id, alert.account_label) or "unknown account"
-    times = f" x{alert.total}" if alert.total > 1 else ""
-    text = f"[deniedwatch] {wording.title(alert)} in {account}{times}"
-    return cut(_ascii(" ".join(text.split())), SUBJECT_MAX).replace("…", "~")
+    tail = f"x{alert.total}" if alert.total > 1 else None
+    return wording.within(
+        lambda n: _subject(PREFIX + wording.headline(alert, n - len(PREFIX), tail)), SUBJECT_MAX
+    )
 
 
 def _line(label: str, value: object, *, ours: bool = False) -> str:
@@ -36,7 +41,7 @@ def _line(label: str, value: object, *, ours: bool = False) -> str:
         shown = "unknown"
     else:
         shown = clean(value) if ours else defang(clean(value))
-        shown = cut(shown, VALUE_MAX)
+        shown = cut_value(shown, VALUE_MAX)
     return f"  {label + ':':<17} {shown}"
 
 
@@ -46,7 +51,7 @@ def body(alert: Alert, *, window_minutes: int | None = None) -> str:
     if news := alert.news_text():
         lines += [f"{news[0].upper()}{news[1:]}."]
         for label, values, more in alert.new_values():
-            shown = ", ".join(cut(defang(clean(v)), VALUE_MAX) for v in values)
+            shown = ", ".join(cut_value(defang(clean(v)), VALUE_MAX) for v in values)
             lines.append(f"{label}: {shown}" + (f" and {more} more" if more else ""))
         lines.append("")
     if held := wording.held_back(alert, window_minutes):
@@ -69,13 +74,14 @@ def body(alert: Alert, *, window_minutes: int | None = None) -> str:
 
 
 def digest_subject(digest: Digest) -> str:
-    text = f"[deniedwatch] {digest.headline()}"
-    return cut(_ascii(" ".join(text.split())), SUBJECT_MAX).replace("…", "~")
+    return wording.within(
+        lambda n: _subject(PREFIX + wording.digest_headline(digest, n - len(PREFIX))), SUBJECT_MAX
+    )
 
 
 def digest_body(digest: Digest) -> str:
     lines = [
-        f"deniedwatch: {defang(clean(digest.headline()))} ({digest.listed()}).",
+        f"deniedwatch: {defang(wording.digest_headline(digest))} ({digest.listed()}).",
         "",
         wording.digest_why(digest.kind) + ".",
         "",
@@ -86,6 +92,10 @@ def digest_body(digest: Digest) -> str:
         "ACTIONS",
     ]
     lines += [
-        f"  {count:>8}  {cut(defang(clean(action)), VALUE_MAX)}" for action, count in digest.top()
+        f"  {count:>8}  {cut_value(defang(clean(action)), VALUE_MAX)}"
+        for action, count in digest.top()
     ]
+    found = wording.digest_links(digest)
+    if found:
+        lines += ["", "LINKS", *(_line(x.label, x.url, ours=True) for x in found)]
     return "\n".join(lines) + "\n"

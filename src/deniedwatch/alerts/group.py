@@ -225,6 +225,11 @@ class Alert:
             "resource": f.resource[:300] if f.resource else None,
             "service": f.service,
             "label": self.account_label,
+            "region": f.region,
+            # the threaded parent's story and the window summary's time range
+            "first_time": self.first_time,
+            "last_time": self.last_time,
+            "first_url": self.examples[0].console_url if self.examples else f.console_url,
         }
 
     @property

@@ -18,7 +18,11 @@ from dataclasses import dataclass
 from http.client import HTTPException
 from typing import Any
 
-RETRY_AFTER_CAP = 30.0  # seconds; a longer Retry-After is waited only this long
+# A Retry-After is honoured while the invocation has the time (less RESERVE for the
+# rest of the batch); past that the post fails and AWS retries the invocation later.
+# Without a deadline (the CLI) a wait of up to WAIT_MAX is honoured.
+RESERVE = 10.0
+WAIT_MAX = 120.0
 MAX_RETRIES = 3
 BACKOFF = (1.0, 2.0, 4.0)
 POST_INTERVAL = 1.0  # Slack: about one message a second per webhook / channel
@@ -50,12 +54,20 @@ def backoff(attempt: int) -> float:
     return BACKOFF[min(attempt, len(BACKOFF) - 1)]
 
 
-def wait_for(retry_after: str | None, attempt: int, now: float, cap: float = RETRY_AFTER_CAP):
-    """How long to wait before the next try: Retry-After (capped) if readable, else backoff."""
+def wait_for(
+    retry_after: str | None,
+    attempt: int,
+    now: float,
+    *,
+    time_left: Callable[[], float] | None = None,
+    floor: float = 0.0,
+) -> float | None:
+    """How long to wait before the next try (Retry-After if readable, else backoff; at
+    least ``floor``), or None when that wait does not fit in the time left."""
     seconds = retry_after_seconds(retry_after, now)
-    if seconds is None:
-        return backoff(attempt)
-    return min(max(seconds, 0.0), cap)
+    wait = max(backoff(attempt) if seconds is None else max(seconds, 0.0), floor)
+    room = time_left() - RESERVE if time_left is not None else WAIT_MAX
+    return wait if wait <= room else None
 
 
 class Pacer:
@@ -106,11 +118,15 @@ def post_json(
     sleep: Sleep = time.sleep,
     now: Callable[[], float] = time.time,
     retries: int = MAX_RETRIES,
+    time_left: Callable[[], float] | None = None,
+    throttled_wait: float = 0.0,
 ) -> HttpAnswer:
     """POST JSON; retry connection errors, 429 (Retry-After) and 5xx; return the last answer.
 
-    Raises Unreachable when no try got an answer. The message names no URL: the
-    URL of a webhook is its secret.
+    A wait that does not fit in ``time_left`` ends the tries (the caller fails the post,
+    so it is retried later); ``throttled_wait`` is the least wait after a 429 (what the
+    service asks for when it sends no Retry-After). Raises Unreachable when no try got
+    an answer. The message names no URL: the URL of a webhook is its secret.
     """
     # UTF-8, not \u escapes: Teams counts bytes; a lone surrogate becomes "?".
     data = json.dumps(payload, ensure_ascii=False).encode("utf-8", "replace")
@@ -119,7 +135,11 @@ def post_json(
     for attempt in range(retries + 1):
         if attempt:
             retry_after = last.headers.get("retry-after") if last else None
-            sleep(wait_for(retry_after, attempt - 1, now()))
+            floor = throttled_wait if last is not None and last.status == 429 else 0.0
+            wait = wait_for(retry_after, attempt - 1, now(), time_left=time_left, floor=floor)
+            if wait is None:
+                break
+            sleep(wait)
         request = urllib.request.Request(
             url, data=data, method="POST", headers={"Content-Type": "application/json"}
         )

@@ -54,18 +54,23 @@ def _field(row: wording.Row) -> dict[str, str]:
     return {"type": "mrkdwn", "text": head + body + tail}
 
 
-def header_text(alert: Alert) -> str:
-    return cut(clean(f"🚫 {wording.title(alert)}"), HEADER_MAX)
+def header_text(alert: Alert, count: int | None = None) -> str:
+    """The header block: the shared first line (``wording.headline``) in 150 characters."""
+    n = alert.count if count is None else count
+    return "🚫 " + wording.headline(alert, HEADER_MAX - 3, wording.count_tail(n))
 
 
 def fallback_text(alert: Alert, count: int | None = None) -> str:
-    """The notification text (the push preview, shown where blocks are not): one plain
-    line, with no mrkdwn formatting from record text."""
+    """The notification text (the push preview, shown where blocks are not): the same
+    first line, plain, with no mrkdwn formatting from record text."""
     n = alert.count if count is None else count
-    return plain(cut(f"{header_text(alert)} ({wording.times(n)})", FALLBACK_TEXT_MAX))
+    tail = wording.count_tail(n)
+    return wording.within(
+        lambda k: plain("🚫 " + wording.headline(alert, k - 3, tail)), FALLBACK_TEXT_MAX
+    )
 
 
-def _summary(alert: Alert, window_minutes: int | None, total: int | None) -> str:
+def _summary(alert: Alert, window_minutes: int | None) -> str:
     lines = [
         f"*{wording.denied_calls(alert.count)}* in this batch, "
         f"{literal(wording.when(alert), 200)} (UTC)"
@@ -75,8 +80,6 @@ def _summary(alert: Alert, window_minutes: int | None, total: int | None) -> str
         lines += _new_values(alert)
     if held := wording.held_back(alert, window_minutes):
         lines.append(f"_{held}_")
-    if total is not None and total > alert.total:
-        lines.append(f"*{total} in all* so far: the repeats are in this thread.")
     return cut("\n".join(lines), SECTION_TEXT_MAX)
 
 
@@ -121,13 +124,8 @@ def render(
     *,
     slack_channel: str | None = None,
     window_minutes: int | None = None,
-    total: int | None = None,
 ) -> dict[str, Any]:
-    """The message for one alert: ``text`` fallback plus Block Kit ``blocks``.
-
-    ``total``: every denial of the group so far (a Slack-app parent updated by
-    its thread's repeats); shown when it is more than this alert's own.
-    """
+    """The message for one alert: ``text`` fallback plus Block Kit ``blocks``."""
     f = alert.sample
     rows = wording.rows(alert)
     fields = [_field(r) for r in rows if r.label not in _NOT_FIELDS][:FIELDS_MAX]
@@ -135,7 +133,7 @@ def render(
         {"type": "header", "text": {"type": "plain_text", "text": header_text(alert)}},
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": _summary(alert, window_minutes, total)},
+            "text": {"type": "mrkdwn", "text": _summary(alert, window_minutes)},
         },
         {"type": "section", "fields": fields},
     ]
@@ -152,17 +150,19 @@ def render(
     if window_minutes:
         context += f" · repeats of this alert are held back for {window_minutes} min"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
-    return {"text": fallback_text(alert, total), "blocks": blocks[:BLOCKS_MAX]}
+    return {"text": fallback_text(alert), "blocks": blocks[:BLOCKS_MAX]}
 
 
-def render_repeat(alert: Alert, total: int | None = None) -> dict[str, Any]:
-    """A thread reply for repeats of a posted alert: one line, the running count, what
-    is new (if anything), and the event links."""
-    line = (
-        f"🔁 *{wording.denied_calls(alert.count)} more*, {literal(wording.when(alert), 200)} (UTC)"
-    )
-    if total is not None and total > alert.count:
-        line += f" · *{total} in all* so far"
+def render_repeat(alert: Alert, story: wording.Story | None = None) -> dict[str, Any]:
+    """A thread reply for repeats of a posted alert: one line, the group's whole story so
+    far (every denial since the first alert, and since when: the parent is never edited),
+    what is new (if anything), and the event links."""
+    line = f"🔁 *{wording.more_calls(alert.count)}*, {literal(wording.when(alert), 200)} (UTC)"
+    if story is not None and story.total > alert.count:
+        since = wording.span_seconds(story.first_time, alert.last_time or story.last_time)
+        line += f" · *{wording.denied_calls(story.total)}* in all" + (
+            f", {literal(since, 200)}" if since else ""
+        )
     if news := alert.news_text():
         line += "\n🆕 " + "\n".join([f"*{news[0].upper()}{news[1:]}.*", *_new_values(alert)])
     if held := wording.held_back(alert, None):
@@ -172,27 +172,33 @@ def render_repeat(alert: Alert, total: int | None = None) -> dict[str, Any]:
     ]
     if links := _links(alert):
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": links}})
-    text = f"{wording.denied_calls(alert.count)} more: {clean(wording.when(alert))}"
-    text = escape_mrkdwn(cut(text, FALLBACK_TEXT_MAX))
-    return {"text": text, "blocks": blocks}
+    text = f"{wording.more_calls(alert.count)}: {wording.when(alert)}"
+    return {"text": plain(cut(text, FALLBACK_TEXT_MAX)), "blocks": blocks}
 
 
 def render_digest(digest: Digest, *, slack_channel: str | None = None) -> dict[str, Any]:
-    """The message for a digest: who, how many, the top actions; all counted."""
-    headline = clean(digest.headline())
-    header = cut(("🧾 " if digest.kind == "budget" else "⏳ ") + headline, HEADER_MAX)
+    """The message for a digest: who, how many, when, the top actions; all counted."""
+    icon = "🧾 " if digest.kind == "budget" else "⏳ "
+    header = icon + wording.digest_headline(digest, HEADER_MAX - len(icon))
     intro = (
-        f"*{digest.count} denied calls* by {literal(digest.who, 400)} in "
+        f"*{wording.denied_calls(digest.count)}* by {literal(digest.who, 400)} in "
         f"{literal(digest.account, 200)} ({escape_mrkdwn(digest.listed())}):"
     )
     rows = [f"• {literal(action, 200)} × {count}" for action, count in digest.top()]
     listing = intro + "\n" + "\n".join(rows)
+    found = [link(x.url, x.label) for x in wording.digest_links(digest)]
+    links = " · ".join(x for x in found if x)
     context = f"deniedwatch · {wording.digest_why(digest.kind).lower()}"
     if slack_channel:
         context += f" · {escape_mrkdwn(cut(clean(slack_channel), 80))}"
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": header}},
         {"type": "section", "text": {"type": "mrkdwn", "text": cut(listing, SECTION_TEXT_MAX)}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": context}]},
     ]
-    return {"text": escape_mrkdwn(cut(headline, FALLBACK_TEXT_MAX)), "blocks": blocks}
+    if links and len(links) <= SECTION_TEXT_MAX:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": links}})
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
+    text = wording.within(
+        lambda k: plain(icon + wording.digest_headline(digest, k - len(icon))), FALLBACK_TEXT_MAX
+    )
+    return {"text": text, "blocks": blocks}

@@ -103,6 +103,41 @@ def cut(text: str, limit: int) -> str:
     return "".join(out) + ELLIPSIS
 
 
+def cut_middle(text: str, limit: int) -> str:
+    """``text`` shortened in the middle to at most ``limit`` characters: identifiers
+    (ARNs, names, ids) are told apart by their ends ('arn:aws:s3:::bucket/…/part-0049.csv'),
+    so both ends stay; a path keeps its last segment whole when it can."""
+    if width(text) <= limit:
+        return text
+    if limit < 5:
+        return cut(text, limit)
+    room = limit - 1
+    last = text.rsplit("/", 1)[-1] if "/" in text else ""
+    tail_len = max(room // 2, min(width(last) + 1, room - 2))
+    head, tail = _head(text, room - tail_len), _tail(text, tail_len)
+    return head + ELLIPSIS + tail
+
+
+def _head(text: str, limit: int) -> str:
+    out, used = [], 0
+    for ch in text:
+        if used + width(ch) > limit:
+            break
+        out.append(ch)
+        used += width(ch)
+    return "".join(out)
+
+
+def _tail(text: str, limit: int) -> str:
+    return _head(text[::-1], limit)[::-1]
+
+
+def cut_value(text: str, limit: int) -> str:
+    """Record text cut to ``limit``: an identifier (no spaces) in the middle, prose at
+    the end."""
+    return cut_middle(text, limit) if not any(c.isspace() for c in text) else cut(text, limit)
+
+
 _MRKDWN = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
 
@@ -122,6 +157,12 @@ def literal(value: object, limit: int) -> str:
     text = clean(value).replace("`", "ˋ")
     escaped = escape_mrkdwn(text)
     budget = limit - 2
+    if width(escaped) > budget and not any(c.isspace() for c in text):
+        # an identifier: keep both ends (cut before escaping, then check the escaped size)
+        size = budget
+        while size > 4 and width(escape_mrkdwn(cut_middle(text, size))) > budget:
+            size -= max(1, width(escape_mrkdwn(cut_middle(text, size))) - budget)
+        escaped = escape_mrkdwn(cut_middle(text, size))
     if width(escaped) > budget:
         out: list[str] = []
         used = 0
@@ -151,9 +192,39 @@ _URL = re.compile(r"\b([a-z][a-z0-9+.-]{0,30})://", re.IGNORECASE)
 _HOST = re.compile(r"\b(?:[a-z0-9-]+\.)+[a-z]{2,63}\b", re.IGNORECASE)
 
 
+# Words shown exactly in an email: an ARN (no scheme inside) and an email address. A
+# mail client makes a mailto: link of an address at most; an ARN it does not link.
+_EXACT = re.compile(
+    r"arn:[A-Za-z0-9-]{1,20}:[^\s]*|[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+)
+
+
 def defang(text: str) -> str:
     """Record text for an email: URLs and host names made unclickable, the usual way
-    (``hxxps://signin[.]aws[.]amazon[.]com[.]evil[.]example/console``)."""
+    (``hxxps://signin[.]aws[.]amazon[.]com[.]evil[.]example/console``), while ARNs and
+    email addresses stay exact (they are evidence: copied back, they must match)."""
+    out, last = [], 0
+    for m in _EXACT.finditer(text):
+        word = m.group()
+        out.append(_defang(text[last : m.start()]))
+        # a scheme or a www. inside would still make a link: defang the word then
+        out.append(_defang(word) if "://" in word or "www." in word.lower() else word)
+        last = m.end()
+    out.append(_defang(text[last:]))
+    return "".join(out)
+
+
+def defang_urls(text: str) -> str:
+    """Only scheme URLs made unclickable (``hxxps://``): for a one-line subject, where a
+    name such as ``a.csv`` must read as itself."""
+    text = _WWW.sub(lambda m: m.group()[:-1] + "[.]", text)
+    return _URL.sub(lambda m: _defang_scheme(m.group(1)), text)
+
+
+_WWW = re.compile(r"\bwww\.", re.IGNORECASE)
+
+
+def _defang(text: str) -> str:
     text = _HOST.sub(lambda m: m.group().replace(".", "[.]"), text)
     return _URL.sub(lambda m: _defang_scheme(m.group(1)), text)
 

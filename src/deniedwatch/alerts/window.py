@@ -101,6 +101,8 @@ class Decision:
     fresh: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # news: the new values
     capped: tuple[str, ...] = ()  # news fields past KNOWN_MAX values in the window
     window_start: float | None = None  # when the group's window opened (PagerDuty's key)
+    # held in a window: the group as stored (first_time / first_url of the claim's alert)
+    story: Mapping[str, str | None] = field(default_factory=dict)
 
 
 def _unit_hash(unit: str) -> str:
@@ -225,7 +227,8 @@ def admit(
             )
             return s, aside
         total = s.owner_count + s.owner_held + s.held + count
-        held = replace(s, held=s.held + count, recent=recent, about=about)
+        story = _held_about(s.about, about)
+        held = replace(s, held=s.held + count, recent=recent, about=story)
         decision = Decision(
             False,
             reason="window",
@@ -235,6 +238,7 @@ def admit(
             news=news,
             fresh=fresh,
             capped=capped,
+            story=story or {},
         )
         return held, decision
     window_start, seen = s.window_start, s.seen
@@ -358,20 +362,38 @@ class HeldGroup:
                 "action": self.key.action,
                 "error_code": self.key.error_code,
                 "resource": a.get("resource"),
+                "region": a.get("region"),
             }
         )
         return Alert(
             key=self.key,
             count=self.held,
-            first_time=None,
-            last_time=None,
+            first_time=a.get("held_first"),
+            last_time=a.get("last_time"),
             sample=sample,
             examples=(),
             account_label=a.get("label"),
         )
 
 
+def _held_about(
+    stored: dict[str, str | None] | None, latest: dict[str, str | None] | None
+) -> dict[str, str | None] | None:
+    """What the store keeps of a group while it holds repeats: the claim's first time and
+    first event (the threaded parent's story) with the latest batch's details, and when
+    the held repeats began (a window summary's time range)."""
+    if stored is None or latest is None:
+        return latest or stored
+    kept = {k: stored.get(k) for k in ("first_time", "first_url")}
+    held_first = stored.get("held_first") or latest.get("first_time")
+    return {**latest, **kept, "held_first": held_first}
+
+
 def after_summary(state: GroupState, count: int) -> GroupState:
     """The state once a window summary announced ``count`` held denials. At least once:
     a new alert that announced them in between is not undone (never below zero)."""
-    return replace(state, held=max(0, state.held - count))
+    held = max(0, state.held - count)
+    about = state.about
+    if held == 0 and about is not None:
+        about = {**about, "held_first": None}
+    return replace(state, held=held, about=about)

@@ -8,12 +8,21 @@ Slack mrkdwn and plain text, the Teams and PagerDuty channels for theirs).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from urllib.parse import quote
+from typing import TYPE_CHECKING
 
 from deniedwatch.alerts.group import Alert
+from deniedwatch.alerts.links import Link, digest_links, links, safe_url  # alerts/links.py
+from deniedwatch.alerts.text import clean, cut, cut_middle, width
 from deniedwatch.explain import POLICY_WORDS as POLICY_WORDS  # the one copy: hints use it too
 from deniedwatch.finding import Finding
+
+if TYPE_CHECKING:
+    from deniedwatch.alerts.budget import Digest
+
+__all__ = ["Link", "digest_links", "links", "safe_url"]  # re-exported for the renderers
 
 SECTIONS = ("WHO", "WHAT", "WHY", "WHERE", "WHEN (UTC)")
 
@@ -50,18 +59,200 @@ def when(alert: Alert) -> str:
     return alert.last_time or alert.first_time or ""
 
 
-def title(alert: Alert) -> str:
-    """The one-line headline: 'AccessDenied: s3:GetObject by mallory'."""
+# --- The first line ------------------------------------------------------------------
+# What a phone shows of an alert at 3 a.m. is its first line, often cut: account and
+# region first, then who, the action, the resource's short name and why. Every
+# destination's text / header / title / subject / summary is ``headline`` of one alert
+# (or ``digest_headline`` of a digest), cut by ``fit`` so that what identifies the
+# incident (account, person, action) is the last to go.
+
+# Short names of the policy types for the first line (POLICY_WORDS has the long ones).
+POLICY_SHORT = {
+    "service-control-policy": "SCP",
+    "resource-control-policy": "RCP",
+    "identity-based-policy": "identity policy",
+    "resource-based-policy": "resource policy",
+    "permissions-boundary": "permissions boundary",
+    "session-policy": "session policy",
+    "vpc-endpoint-policy": "VPC endpoint policy",
+}
+# IAM Identity Center roles: AWSReservedSSO_<permission set>_<16 hex digits>.
+_SSO_ROLE = re.compile(r"AWSReservedSSO_(?P<set>.+?)_[0-9a-f]{16}$")
+SHORT_RESOURCE_MAX = 48  # the resource's short name in a first line, cut in the middle
+
+
+def place(account_id: str | None, label: str | None, region: str | None = None) -> str:
+    """'prod 111122223333 eu-west-1': the account's name and id, then the region."""
+    return " ".join(x for x in (label, account_id or "unknown account", region) if x)
+
+
+def person(f: Finding, *, with_role: bool = True) -> str:
+    """Who, as a responder knows them: the person before the role for Identity Center
+    ('alice@example.com (AdministratorAccess)'), else the principal's name."""
+    name = who(f)
+    role, sep, session = name.partition("/")
+    m = _SSO_ROLE.match(role) if sep and session else None
+    if not m:
+        return name
+    return f"{session} ({m.group('set')})" if with_role else session
+
+
+def short_resource(resource: str | None) -> str | None:
+    """The resource's short name: an ARN without its prefix and type ('prod-exports',
+    'bucket/…/part-0049.csv'), cut in the middle so its end stays."""
+    if not resource:
+        return None
+    text = resource
+    if text.startswith("arn:") and text.count(":") >= 5:
+        service, rest = text.split(":")[2], text.split(":", 5)[5]
+        if service == "s3":
+            text = rest
+        else:
+            _kind, sep, name = rest.partition("/")
+            if not sep:
+                _kind, sep, name = rest.partition(":")
+            text = name if sep and name else rest
+    return cut_middle(text, SHORT_RESOURCE_MAX)
+
+
+def reason(f: Finding) -> str:
+    """'explicit deny in SCP', 'no allow in identity policy', else the error code."""
+    if f.denial_policy is not None:
+        kind = {True: "explicit deny in", False: "no allow in", None: "denied by"}[
+            f.denial_explicit
+        ]
+        return f"{kind} {POLICY_SHORT.get(f.denial_policy, f.denial_policy)}"
+    return f.error_code or "denied"
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """A first line in parts, most identifying first; ``fit`` drops from the end."""
+
+    where: str  # the account: name and id
+    who: str
+    action: str
+    resource: str | None = None
+    why: str | None = None
+    tail: str | None = None  # ours: a count, a time range
+    region: str | None = None
+    who_short: str | None = None  # the person alone (an Identity Center role's session)
+
+    def text(self) -> str:
+        on = f" on {self.resource}" if self.resource else ""
+        where_ = f"{self.where} {self.region}" if self.region else self.where
+        parts = [where_, f"{self.who} denied {self.action}{on}", self.why, self.tail]
+        return " · ".join(clean(p) for p in parts if p)
+
+
+def line(alert: Alert, tail: str | None = None) -> Line:
     f = alert.sample
-    return f"{f.error_code or 'Denied'}: {what(f)} by {who(f)}"
+    return Line(
+        place(f.account_id, alert.account_label),
+        person(f),
+        what(f),
+        short_resource(f.resource),
+        reason(f),
+        tail,
+        region=f.region,
+        who_short=person(f, with_role=False),
+    )
 
 
-def times(count: int) -> str:
-    return "once" if count == 1 else f"{count} times"
+def fit(parts: Line, limit: int) -> str:
+    """``parts`` as one line of at most ``limit`` characters: the tail goes first, then
+    the resource shrinks in the middle (its end stays), then the reason goes, then the
+    resource; the account, the person and the action stay whole unless nothing else is
+    left, and then they are cut in the middle."""
+    line_ = parts
+    for step in ("whole", "tail", "why", "resource", "region", "role"):
+        if step == "tail":
+            line_ = replace(line_, tail=None)
+        elif step == "why":
+            line_ = replace(line_, why=None, resource=parts.resource)
+        elif step == "resource":
+            line_ = replace(line_, resource=None)
+        elif step == "region":
+            line_ = replace(line_, region=None)
+        elif step == "role":
+            line_ = replace(line_, who=parts.who_short or parts.who)
+        text = line_.text()
+        if width(text) <= limit:
+            return text
+        if line_.resource:  # the room left for the resource, if it can show enough
+            room = limit - (width(text) - width(clean(line_.resource)))
+            if room >= RESOURCE_MIN:
+                return replace(line_, resource=cut_middle(clean(line_.resource), room)).text()
+    each = max(8, (limit - width(parts.where) - 12) // 2)
+    last = replace(
+        line_, who=cut_middle(clean(line_.who), each), action=cut_middle(parts.action, each)
+    )
+    return cut(last.text(), limit)
+
+
+RESOURCE_MIN = 14  # fewer characters of a resource than this tell nobody anything
+
+
+def within(make: Callable[[int], str], limit: int) -> str:
+    """``make(n)`` for the largest ``n`` whose result is at most ``limit`` characters:
+    for a medium's escaping (``&amp;``) or defanging (``[.]``), which grows the text
+    after it was fitted."""
+    n = limit
+    text = make(n)
+    while width(text) > limit and n > 8:
+        n -= max(1, width(text) - limit)
+        text = make(n)
+    return text if width(text) <= limit else cut(text, limit)
+
+
+def headline(alert: Alert, limit: int = 10_000, tail: str | None = None) -> str:
+    """'prod 111122223333 eu-west-1 · deploy-pipeline/build-4711 denied s3:GetObject on
+    prod-customer-exports · explicit deny in SCP', cut to ``limit`` by ``fit``."""
+    return fit(line(alert, tail), limit)
+
+
+def count_tail(count: int) -> str | None:
+    """What a first line adds for a group: '45 denied calls' (nothing for one)."""
+    return denied_calls(count) if count > 1 else None
 
 
 def denied_calls(count: int) -> str:
     return "1 denied call" if count == 1 else f"{count} denied calls"
+
+
+def more_calls(count: int) -> str:
+    """'1 more denied call', '4 more denied calls'."""
+    return f"{count} more denied call{'' if count == 1 else 's'}"
+
+
+def span_seconds(first: str | None, last: str | None) -> str | None:
+    """'09:05:31 → 10:02:11 UTC' (the day too when it changes): a group's whole story."""
+
+    def hms(t: str | None) -> str | None:
+        return t[11:19] if t and len(t) >= 19 and t[10] == "T" else None
+
+    a, b = hms(first), hms(last)
+    if not (a or b):
+        return None
+    if a and b and first and last and first[:10] != last[:10]:
+        return f"{first[:10]} {a} → {last[:10]} {b} UTC"
+    return f"{a} → {b} UTC" if a and b and a != b else f"{a or b} UTC"
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """A group since its first alert, for the threaded parent (the dedup store keeps it):
+    every denial so far, when the first was, and the first event's link."""
+
+    total: int
+    first_time: str | None = None
+    last_time: str | None = None
+    first_url: str | None = None
+
+    @property
+    def first_link(self) -> Link | None:
+        url = safe_url(self.first_url)
+        return Link("Open the first event in CloudTrail", url) if url else None
 
 
 def held_back(alert: Alert, window_minutes: int | None) -> str | None:
@@ -124,51 +315,103 @@ def rows(alert: Alert) -> list[Row]:
     ]
 
 
-EXAMPLE = "Example"
-URL_MAX = 2048  # a longer link (a forged event id or log stream name) is left out
-_URL_SAFE = ":/?#[]@!$&'()*+,;=%-._~"
-
-
-def safe_url(url: str | None) -> str | None:
-    """A URL we built, percent-encoded (record parts in it are raw), or None if unusable."""
-    if not url or not url.startswith(("https://", "http://")):
-        return None
-    encoded = quote(url, safe=_URL_SAFE)
-    return encoded if len(encoded) <= URL_MAX else None
-
-
-@dataclass(frozen=True, slots=True)
-class Link:
-    """A URL we built, its label, and (for an example event) the record's time or id."""
-
-    label: str
-    url: str
-    example: str | None = None  # record text: escape it
-    note: str | None = None  # ours: why the page may not show the event (data events, age)
-
-
-def links(alert: Alert) -> list[Link]:
-    """The event, the log stream and the other examples; only URLs we built."""
-    f = alert.sample
-    out = [Link("Open the event in CloudTrail", f.console_url or "", note=f.console_note)]
-    if alert.log:
-        out.append(Link("Log stream", alert.log.console_url() or ""))
-    others = [e for e in alert.examples if e.event_id != f.event_id]
-    out += [
-        Link(f"{EXAMPLE} {i}", e.console_url or "", e.event_time or e.event_id or f"event {i}")
-        for i, e in enumerate(others, 1)
-    ]
-    safe = [replace(link, url=safe_url(link.url) or "") for link in out]
-    return [link for link in safe if link.url]
-
-
 def digest_why(kind: str) -> str:
     """Why a digest counts these alerts instead of posting each (``Digest.kind``)."""
     if kind == "budget":
         return (
             "The most important alerts of this batch went out on their own; these are counted here"
         )
-    return "Held back by the dedup window, which closed without another alert for them"
+    return (
+        "Repeats after the last alert of each group: no alert went out for them "
+        "in the hour (the dedup window) that followed it"
+    )
+
+
+def hhmm(time: str | None) -> str | None:
+    """'2026-11-20T09:05:31Z' -> '09:05' (None when it is not an ISO time)."""
+    if not time or len(time) < 16 or time[10] != "T" or time[13] != ":":
+        return None
+    return time[11:16]
+
+
+def span(first: str | None, last: str | None) -> str | None:
+    """'09:05–10:05 UTC' (or '09:05 UTC'): the minutes a digest covers."""
+    a, b = hhmm(first), hhmm(last)
+    if not (a or b):
+        return None
+    return f"{a}–{b} UTC" if a and b and a != b else f"{a or b} UTC"
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+@dataclass(frozen=True, slots=True)
+class DigestLine:
+    """A digest's first line in parts (see ``digest_line``)."""
+
+    where: str
+    region: str | None
+    who: str
+    who_short: str
+    what: str  # '45 more s3:GetObject denials'
+    when: str | None  # '09:05–10:05 UTC'
+    after: bool  # a window summary: 'after the last alert'
+
+    def text(self, *, region: bool = True, short: bool = False, when: bool = True) -> str:
+        where_ = f"{self.where} {self.region}" if region and self.region else self.where
+        who_ = clean(self.who_short if short else self.who)
+        tail = " ".join(x for x in (self.what, self.when if when else None, self.after_text) if x)
+        return f"{where_} · {who_}: {tail}"
+
+    @property
+    def after_text(self) -> str | None:
+        return "after the last alert" if self.after else None
+
+
+def digest_line(digest: Digest) -> DigestLine:
+    """A digest's first line: 'prod 111122223333 eu-west-1 · mallory: 45 more s3:GetObject
+    denials 09:05–10:05 UTC after the last alert' (window) or '…: 287 more denials of
+    143 actions in 12 services 09:05–09:06 UTC' (budget)."""
+    alerts = digest.alerts
+    first = min((a.first_time for a in alerts if a.first_time), default=None)
+    last = max((a.last_time for a in alerts if a.last_time), default=None)
+    regions = {a.sample.region for a in alerts}
+    label = alerts[0].account_label if digest.account_id else None
+    where_ = place(digest.account_id, label) if digest.account_id else "several accounts"
+    people = {person(a.sample) for a in alerts}
+    short = {person(a.sample, with_role=False) for a in alerts}
+    who_ = people.pop() if len(people) == 1 else digest.who
+    who_short = short.pop() if len(short) == 1 else who_
+    more = "1 more" if digest.count == 1 else f"{digest.count} more"
+    if digest.actions == 1:
+        action = alerts[0].key.action or "AWS API call"
+        what_ = f"{more} {action} denial{'' if digest.count == 1 else 's'}"
+    else:
+        what_ = (
+            f"{more} denials of {_plural(digest.actions, 'action')} "
+            f"in {_plural(digest.services, 'service')}"
+        )
+    region = regions.pop() if len(regions) == 1 else None
+    return DigestLine(
+        where_, region, who_, who_short, what_, span(first, last), digest.kind == "window"
+    )
+
+
+def digest_headline(digest: Digest, limit: int = 10_000) -> str:
+    """``digest_line`` as text within ``limit``: the region, the permission set and the
+    time range go before the account, the person and the count are cut."""
+    parts = digest_line(digest)
+    variants = [
+        parts.text(),
+        parts.text(region=False),
+        parts.text(region=False, short=True),
+        parts.text(region=False, short=True, when=False),
+    ]
+    for text in variants:
+        if width(text) <= limit:
+            return text
+    return cut(variants[-1], limit)
 
 
 # The scan table's compact forms.

@@ -45,9 +45,21 @@ WEBHOOK_FLAG_WARNING = (
 )
 
 
-def webhook_option(envvar: str, help: str) -> Any:
+# The one environment variable for the Slack webhook in every command (deploy,
+# set-webhook, test-alert, scan --notify); SLACK_WEBHOOK_URL, what test-alert and scan
+# read before, stays an alias (and is what the function reads when run locally).
+WEBHOOK_ENV = "DENIEDWATCH_SLACK_WEBHOOK_URL"
+WEBHOOK_ENV_ALIAS = "SLACK_WEBHOOK_URL"
+
+
+def webhook_option(help: str) -> Any:
     """The one ``--slack-webhook-url`` option (deploy, set-webhook, test-alert, scan)."""
-    return typer.Option("--slack-webhook-url", envvar=envvar, show_default=False, help=help)
+    return typer.Option(
+        "--slack-webhook-url",
+        envvar=[WEBHOOK_ENV, WEBHOOK_ENV_ALIAS],
+        show_default=False,
+        help=f"{help} Environment: {WEBHOOK_ENV} (or {WEBHOOK_ENV_ALIAS}).",
+    )
 
 
 # Exit codes, documented in the README.

@@ -119,11 +119,8 @@ def test_alert(
     slack_webhook_url: Annotated[
         str | None,
         webhook_option(
-            "SLACK_WEBHOOK_URL",
             "Without [[destinations]]: the incoming webhook to post to "
-            "(default: $SLACK_WEBHOOK_URL; asked if missing). "
-            + WEBHOOK_FLAG_WARNING
-            + " or the prompt.",
+            "(asked if missing). " + WEBHOOK_FLAG_WARNING + " or the prompt.",
         ),
     ] = None,
     config: ConfigOpt = None,

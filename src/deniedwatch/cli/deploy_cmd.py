@@ -7,15 +7,16 @@ other stack commands (destroy, set-secret, status, template) in ``stack_cmds.py`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
 from deniedwatch.cli import stack_io
-from deniedwatch.cli._app import WEBHOOK_FLAG_WARNING, app, err, fail, webhook_option
+from deniedwatch.cli._app import WEBHOOK_ENV, WEBHOOK_FLAG_WARNING, app, err, fail, webhook_option
 from deniedwatch.cli.stack_io import ConfigOpt, LiveSourceOpt, RegionOpt, StackOpt, YesOpt
-from deniedwatch.config import Settings
+from deniedwatch.config import DeploySettings, Settings
 
 
 @app.command()
@@ -25,11 +26,12 @@ def deploy(
     slack_webhook_url: Annotated[
         str | None,
         webhook_option(
-            "DENIEDWATCH_SLACK_WEBHOOK_URL",
             "Without [[destinations]]: the Slack incoming webhook URL (stored in Secrets "
-            "Manager, never in the stack). Needed on the first deploy; later, omit it to keep "
-            "the stored one. With [[destinations]], each secret comes from its url_env "
-            "or a hidden prompt. " + WEBHOOK_FLAG_WARNING + " or the prompt.",
+            "Manager, never in the stack). Without one on the first deploy, alerts go by "
+            "email only (--email); later, omit it to keep the stored one. With "
+            "[[destinations]], each secret comes from its url_env or a hidden prompt. "
+            + WEBHOOK_FLAG_WARNING
+            + " or the prompt.",
         ),
     ] = None,
     slack_channel: Annotated[
@@ -100,10 +102,15 @@ def deploy(
         _print_iam_policy(stack_name or wanted.stack_name, region or wanted.region)
         return
     if not yes:
-        err.print("[bold]deniedwatch deploy[/]: Enter keeps the value in brackets.")
+        err.print(
+            "[bold]deniedwatch deploy[/]: asks only for what no flag, environment variable or "
+            "setting gave; Enter keeps the value in brackets."
+        )
     region = stack_io.region_of(region, settings, yes)
-    stack_name = (
-        stack_io.ask("Stack name", stack_name or wanted.stack_name, yes=yes) or "deniedwatch"
+    defaults = DeploySettings()
+    named = stack_name or (wanted.stack_name if wanted.stack_name != defaults.stack_name else None)
+    stack_name = _given_or_ask(
+        "Stack name", named, defaults.stack_name, yes, plan.problem_of(plan.check_stack_name)
     )
     with stack_io.clear_errors():
         plan.check_stack_name(stack_name)  # before any AWS call
@@ -113,28 +120,54 @@ def deploy(
             aws.secret_value(session.client("secretsmanager"), secret), secret
         )
         secret_values = _destination_secrets(settings, stored, slack_webhook_url, yes)
-        channel = stack_io.ask(
-            "Slack channel name (for the message text)",
-            slack_channel or settings.alerts.slack_channel,
-            yes=yes,
+        # no [[destinations]], no webhook given and none stored: alerts by email only
+        email_only = not settings.destinations and not stored and not secret_values
+        channel = None
+        if not email_only:
+            channel = _given_or_ask(
+                "Slack channel name (for the message text)",
+                slack_channel or settings.alerts.slack_channel,
+                None,
+                yes,
+            )
+        email = _given_or_ask(
+            "Alert email" + (" (needed: no Slack webhook)" if email_only else " (blank: none)"),
+            email or wanted.email,
+            None,
+            yes,
+            plan.problem_of(plan.check_email),
         )
-        email = stack_io.ask("Alert email (blank: none)", email or wanted.email, yes=yes)
-        group = stack_io.ask(
+        if email_only and not email:
+            fail(
+                "nothing to alert: give an email (--email or DENIEDWATCH_ALERT_EMAIL) or a Slack "
+                "webhook (DENIEDWATCH_SLACK_WEBHOOK_URL), or [[destinations]] in the settings"
+            )
+        group = _given_or_ask(
             "Existing CloudTrail log group (blank: create a trail)",
             existing_log_group or wanted.existing_log_group,
-            yes=yes,
+            None,
+            yes,
         )
-        org = wanted.organization_trail if organization_trail is None else organization_trail
+        org = organization_trail if organization_trail is not None else wanted.organization_trail
         bucket_for_trail = trail_bucket or wanted.trail_bucket
         if not group:
-            if not yes:
-                org = typer.confirm("Organization trail (all accounts)?", default=org)
-            bucket_for_trail = stack_io.ask(
-                "Trail bucket name (blank: generated)", bucket_for_trail, yes=yes
+            if not yes and organization_trail is None and not org:
+                org = typer.confirm("Organization trail (all accounts)?", default=False)
+            bucket_for_trail = _given_or_ask(
+                "Trail bucket name (blank: generated)",
+                bucket_for_trail,
+                None,
+                yes,
+                plan.problem_of(plan.check_bucket),
             )
         account = session.client("sts").get_caller_identity()["Account"]
-        bucket = code_bucket or wanted.code_bucket or plan.default_code_bucket(account, region)
-        bucket = stack_io.ask("Code bucket (created if missing)", bucket, yes=yes) or bucket
+        bucket = _given_or_ask(
+            "Code bucket (created if missing)",
+            code_bucket or wanted.code_bucket,
+            plan.default_code_bucket(account, region),
+            yes,
+            plan.problem_of(plan.check_bucket),
+        )
         the_plan = plan.DeployPlan(
             stack_name=stack_name,
             region=region,
@@ -158,6 +191,10 @@ def deploy(
             security_hub=any(d.type == "securityhub" for d in settings.destinations),
         )
 
+        settings_text = stack_io.settings_text(settings)
+        if email_only:
+            settings_text = plan.with_email_only(settings_text)
+
         def confirm(summary: Any) -> bool:
             _show_plan(summary)
             return yes or typer.confirm("Deploy?", default=False)
@@ -167,7 +204,7 @@ def deploy(
             the_plan,
             settings.ruleset.denial,
             account=account,
-            settings_text=stack_io.settings_text(settings),
+            settings_text=settings_text,
             secret_values=secret_values,
             channel=channel,
             confirm=confirm,
@@ -179,6 +216,20 @@ def deploy(
     for note in outcome.notes:
         err.print(escape(note))
     _show_result(outcome.result, outcome.summary.plan)
+
+
+def _given_or_ask(
+    label: str,
+    given: str | None,
+    default: str | None,
+    yes: bool,
+    check: Callable[[str], str | None] | None = None,
+) -> str | None:
+    """What a flag, environment variable or setting gave, else the answer to a prompt
+    (checked there, and asked again until it passes), else ``default``."""
+    if given is not None:
+        return given
+    return stack_io.ask(label, default, yes=yes, check=check) or default
 
 
 def _destination_secrets(
@@ -196,23 +247,36 @@ def _destination_secrets(
         legacy = need.destination == secrets.LEGACY_DESTINATION and not settings.destinations
         if legacy:
             given, label = slack_webhook_url, "Slack webhook URL"
+            instead = f"set {WEBHOOK_ENV} (or pass --slack-webhook-url)"
+            if not is_stored:
+                label += " (blank: alerts by email only)"
         else:
             given = os.environ.get(need.url_env) if need.url_env else None
             label = f"{need.what} of destination {need.destination}"
+            instead = (
+                f"set {need.url_env}"
+                if need.url_env
+                else f"give destination {need.destination} a url_env in the settings and set it"
+            )
+        if given:  # a flag or the environment gave it: nothing to ask
+            return given
         if is_stored:
             label += " (Enter keeps the stored one)"
-        return stack_io.ask(label, given, yes=yes, hide=True)
+        return stack_io.ask(label, None, yes=yes, hide=True, check=need.problem, instead=instead)
 
+    needs = secret_needs(settings)
+    if not settings.destinations and not stored:
+        # the default Slack webhook is optional: without one, alerts go by email only
+        (slack,) = needs
+        given = (ask(slack, False) or "").strip()
+        if not given:
+            return {}
+        if problem := slack.problem(given):
+            fail(f"the {slack.what} {problem}")
+        return {slack.destination: given}
     try:
-        return plan.collect_secrets(secret_needs(settings), stored, ask)
+        return plan.collect_secrets(needs, stored, ask)
     except plan.PlanError as exc:
-        if not settings.destinations and not stored:
-            fail(
-                "a Slack webhook URL is needed on the first deploy: pass --slack-webhook-url "
-                "or set DENIEDWATCH_SLACK_WEBHOOK_URL"
-                if "needs its" in str(exc)
-                else str(exc)
-            )
         fail(str(exc))
 
 

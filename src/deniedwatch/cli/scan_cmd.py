@@ -188,10 +188,7 @@ def scan(
     slack_webhook_url: Annotated[
         str | None,
         webhook_option(
-            "SLACK_WEBHOOK_URL",
-            "Incoming webhook for --notify (default: $SLACK_WEBHOOK_URL). "
-            + WEBHOOK_FLAG_WARNING
-            + ".",
+            "Incoming webhook for --notify. " + WEBHOOK_FLAG_WARNING + ".",
         ),
     ] = None,
 ) -> None:
@@ -225,7 +222,7 @@ def scan(
     if notify and not (slack_webhook_url or topic_arn or settings.destinations):
         fail(
             "--notify needs [[destinations]] in the settings, --slack-webhook-url, "
-            "SLACK_WEBHOOK_URL or DENIEDWATCH_SNS_TOPIC_ARN"
+            "DENIEDWATCH_SLACK_WEBHOOK_URL or DENIEDWATCH_SNS_TOPIC_ARN"
         )
 
     for source in sources or ():  # a malformed s3:// URL is a usage error, found early

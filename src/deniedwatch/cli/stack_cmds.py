@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from deniedwatch.cli import stack_io
-from deniedwatch.cli._app import app, err, fail, webhook_option
+from deniedwatch.cli._app import WEBHOOK_ENV, app, err, fail, webhook_option
 from deniedwatch.cli.stack_io import (
     EXIT_UNHEALTHY,
     ConfigOpt,
@@ -118,6 +118,7 @@ def set_secret(
     AWSPREVIOUS); the others are kept."""
     import os
 
+    from deniedwatch import secrets
     from deniedwatch.pipeline import secret_needs
 
     settings = stack_io.settings_of(config)
@@ -126,12 +127,22 @@ def set_secret(
     if need is None:
         known = ", ".join(needs) or "none"
         fail(f"no destination {destination!r} with a secret (destinations with one: {known})")
+    # today's slack destination reads the one webhook name of every command first
+    legacy = destination == secrets.LEGACY_DESTINATION and not settings.destinations
+    names = [WEBHOOK_ENV, *([need.url_env] if need.url_env else [])] if legacy else [need.url_env]
     value = None
     if from_env:
-        if not need.url_env or not os.environ.get(need.url_env):
+        found = [os.environ[n] for n in names if n and os.environ.get(n)]
+        if not found:
             fail(f"--from-env: destination {destination} has no url_env set in the environment")
-        value = os.environ[need.url_env]
-    value = value or stack_io.ask(f"New {need.what} of {destination}", None, yes=yes, hide=True)
+        value = found[0]
+    where = f"set {names[0]} and add --from-env" if names[0] else "run without --yes"
+    if value is None and yes:
+        fail(f"--yes asks nothing, so no new {need.what} for {destination}: {where}")
+    value = value or stack_io.ask(
+        f"New {need.what} of {destination}", None, yes=yes, hide=True, check=need.problem,
+        instead=where,
+    )  # fmt: skip
     _store_secret(config, stack_name, region, need, value)
 
 
@@ -143,7 +154,7 @@ def _store_secret(
     from deniedwatch.deploy.run import store_secrets
 
     if not value or not value.strip():
-        fail(f"no {need.what} given for {need.destination}: answer the prompt")
+        fail(f"no {need.what} given for {need.destination}")
     value = value.strip()
     if problem := need.problem(value):
         fail(f"destination {need.destination}: the {need.what} {problem}")
@@ -169,9 +180,7 @@ def set_webhook(
     region: RegionOpt = None,
     slack_webhook_url: Annotated[
         str | None,
-        webhook_option(
-            "DENIEDWATCH_SLACK_WEBHOOK_URL", "The new URL. Default: asked for, without echo."
-        ),
+        webhook_option("The new URL. Default: asked for, without echo."),
     ] = None,
     config: ConfigOpt = None,
     yes: YesOpt = False,
@@ -180,9 +189,15 @@ def set_webhook(
     from deniedwatch import secrets
     from deniedwatch.pipeline import SecretNeed
 
-    url = slack_webhook_url or stack_io.ask("New Slack webhook URL", None, yes=yes, hide=True)
+    instead = f"set {WEBHOOK_ENV} (or pass --slack-webhook-url)"
+    if not slack_webhook_url and yes:
+        fail(f"--yes asks nothing, so no new webhook URL: {instead}")
+    url = slack_webhook_url or stack_io.ask(
+        "New Slack webhook URL", None, yes=yes, hide=True, check=secrets.url_problem,
+        instead=instead,
+    )  # fmt: skip
     if not url:
-        fail("no webhook URL given: pass --slack-webhook-url or answer the prompt")
+        fail(f"no webhook URL given: {instead}")
     need = SecretNeed(secrets.LEGACY_DESTINATION, "Slack webhook URL", None, secrets.url_problem)
     _store_secret(config, stack_name, region, need, url)
 

@@ -8,7 +8,7 @@ session in one place.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -101,9 +101,14 @@ def target(config: Path | None, stack: str | None, region: str | None) -> tuple[
 
 
 def region_of(flag: str | None, settings: Settings, yes: bool) -> str:
-    region = flag or settings.deploy.region or session(None).region_name
-    if not yes:
-        region = typer.prompt("AWS region", default=region or "us-east-1")
+    """The flag's region, else the settings', else asked (default: the profile's)."""
+    from deniedwatch.deploy.plan import check_region, problem_of
+
+    region = flag or settings.deploy.region
+    if region is None and not yes:
+        default = session(None).region_name or "us-east-1"
+        region = ask("AWS region", default, yes=yes, check=problem_of(check_region))
+    region = region or session(None).region_name
     if not region:
         fail("no AWS region: pass --region, set AWS_REGION or [deploy] region")
     return region
@@ -148,17 +153,43 @@ def progress() -> Iterator[RichObserver]:
         yield RichObserver(progress)
 
 
-def ask(label: str, current: str | None, *, yes: bool, hide: bool = False) -> str | None:
-    """Prompt like an installer: Enter keeps ``current``; blank means none."""
+def has_terminal() -> bool:
+    """Can a hidden prompt read from a terminal? (getpass without one echoes, or fails.)"""
+    import sys
+
+    return sys.stdin.isatty()
+
+
+def ask(
+    label: str,
+    current: str | None,
+    *,
+    yes: bool,
+    hide: bool = False,
+    check: Callable[[str], str | None] | None = None,
+    instead: str | None = None,
+) -> str | None:
+    """Prompt like an installer: Enter keeps ``current``; blank means none. An answer
+    ``check`` finds a problem with is said, and asked again (nothing typed is lost). A
+    hidden prompt without a terminal fails with one line naming ``instead`` (the env var
+    or flag that gives the value)."""
     if yes:
         return current
-    answer = typer.prompt(
-        label,
-        default="" if hide else (current or ""),
-        show_default=bool(current) and not hide,
-        hide_input=hide,
-    )
-    return answer.strip() or (current if hide else None)
+    if hide and not has_terminal():
+        where = instead or "the flag or environment variable for it"
+        fail(f"no terminal to ask for the {label} (hidden input): {where}")
+    while True:
+        answer = typer.prompt(
+            label,
+            default="" if hide else (current or ""),
+            show_default=bool(current) and not hide,
+            hide_input=hide,
+        )
+        value = answer.strip() or (current if hide else None)
+        problem = check(value) if check and value else None
+        if problem is None:
+            return value
+        err.print(f"  [yellow]{escape(problem)}[/]: try again")
 
 
 def settings_text(settings: Settings) -> str:

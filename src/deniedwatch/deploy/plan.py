@@ -223,6 +223,37 @@ CONDITIONS: dict[str, Callable[[Mapping[str, str]], bool]] = {
 }
 
 
+def check_region(region: str) -> str:
+    if not _REGION.fullmatch(region):
+        raise PlanError(f"region {region!r} does not look like an AWS region (eu-west-1)")
+    return region
+
+
+def check_bucket(bucket: str, what: str = "bucket") -> str:
+    if not _BUCKET_NAME.fullmatch(bucket) or ".." in bucket:
+        raise PlanError(f"{what} {bucket!r} is not a valid S3 bucket name")
+    return bucket
+
+
+def check_email(email: str) -> str:
+    if not _EMAIL.fullmatch(email):
+        raise PlanError(f"email {email!r} is not an email address")
+    return email
+
+
+def problem_of(check: Callable[[str], object]) -> Callable[[str], str | None]:
+    """A check that raises PlanError as one that returns the problem (for prompts)."""
+
+    def problem(value: str) -> str | None:
+        try:
+            check(value)
+        except PlanError as exc:
+            return str(exc)
+        return None
+
+    return problem
+
+
 def check_stack_name(stack_name: str) -> str:
     """Letters, digits, hyphens; short enough that every derived name fits its service."""
     if not _STACK_NAME.fullmatch(stack_name) or len(stack_name) > names.MAX_STACK_NAME:
@@ -237,17 +268,16 @@ def check_stack_name(stack_name: str) -> str:
 def check_plan(plan: DeployPlan) -> DeployPlan:
     """Raise PlanError for the first input CloudFormation would reject (earlier, clearer)."""
     check_stack_name(plan.stack_name)
-    if not _REGION.fullmatch(plan.region):
-        raise PlanError(f"region {plan.region!r} does not look like an AWS region (eu-west-1)")
+    check_region(plan.region)
     for what, bucket in (("code bucket", plan.code_bucket), ("trail bucket", plan.trail_bucket)):
-        if bucket is not None and (not _BUCKET_NAME.fullmatch(bucket) or ".." in bucket):
-            raise PlanError(f"{what} {bucket!r} is not a valid S3 bucket name")
+        if bucket is not None:
+            check_bucket(bucket, what)
     if plan.trail_bucket and plan.existing_log_group:
         raise PlanError("trail_bucket names a new trail's bucket; not with an existing log group")
     if plan.trail_bucket_retention_days < 1:
         raise PlanError("trail_bucket_retention_days must be at least 1")
-    if plan.email and not _EMAIL.fullmatch(plan.email):
-        raise PlanError(f"email {plan.email!r} is not an email address")
+    if plan.email:
+        check_email(plan.email)
     if plan.log_retention_days not in LOG_RETENTION_DAYS:
         allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
         raise PlanError(f"log_retention_days {plan.log_retention_days}: one of {allowed}")
@@ -302,6 +332,20 @@ def with_slack_channel(settings_text: str, channel: str | None) -> str:
     if not channel:
         return settings_text
     return with_setting(settings_text, "alerts", "slack_channel", _toml_string(channel))
+
+
+# The function's settings when a deploy has no Slack webhook (and no [[destinations]]):
+# email only, through the stack's topic (the sns type reads DENIEDWATCH_SNS_TOPIC_ARN).
+# Without it the function would count a Slack destination with nothing in the secret.
+EMAIL_ONLY_DESTINATIONS = (
+    "\n# written by `deniedwatch deploy`: no Slack webhook was given, so alerts go by email\n"
+    '[[destinations]]\nname = "email"\ntype = "sns"\n'
+)
+
+
+def with_email_only(settings_text: str) -> str:
+    """The settings text with the one email destination (see EMAIL_ONLY_DESTINATIONS)."""
+    return settings_text.rstrip("\n") + "\n" + EMAIL_ONLY_DESTINATIONS
 
 
 def with_decoding(settings_text: str, on: bool) -> str:

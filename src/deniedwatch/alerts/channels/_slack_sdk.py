@@ -1,7 +1,8 @@
 """slack_sdk plumbing shared by the Slack channels (webhook and app): retries and logging.
 
 Our RetryHandlers wait through an injectable ``sleep``: connection errors, 429
-honouring Retry-After (seconds or HTTP date, capped) and every 5xx (slack_sdk's
+honouring Retry-After (seconds or HTTP date) while the invocation has the time, and
+every 5xx (slack_sdk's
 own handler retries only 500 and 503, and its default covers only connection
 errors). slack_sdk's logger is ours, at WARNING, with secrets redacted.
 """
@@ -19,7 +20,7 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
-from deniedwatch.alerts.retry import MAX_RETRIES, RETRY_AFTER_CAP, Sleep, backoff, wait_for
+from deniedwatch.alerts.retry import MAX_RETRIES, Sleep, backoff, wait_for
 from deniedwatch.secrets import redact
 
 
@@ -68,7 +69,8 @@ class ServerErrorHandler(_WaitingHandler):
 
 
 class RateLimitHandler(_WaitingHandler):
-    """429: wait what Retry-After says, in seconds or as an HTTP date, capped."""
+    """429: wait what Retry-After says (seconds or an HTTP date) if the time left allows;
+    a longer wait is not retried here (the post fails and is retried later)."""
 
     def __init__(
         self,
@@ -76,18 +78,25 @@ class RateLimitHandler(_WaitingHandler):
         max_retry_count: int = MAX_RETRIES,
         *,
         now: Callable[[], float] = time.time,
-        cap: float = RETRY_AFTER_CAP,
+        time_left: Callable[[], float | None] = lambda: None,
     ) -> None:
         super().__init__(sleep, max_retry_count)
         self.now = now
-        self.cap = cap
+        self.time_left = time_left
+
+    def _wait(self, state: RetryState, response: HttpResponse | None) -> float | None:
+        value = _header(response, "retry-after") if response else None
+        left = self.time_left()
+        room = (lambda: left) if left is not None else None
+        return wait_for(value, state.current_attempt, self.now(), time_left=room)
 
     def _can_retry(self, *, state, request, response=None, error=None) -> bool:  # type: ignore[override]
-        return response is not None and response.status_code == 429
+        if response is None or response.status_code != 429:
+            return False
+        return self._wait(state, response) is not None
 
     def delay(self, state: RetryState, response: HttpResponse | None) -> float:
-        value = _header(response, "retry-after") if response else None
-        return wait_for(value, state.current_attempt, self.now(), self.cap)
+        return self._wait(state, response) or 0.0
 
 
 def _header(response: HttpResponse, name: str) -> str | None:
@@ -98,10 +107,14 @@ def _header(response: HttpResponse, name: str) -> str | None:
     return None
 
 
-def retry_handlers(sleep: Sleep, now: Callable[[], float] = time.time) -> list[RetryHandler]:
+def retry_handlers(
+    sleep: Sleep,
+    now: Callable[[], float] = time.time,
+    time_left: Callable[[], float | None] = lambda: None,
+) -> list[RetryHandler]:
     return [
         ConnectionErrorHandler(sleep),
-        RateLimitHandler(sleep, now=now),
+        RateLimitHandler(sleep, now=now, time_left=time_left),
         ServerErrorHandler(sleep),
     ]
 

@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from deniedwatch.alerts.budget import Digest
 from deniedwatch.alerts.group import Alert
+from deniedwatch.alerts.wording import Story
 from deniedwatch.finding import Finding
 
 Sleep = Callable[[float], None]
@@ -54,8 +55,9 @@ class Threaded(Protocol):
 
     def send(self, alert: Alert) -> ThreadRef | None: ...
 
-    def reply(self, alert: Alert, thread: ThreadRef, total: int) -> None:
-        """Post ``alert`` as a repeat in ``thread`` and show ``total`` on the parent."""
+    def reply(self, alert: Alert, thread: ThreadRef, story: Story) -> None:
+        """Post ``alert`` as a repeat in ``thread`` and show the group's ``story`` (every
+        denial so far, since when, its first event) on the parent."""
         ...
 
 
@@ -88,6 +90,11 @@ class Context:
     now: Callable[[], float] = time.time
     client: Callable[[str], Any] | None = None  # boto3 client factory (sns), lazily boto3
     severity: Callable[[Finding], str] = lambda _f: "medium"  # the settings' severity()
+    # seconds the current invocation has left (set per delivery; None: no deadline)
+    time_left: Callable[[], float] | None = None
+
+    def seconds_left(self) -> float | None:
+        return self.time_left() if self.time_left is not None else None
 
 
 Check = Callable[[str], "str | None"]  # a value's problem, or None

@@ -8,7 +8,13 @@ the group's earlier incident is acknowledged; ``severity`` maps deniedwatch's le
 (high -> critical, medium -> error, low -> warning). Only routes that name a
 ``pagerduty`` destination reach it (it is never a default destination).
 Events API v2: https://developer.pagerduty.com/docs/events-api-v2/trigger-events/
-(202 accepted; 400 invalid; 429 throttled; 5xx retried).
+(202 accepted; 400 invalid; 429 throttled; 5xx retried). A trigger with an open
+alert's ``dedup_key`` is appended to that alert ("subsequent events for the same
+dedup_key will result in those events being applied to an open alert"), so the first
+trigger's summary is what people keep seeing. On 429 PagerDuty suggests "retrying 3
+times with each request being 30 seconds apart"
+(https://developer.pagerduty.com/docs/events-api-v2/rate-limits/): we wait 30 s while
+the invocation has the time, else the event fails and AWS retries it later.
 """
 
 from __future__ import annotations
@@ -31,13 +37,14 @@ from deniedwatch.alerts.channels.base import (
 )
 from deniedwatch.alerts.group import Alert
 from deniedwatch.alerts.retry import Unreachable, post_json
-from deniedwatch.alerts.text import clean, cut
+from deniedwatch.alerts.text import clean, cut, cut_value
 from deniedwatch.secrets import SecretError, redact
 from deniedwatch.severity import most_severe
 
 DEFAULT_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 SUMMARY_MAX = 1024  # Events API v2 limit
 DETAIL_MAX = 1000
+THROTTLED_WAIT = 30.0  # seconds between tries after a 429 (PagerDuty's advice)
 PD_SEVERITY = {"high": "critical", "medium": "error", "low": "warning"}
 
 
@@ -69,15 +76,20 @@ def render(
     """The Events API v2 trigger for one alert; record text cleaned and cut."""
     f = alert.sample
     account = wording.account(f.account_id, alert.account_label)
-    summary = (
-        f"{wording.title(alert)} in {account or 'unknown account'} ({wording.times(alert.total)})"
-    )
+    # No count in the summary: repeats with this dedup_key append to the open alert and
+    # never change its summary, so a count there would stay "once" forever. Counts go
+    # in custom_details (each trigger's own log entry shows them).
+    summary = wording.headline(alert, SUMMARY_MAX)
     details: dict[str, Any] = {
         label: cut(clean(", ".join(values) + (f" and {more} more" if more else "")), DETAIL_MAX)
         for label, values, more in alert.new_values()
     }
     details.update(
-        {row.label: cut(clean(row.value), DETAIL_MAX) for row in wording.rows(alert) if row.value}
+        {
+            row.label: cut_value(clean(row.value), DETAIL_MAX)
+            for row in wording.rows(alert)
+            if row.value
+        }
     )
     details["Count"] = alert.count
     if alert.held_back:
@@ -92,7 +104,7 @@ def render(
         "dedup_key": dedup_key(alert, severity=severity, window_seconds=window_seconds),
         "client": "deniedwatch",
         "payload": {
-            "summary": cut(clean(summary), SUMMARY_MAX),
+            "summary": summary,
             "source": cut(clean(" / ".join(x for x in (account, f.region) if x) or "aws"), 255),
             "severity": PD_SEVERITY.get(severity, "error"),
             "component": cut(clean(f.service or "aws"), 255),
@@ -127,7 +139,7 @@ def render_digest(
         "dedup_key": key,
         "client": "deniedwatch",
         "payload": {
-            "summary": cut(clean(digest.headline()), SUMMARY_MAX),
+            "summary": wording.digest_headline(digest, SUMMARY_MAX),
             "source": cut(clean(digest.account), 255),
             "severity": PD_SEVERITY.get(severity, "error"),
             "group": cut(clean(digest.account_id or "several accounts"), 255),
@@ -181,6 +193,8 @@ class PagerDutyChannel:
                 timeout=self.ctx.timeout,
                 sleep=self.ctx.sleep,
                 now=self.ctx.now,
+                time_left=self.ctx.time_left,
+                throttled_wait=THROTTLED_WAIT,
             )
         except Unreachable as exc:
             raise DeliveryFailed(f"PagerDuty unreachable: {exc}") from None

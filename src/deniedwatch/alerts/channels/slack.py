@@ -47,7 +47,7 @@ class SlackChannel:
                 url,
                 timeout=self.ctx.timeout,
                 logger=sdk_logger,
-                retry_handlers=retry_handlers(self.ctx.sleep, self.ctx.now),
+                retry_handlers=retry_handlers(self.ctx.sleep, self.ctx.now, self.ctx.seconds_left),
             )
         return self._client
 

@@ -3,11 +3,15 @@
 The first alert of a group is a ``chat.postMessage`` in ``channel``; repeats of
 the group within the dedup window go into that message's thread as they arrive, each
 with the group's running count. A reply that carries news (a value the window had not
-seen) is also sent to the channel (``reply_broadcast``). The parent is never edited:
-an edit would change, without a notification, what people already read. The parent's
+seen) is also sent to the channel (``reply_broadcast``: "whether reply should be made
+visible to everyone in the channel", https://api.slack.com/methods/chat.postMessage#arg_reply_broadcast).
+The parent is never edited: an edit would change, without a notification, what people
+already read, and the parent keeps the group's first time and first event link; each
+reply carries the group's story so far (``wording.Story``: every denial, since when). The parent's
 ``channel``/``ts`` are kept in the dedup store (the delivery loop passes them
 back through ``reply``). slack_sdk's WebClient with our retry handlers: 429 waits
-what Retry-After says (capped), 5xx and connection errors back off.
+what Retry-After says while the invocation has the time, 5xx and connection errors
+back off.
 Scopes the bot needs: ``chat:write`` (and ``chat:write.public`` to post in a
 public channel it was not invited to).
 """
@@ -31,6 +35,7 @@ from deniedwatch.alerts.group import Alert
 from deniedwatch.alerts.retry import Pacer
 from deniedwatch.alerts.slack import render, render_digest, render_repeat
 from deniedwatch.alerts.text import clean
+from deniedwatch.alerts.wording import Story
 from deniedwatch.secrets import SecretError, redact
 
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -63,7 +68,7 @@ class SlackAppChannel:
                 base_url=self.api_url,
                 timeout=self.ctx.timeout,
                 logger=sdk_logger,
-                retry_handlers=retry_handlers(self.ctx.sleep, self.ctx.now),
+                retry_handlers=retry_handlers(self.ctx.sleep, self.ctx.now, self.ctx.seconds_left),
             )
         return self._client
 
@@ -105,13 +110,13 @@ class SlackAppChannel:
         payload = render_digest(digest, slack_channel=self.ctx.slack_channel)
         self._call("chat_postMessage", channel=self.channel, **payload)
 
-    def reply(self, alert: Alert, thread: ThreadRef, total: int) -> None:
+    def reply(self, alert: Alert, thread: ThreadRef, story: Story) -> None:
         extra = {"reply_broadcast": True} if alert.news else {}
         self._call(
             "chat_postMessage",
             channel=thread.channel,
             thread_ts=thread.ts,
-            **render_repeat(alert, total),
+            **render_repeat(alert, story),
             **extra,
         )
 

@@ -16,6 +16,7 @@ is cleaned of control and invisible characters and cut to a size; links are
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from deniedwatch.alerts import wording
@@ -29,7 +30,7 @@ from deniedwatch.alerts.channels.base import (
 )
 from deniedwatch.alerts.group import Alert
 from deniedwatch.alerts.retry import Unreachable, post_json
-from deniedwatch.alerts.text import clean, cut
+from deniedwatch.alerts.text import clean, cut_value
 from deniedwatch.secrets import SecretError, check_url, redact, url_problem
 
 CARD_VERSION = "1.4"
@@ -37,12 +38,16 @@ TITLE_MAX = 200
 VALUE_MAX = 500
 MESSAGE_MAX = 1500
 ACTIONS_MAX = 6  # Teams shows about six buttons in a row
-PAYLOAD_MAX = 28 * 1024  # Teams' message size limit (bytes)
+# "The message size limit is 28 KB. When the size exceeds 28 KB, you receive an error"
+# (https://learn.microsoft.com/microsoftteams/platform/webhooks-and-connectors/how-to/add-incoming-webhook);
+# the Workflows connector says the same ("Request Entity too large"). ``fitted`` keeps under it.
+PAYLOAD_MAX = 28 * 1024
 
 
 def _run(text: str, limit: int, **style: Any) -> dict[str, Any]:
-    """Record text as a TextRun: never parsed as Markdown; cleaned and cut."""
-    return {"type": "TextRun", "text": cut(clean(text), limit), **style}
+    """Record text as a TextRun: never parsed as Markdown; cleaned and cut (an
+    identifier such as an ARN in the middle, so the object's name stays)."""
+    return {"type": "TextRun", "text": cut_value(clean(text), limit), **style}
 
 
 def _ours(text: str, **style: Any) -> dict[str, Any]:
@@ -82,7 +87,13 @@ def render(
         {
             "type": "RichTextBlock",
             "inlines": [
-                _run(f"🚫 {wording.title(alert)}", TITLE_MAX, size="Large", weight="Bolder")
+                {
+                    "type": "TextRun",
+                    "text": "🚫 "
+                    + wording.headline(alert, TITLE_MAX - 3, wording.count_tail(alert.count)),
+                    "size": "Large",
+                    "weight": "Bolder",
+                }
             ],
         },
         {"type": "RichTextBlock", "inlines": summary},
@@ -125,15 +136,20 @@ def render(
 def render_digest(digest: Digest) -> dict[str, Any]:
     """A digest card: who, how many, the top actions (record text in TextRuns only)."""
     icon = "🧾 " if digest.kind == "budget" else "⏳ "
+    title = icon + wording.digest_headline(digest, TITLE_MAX - len(icon))
     body: list[dict[str, Any]] = [
         {
             "type": "RichTextBlock",
-            "inlines": [_run(icon + digest.headline(), TITLE_MAX, size="Large", weight="Bolder")],
+            "inlines": [{"type": "TextRun", "text": title, "size": "Large", "weight": "Bolder"}],
         },
         {
             "type": "RichTextBlock",
             "inlines": [
-                {"type": "TextRun", "text": f"{digest.count} denied calls", "weight": "Bolder"},
+                {
+                    "type": "TextRun",
+                    "text": wording.denied_calls(digest.count),
+                    "weight": "Bolder",
+                },
                 {"type": "TextRun", "text": " by "},
                 _run(digest.who, 400, fontType="Monospace"),
                 {"type": "TextRun", "text": " in "},
@@ -153,15 +169,36 @@ def render_digest(digest: Digest) -> dict[str, Any]:
             }
         )
     body.append(_ours(f"deniedwatch · {wording.digest_why(digest.kind).lower()}", isSubtle=True))
-    return _message(
-        {
-            "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-            "type": "AdaptiveCard",
-            "version": CARD_VERSION,
-            "body": body,
-            "msteams": {"width": "Full"},
-        }
-    )
+    card: dict[str, Any] = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": CARD_VERSION,
+        "body": body,
+        "msteams": {"width": "Full"},
+    }
+    actions = [
+        {"type": "Action.OpenUrl", "title": x.label, "url": x.url}
+        for x in wording.digest_links(digest)
+        if x.url.startswith("https://")
+    ][:ACTIONS_MAX]
+    if actions:
+        card["actions"] = actions
+    return _message(card)
+
+
+def payload_size(payload: dict[str, Any]) -> int:
+    """The body's size as ``post_json`` sends it (UTF-8 JSON)."""
+    return len(json.dumps(payload, ensure_ascii=False).encode("utf-8", "replace"))
+
+
+def fitted(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload within Teams' size limit: the card's body rows are dropped from the
+    end (the title, the summary and the first facts stay) until it fits."""
+    card = payload["attachments"][0]["content"]
+    body = card["body"]
+    while payload_size(payload) > PAYLOAD_MAX and len(body) > 3:
+        body.pop(-2 if len(body) > 4 else -1)  # keep the closing context line while we can
+    return payload
 
 
 def _message(card: dict[str, Any]) -> dict[str, Any]:
@@ -183,11 +220,11 @@ class TeamsChannel:
         self.ctx = ctx
 
     def send(self, alert: Alert) -> ThreadRef | None:
-        self._post(render(alert, window_minutes=self.ctx.window_minutes))
+        self._post(fitted(render(alert, window_minutes=self.ctx.window_minutes)))
         return None
 
     def send_digest(self, digest: Digest) -> None:
-        self._post(render_digest(digest))
+        self._post(fitted(render_digest(digest)))
 
     def _post(self, payload: dict[str, Any]) -> None:
         try:
@@ -196,7 +233,12 @@ class TeamsChannel:
             raise DeliveryFailed(redact(f"no Teams webhook URL: {exc}")) from None
         try:
             answer = post_json(
-                url, payload, timeout=self.ctx.timeout, sleep=self.ctx.sleep, now=self.ctx.now
+                url,
+                payload,
+                timeout=self.ctx.timeout,
+                sleep=self.ctx.sleep,
+                now=self.ctx.now,
+                time_left=self.ctx.time_left,
             )
         except Unreachable as exc:
             raise DeliveryFailed(f"Teams unreachable: {exc}") from None

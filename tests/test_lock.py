@@ -1,0 +1,61 @@
+"""The lock (requirements.lock, written by `make lock`) agrees with pyproject.toml, and what
+ships is what it pins: a fresh clone tests the same releases as every other machine."""
+
+from __future__ import annotations
+
+import io
+import tomllib
+import zipfile
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from deniedwatch.deploy.package import build_zip
+from dwtest import LOCK, REPO, locked_versions
+
+PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
+
+
+def _declared() -> list[Requirement]:
+    project = PYPROJECT["project"]
+    reqs = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    return [Requirement(r) for r in reqs]
+
+
+def test_every_declared_dependency_is_locked_within_its_range() -> None:
+    """Edit a range in pyproject.toml and forget `make lock`: this fails, naming it."""
+    pins = locked_versions()
+    wrong = {
+        str(req): pins.get(canonicalize_name(req.name))
+        for req in _declared()
+        if not req.specifier.contains(pins.get(canonicalize_name(req.name), "0"), prereleases=True)
+    }
+    assert wrong == {}, "run `make lock`: the lock is outside these ranges"
+
+
+def test_every_requirement_is_an_exact_pin_with_hashes() -> None:
+    """What `--require-hashes` installs: one release per requirement, each wheel's hash."""
+    tools = REPO / "tools"
+    for lock in (LOCK, tools / "requirements-checkov.lock", tools / "requirements-uv.lock"):
+        lines = lock.read_text().splitlines()
+        reqs = [(i, line) for i, line in enumerate(lines) if line and line[0] not in " #"]
+        assert reqs, lock
+        for i, line in reqs:
+            spec = Requirement(line.rstrip(" \\")).specifier
+            assert len(spec) == 1 and next(iter(spec)).operator == "==", f"{lock.name}: {line}"
+            assert lines[i + 1].strip().startswith("--hash=sha256:"), f"{lock.name}: {line}"
+
+
+def test_the_lambda_zip_carries_the_locked_slack_sdk() -> None:
+    """`deploy` builds the zip from what is installed, and `make` installs the lock."""
+    built = build_zip("")
+    with zipfile.ZipFile(io.BytesIO(built.data)) as zf:
+        meta = next(
+            n for n in zf.namelist() if n.endswith(".dist-info/METADATA") and "slack_sdk" in n
+        )
+        version = next(
+            line.split(": ", 1)[1]
+            for line in zf.read(meta).decode().splitlines()
+            if line.startswith("Version: ")
+        )
+    assert version == locked_versions()["slack-sdk"]
