@@ -76,7 +76,7 @@ def render(types: set[str]) -> str:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(HERE.parent / "src"))
-    from deniedwatch.deploy.resources import template_resources
+    from deniedwatch.deploy.resources import every_resource
 
-    SHIPPED.write_text(render({r.type for r in template_resources()}), encoding="utf-8")
+    SHIPPED.write_text(render({r.type for r in every_resource()}), encoding="utf-8")
     print(f"wrote {SHIPPED}")

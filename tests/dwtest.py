@@ -42,6 +42,8 @@ DESIGN_FIELDS = [
     "vpc_endpoint_id",
     "hint",
     "resource",
+    "resource_id",
+    "action_known",
     "console_url",
     "console_note",
 ]

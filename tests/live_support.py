@@ -373,6 +373,8 @@ LAMBDA_ENV_VARS = (
     "DENIEDWATCH_SECRETS_ARN",
     "DENIEDWATCH_SLACK_API_URL",
     "DENIEDWATCH_SECURITYHUB_PRODUCT_ARN",
+    "DENIEDWATCH_SLACK_SIGNING_SECRET",
+    "DENIEDWATCH_TRIAGE_ALLOWED_USERS",
 )
 
 
@@ -426,3 +428,41 @@ def alert_of(
 
     (alert,) = group_findings([Finding.from_record(denial(**fields))] * count, label=label, log=log)
     return alert
+
+
+def function_url_event(
+    body: str = "payload=%7B%7D",
+    *,
+    method: str = "POST",
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A Lambda function URL request, payload format 2.0, as AWS documents it.
+    https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html#urls-payloads"""
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": "/",
+        "rawQueryString": "",
+        "headers": headers
+        if headers is not None
+        else {"content-type": "application/x-www-form-urlencoded", "X-Slack-Signature": "v0=1"},
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "abcdefghijklmnop",
+            "domainName": "abcdefghijklmnop.lambda-url.eu-west-1.on.aws",
+            "http": {
+                "method": method,
+                "path": "/",
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.9",
+                "userAgent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+            },
+            "requestId": "5f9c4c1e-0000-4000-8000-000000000001",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "06/Dec/2026:02:00:00 +0000",
+            "timeEpoch": 1796522400000,
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }

@@ -2,7 +2,8 @@
 
 - ``SlackApiStandIn``: Slack's Web API ``chat.postMessage`` / ``chat.update`` (bot token
   in the Authorization header, JSON bodies, ``{"ok": true, "channel", "ts"}`` answers,
-  ``thread_ts`` for replies), as slack_sdk's WebClient calls it.
+  ``thread_ts`` for replies), as slack_sdk's WebClient calls it; ``usergroups.users.list``
+  (``usergroups``: id -> members); and an interaction's ``response_url`` (``responses``).
 - ``TeamsStandIn``: a Teams Workflows webhook (202 Accepted for a card).
 - ``PagerDutyStandIn``: the Events API v2 ``/v2/enqueue`` (202 with the dedup_key;
   one incident per dedup_key, like PagerDuty's own grouping).
@@ -49,10 +50,40 @@ class SlackApiStandIn(_Scripted):
         self.replies: dict[str, list[dict[str, Any]]] = {}  # parent ts -> thread replies
         self.tokens: set[str] = set()
         self._ts = itertools.count(1)
+        self.usergroups: dict[str, list[str]] = {}
+        self.responses: list[dict[str, Any]] = []  # what was posted to a response_url
         for method in ("chat.postMessage", "chat.update"):
             httpserver.expect_request(f"/api/{method}", method="POST").respond_with_handler(
                 self._answer
             )
+        httpserver.expect_request("/api/usergroups.users.list").respond_with_handler(
+            self._usergroup
+        )
+        httpserver.expect_request("/actions/T0/1/respond", method="POST").respond_with_handler(
+            self._respond
+        )
+
+    @property
+    def response_url(self) -> str:
+        """Where an interaction's response_url points (Slack's: hooks.slack.com/actions/…)."""
+        return self.server.url_for("/actions/T0/1/respond")
+
+    def _usergroup(self, request: Request) -> Response:
+        if request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
+            return _json({"ok": False, "error": "invalid_auth"})
+        group = request.values.get("usergroup", "")
+        self.calls.append(("usergroups.users.list", {"usergroup": group}))
+        if group not in self.usergroups:
+            return _json({"ok": False, "error": "no_such_subteam"})
+        return _json({"ok": True, "users": self.usergroups[group]})
+
+    def _respond(self, request: Request) -> Response:
+        self.responses.append(json.loads(request.get_data() or b"{}"))
+        return Response("ok", 200)
+
+    def thread(self, ts: str) -> list[str]:
+        """The texts posted in the thread of message ``ts``."""
+        return [r.get("text", "") for r in self.replies.get(ts, [])]
 
     @property
     def api_url(self) -> str:

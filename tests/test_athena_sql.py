@@ -145,6 +145,9 @@ TRICKY = [
     {"sourceIPAddress": "10.1.2.256"},
     {"sourceIPAddress": "::ffff:10.1.2.3"},
     {"sourceIPAddress": "11.0.0.1"},
+    # octets past BIGINT once multiplied: the arithmetic must never run on a non-address
+    {"sourceIPAddress": "600000000000.1.2.3"},
+    {"sourceIPAddress": "1.2.3.99999999999999999999"},
     {"sourceIPAddress": ""},
     {"userAgent": ""},
     {"userAgent": "scanner\n"},

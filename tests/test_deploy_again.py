@@ -62,7 +62,7 @@ def _stack_left_by_a_failed_create(stack: str, status: str, stand_ins: Any) -> s
     return dead
 
 
-@pytest.mark.parametrize("status", ["ROLLBACK_COMPLETE", "REVIEW_IN_PROGRESS"])
+@pytest.mark.parametrize("status", ["ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "REVIEW_IN_PROGRESS"])
 def test_a_deploy_after_a_failed_first_create_replaces_the_stack(
     aws_stand_ins, cli, unique_name, status
 ) -> None:

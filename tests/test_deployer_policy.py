@@ -103,3 +103,12 @@ def test_print_iam_policy_prints_documents_and_how_to_attach_them(no_aws_credent
     assert documents == deployer_policies("dw")
     assert f"{len(documents)} policy documents" in result.stderr
     assert "docs/deploy.md#iam" in result.stderr
+
+
+def test_the_docs_give_the_default_stacks_figures() -> None:
+    from dwtest import REPO
+
+    documents = deployer_policies(STACK)
+    actions = {a for s in _statements() for a in s["Action"]}
+    text = " ".join((REPO / "docs" / "deploy.md").read_text(encoding="utf-8").split())
+    assert f"that is {len(documents)} documents, {len(actions)} actions" in text

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deniedwatch.explain import NOTHING, POLICY_TYPES, Explanation, explain
+from deniedwatch.explain import NOTHING, POLICY_KINDS, POLICY_TYPES, Explanation, explain
 
 USER = "arn:aws:iam::111122223333:user/mallory"
 OBJECT = "arn:aws:s3:::payroll/2026/salaries.csv"
@@ -196,7 +196,6 @@ def test_resource(tail: str, resource: str | None) -> None:
         "Access Denied",
         "You are not authorized to perform this operation. Encoded authorization failure message",
         "User is not authorized to access this resource",
-        "with an explicit deny in a bucket policy",  # not a policy type AWS names
         "because no policy allows",
         12,
         ["with an explicit deny in a session policy"],
@@ -231,3 +230,25 @@ def test_resource_in_finds_what_the_regex_search_finds(message: str) -> None:
     m = _RESOURCE.search(message)
     expected = ((m.group(1) if m.group(1) is not None else m.group(2)) or None) if m else None
     assert resource_in(message) == expected
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        # the pre-2021 phrasing, from real data (issue 24): explicit, type unknown
+        f"User: {USER} is not authorized to perform: lambda:ListFunctions on resource: * "
+        "with an explicit deny",
+        # an explicit deny in something that is not a type AWS names: explicit, type unknown
+        "with an explicit deny in a bucket policy",
+    ],
+)
+def test_untyped_explicit_deny(message: str) -> None:
+    why = explain(message)
+    assert (why.policy, why.explicit, why.policy_arn) == (None, True, None)
+
+
+def test_one_record_per_policy_type() -> None:
+    """POLICY_TYPES / POLICY_WORDS are derived from POLICY_KINDS; every kind has an AWS page."""
+    assert len({k.name for k in POLICY_KINDS}) == len(POLICY_KINDS) == len(POLICY_TYPES)
+    for kind in POLICY_KINDS:
+        assert kind.phrase == kind.phrase.lower() and kind.doc.startswith("https://docs.aws.")

@@ -31,6 +31,7 @@ from live_support import (
     denial,
     emf,
     eventbridge_event,
+    function_url_event,
     held_of,
     sqs_batch,
     sqs_message,
@@ -334,40 +335,6 @@ def test_handler_returns_exactly_the_partial_batch_response(env, fake, httpserve
     out = capsys.readouterr().out
     (summary,) = [json.loads(x) for x in out.splitlines() if '"batch-result"' in x]
     assert summary["findings"] == 1 and summary["sent"] == 0 and summary["failed_messages"] == 1
-
-
-def function_url_event(body: str = "payload=%7B%7D", *, method: str = "POST") -> dict:
-    """A Lambda function URL request, payload format 2.0, as AWS documents it.
-    https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html#urls-payloads"""
-    return {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": "/",
-        "rawQueryString": "",
-        "headers": {
-            "content-type": "application/x-www-form-urlencoded",
-            "X-Slack-Signature": "v0=1",
-        },
-        "requestContext": {
-            "accountId": "anonymous",
-            "apiId": "abcdefghijklmnop",
-            "domainName": "abcdefghijklmnop.lambda-url.eu-west-1.on.aws",
-            "http": {
-                "method": method,
-                "path": "/",
-                "protocol": "HTTP/1.1",
-                "sourceIp": "203.0.113.9",
-                "userAgent": "Slackbot 1.0 (+https://api.slack.com/robots)",
-            },
-            "requestId": "5f9c4c1e-0000-4000-8000-000000000001",
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": "06/Dec/2026:02:00:00 +0000",
-            "timeEpoch": 1796522400000,
-        },
-        "body": body,
-        "isBase64Encoded": False,
-    }
 
 
 def test_a_function_url_request_is_one_more_shape_not_a_batch(env, fake) -> None:

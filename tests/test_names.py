@@ -11,7 +11,7 @@ import pytest
 from cfn_schemas import SHIPPED, render
 from deniedwatch.deploy import names, plan
 from deniedwatch.deploy.plan import DeployPlan, PlanError
-from deniedwatch.deploy.resources import template_resources
+from deniedwatch.deploy.resources import every_resource, template_resources
 from deniedwatch.rules import DenialRule
 
 
@@ -89,7 +89,7 @@ def test_the_resource_scan_reads_the_template_as_cfn_lint_does(tpl: dict[str, An
 
 def test_shipped_cfn_permissions_match_cloudformations_resource_schemas() -> None:
     """Regenerate with `.venv/bin/python tests/cfn_schemas.py` after adding a type."""
-    types = {r.type for r in template_resources()}
+    types = {r.type for r in every_resource()}
     assert SHIPPED.read_text(encoding="utf-8") == render(types)
     assert all(json.loads(render(types)).values())
 

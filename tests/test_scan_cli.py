@@ -421,7 +421,7 @@ def test_console_script_runs_as_a_real_process(tmp_path: Path) -> None:
     assert failed.returncode == 2
     assert failed.stderr.strip() == (
         f"error: {bad}:1: nope: unknown section (known: accounts, alerts, denial, deploy, "
-        "destinations, explain, ous, routes, severity, suppress)"
+        "destinations, explain, ous, routes, severity, suppress, triage)"
     )
 
 
@@ -452,7 +452,7 @@ def test_time_values() -> None:
 # ---- crafted files: attacker-written text and odd values never crash the scan ----------
 
 CRAFTED = [
-    {  # a time without an offset: compared as UTC, not a crash
+    {  # a time without CloudTrail's Z: not a time (issue 24), never a crash
         "eventID": "naive",
         "eventTime": "2026-11-20T09:01:10",
         "awsRegion": "us-east-1",
@@ -470,11 +470,12 @@ CRAFTED = [
 def test_crafted_records(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "crafted.json").write_text(json.dumps({"Records": CRAFTED}))
     result = cli("scan", tmp_path / "crafted.json", "--since", "2026-11-01")
-    assert result.exit_code == 0, result.stderr
-    # a denial whose time cannot be read is never hidden by a time filter
+    # the two times that are not CloudTrail's are bad fields of their records (exit 3)...
+    assert result.exit_code == 3 and result.stderr.count("eventTime is not a CloudTrail") == 2
+    # ...and a denial whose time cannot be read is never hidden by a time filter
     assert ids(result) == {"naive", "unreadable-time"}
     table = cli("scan", tmp_path / "crafted.json", "--format", "table")
-    assert table.exit_code == 0, table.stderr
+    assert table.exit_code == 3, table.stderr
     # shown as text, not markup (the Who cell may fold the name: the hint column takes room)
     assert "[link=http://" in table.stdout
     assert "\x1b]8;" not in table.stdout  # no terminal hyperlink was made of it

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from deniedwatch.sources import trailfiles
+from deniedwatch.sources.decoded import check_times
 from dwtest import EXAMPLES, CliResult
 
 Cli = Callable[..., CliResult]
@@ -127,15 +128,19 @@ def test_skip_reason_and_explicit_names() -> None:
         assert trailfiles.skip_reason(f"a/{name}") is None
 
 
-def test_the_time_range_ignores_times_that_are_not_text() -> None:
-    cases: list[tuple[list[Any], tuple[str | None, str | None]]] = [
-        ([], (None, None)),
-        ([None], (None, None)),
-        ([1, 2.5], (None, None)),
-        (["b", "a", "c"], ("a", "c")),
-        ([None, "b", {"x": 1}, "a"], ("a", "b")),
+def test_the_time_range_holds_only_cloudtrail_times() -> None:
+    """Issue 24 item 7: anything but CloudTrail's time is a bad field, never the range."""
+    a, b, c = "2026-11-20T09:00:00Z", "2026-11-20T10:00:00Z", "2026-11-20T11:00:00.5Z"
+    cases: list[tuple[list[Any], tuple[str | None, str | None], int]] = [
+        ([], (None, None), 0),
+        ([None], (None, None), 0),  # missing: neither a time nor a bad one
+        ([1, 2.5], (None, None), 2),
+        ([b, a, c], (a, c), 0),
+        ([None, b, {"x": 1}, a, "redacted", "2025-02-14 19:43:09.000000000 UTC"], (a, b), 3),
     ]
-    for times, expected in cases:
-        kept, low, high = trailfiles.Decoded(0, [], times=times).time_range()
+    for times, expected, bad in cases:
+        decoded = trailfiles.Decoded(0, [])
+        check_times(times, decoded, 0)
+        kept, low, high = decoded.time_range()
         assert (low, high) == expected
-        assert all(type(t) is str for t in kept)
+        assert len(decoded.bad) == bad and all(type(t) is str for t in kept)

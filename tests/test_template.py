@@ -62,6 +62,57 @@ def test_cfn_lint_is_clean_for_the_template_rendered_from_custom_settings() -> N
     assert cfn_lint(plan.render_template(rule)) == []
 
 
+def test_cfn_lint_is_clean_with_the_function_url_where_lambda_has_function_urls() -> None:
+    """cfn-lint knows AWS::Lambda::Url is missing in some regions; they are exactly the
+    ones deploy refuses --slack-interactivity in (plan.NO_FUNCTION_URLS)."""
+    import re
+
+    text = plan.render_template(DenialRule(), "both", slack_interactivity=True)
+    problems = cfn_lint(text)
+    missing = {
+        m.group(1)
+        for p in problems
+        if (m := re.search(r"'AWS::Lambda::Url' does not exist in '([a-z0-9-]+)'", p))
+    }
+    assert missing == plan.NO_FUNCTION_URLS
+    assert [p for p in problems if "AWS::Lambda::Url" not in p] == []
+
+
+def test_the_function_url_is_absent_unless_slack_interactivity_is_asked_for() -> None:
+    """docs/triage.md: no public endpoint unless `deploy --slack-interactivity`; with it,
+    the URL (auth NONE: Slack cannot sign AWS requests) and exactly the two grants AWS
+    documents for it: lambda:InvokeFunctionUrl for auth type NONE, and (URLs made since
+    October 2025) lambda:InvokeFunction only when invoked through the URL.
+    https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html"""
+    plain = plan.render_template(DenialRule(), "both")
+    assert "AWS::Lambda::Url" not in plain and "InvokeFunctionUrl" not in plain
+    on = decode(plan.render_template(DenialRule(), "both", slack_interactivity=True))
+    res = on["Resources"]
+    added = set(res) - set(decode(plain)["Resources"])
+    assert added == {"TriageUrl", "TriageUrlPermission", "TriageUrlInvokePermission"}
+    assert props(res, "TriageUrl") == {
+        "TargetFunctionArn": {"Fn::GetAtt": ["Function", "Arn"]},
+        "AuthType": "NONE",
+        "InvokeMode": "BUFFERED",
+    }
+    fn = {"Fn::GetAtt": ["Function", "Arn"]}
+    assert props(res, "TriageUrlPermission") == {
+        "FunctionName": fn,
+        "Action": "lambda:InvokeFunctionUrl",
+        "Principal": "*",
+        "FunctionUrlAuthType": "NONE",
+    }
+    assert props(res, "TriageUrlInvokePermission") == {
+        "FunctionName": fn,
+        "Action": "lambda:InvokeFunction",
+        "Principal": "*",
+        "InvokedViaFunctionUrl": True,
+    }
+    assert on["Outputs"]["SlackInteractivityUrl"]["Value"] == {
+        "Fn::GetAtt": ["TriageUrl", "FunctionUrl"]
+    }
+
+
 def _checkov_report(path: Path) -> dict[str, Any]:
     if not CHECKOV.exists():
         pytest.skip(
@@ -77,13 +128,16 @@ def _checkov_report(path: Path) -> dict[str, Any]:
     return json.loads(run.stdout)
 
 
+@pytest.mark.parametrize("interactivity", [False, True], ids=["default", "slack-interactivity"])
 def test_checkov_passes_except_the_skips_listed_with_reasons_in_the_template(
-    res: dict[str, Any], tmp_path: Path
+    tmp_path: Path, interactivity: bool
 ) -> None:
     # checkov leaves out resources whose Condition is false for the parameters' defaults;
     # live_source=both makes every resource but the email subscription active.
     both = tmp_path / "template.yaml"
-    both.write_text(plan.render_template(DenialRule(), "both"), encoding="utf-8")
+    text = plan.render_template(DenialRule(), "both", slack_interactivity=interactivity)
+    both.write_text(text, encoding="utf-8")
+    res = decode(text)["Resources"]
     report = _checkov_report(both)
     results = report["results"]
     assert report["summary"]["parsing_errors"] == 0

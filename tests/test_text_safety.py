@@ -133,7 +133,8 @@ def test_csv_injection_survives_any_delimiter_a_spreadsheet_picks(delimiter: str
             assert first not in ("=", "+", "-", "@"), (delimiter, cell)
     rows = list(csv.DictReader(io.StringIO(text)))  # and a reader that honours quotes
     assert [r["user_agent"] for r in rows] == [csv_cell(f"ua{v}") for v, _ in CSV_CASES]
-    assert csv_cell(None) is None and csv_cell(True) is True
+    # not record text: None stays empty; booleans as JSON writes them (issue 23)
+    assert csv_cell(None) is None and csv_cell(True) == "true" and csv_cell(False) == "false"
 
 
 # ---- Slack push preview and email links --------------------------------------------

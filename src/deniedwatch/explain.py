@@ -14,16 +14,77 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+
+@dataclass(frozen=True, slots=True)
+class PolicyType:
+    """One policy type AWS names in access-denied messages: the one record every lookup
+    (message parsing, readable names, hints, docs) is derived from."""
+
+    name: str  # the value in Findings (denial_policy)
+    phrase: str  # as the message writes it, lower case: "service control policy"
+    words: str  # as people read it: "service control policy (SCP)"
+    where: str  # where a responder finds it ("Open the <words> <where> and …")
+    doc: str  # AWS's page on this policy type
+
+
+_IAM_GUIDE = "https://docs.aws.amazon.com/IAM/latest/UserGuide/"
+_ORGS_GUIDE = "https://docs.aws.amazon.com/organizations/latest/userguide/"
+POLICY_KINDS: tuple[PolicyType, ...] = (
+    PolicyType(
+        "service-control-policy",
+        "service control policy",
+        "service control policy (SCP)",
+        "in AWS Organizations (Policies > Service control policies)",
+        _ORGS_GUIDE + "orgs_manage_policies_scps.html",
+    ),
+    PolicyType(
+        "resource-control-policy",
+        "resource control policy",
+        "resource control policy (RCP)",
+        "in AWS Organizations (Policies > Resource control policies)",
+        _ORGS_GUIDE + "orgs_manage_policies_rcps.html",
+    ),
+    PolicyType(
+        "identity-based-policy",
+        "identity-based policy",
+        "identity-based policy",
+        "of the caller (its IAM user or role, and the user's groups)",
+        _IAM_GUIDE + "access_policies_identity-vs-resource.html",
+    ),
+    PolicyType(
+        "resource-based-policy",
+        "resource-based policy",
+        "resource-based policy",
+        "on the resource itself",
+        _IAM_GUIDE + "access_policies_identity-vs-resource.html",
+    ),
+    PolicyType(
+        "permissions-boundary",
+        "permissions boundary",
+        "permissions boundary",
+        "set on the caller's IAM user or role",
+        _IAM_GUIDE + "access_policies_boundaries.html",
+    ),
+    PolicyType(
+        "session-policy",
+        "session policy",
+        "session policy",
+        "passed when the caller's session was created",
+        _IAM_GUIDE + "access_policies.html#policies_session",
+    ),
+    PolicyType(
+        "vpc-endpoint-policy",
+        "vpc endpoint policy",
+        "VPC endpoint policy",
+        "of the VPC endpoint the call went through",
+        "https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-access.html",
+    ),
+)
+POLICY_BY_NAME: dict[str, PolicyType] = {p.name: p for p in POLICY_KINDS}
 # Phrase in the message -> the policy type name used in Findings.
-POLICY_TYPES: dict[str, str] = {
-    "service control policy": "service-control-policy",
-    "resource control policy": "resource-control-policy",
-    "identity-based policy": "identity-based-policy",
-    "resource-based policy": "resource-based-policy",
-    "permissions boundary": "permissions-boundary",
-    "session policy": "session-policy",
-    "vpc endpoint policy": "vpc-endpoint-policy",
-}
+POLICY_TYPES: dict[str, str] = {p.phrase: p.name for p in POLICY_KINDS}
+# Readable names of the policy types, shared by every rendering.
+POLICY_WORDS: dict[str, str] = {p.name: p.words for p in POLICY_KINDS}
 
 _TYPE_ALT = "|".join(re.escape(p) for p in POLICY_TYPES)
 _EXPLICIT = re.compile(r"with an explicit deny in (?:a|an|the) (" + _TYPE_ALT + ")", re.IGNORECASE)
@@ -32,7 +93,8 @@ _IMPLICIT = re.compile(r"because no (" + _TYPE_ALT + ") allows", re.IGNORECASE)
 # ("…:alerts." / "…/key, because") is not part of it.
 _RESOURCE = re.compile(r'on resource:\s*(?:"([^"]*)"|(\S+?)[.,;]?(?=\s|$))', re.IGNORECASE)
 # "… in a service control policy: arn:aws:organizations::1:policy/o-x/service_control_policy/p-y"
-_POLICY_ARN = re.compile(r"policy:\s*(arn:aws[a-z-]*:[a-z0-9-]+:[^\s\"',;]*[^\s\"',;.])")
+# right after the type phrase (a permissions boundary's ARN follows "boundary:", not "policy:")
+_POLICY_ARN = re.compile(r":\s*(arn:aws[a-z-]*:[a-z0-9-]+:[^\s\"',;]*[^\s\"',;.])")
 # The IAM action, as AWS writes it: "not authorized to perform: s3:GetObject" or
 # "because no … allows the s3:GetObject action".
 _ACTION_TEXT = r"([a-z0-9][a-z0-9-]*:[A-Za-z0-9*]+)"
@@ -47,6 +109,11 @@ VPCE_ID = re.compile(r"\bvpce-[0-9a-z]{8,17}\b")
 # sts:DecodeAuthorizationMessage (https://docs.aws.amazon.com/STS/latest/APIReference/API_DecodeAuthorizationMessage.html)
 _ENCODED = re.compile(r"Encoded authorization failure message:\s*([A-Za-z0-9_\-+/=]{16,})")
 _BILLING = re.compile(r"IAM user access (?:is )?not activated", re.IGNORECASE)
+# The phrasing before AWS named the policy type (2021) and still seen from some services:
+# "… is not authorized to perform: lambda:ListFunctions on resource: * with an explicit
+# deny" (the "Before" messages of https://aws.amazon.com/blogs/security/enhanced-access-denied-error-messages-with-policy-arns/).
+# Explicit, policy type unknown. Tried only when no typed phrase matched.
+_UNTYPED_EXPLICIT = re.compile(r"\bwith an explicit deny\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,14 +142,18 @@ def explain(message: str | None) -> Explanation:
 def _explain(message: str) -> Explanation:
     policy: str | None = None
     explicit: bool | None = None
-    if m := _EXPLICIT.search(message):
-        policy, explicit = POLICY_TYPES[m.group(1).lower()], True
-    elif m := _IMPLICIT.search(message):
-        policy, explicit = POLICY_TYPES[m.group(1).lower()], False
+    if typed := _EXPLICIT.search(message):
+        policy, explicit = POLICY_TYPES[typed.group(1).lower()], True
+    elif typed := _IMPLICIT.search(message):
+        policy, explicit = POLICY_TYPES[typed.group(1).lower()], False
     elif _VPCE_POLICY.search(message):
         policy = "vpc-endpoint-policy"
+    elif _UNTYPED_EXPLICIT.search(message):
+        explicit = True
     resource = resource_in(message)
-    policy_arn = m.group(1) if policy and (m := _POLICY_ARN.search(message)) else None
+    policy_arn = None
+    if typed is not None and (arn := _POLICY_ARN.match(message, typed.end())):
+        policy_arn = arn.group(1)
     action = action_in(message)
     vpce = m.group() if (m := VPCE_ID.search(message)) else None
     encoded = m.group(1) if (m := _ENCODED.search(message)) else None
@@ -121,30 +192,24 @@ def resource_in(message: str | None) -> str | None:
     return ((m.group(1) if m.group(1) is not None else m.group(2)) or None) if m else None
 
 
-# Readable names of the policy types, shared by every rendering.
-POLICY_WORDS = {
-    "service-control-policy": "service control policy (SCP)",
-    "resource-control-policy": "resource control policy (RCP)",
-    "identity-based-policy": "identity-based policy",
-    "resource-based-policy": "resource-based policy",
-    "permissions-boundary": "permissions boundary",
-    "session-policy": "session policy",
-    "vpc-endpoint-policy": "VPC endpoint policy",
-}
-
-# Where a responder finds each policy type ("Open the <type> <where> and check …").
-_WHERE_TO_LOOK = {
-    "service-control-policy": "in AWS Organizations (Policies > Service control policies)",
-    "resource-control-policy": "in AWS Organizations (Policies > Resource control policies)",
-    "identity-based-policy": "of the caller (its IAM user or role, and the user's groups)",
-    "resource-based-policy": "on the resource itself",
-    "permissions-boundary": "set on the caller's IAM user or role",
-    "session-policy": "passed when the caller's session was created",
-    "vpc-endpoint-policy": "of the VPC endpoint the call went through",
-}
-
-
 _ASSUME_ROLE = ("sts:AssumeRole", "sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleWithSAML")
+
+# What a resource-based policy is called, per IAM service prefix (the action's), so the
+# hint names the document a responder opens.
+RESOURCE_POLICY_NAMES: dict[str, str] = {
+    "s3": "bucket policy",
+    "kms": "key policy",
+    "sts": "role trust policy",
+    "lambda": "function's resource-based policy",
+    "sqs": "queue policy",
+    "sns": "topic policy",
+    "secretsmanager": "secret's resource policy",
+    "ecr": "repository policy",
+    "glacier": "vault access policy",
+    "es": "domain access policy",
+    "logs": "log group's resource policy",
+    "events": "event bus policy",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,51 +220,105 @@ class HintFacts:
     action: str | None
     resource: str | None
     vpc_endpoint_id: str | None
+    action_known: bool | None = None
 
 
 @lru_cache(maxsize=4096)  # the same few (message, action, resource) repeat through a scan
 def hint_for(
-    why: Explanation, action: str | None, resource: str | None, vpc_endpoint_id: str | None
+    why: Explanation,
+    action: str | None,
+    resource: str | None,
+    vpc_endpoint_id: str | None,
+    action_known: bool | None = None,
 ) -> str | None:
     """The responder's next step, or None when nothing useful can be added."""
-    return hint(HintFacts(why, action, resource, vpc_endpoint_id))
+    return hint(HintFacts(why, action, resource, vpc_endpoint_id, action_known))
 
 
 def hint(facts: HintFacts) -> str | None:
-    """The responder's next step (uncached; ``hint_for`` is the cached entry)."""
+    """The responder's next step (uncached; ``hint_for`` is the cached entry): what the
+    message states comes first; EC2's decode advice is added after it."""
+    text = _reason_hint(facts)
     why = facts.why
     if why.encoded:
-        return (
-            "EC2 encoded the reason: decode it with `aws sts decode-authorization-message "
-            "--encoded-message <the encoded message>` (needs sts:DecodeAuthorizationMessage), "
-            "or turn on [explain] decode_authorization_messages"
+        decode = (
+            "decode it with `aws sts decode-authorization-message --encoded-message <the "
+            "encoded message>` (needs sts:DecodeAuthorizationMessage), or turn on [explain] "
+            "decode_authorization_messages"
         )
+        stated = why.policy is not None or why.explicit is not None
+        text = (
+            f"{text}. EC2 also encoded the details: {decode}"
+            if stated
+            else (f"EC2 encoded the reason: {decode}")
+        )
+    if facts.action_known is False and facts.action:
+        text += (
+            f" ({facts.action} is not an IAM action AWS lists: the name is as the record wrote it)"
+        )
+    return text
+
+
+def resource_policy_name(action: str | None) -> str:
+    """'bucket policy' for s3:…, 'key policy' for kms:…, else "resource's policy"."""
+    prefix = action.split(":", 1)[0] if action and ":" in action else ""
+    return RESOURCE_POLICY_NAMES.get(prefix, "resource's policy")
+
+
+def _typed(facts: HintFacts, kind: PolicyType) -> str:
+    """The policy type is in the message: open that policy (its ARN when given)."""
+    why = facts.why
+    where = kind.where
+    if kind.name == "vpc-endpoint-policy" and facts.vpc_endpoint_id:
+        where = f"of {facts.vpc_endpoint_id}"
+    elif kind.name == "resource-based-policy":
+        where = f"(the {resource_policy_name(facts.action)})"
+    look = why.policy_arn or where
+    action = facts.action or "this action"
+    if why.explicit is False:  # the resource is in the finding: the hint stays one per reason
+        return (
+            f"No {kind.words} allows {action}: if the call should succeed, add an allow "
+            f"of {action} to the {kind.words} {look} (see {kind.doc})"
+        )
+    check = "the statement that denies" if why.explicit else "what it says of"
+    return f"Open the {kind.words} {look} and check {check} {action}"
+
+
+def _places(facts: HintFacts) -> str:
+    """Every policy that could have said no, for a message that names none."""
+    places = [
+        "the caller's identity-based policies, permissions boundary and session policy",
+        f"the {resource_policy_name(facts.action)}",
+    ]
+    if facts.action and facts.action.startswith("s3:"):
+        places.append("S3 Block Public Access")
+    if facts.vpc_endpoint_id:
+        vpce = facts.vpc_endpoint_id
+        places.append(f"the policy of VPC endpoint {vpce} (the call went through it)")
+    places.append("any SCP or RCP")
+    return ", ".join(places[:-1]) + " or " + places[-1]
+
+
+def _reason_hint(facts: HintFacts) -> str:
+    why = facts.why
     if why.billing_access_off:
         return (
             "An account setting, not a policy: IAM user and role access to Billing "
             "information is not activated (the root user turns it on under Account settings)"
         )
     if why.policy:
-        where = _WHERE_TO_LOOK[why.policy]
-        if why.policy == "vpc-endpoint-policy" and facts.vpc_endpoint_id:
-            where = f"of {facts.vpc_endpoint_id}"
-        look = why.policy_arn or where
-        check = {True: "the statement that denies", False: "for an allow of"}.get(
-            why.explicit, "what it says of"
+        return _typed(facts, POLICY_BY_NAME[why.policy])
+    action = facts.action or "this action"
+    on = f" on {facts.resource}" if facts.resource else ""
+    if why.explicit:
+        return (
+            f"A Deny statement denies {action}{on}; the message does not say in which "
+            f"policy: look in one of: {_places(facts)}"
         )
-        action = facts.action or "this action"
-        return f"Open the {POLICY_WORDS[why.policy]} {look} and check {check} {action}"
     if facts.action in _ASSUME_ROLE:
         role = f" of {facts.resource}" if facts.resource else ""
         return (
             f"The role's trust policy{role} does not allow this caller, or the caller's "
             f"own policies lack {facts.action}"
         )
-    if facts.vpc_endpoint_id:
-        return f"Check the policy of VPC endpoint {facts.vpc_endpoint_id} and the caller's policies"
-    action = facts.action or "this action"
-    on = f" on {facts.resource}" if facts.resource else ""
-    return (
-        f"The message does not name the policy: check the caller's identity-based policies and "
-        f"permissions boundary, the resource's policy, and any SCP/RCP for {action}{on}"
-    )
+    return f"The message does not name the policy: check {_places(facts)} for {action}{on}"

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from deniedwatch.actions import action_of, service_prefix
+from deniedwatch.actions import action_known, action_of, service_prefix
 from deniedwatch.explain import action_in, explain, hint_for, resource_in
 from deniedwatch.partition import console_base, partition_of
-from deniedwatch.request_resource import resource_from_request
+from deniedwatch.request_resource import ec2_arn, ec2_id, resource_from_request
+from deniedwatch.timespec import event_time as checked_time
 
 __all__ = ["SCHEMA_FIELDS", "Finding", "action_of", "console_url", "principal_name"]
 
@@ -193,13 +194,19 @@ def resource_of(record: RecordLike) -> str | None:
 
 
 def _request_resource(record: RecordLike) -> str | None:
+    """The target named in requestParameters; an EC2 id as its ARN where the record
+    gives the region and account (so it groups with the messages that name the ARN)."""
     source = _str(record.get("eventSource"))
     if source is None:
         return None
     region = _str(record.get("awsRegion"))
-    return resource_from_request(
-        service_prefix(source), record.get("requestParameters"), partition_of(region)
-    )
+    prefix = service_prefix(source)
+    partition = partition_of(region)
+    found = resource_from_request(prefix, record.get("requestParameters"), partition)
+    if found and prefix == "ec2":
+        account = _str(record.get("recipientAccountId"))
+        return ec2_arn(found, partition, region, account)
+    return found
 
 
 def record_action(record: RecordLike) -> str | None:
@@ -286,6 +293,8 @@ class Finding:
     vpc_endpoint_id: str | None
     hint: str | None
     resource: str | None
+    resource_id: str | None  # the EC2 id of the resource ("i-0abc…"), bare or from its ARN
+    action_known: bool | None  # False: not an IAM action AWS lists (as the record wrote it)
     console_url: str | None
     console_note: str | None
     # Not part of the JSON schema: the caller's own account (userIdentity.accountId),
@@ -315,9 +324,10 @@ class Finding:
         vpce = why.vpc_endpoint_id or _vpce(record.get("vpcEndpointId"))
         if why.policy is None and policy is not None:
             why = replace(why, policy=policy)
+        known = action_known(action)
         return cls(
             event_id=event_id,
-            event_time=_str(record.get("eventTime")),
+            event_time=checked_time(record.get("eventTime")),
             account_id=_str(record.get("recipientAccountId")) or caller_account,
             region=region,
             principal_type=_str(identity.get("type")),
@@ -334,8 +344,10 @@ class Finding:
             denial_policy_arn=why.policy_arn,
             denial_explicit=why.explicit,
             vpc_endpoint_id=vpce,
-            hint=hint_for(why, action, resource, vpce) if error_code else None,
+            hint=hint_for(why, action, resource, vpce, known) if error_code else None,
             resource=resource,
+            resource_id=ec2_id(resource),
+            action_known=known,
             console_url=console_url(region, event_id),
             console_note=console_note_of(event_category(record, source, name)),
             caller_account_id=caller_account,

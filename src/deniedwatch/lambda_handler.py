@@ -39,6 +39,7 @@ from deniedwatch.alerts.sightings import (
     EveryPath,
     Sightings,
     first_sightings,
+    tamper_record,
 )
 from deniedwatch.config import BUNDLED_SETTINGS_ARCNAME, ENV_CONFIG, Settings, load_settings
 from deniedwatch.intake import Detected, detect
@@ -53,6 +54,8 @@ from deniedwatch.sources.invocation import (
     decode_invocation,
     message_batch_id,
 )
+from deniedwatch.triage.mutes import hide_muted
+from deniedwatch.triage.store import MemoryMutes, MuteStore, MuteStoreError, mute_store
 
 if TYPE_CHECKING:
     from deniedwatch.decode import Decoder
@@ -71,6 +74,7 @@ class Runtime:
     sightings: Sightings = field(default_factory=EveryPath)  # live_source = both
     wall_clock: Callable[[], float] = time.time  # "now" for the dedup window
     decoder: Decoder | None = None  # [explain] decode_authorization_messages
+    mutes: MuteStore = field(default_factory=MemoryMutes)  # set from Slack (docs/triage.md)
 
     @property
     def channels(self) -> list[Channel]:
@@ -145,7 +149,8 @@ def build_runtime(
         from deniedwatch.decode import Decoder
 
         decoder = Decoder()
-    return Runtime(settings, store, pipeline, sightings, wall_clock, decoder)
+    mutes = mute_store(store)
+    return Runtime(settings, store, pipeline, sightings, wall_clock, decoder, mutes)
 
 
 _runtime: Runtime | None = None
@@ -199,18 +204,15 @@ def handler(event: Any, context: Any = None) -> Response:
         invocation = decode_invocation(event)  # PayloadError propagates: nothing readable
         now, time_left = rt.wall_clock(), _time_left(context)
         if invocation.shape is Shape.FUNCTION_URL:
-            return not_found()
+            from deniedwatch.triage.endpoint import answer  # lazily: only for clicks
+
+            return answer(invocation, rt, metrics, now=now)
         if invocation.shape is Shape.FLUSH:
             return flush(rt, metrics, now=now, time_left=time_left)
         outcome = process(invocation, rt, metrics, now=now, time_left=time_left)
     finally:
         metrics.flush()
     return lambda_response(outcome)
-
-
-def not_found() -> HttpResponse:
-    """A function URL request while no interaction endpoint is wired."""
-    return {"statusCode": 404, "headers": {"content-type": "text/plain"}, "body": "not found"}
 
 
 def lambda_response(outcome: Outcome) -> Summary | PartialBatchResponse:
@@ -270,17 +272,17 @@ def process(
         raise PayloadError(f"{invocation.shape.value} carries no records")
     ruleset = rt.settings.ruleset
     detected = detect(invocation, ruleset, metrics)
-    keep = first_sightings(
-        rt.sightings,
-        [d.event_id for d in detected],
-        invocation.path.value,
-        now=now,
-        metrics=metrics,
+    path = invocation.path.value
+    keep, tampered = first_sightings(
+        rt.sightings, [(d.event_id, d.record) for d in detected], path, now=now, metrics=metrics
     )
+    # an eventID claimed with another record: both copies are alerted, and the mismatch
+    forged = [tamper_record(d.record, path) for d in detected if d.event_id in tampered]
     detected = [d for d in detected if not d.event_id or d.event_id in keep]
+    detected = unmuted(rt, detected, now=now, metrics=metrics)
     # raw records: a Finding is built only for what an alert shows (group_records)
     alerts = group_records(
-        [d.record for d in detected],
+        [d.record for d in detected] + forged,
         max_examples=rt.settings.alerts.max_examples,
         label=ruleset.label,
         log=LogLocation(os.environ.get("AWS_REGION"), invocation.log_group, invocation.log_stream),
@@ -314,6 +316,27 @@ def process(
         return Outcome(summary, tuple(failed))
     report.raise_for_failures()
     return Outcome(summary)
+
+
+def unmuted(
+    rt: Runtime, detected: list[Detected], *, now: float, metrics: Metrics
+) -> list[Detected]:
+    """The denials no mute set from Slack covers (docs/triage.md), applied like the
+    settings' suppressions: counted (MutedEvents) and logged per mute. Only while a
+    signing secret is configured; a store error fails open (the denials are alerted)."""
+    if not detected or secrets.slack_signing_secret() is None:
+        return detected
+    try:
+        mutes = rt.mutes.active(now)
+    except MuteStoreError as exc:
+        metrics.add("DedupStoreErrors")
+        log("mutes-unreadable", level="error", error=str(exc)[:300])
+        return detected
+    kept, hidden = hide_muted(detected, mutes, lambda d: d.key.action, now)
+    for mute_id, count in sorted(hidden.items()):
+        log("muted", mute=mute_id, denials=count)
+    metrics.add("MutedEvents", sum(hidden.values()))
+    return kept
 
 
 def message_batches(detected: list[Detected]) -> Callable[[Alert], str]:

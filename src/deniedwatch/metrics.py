@@ -32,6 +32,11 @@ METRIC_NAMES: tuple[str, ...] = (
     "BackstopOnlyEvents",  # denials CloudWatch Logs delivered before EventBridge did
     "FastPathLateEvents",  # denials EventBridge delivered after CloudWatch Logs did
     "DuplicateEvents",  # denials dropped because the other path had alerted them
+    "TamperedEvents",  # eventIDs that arrived with another record than the one claimed
+    # triage from the alert (docs/triage.md):
+    "MutedEvents",  # denials a mute set from Slack hid
+    "MutesSet",  # mutes set (or extended) by a click
+    "TriageRefused",  # clicks refused: signature, replay, cap, not allowed
 )
 
 _KNOWN = frozenset(METRIC_NAMES)

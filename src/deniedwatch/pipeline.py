@@ -11,6 +11,7 @@ delivery here, so they route, render and send the same way. With no
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from deniedwatch.config import Settings
 from deniedwatch.finding import Finding
 from deniedwatch.metrics import Metrics, Writer, stdout_line
 from deniedwatch.severity import most_severe, severity
+from deniedwatch.triage.buttons import Buttons, Choices
 
 LEGACY_EMAIL = "email"
 
@@ -143,6 +145,10 @@ def build_pipeline(
         destinations = tuple(chosen)
     a = settings.alerts
     channels: list[Channel] = []
+    buttons = Buttons(
+        Choices(escalate=settings.triage.escalate_route is not None),
+        enabled=lambda: secrets.slack_signing_secret(env=env) is not None,
+    )
     for dest in destinations:
         ctx = Context(
             secret=_secret(dest, secret_overrides or {}, env),
@@ -154,6 +160,7 @@ def build_pipeline(
             clock=clock,
             now=now,
             severity=severity_of(settings),
+            buttons=buttons,
         )
         try:
             channels.append(channel_type(dest.type).build(dest, ctx))
@@ -192,6 +199,17 @@ def secret_needs(settings: Settings) -> list[SecretNeed]:
             )
             needs.append(SecretNeed(dest.name, kind.secret, env, kind.check_secret))
     return needs
+
+
+def signing_secret_need() -> SecretNeed:
+    """The Slack app's signing secret (triage buttons, docs/triage.md): `set-secret` only,
+    never asked for by deploy (buttons are optional)."""
+    return SecretNeed(
+        secrets.SIGNING_SECRET_KEY,
+        "Slack app signing secret",
+        secrets.ENV_SIGNING_SECRET,
+        lambda v: None if re.fullmatch(r"[A-Za-z0-9]{20,64}", v) else "is 32 letters and digits",
+    )
 
 
 def sample_destinations(settings: Settings) -> tuple[Destination, ...]:

@@ -66,6 +66,8 @@ def csv_cell(value: object) -> object:
     """A CSV cell of record text: cleaned (no raw controls, so no tab or newline left to
     split it in a tab-separated import), and defused against formulas (OWASP), also
     when they are written in full-width or other compatibility characters."""
+    if isinstance(value, bool):  # as in JSON, not Python's True/False
+        return "true" if value else "false"
     if not isinstance(value, str):
         return value
     text = clean(value)

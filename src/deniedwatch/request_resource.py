@@ -15,6 +15,7 @@ taken only when they are non-empty strings and are cut to a bounded length.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -69,3 +70,66 @@ def resource_from_request(prefix: str | None, params: Any, partition: str = "aws
             if isinstance(first, Mapping):
                 return resource_from_request(prefix, first, partition)
     return None
+
+
+# EC2 resource ids -> the resource type in their ARN, after the Service Authorization
+# Reference's EC2 resource types
+# (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html#amazonec2-resources-for-iam-policies).
+# Images and snapshots have no account in their ARN. Ids are the prefix and 8 or 17
+# lower-case letters and digits (AWS's own ids are hex; tools' fixtures use any letter).
+EC2_ID_TYPES: dict[str, str] = {
+    "i": "instance",
+    "sg": "security-group",
+    "vol": "volume",
+    "snap": "snapshot",
+    "ami": "image",
+    "vpc": "vpc",
+    "subnet": "subnet",
+    "eni": "network-interface",
+    "igw": "internet-gateway",
+    "rtb": "route-table",
+    "acl": "network-acl",
+    "eipalloc": "elastic-ip",
+    "lt": "launch-template",
+    "nat": "natgateway",
+    "vpce": "vpc-endpoint",
+    "tgw": "transit-gateway",
+    "pcx": "vpc-peering-connection",
+    "dopt": "dhcp-options",
+}
+_ACCOUNTLESS = frozenset({"image", "snapshot"})
+_EC2_ID = re.compile(r"(" + "|".join(EC2_ID_TYPES) + r")-([0-9a-z]{8,17})")
+_EC2_ARN = re.compile(
+    r"arn:aws[a-z-]*:ec2:[a-z0-9-]*:\d*:(?:"
+    + "|".join(sorted(set(EC2_ID_TYPES.values())))
+    + r")/("
+    + _EC2_ID.pattern
+    + r")"
+)
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
+_ACCOUNT = re.compile(r"\d{12}")
+
+
+def ec2_id(resource: str | None) -> str | None:
+    """The EC2 id a resource names ('i-0abc…'), bare or as the last part of its ARN."""
+    if not resource:
+        return None
+    if _EC2_ID.fullmatch(resource):
+        return resource
+    m = _EC2_ARN.fullmatch(resource)
+    return m.group(1) if m else None
+
+
+def ec2_arn(resource: str, partition: str, region: str | None, account: str | None) -> str:
+    """A bare EC2 id as its ARN (one instance, one name: the messages that name it by ARN
+    and the records that name it by id must group together); anything else unchanged,
+    and the id too when the region or account it needs is missing or malformed."""
+    m = _EC2_ID.fullmatch(resource)
+    if not m or not region or not _REGION.fullmatch(region):
+        return resource
+    kind = EC2_ID_TYPES[m.group(1)]
+    if kind in _ACCOUNTLESS:
+        return f"arn:{partition}:ec2:{region}::{kind}/{resource}"
+    if not account or not _ACCOUNT.fullmatch(account):
+        return resource
+    return f"arn:{partition}:ec2:{region}:{account}:{kind}/{resource}"

@@ -93,7 +93,12 @@ def _ip_sql(expr: str, rule: Suppression) -> str | None:
         f"TRY_CAST(split_part({expr}, '.', {i + 1}) AS BIGINT) * {256 ** (3 - i)}" for i in range(4)
     )
     low, high = int(network.network_address), int(network.broadcast_address)
-    return f"(regexp_like({expr}, {sql_string(quad)}) AND ({number}) BETWEEN {low} AND {high})"
+    # CASE, not AND: SQL does not promise to test the shape first, and the arithmetic on
+    # a value that is no address ("600000000000.1.2.3") overflows BIGINT and fails the query
+    return (
+        f"(CASE WHEN regexp_like({expr}, {sql_string(quad)}) "
+        f"THEN ({number}) BETWEEN {low} AND {high} ELSE FALSE END)"
+    )
 
 
 def suppression_sql(rule: Suppression) -> str | None:

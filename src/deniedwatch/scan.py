@@ -16,7 +16,9 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from deniedwatch.finding import Finding
 from deniedwatch.rules import Ruleset
+from deniedwatch.sources import gate as memory_gate
 from deniedwatch.sources import trailfiles
 from deniedwatch.sources.base import (
     FileResult,
@@ -26,6 +28,22 @@ from deniedwatch.sources.base import (
 )
 from deniedwatch.sources.bounded import MAX_FILE_BYTES
 from deniedwatch.sources.trailfiles import BadFile, TrailFile
+
+
+def unique(findings: list[Finding]) -> tuple[list[Finding], int]:
+    """Findings unique by (eventID, account, region), the first kept, and how many were
+    dropped: the same event read twice (the S3 files and a JSON Lines export of them) is
+    one denial. An event without an id is always kept."""
+    seen: set[tuple[str, str | None, str | None]] = set()
+    out: list[Finding] = []
+    for f in findings:
+        if f.event_id:
+            key = (f.event_id, f.account_id, f.region)
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(f)
+    return out, len(findings) - len(out)
 
 
 def scan_bytes(
@@ -89,9 +107,9 @@ def discover(
         for tf in trailfiles.list_source(source, s3_client):
             if reason := trailfiles.skip_reason(tf.location, tf.explicit):
                 summary.skipped[reason] += 1
-            elif not keep.wants(tf.location):
+            elif (why := keep.left_out_by(tf.location)) is not None:
                 summary.skipped["outside the filters"] += 1
-                summary.note_pruned(tf.location)
+                summary.note_pruned(tf.location, why)
             else:
                 found.append(tf)
     return found
@@ -104,7 +122,9 @@ _worker_state: _WorkerState | None = None
 
 def _init_worker(*state: object) -> None:
     global _worker_state
-    _worker_state = state  # type: ignore[assignment]
+    *rest, gate = state
+    _worker_state = tuple(rest)  # type: ignore[assignment]
+    memory_gate.share(gate)  # one memory budget across the workers
 
 
 def _scan_in_worker(data: bytes | None, location: str) -> FileResult:
@@ -125,8 +145,12 @@ def _pool(jobs: int, initargs: _WorkerState) -> ProcessPoolExecutor:
     """A started process pool. Fork on Linux: workers start in milliseconds, sharing the
     parent's imports; started here, before any reader thread exists, as fork wants."""
     context = multiprocessing.get_context("fork") if sys.platform == "linux" else None
+    gate = (context or multiprocessing.get_context()).Lock()  # sources/gate.py
     pool = ProcessPoolExecutor(
-        max_workers=jobs, mp_context=context, initializer=_init_worker, initargs=initargs
+        max_workers=jobs,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(*initargs, gate),
     )
     pool.submit(int).result()  # starts the workers now
     return pool

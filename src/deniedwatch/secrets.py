@@ -34,6 +34,10 @@ ENV_SECRETS_ARN = "DENIEDWATCH_SECRETS_ARN"
 ENV_SECRET_ARN = "DENIEDWATCH_SLACK_SECRET_ARN"  # today's single-webhook secret
 ENV_WEBHOOK_URL = "SLACK_WEBHOOK_URL"
 LEGACY_DESTINATION = "slack"  # the destination today's env vars feed
+# The Slack app's signing secret (triage buttons, docs/triage.md): this key of the stack's
+# secret, or this env var in local runs and tests.
+SIGNING_SECRET_KEY = "slack_signing_secret"
+ENV_SIGNING_SECRET = "DENIEDWATCH_SLACK_SIGNING_SECRET"
 
 REDACTED = "<redacted secret>"
 # A slash as it appears raw, percent-encoded (a proxy log, a query string) or
@@ -186,6 +190,26 @@ def destination_secret(
         return url
     where = f"env {url_env}" if url_env else f"{ENV_SECRETS_ARN}"
     raise SecretError(f"no secret for destination {name!r}: set {where}")
+
+
+def slack_signing_secret(
+    *, env: Mapping[str, str] | None = None, client: Any = None, cache: SecretCache | None = None
+) -> str | None:
+    """The Slack app's signing secret, or None when none is configured (no buttons, and
+    the function URL answers nothing). Never raises: an unreadable secret is None."""
+    env = os.environ if env is None else env
+    if arn := env.get(ENV_SECRETS_ARN):
+        try:
+            text = _read(arn, client, cache)
+            data = json.loads(text) if text.lstrip().startswith("{") else {}
+        except (SecretError, ValueError):
+            data = {}
+        value = data.get(SIGNING_SECRET_KEY) if isinstance(data, dict) else None
+        if isinstance(value, str) and value.strip():
+            return remember(value.strip())
+    if value := env.get(ENV_SIGNING_SECRET, "").strip():
+        return remember(value)
+    return None
 
 
 def webhook_url(

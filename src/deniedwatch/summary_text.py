@@ -9,6 +9,11 @@ from deniedwatch.sources.trailfiles import CLOUDTRAIL
 FILES_NAMED = 5  # files with bad records named in the summary; each has its warnings
 
 
+def _n(count: int, noun: str) -> str:
+    """'1 file', '2 files', '0 files'."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _t(value: str | None) -> str:
     return (value or "?").replace("T", " ").removesuffix("Z") + " UTC"
 
@@ -21,15 +26,15 @@ def summary_lines(summary: Any) -> list[str]:
     skipped = ", ".join(f"{n} {why}" for why, n in sorted(summary.skipped.items()))
     suppressed = sum(summary.suppressed.values())
     parts = [
-        f"{summary.files} files read" + (f" ({skipped} skipped)" if skipped else ""),
-        f"{summary.events} events",
-        f"{summary.findings} findings",
+        _n(summary.files, "file") + " read" + (f" ({skipped} skipped)" if skipped else ""),
+        _n(summary.events, "event"),
+        _n(summary.findings, "finding"),
         f"{suppressed} suppressed",
     ]
     if summary.bad_files:
-        parts.append(f"{len(summary.bad_files)} bad files")
+        parts.append(_n(len(summary.bad_files), "bad file"))
     if summary.bad_records:
-        parts.append(f"{summary.bad_records} bad records")
+        parts.append(_n(summary.bad_records, "bad record"))
     lines = [", ".join(parts)]
     if summary.first_time:
         lines.append(
@@ -43,10 +48,15 @@ def summary_lines(summary: Any) -> list[str]:
         lines.append(
             f"{summary.outside_window} of {summary.events} events are outside --since/--until"
         )
-    if summary.filtered_out:
-        lines.append(
-            f"{summary.filtered_out} denials left out by --since/--until/--account/--region"
-        )
+    for why, n in sorted(getattr(summary, "pruned_by", {}).items()):
+        if why != "--since/--until":  # the dates have their own line above
+            lines.append(f"{_n(n, 'file')} left unread by {why} (named in their paths)")
+    by = getattr(summary, "filtered_by", None) or {"the filters": summary.filtered_out}
+    for why, n in sorted(by.items()):
+        if n:
+            lines.append(f"{_n(n, 'denial')} left out by {why}")
+    if dup := getattr(summary, "duplicates", 0):
+        lines.append(f"{_n(dup, 'duplicate')} dropped (the same eventID, account and region)")
     unusual = {f: n for f, n in summary.formats.items() if f != CLOUDTRAIL}
     if unusual:
         read_as = ", ".join(

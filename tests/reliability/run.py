@@ -27,7 +27,7 @@ INFRA = [
     "test_checkov_passes_except_the_skips_listed_with_reasons_in_the_template",
     "test_iam_role_policies_have_no_wildcard_action",
     "test_only_wildcard_action_anywhere_is_the_bucket_tls_deny",
-    "test_function_role_grants_exactly_what_the_live_path_needs",
+    "test_function_role_grants_exactly_what_permissions_declares",
     "test_webhook_has_no_way_into_the_template",
 ]
 

@@ -11,6 +11,7 @@ calls it; the stand-ins answer as the services' documented APIs do.
 
 from __future__ import annotations
 
+import fnmatch
 import gzip
 import json
 import re
@@ -24,6 +25,7 @@ from figures import record
 
 from deniedwatch import lambda_handler
 from deniedwatch.alerts.deliver import DeliveryError
+from deniedwatch.alerts.group import GroupKey
 from deniedwatch.metrics import Metrics
 from deniedwatch.sources.invocation import decode_invocation
 from live_support import (
@@ -33,7 +35,10 @@ from live_support import (
     alert_count,
     create_dedup_table,
     denial,
+    invoke_async,
     mrkdwn_texts,
+    session_denial,
+    sqs_batch,
     start,
     status,
     subscription_payload,
@@ -353,7 +358,13 @@ def test_pagerduty_news_and_new_windows_page_again(world) -> None:
     _, _, pd = world
     policy = "PutBucketPolicy"
     lambda_handler.handler(subscription_payload([s3("logs", event_name=policy)]), None)
-    pd.script = [status(500)] * 4
+    refused: list[str] = []  # the dedup_key of each try PagerDuty answered 500
+
+    def fail(request: Any) -> Any:
+        refused.append(json.loads(request.get_data())["dedup_key"])
+        return status(500)(request)
+
+    pd.script = [fail] * 4
     news = subscription_payload([s3("prod-payroll", event_name=policy)])
     with pytest.raises(DeliveryError):
         lambda_handler.handler(news, None)
@@ -366,6 +377,7 @@ def test_pagerduty_news_and_new_windows_page_again(world) -> None:
     first, payroll, next_window = pd.events
     keys = [e["dedup_key"] for e in pd.events]
     assert len(set(keys)) == 3
+    assert refused and set(refused) == {payroll["dedup_key"]}  # the retry kept its key
     assert "prod-payroll" in json.dumps(payroll["payload"]["custom_details"])
     assert next_window["payload"]["severity"] == first["payload"]["severity"] == "critical"
     record(
@@ -476,3 +488,263 @@ def test_suggestions_never_hide_high_impact_root_or_rest_on_the_user_agent(
         times=1,
         held="1 rule (the routine read); none for high impact, root or by user agent",
     )
+
+
+# --- 4. forged fast-path events cannot cancel real ones -------------------------------
+
+
+def _both(lambda_env, fake, httpserver) -> SlackStandIn:
+    slack = SlackStandIn(httpserver)
+    lambda_env.setenv("SLACK_WEBHOOK_URL", slack.url)
+    lambda_env.setenv("DENIEDWATCH_LIVE_SOURCE", "both")
+    start(lambda_env, fake)
+    return slack
+
+
+def _forged_copy(real: dict[str, Any]) -> dict[str, Any]:
+    """What a principal with sqs:SendMessage puts on the queue: the real denial's eventID
+    on a harmless-looking record."""
+    forged = denial(user="ci-bot", event_name="GetObject")
+    forged["eventID"] = real["eventID"]
+    return forged
+
+
+@pytest.mark.parametrize("forged_first", [True, False], ids=["forged-first", "real-first"])
+def test_a_forged_fast_path_event_cannot_cancel_the_real_one(
+    forged_first, lambda_env, fake, httpserver, dedup_table, capsys
+) -> None:
+    """Guarantee: an eventID claimed with another record is alerted as tampering and
+    neither copy is dropped (claims are by eventID and record hash)."""
+    slack = _both(lambda_env, fake, httpserver)
+    real = s3("prod-payroll", event_name="PutBucketPolicy", user="mallory")
+    forged = _forged_copy(real)
+    steps = [sqs_batch([forged]), subscription_payload([real])]
+    for event in steps if forged_first else steps[::-1]:
+        lambda_handler.handler(event, None)
+    headers = [header(p) for p in slack.ok_posts()]
+    assert any(" · mallory denied s3:PutBucketPolicy " in h for h in headers), headers
+    assert any(" · ci-bot denied s3:GetObject " in h for h in headers), headers
+    assert any("denied sqs:SendMessage · ForgedEvent" in h for h in headers), headers
+    out = capsys.readouterr().out
+    assert '"kind": "event-tampering"' in out and real["eventID"] in out
+    record(
+        SUITE,
+        f"forged fast-path event ({'forged' if forged_first else 'real'} first)",
+        tried="a queue message reusing a real denial's eventID on another record",
+        times=2,
+        held="both copies alerted, plus a ForgedEvent alert; 0 dropped",
+    )
+
+
+def test_the_same_record_on_both_paths_is_still_alerted_once(
+    lambda_env, fake, httpserver, dedup_table
+) -> None:
+    """The hash does not break `both`: CloudTrail's record via EventBridge and via
+    CloudWatch Logs hashes alike (the envelope's detail is the record)."""
+    slack = _both(lambda_env, fake, httpserver)
+    real = s3("prod-payroll", event_name="PutBucketPolicy", user="mallory")
+    lambda_handler.handler(sqs_batch([real]), None)
+    lambda_handler.handler(subscription_payload([real]), None)
+    assert len(slack.ok_posts()) == 1
+
+
+# The queue policy, evaluated as AWS documents it: an explicit Deny in any policy wins;
+# otherwise an Allow in the identity policy or the queue policy allows (same account).
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
+# A negated condition operator (ArnNotEquals) is true when the key is absent:
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html
+# What EventBridge needs from an SQS target's policy (events.amazonaws.com, aws:SourceArn):
+# https://docs.aws.amazon.com/eventbridge/latest/userguide/resource-based-policies-eventbridge.html
+RULE = {"Fn::GetAtt": ["DenialEventsRule", "Arn"]}
+QUEUE = {"Fn::GetAtt": ["DenialEventsQueue", "Arn"]}
+DLQ = {"Fn::GetAtt": ["DenialEventsDeadLetterQueue", "Arn"]}
+DEV = {"AWS": f"arn:aws:iam::{ACCOUNT}:user/dev"}
+EVENTS = {"Service": "events.amazonaws.com"}
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _applies(s: dict[str, Any], action: str, resource: Any, who: Any, source: Any) -> bool:
+    if not any(fnmatch.fnmatchcase(action, a) for a in _listed(s["Action"])):
+        return False
+    if resource not in _listed(s["Resource"]):
+        return False
+    if s["Principal"] != "*" and s["Principal"] != who:
+        return False
+    for operator, keys in s.get("Condition", {}).items():
+        for key, expected in keys.items():
+            value = {"aws:SourceArn": source, "aws:SecureTransport": "true"}.get(key)
+            if operator == "Bool" and value != expected:
+                return False
+            if operator == "ArnEquals" and value not in _listed(expected):
+                return False
+            if operator == "ArnNotEquals" and value in _listed(expected):
+                return False
+    return True
+
+
+def _decide(statements, action, resource, who, source=None, identity_allows=False) -> str:
+    applying = [s for s in statements if _applies(s, action, resource, who, source)]
+    if any(s["Effect"] == "Deny" for s in applying):
+        return "deny"
+    if identity_allows or any(s["Effect"] == "Allow" for s in applying):
+        return "allow"
+    return "implicit deny"
+
+
+def test_only_the_rule_can_send_to_the_queue_and_redrive_and_the_function_still_work() -> None:
+    """Guarantee: no principal of the account can put a message on the fast-path queue,
+    whatever its own IAM policy says; EventBridge's rule can, SQS's redrive to the DLQ and
+    the function's reads are untouched."""
+    from cfnlint.decode import decode_str
+
+    from deniedwatch.deploy import plan
+
+    template, problems = decode_str(plan.template_text())
+    assert not problems
+    statements = template["Resources"]["DenialEventsQueuePolicy"]["Properties"]["PolicyDocument"][
+        "Statement"
+    ]
+    send = "sqs:SendMessage"
+    assert _decide(statements, send, QUEUE, DEV, identity_allows=True) == "deny"
+    assert _decide(statements, send, QUEUE, EVENTS, source="arn:aws:events:x:1:rule/y") == "deny"
+    assert _decide(statements, send, QUEUE, EVENTS, source=RULE) == "allow"
+    assert _decide(statements, send, DLQ, EVENTS, source=RULE) == "allow"  # the target's DLQ
+    role = {"AWS": {"Fn::GetAtt": ["FunctionRole", "Arn"]}}
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"):
+        assert _decide(statements, action, QUEUE, role, identity_allows=True) == "allow"
+    # SQS's own redrive moves messages into the DLQ: no Deny of SendMessage covers it
+    # beyond the TLS one (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html)
+    denies = [
+        s for s in statements if s["Effect"] == "Deny" and "Bool" not in s.get("Condition", {})
+    ]
+    assert all(DLQ not in _listed(s["Resource"]) for s in denies)
+    record(
+        SUITE,
+        "queue policy",
+        tried="SendMessage by a principal with an IAM allow, by another rule, by the rule; "
+        "the function's reads; redrive",
+        times=7,
+        held="only the rule sends; reads and redrive untouched",
+    )
+
+
+# --- earlier rounds (issue 20 gathers them here): floods, sessions, held novelty ------
+
+SERVICES = ("s3", "ec2", "lambda", "dynamodb", "sqs", "sns", "rds", "ecs", "eks", "ssm", "logs")
+SERVICES += ("glue",)
+NOUNS = "Buckets Instances Functions Tables Queues Topics Clusters Services Parameters Groups"
+NOUNS = [*NOUNS.split(), "Jobs", "Images", "Volumes", "Snapshots", "Keys", "Roles", "Users"]
+NOUNS += ["Policies", "Aliases", "Layers", "Streams", "Rules", "Targets", "Tags", "Versions"]
+
+
+def enumeration(user: str = "mallory", calls: int = 300) -> list[dict]:
+    """What enumerate-iam / pacu do with a stolen key: one call to each of ``calls``
+    different read APIs across 12 services, each denied."""
+    verbs = ("List", "Get", "Describe")
+    return [
+        denial(
+            user=user,
+            source=f"{SERVICES[i % 12]}.amazonaws.com",
+            event_name=f"{verbs[i % 3]}{NOUNS[i // 12]}",
+            time=f"2026-11-20T09:05:{i % 60:02d}Z",
+        )
+        for i in range(calls)
+    ]
+
+
+def test_flood_cannot_bury_the_second_principal(lambda_env, fake, httpserver, dedup_table):
+    """300 denials of different actions from one stolen key, plus one s3:PutBucketPolicy
+    denial by a second principal a minute later, in one payload. Slack answers each post
+    in 9 s (simulated on the fake clock the 60 s timeout follows): the first try posts
+    the second principal's alert first, 5 of mallory's, and runs out of time for the
+    digest; AWS's retry sends only the digest. Every denial is counted exactly once."""
+    slack = SlackStandIn(httpserver, latency=lambda: fake.sleep(9.0))
+    lambda_env.setenv("SLACK_WEBHOOK_URL", slack.url)
+    start(lambda_env, fake)
+    eve = denial(user="eve", event_name="PutBucketPolicy", time="2026-11-20T09:06:59Z")
+    payload = subscription_payload([*enumeration(), eve])
+
+    outcomes = invoke_async(lambda_handler.handler, payload, fake)
+    assert isinstance(outcomes[0], DeliveryError) and "out of time" in str(outcomes[0])
+    assert outcomes[1]["status"] == "ok" and len(outcomes) == 2  # no timeout, no DLQ
+
+    posts = slack.ok_posts()
+    first_try, retry = posts[:6], posts[6:]
+    assert len(first_try) <= 20  # max_posts_per_batch
+    assert " · eve denied s3:PutBucketPolicy " in header(first_try[0])
+    assert all(" · mallory denied " in header(p) for p in first_try[1:])
+    (digest,) = retry
+    assert "· mallory: 295 more denials of 295 actions" in digest["text"]
+    assert "top 10 listed, all counted" in "\n".join(mrkdwn_texts(digest))
+    assert sum(alert_count(p) for p in first_try) + digest_count(digest) == 301
+
+    assert invoke_async(lambda_handler.handler, payload, fake)[0]["status"] == "ok"
+    assert len(slack.ok_posts()) == 7  # a third delivery of the payload posts nothing
+
+
+def test_200_assumed_role_sessions_get_one_digest_per_batch(
+    lambda_env, fake, httpserver, dedup_table
+):
+    """200 session names of one role over 10 payloads: each invocation posts 5 alerts
+    (the per-principal cap: the role is the principal) and counts 15 in one digest."""
+    slack = SlackStandIn(httpserver)
+    lambda_env.setenv("SLACK_WEBHOOK_URL", slack.url)
+    start(lambda_env, fake)
+    per_batch = []
+    for batch in range(10):
+        records = [
+            session_denial(
+                "ci-runner", f"botocore-session-{batch * 20 + i}", event_name="ListBuckets"
+            )
+            for i in range(20)
+        ]
+        before = len(slack.ok_posts())
+        result = lambda_handler.handler(subscription_payload(records), None)
+        per_batch.append((result["sent"], result["digests"]))
+        batch_posts = slack.ok_posts()[before:]
+        assert digest_count(batch_posts[-1]) == 15
+        assert batch_posts[-1]["text"].startswith(
+            "🧾 111122223333 eu-west-1 · ci-runner (15 sessions): 15 more s3:ListBuckets denials"
+        )
+    assert per_batch == [(5, 1)] * 10
+    assert len(slack.ok_posts()) == 60  # was 200
+
+
+def s3_get(key: str, **fields) -> dict:
+    return denial(resources=[{"ARN": f"arn:aws:s3:::{key}"}], **fields)
+
+
+def test_held_in_silence_a_new_resource_in_the_window_is_posted(
+    lambda_env, fake, httpserver, dedup_table, capsys
+):
+    """After one denial on public-assets/logo.png is posted, 500 s3:GetObject denials on
+    prod-customer-exports/* by the same principal within the window are news (a bucket
+    the group had not touched): posted in the same invocation. Their repeats are held,
+    and each held group is one log line naming the group, resource and count."""
+    slack = SlackStandIn(httpserver)
+    lambda_env.setenv("SLACK_WEBHOOK_URL", slack.url)
+    start(lambda_env, fake)
+    lambda_handler.handler(subscription_payload([s3_get("public-assets/logo.png")]), None)
+    exports = [s3_get(f"prod-customer-exports/2026/11/part-{i:03d}.csv") for i in range(500)]
+    result = lambda_handler.handler(subscription_payload(exports), None)
+    assert result["sent"] == 1
+    post = slack.ok_posts()[-1]
+    text = "\n".join(mrkdwn_texts(post))
+    assert "prod-customer-exports/2026/11/part-" in text and "and 499 other resources" in text
+    assert "New resource in the dedup window" in text and alert_count(post) == 500
+    capsys.readouterr()
+
+    lambda_handler.handler(subscription_payload(exports[:40]), None)  # the same again
+    assert len(slack.ok_posts()) == 2
+    (held,) = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"held"' in x]
+    assert held["kind"] == "held" and held["decision"] == "window" and held["count"] == 40
+    assert held["resource"].startswith("arn:aws:s3:::prod-customer-exports/")
+    assert held["resources"] == 40 and held["group"] == held_key("mallory").digest()
+    assert held["held"] == 40
+
+
+def held_key(user: str) -> GroupKey:
+    return GroupKey(ACCOUNT, f"arn:aws:iam::{ACCOUNT}:user/{user}", "s3:GetObject", "AccessDenied")

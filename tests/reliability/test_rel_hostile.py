@@ -154,6 +154,54 @@ def test_bombs_and_huge_files_stay_under_300_mb(
     assert wrong == [] and over == [], (wrong, over, figures)
 
 
+def test_bombs_of_tiny_records_stay_under_300_mb(tmp_path: Path) -> None:
+    """Issue 20 item 7: 64 KB of gzip inflating to 63 MiB of ``{"Records":[{},{},…]}``
+    (22 million records) peaked at 3.8 GB, times --jobs. Now a file is decoded a slice at
+    a time and holds at most trailfiles.max_records records; the rest is one bad item."""
+    bombs = tmp_path / "tiny"
+    bombs.mkdir()
+    inflated_mib = 63
+    size = inflated_mib * MiB
+    denial_unit = b'{"errorCode":"AccessDenied","eventTime":"2026-11-20T09:01:10Z"},'
+    files = {
+        "empty-records.json.gz": bomb(size, b"{},", prefix=b'{"Records":[', suffix=b"{}]}"),
+        "bare-array.json.gz": bomb(size, b"{},", prefix=b"[", suffix=b"{}]"),
+        "tiny-denials.json.gz": bomb(size, denial_unit, prefix=b'{"Records":[', suffix=b"{}]}"),
+        "numbers.json.gz": bomb(size, b"1,", prefix=b"[", suffix=b"1]"),
+    }
+    for name, data in files.items():
+        (bombs / name).write_bytes(data)
+    scenarios: dict[str, list[Any]] = {
+        f"scan, {name} ({len(data) // 1024} KB -> {inflated_mib} MiB), jobs 1": [
+            bombs / name,
+            "-j",
+            "1",
+        ]
+        for name, data in files.items()
+    }
+    scenarios["scan, all four in a folder, jobs 2 (pool workers)"] = [bombs, "-j", "2"]
+    figures: dict[str, str] = {}
+    over: list[str] = []
+    for name, args in scenarios.items():
+        got = peak_rss(tmp_path, "scan", *args, "-f", "jsonl", "-o", tmp_path / "out.jsonl")
+        figures[name] = f"{got['peak']:.0f} MiB ({got['outcome'][:60]})"
+        if got["peak"] >= RSS_LIMIT_MIB:
+            over.append(name)
+        assert got["outcome"] == "exit 3", (name, got["outcome"], got["stderr"][-800:])
+        said = "no item is a record" if "numbers" in name else "record limit"
+        assert said in got["stderr"], got["stderr"][-800:]
+    record(
+        "hostile input",
+        "gzip bombs of tiny records: peak RSS (subprocess, getrusage)",
+        tried="deniedwatch scan on 63 MiB of {} / [] / tiny denials / numbers, jobs 1 and 2",
+        times=len(scenarios),
+        held=f"peak RSS < {RSS_LIMIT_MIB} MB each; read up to the record limit, exit 3",
+        **figures,
+    )
+    print(figures)
+    assert over == [], figures
+
+
 # ---- hostile files beside good ones --------------------------------------------------
 
 

@@ -27,6 +27,7 @@ from deniedwatch.finding import (
     resource_of,
 )
 from deniedwatch.partition import console_base
+from deniedwatch.timespec import event_time as checked_time
 
 T = TypeVar("T")
 
@@ -296,7 +297,7 @@ def _record_entry(r: RecordLike) -> tuple[tuple[str | None, ...], Fields]:
     t, i, region = get("eventTime"), get("eventID"), get("awsRegion")
     ip, agent = get("sourceIPAddress"), get("userAgent")
     fields_ = (
-        t if type(t) is str else "",
+        checked_time(t) or "",  # as Finding.event_time: only CloudTrail's time format
         i if type(i) is str else "",
         region if type(region) is str and region else None,
         ip if type(ip) is str and ip else None,

@@ -38,6 +38,8 @@ def what(f: Finding) -> str:
 def why(f: Finding) -> str | None:
     """'explicit deny in service control policy (SCP)', 'no allow in …', or None if unsaid."""
     if f.denial_policy is None:
+        if f.denial_explicit:
+            return "explicit deny (the message does not say in which policy)"
         return None
     kind = {True: "explicit deny in", False: "no allow in", None: "denied by"}[f.denial_explicit]
     return f"{kind} {POLICY_WORDS.get(f.denial_policy, f.denial_policy)}"

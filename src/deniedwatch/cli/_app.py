@@ -7,6 +7,29 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
+
+
+class _Group(TyperGroup):
+    """Help that never loses a word: plain text (Rich markup ate ``[[destinations]]``
+    and narrow Rich columns cut option and variable names), wrapped to the terminal, and
+    an option's value named after the option (``--stack-name STACK_NAME``) instead of a
+    type tag (``<str>``)."""
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        for param in command.params if command is not None else ():
+            # typer vendors click (typer._click): options are known by their kind
+            kind = getattr(param, "param_type_name", "")
+            if param.metavar is not None or getattr(param, "is_flag", False):
+                continue
+            if kind == "argument":  # its name already says it: no type after it
+                param.display_type_rich = lambda ctx: None
+            elif kind == "option":
+                longest = max(param.opts, key=len).lstrip("-")
+                param.metavar = longest.upper().replace("-", "_")
+        return command
+
 
 app = typer.Typer(
     name="deniedwatch",
@@ -14,7 +37,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
+    cls=_Group,
+    context_settings={"max_content_width": 200},
 )
 
 err = Console(stderr=True, highlight=False)

@@ -90,7 +90,7 @@ def report_delivery(report: DeliveryReport) -> None:
     from rich.markup import escape
 
     err.print(
-        f"notify: {len(report.sent)} alerts sent"
+        f"notify: {len(report.sent)} alert{'' if len(report.sent) == 1 else 's'} sent"
         + (f", {len(report.held)} below the threshold" if report.held else ""),
         highlight=False,
     )

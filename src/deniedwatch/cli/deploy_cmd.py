@@ -63,7 +63,7 @@ def deploy(
             "--organization-trail/--account-trail",
             help="Make the new trail an organization trail (management account or CloudTrail "
             "delegated administrator; trusted access is checked first). "
-            "Default: \\[deploy] organization_trail.",
+            "Default: [deploy] organization_trail.",
             show_default=False,
         ),
     ] = None,
@@ -85,10 +85,18 @@ def deploy(
         typer.Option(
             "--decode-authorization-messages/--no-decode-authorization-messages",
             help="Let the function decode EC2's encoded denial messages "
-            "(grants it sts:DecodeAuthorizationMessage). Default: \\[explain] in the settings.",
+            "(grants it sts:DecodeAuthorizationMessage). Default: [explain] in the settings.",
             show_default=False,
         ),
     ] = None,
+    slack_interactivity: Annotated[
+        bool,
+        typer.Option(
+            "--slack-interactivity",
+            help="Add a public function URL for the Slack app's buttons (mute, escalate); "
+            "it checks Slack's signature. Off by default. See docs/triage.md.",
+        ),
+    ] = False,
     config: ConfigOpt = None,
     yes: YesOpt = False,
 ) -> None:
@@ -189,6 +197,7 @@ def deploy(
             if decode_authorization_messages is None
             else decode_authorization_messages,
             security_hub=any(d.type == "securityhub" for d in settings.destinations),
+            slack_interactivity=slack_interactivity,
         )
 
         settings_text = stack_io.settings_text(settings)
@@ -316,6 +325,10 @@ def _show_plan(summary: Any) -> None:
         ("code bucket", the_plan.code_bucket + " (created if missing)"),
         ("decode EC2 msgs", "yes" if the_plan.decode_authorization_messages else "no"),
         ("live source", the_plan.live_source),
+        (
+            "Slack buttons",
+            "function URL (public, Slack-signed)" if the_plan.slack_interactivity else "off",
+        ),
     ]
     if the_plan.trail_bucket:
         rows.append(("trail bucket", the_plan.trail_bucket))
@@ -348,6 +361,7 @@ _SUMMARY = (
 
 def _show_result(result: Any, the_plan: Any) -> None:
     from deniedwatch.deploy.plan import secret_name
+    from deniedwatch.secrets import SIGNING_SECRET_KEY
 
     words = {"create": "created", "update": "updated", "none": "already up to date"}
     done = words[result.action]
@@ -360,6 +374,13 @@ def _show_result(result: Any, the_plan: Any) -> None:
         typer.echo(f"{label}: {value}")
     for key, value in sorted(result.outputs.items()):
         typer.echo(f"output {key}: {value}")
+    if url := result.outputs.get("SlackInteractivityUrl"):
+        # the two lines to paste into the Slack app's settings (docs/triage.md)
+        typer.echo(f"Slack app > Interactivity & Shortcuts > Request URL: {url}")
+        typer.echo(
+            f"Slack app > Basic Information > Signing Secret: store it with "
+            f"`deniedwatch set-secret {SIGNING_SECRET_KEY}`"
+        )
     if the_plan.email:
         err.print(
             f"[yellow]AWS sent a confirmation email to {escape(the_plan.email)}: click its link, "

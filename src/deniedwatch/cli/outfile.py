@@ -20,6 +20,29 @@ class OutputRefused(ValueError):
     """The output path is unsafe to write; the message says why and what to do."""
 
 
+# What a file's extension says it holds (``-o report.html`` writes HTML, not JSON Lines).
+EXTENSIONS = {
+    ".html": "html",
+    ".htm": "html",
+    ".csv": "csv",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
+
+
+def format_for(output: Path | None, given: str | None, tty: bool) -> str:
+    """--format, else what the output file's extension says, else table on a terminal and
+    jsonl otherwise. OutputRefused when --format and the extension disagree."""
+    implied = EXTENSIONS.get(output.suffix.lower()) if output is not None else None
+    if given and implied and given != implied:
+        raise OutputRefused(
+            f"--output {output} ends in {output.suffix} ({implied}) but --format is {given}: "
+            "make them agree, or leave out --format"
+        )
+    return given or implied or ("table" if output is None and tty else "jsonl")
+
+
 def target(path: Path, *, force: bool) -> Path:
     """The file to write for ``--output path``: the path itself, or with ``force`` the
     target of a symlink. A symlink without ``force`` is refused (someone who can write

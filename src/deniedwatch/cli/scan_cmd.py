@@ -198,12 +198,18 @@ def scan(
     3 some input could not be read (each bad file is named on stderr).
     """
     from deniedwatch import report
-    from deniedwatch.scan import FileSource, FindingFilter, ScanRequest, ScanSummary
+    from deniedwatch.cli.outfile import OutputRefused, format_for
+    from deniedwatch.scan import FileSource, FindingFilter, ScanRequest, ScanSummary, unique
     from deniedwatch.sources.trailfiles import is_s3, split_s3
     from deniedwatch.timespec import parse_when
 
     settings = load_cli_settings(config)
-    fmt = output_format or ("table" if output is None and sys.stdout.isatty() else "jsonl")
+    try:
+        fmt = format_for(output, output_format, sys.stdout.isatty())
+    except OutputRefused as exc:
+        fail(escape(str(exc)))
+    if bad := [a for a in account or () if not (len(a) == 12 and a.isdigit())]:
+        fail(escape(f"--account {bad[0]!r} is not an AWS account id (12 digits)"))
     if fmt not in report.FORMATS:
         fail(escape(f"--format must be one of {', '.join(report.FORMATS)}, not {fmt!r}"))
     if suggest_suppressions and output_format:
@@ -282,6 +288,12 @@ def scan(
             findings.extend(result.suppressed_findings)
             progress.advance(task)
 
+    if engine == "files" and not (summary.files or summary.skipped or summary.bad_files):
+        where = ", ".join(clean(s) for s in sources or ())
+        fail(escape(f"no CloudTrail log files found in {where}"), EXIT_BAD_INPUT)
+    findings, summary.duplicates = unique(findings)
+    alertable, dropped = unique(alertable)
+    summary.findings -= dropped
     # Event history keeps 90 days: an older event's console link says so (every format).
     now = time.time()
     findings = [with_history_note(f, now) for f in findings]
@@ -337,7 +349,13 @@ def _write(view: View, findings: list, output: Path | None) -> None:
     from deniedwatch.cli.outfile import atomic_text
 
     if output is None:
-        _render(view, findings, sys.stdout)
+        try:
+            _render(view, findings, sys.stdout)
+            sys.stdout.flush()
+        except BrokenPipeError:  # `| head`: the reader left; not a finding, not an error
+            # Python's advice: stdout to devnull, so the flush at exit cannot fail again
+            # (https://docs.python.org/3/library/signal.html#note-on-sigpipe)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return
     try:
         with atomic_text(output) as out:

@@ -119,11 +119,13 @@ def set_secret(
     import os
 
     from deniedwatch import secrets
-    from deniedwatch.pipeline import secret_needs
+    from deniedwatch.pipeline import secret_needs, signing_secret_need
 
     settings = stack_io.settings_of(config)
     needs = {n.destination: n for n in secret_needs(settings)}
     need = needs.get(destination)
+    if need is None and destination == signing_secret_need().destination:
+        need = signing_secret_need()  # the Slack app's, for triage buttons (docs/triage.md)
     if need is None:
         known = ", ".join(needs) or "none"
         fail(f"no destination {destination!r} with a secret (destinations with one: {known})")
@@ -249,6 +251,9 @@ def status(stack_name: StackOpt = None, region: RegionOpt = None, config: Config
         held = f"{report.held_denials} in {report.held_groups} groups"
         held += " (summarised when their dedup window closes)" if report.held_denials else ""
         table.add_row("held denials", show(held, report.held_overdue == 0))
+    if report.active_mutes is not None:
+        n = report.active_mutes
+        table.add_row("active mutes", show(f"{n} (`deniedwatch mutes list`)" if n else 0, None))
     if report.events_dead_letters is not None:
         n = report.events_dead_letters
         table.add_row("events dead-letter queue", show(n, n == 0))

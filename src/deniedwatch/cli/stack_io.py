@@ -36,12 +36,12 @@ StackOpt = Annotated[
     str | None,
     typer.Option(
         envvar="DENIEDWATCH_STACK_NAME",
-        help="Stack name. Default: \\[deploy] stack_name or deniedwatch.",
+        help="Stack name. Default: [deploy] stack_name or deniedwatch.",
     ),
 ]
 RegionOpt = Annotated[
     str | None,
-    typer.Option(help="AWS region. Default: \\[deploy] region, then AWS_REGION / your profile's."),
+    typer.Option(help="AWS region. Default: [deploy] region, then AWS_REGION / your profile's."),
 ]
 YesOpt = Annotated[
     bool, typer.Option("--yes", "-y", help="Ask nothing; fail if something is missing.")
@@ -54,7 +54,7 @@ LiveSourceOpt = Annotated[
         help="How denials reach the function: cloudwatch-logs (durable, minutes), "
         "eventbridge (EventBridge -> SQS: seconds, best effort, this region only) or both "
         "(EventBridge first, CloudWatch Logs as the backstop, one alert per event). "
-        "Default: \\[deploy] live_source, else cloudwatch-logs. See docs/live-sources.md.",
+        "Default: [deploy] live_source, else cloudwatch-logs. See docs/live-sources.md.",
         show_default=False,
     ),
 ]

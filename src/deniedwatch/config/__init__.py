@@ -20,6 +20,7 @@ from deniedwatch.alerts.routing import Route
 from deniedwatch.config.destinations import parse_destinations, parse_routes
 from deniedwatch.config.match_rules import parse_ous, parse_severity, parse_suppressions
 from deniedwatch.config.reader import ConfigError, Reader
+from deniedwatch.config.triage import TriageSettings, parse_triage
 from deniedwatch.livesource import DEFAULT_LIVE_SOURCE, LIVE_SOURCES
 from deniedwatch.rules import ERROR_CODE_SHAPE, Ruleset, build_ruleset
 from deniedwatch.severity import SeverityRule
@@ -84,6 +85,7 @@ class Settings:
     severity_rules: tuple[SeverityRule, ...] = ()  # [[severity.rule]]
     account_ous: dict[str, frozenset[str]] = field(default_factory=dict)  # from [ous]
     explain: ExplainSettings = field(default_factory=ExplainSettings)
+    triage: TriageSettings = field(default_factory=TriageSettings)  # docs/triage.md
     source: Path | None = None  # the file these came from, if any
     # ``file:line: ...`` notes about settings that load but may not do what is meant
     # (a suppression any caller can copy); the CLI prints them, the Lambda logs them.
@@ -111,6 +113,7 @@ def parse_settings(text: str, path: Path) -> Settings:
         "severity",
         "ous",
         "explain",
+        "triage",
     }
     for key in data:
         if key not in known_tables:
@@ -145,6 +148,7 @@ def parse_settings(text: str, path: Path) -> Settings:
         severity_rules=severity_rules,
         account_ous=parse_ous(reader, reader.table(data, "ous", None)),
         explain=_dataclass_from(reader, data, "explain", ExplainSettings),
+        triage=parse_triage(reader, data, routes, destinations),
         source=path,
         warnings=tuple(warnings),
     )

@@ -271,6 +271,7 @@ class StatusReport:
     held_denials: int | None = None
     held_groups: int = 0
     held_overdue: int = 0
+    active_mutes: int | None = None  # set from Slack's buttons (docs/triage.md)
     unreadable: list[str] = field(default_factory=list)  # what could not be checked, and why
 
 
@@ -415,4 +416,16 @@ def gather_status(
             report.held_overdue = sum(g.held for g in groups if g.closes_at < overdue.timestamp())
 
         probe("the held denials", held)
+
+        def mutes() -> None:
+            from deniedwatch.alerts.dedup import DynamoStore
+            from deniedwatch.triage.store import DynamoMutes, MuteStoreError
+
+            store = DynamoMutes(DynamoStore(table, client=clients("dynamodb")))
+            try:
+                report.active_mutes = len(store.active((now or datetime.now(UTC)).timestamp()))
+            except MuteStoreError as exc:
+                report.unreadable.append(f"the mutes ({str(exc)[:120]})")
+
+        probe("the mutes", mutes)
     return report

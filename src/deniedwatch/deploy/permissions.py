@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 
 from deniedwatch.deploy.names import ROLE_PATH, SECRET
-from deniedwatch.deploy.resources import template_resources
+from deniedwatch.deploy.resources import every_resource
 
 CFN_PERMISSIONS_RESOURCE = "cfn_permissions.json"
 
@@ -154,7 +154,8 @@ CLI_CALLS: tuple[Call, ...] = (
     Call("sns", "ListSubscriptionsByTopic", "sns:ListSubscriptionsByTopic"),
     Call("cloudwatch", "GetMetricStatistics", "cloudwatch:GetMetricStatistics"),
     Call("sqs", "GetQueueAttributes", "sqs:GetQueueAttributes"),
-    Call("dynamodb", "Query", "dynamodb:Query"),  # held denials past their window
+    Call("dynamodb", "Query", "dynamodb:Query"),  # held denials past their window; mutes
+    Call("dynamodb", "DeleteItem", "dynamodb:DeleteItem"),  # `mutes revoke`
     # destroy --purge
     Call("s3", "ListObjectsV2", "s3:ListBucket"),
     Call("s3", "ListObjectVersions", "s3:ListBucketVersions"),
@@ -235,7 +236,7 @@ def _unscoped_actions() -> set[str]:
     and what CloudFormation does with the caller's credentials for the template's
     resources, less unused services and IAM (scoped in statements of its own)."""
     needed = cfn_permissions()
-    via_cfn = {a for t in {r.type for r in template_resources()} for a in needed[t]}
+    via_cfn = {a for t in {r.type for r in every_resource()} for a in needed[t]}
     cli = {c.action for c in CLI_CALLS if c.scope == "*"}
     stack = {c.action for c in CLI_CALLS if c.scope == "stack"}
     return {

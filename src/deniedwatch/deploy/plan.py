@@ -14,6 +14,10 @@ from typing import TYPE_CHECKING
 
 from deniedwatch.deploy import names
 from deniedwatch.deploy.names import ALARM_PERIODS, LOG_RETENTION_DAYS
+from deniedwatch.deploy.triage_template import (  # re-exported: plan is where deploy looks
+    NO_FUNCTION_URLS as NO_FUNCTION_URLS,
+)
+from deniedwatch.deploy.triage_template import with_triage as with_triage
 from deniedwatch.livesource import DEFAULT_LIVE_SOURCE, LIVE_SOURCES, Path
 from deniedwatch.rules import DenialRule
 from deniedwatch.urls import https_or_loopback
@@ -64,9 +68,15 @@ def yaml_flow_json(value: object) -> str:
     return json.dumps(value, separators=(", ", ": "), ensure_ascii=True)
 
 
-def render_template(rule: DenialRule, live_source: str = DEFAULT_LIVE_SOURCE) -> str:
+def render_template(
+    rule: DenialRule,
+    live_source: str = DEFAULT_LIVE_SOURCE,
+    *,
+    slack_interactivity: bool = False,
+) -> str:
     """The template with the filter pattern's default and the EventBridge rule's pattern
-    rendered from ``rule``, and the LiveSource default set to ``live_source``.
+    rendered from ``rule``, and the LiveSource default set to ``live_source``; with
+    ``slack_interactivity``, the function URL of triage (docs/triage.md), else none.
 
     Deploy passes them as parameters anyway; this is for `deniedwatch template`, so a
     pipeline that deploys the printed text gets the settings' rule and live source too.
@@ -105,7 +115,7 @@ def render_template(rule: DenialRule, live_source: str = DEFAULT_LIVE_SOURCE) ->
     )
     if count != 1:
         raise RuntimeError("template.yaml: LiveSource default line not found")
-    return text
+    return with_triage(text) if slack_interactivity else text
 
 
 def checked_filter_pattern(rule: DenialRule) -> str:
@@ -167,6 +177,8 @@ class DeployPlan:
     # An organization trail made from a delegated administrator: the management account
     # id its ARN carries (None: this account is the management account, or no org trail).
     trail_owner_account_id: str | None = None
+    # `deploy --slack-interactivity`: the function URL for triage buttons (docs/triage.md)
+    slack_interactivity: bool = False
 
     @property
     def uses_eventbridge(self) -> bool:
@@ -272,6 +284,11 @@ def check_plan(plan: DeployPlan) -> DeployPlan:
     for what, bucket in (("code bucket", plan.code_bucket), ("trail bucket", plan.trail_bucket)):
         if bucket is not None:
             check_bucket(bucket, what)
+    if plan.slack_interactivity and plan.region in NO_FUNCTION_URLS:
+        raise PlanError(
+            f"--slack-interactivity: Lambda has no function URLs in {plan.region}; deploy "
+            "without it (alerts keep working, without buttons)"
+        )
     if plan.trail_bucket and plan.existing_log_group:
         raise PlanError("trail_bucket names a new trail's bucket; not with an existing log group")
     if plan.trail_bucket_retention_days < 1:

@@ -54,6 +54,15 @@ def template_resources(text: str | None = None) -> list[Resource]:
     return found
 
 
+def every_resource() -> list[Resource]:
+    """Every resource a stack can have: the template's and, with --slack-interactivity,
+    the function URL's (deploy/triage.yaml). The deployer policy covers them all."""
+    from deniedwatch.deploy.plan import template_text
+    from deniedwatch.deploy.triage_template import with_triage
+
+    return template_resources(with_triage(template_text()))
+
+
 def resources_for(
     parameters: Mapping[str, str],
     conditions: Mapping[str, Callable[[Mapping[str, str]], bool]],

@@ -45,7 +45,8 @@ def _quiet() -> Iterator[Observer]:
 
 def summarise(the_plan: plan.DeployPlan) -> list[Resource]:
     """The stack's resources for this plan, from the template (one place)."""
-    return resources_for(the_plan.parameters("<code key>"), plan.CONDITIONS)
+    text = plan.with_triage(plan.template_text()) if the_plan.slack_interactivity else None
+    return resources_for(the_plan.parameters("<code key>"), plan.CONDITIONS, text)
 
 
 def deploy(
@@ -112,7 +113,9 @@ def deploy(
     aws.upload_code(s3, the_plan.code_bucket, key, package.data)
     with (progress or _quiet)() as observer:
         stacks.observer = observer
-        template = plan.render_template(rule, the_plan.live_source)
+        template = plan.render_template(
+            rule, the_plan.live_source, slack_interactivity=the_plan.slack_interactivity
+        )
         result = stacks.deploy(the_plan.stack_name, template, the_plan.parameters(key))
     outcome = DeployOutcome(result, summary)
     if secret_values:

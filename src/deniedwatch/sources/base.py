@@ -30,19 +30,22 @@ class FindingFilter:
     regions: frozenset[str] = frozenset()
 
     def wants(self, f: Finding) -> bool:
+        return self.left_out_by(f) is None
+
+    def left_out_by(self, f: Finding) -> str | None:
+        """The filter that leaves ``f`` out ('--account', '--region', '--since/--until'),
+        or None: the summary names the filter, so an empty result says why."""
         if self.accounts and f.account_id not in self.accounts:
-            return False
+            return "--account"
         if self.regions and f.region not in self.regions:
-            return False
+            return "--region"
         if self.since or self.until:
             when = _parse_time(f.event_time)
             if when is None:
-                return True  # never hide a denial because its time is unreadable
-            if self.since and when < self.since:
-                return False
-            if self.until and when > self.until:
-                return False
-        return True
+                return None  # never hide a denial because its time is unreadable
+            if (self.since and when < self.since) or (self.until and when > self.until):
+                return "--since/--until"
+        return None
 
     def outside(self, times: list[str]) -> int:
         """How many of these eventTimes fall outside since/until (ISO text compared as
@@ -93,6 +96,7 @@ class FileResult:
     last_time: str | None = None
     outside_window: int = 0  # records outside --since/--until
     filtered_out: int = 0  # denials the filters (time, account, region) left out
+    filtered_by: Counter[str] = field(default_factory=Counter)  # ... per filter
 
 
 def scan_records(
@@ -110,8 +114,9 @@ def scan_records(
             continue
         finding = detection.finding
         assert finding is not None
-        if not wanted.wants(finding):
+        if (why := wanted.left_out_by(finding)) is not None:
             result.filtered_out += 1
+            result.filtered_by[why] += 1
             continue
         if detection.verdict is Verdict.SUPPRESSED:
             result.suppressed[detection.suppressed_by or "?"] += 1
@@ -137,12 +142,16 @@ class ScanSummary:
     last_time: str | None = None
     outside_window: int = 0
     filtered_out: int = 0
+    filtered_by: Counter[str] = field(default_factory=Counter)  # denials left out per filter
     pruned_days: tuple[date, date] | None = None  # the path dates of files not read
+    pruned_by: Counter[str] = field(default_factory=Counter)  # files not read, per filter
+    duplicates: int = 0  # findings dropped: the same eventID, account and region again
 
-    def note_pruned(self, location: str) -> None:
+    def note_pruned(self, location: str, why: str = "--since/--until") -> None:
         """A file left unread for the date, account or region in its path."""
+        self.pruned_by[why] += 1
         day = trailfiles.path_info(location).day
-        if day:
+        if day and why == "--since/--until":
             low, high = self.pruned_days or (day, day)
             self.pruned_days = (min(low, day), max(high, day))
 
@@ -156,6 +165,7 @@ class ScanSummary:
             self.last_time = result.last_time
         self.outside_window += result.outside_window
         self.filtered_out += result.filtered_out
+        self.filtered_by.update(result.filtered_by)
         if result.error:
             self.bad_files.append((result.location, result.error))
         self.events += result.events

@@ -2,16 +2,19 @@
 
 One bad record (invalid UTF-8, nesting deeper than a parser's stack, a syntax error)
 must not lose the other records of its file, a real denial among them. This reads
-``{"Records": [ ... ]}`` one item at a time: the item boundaries are found by a
-bracket counter that skips strings whole (no recursion, so any depth), each item is
-parsed on its own, and an item that still fails is read field by field, keeping
-every top-level field that parses. Slow (pure Python), so only for refused files.
+``{"Records": [ ... ]}`` (or a bare ``[ ... ]`` of records) one item at a time: the item
+boundaries are found by a bracket matcher that skips strings whole (no recursion, so any
+depth) and matches brackets by type, so one mismatched bracket (a ``]`` flipped to ``}``)
+ends only its own item; after junk between items it re-synchronises at the next record.
+Each item is parsed on its own, and an item that still fails is read field by field,
+keeping every top-level field that parses. Slow (pure Python), so only for refused files.
 
 Stdlib only (the Lambda uses ``salvage`` for one bad message).
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from dataclasses import dataclass, field
@@ -21,6 +24,15 @@ from typing import Any
 _TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},]', re.DOTALL)
 _WS = re.compile(r"[ \t\r\n]*")
 _START = re.compile(r'[ \t\r\n]*\{[ \t\r\n]*"Records"[ \t\r\n]*:[ \t\r\n]*\[')
+_BARE_START = re.compile(r"[ \t\r\n]*\[")
+# Where the next record starts after junk: a comma, then an object (one that opens with
+# CloudTrail's first key preferred: a nested object never does).
+_NEXT_RECORD = re.compile(r',[ \t\r\n]*(?=\{[ \t\r\n]*"eventVersion")')
+_NEXT_OBJECT = re.compile(r",[ \t\r\n]*(?=\{)")
+_OPENER = {"]": "[", "}": "{"}
+# Brackets deeper than this are counted, not matched by type (no record nests so deep;
+# it keeps the matcher's stack small on a file of nothing but "[").
+_TYPED_DEPTH = 10_000
 _KEY = re.compile(r'[ \t\r\n]*("[^"\\]*(?:\\.[^"\\]*)*")[ \t\r\n]*:', re.DOTALL)
 # A byte that was not UTF-8, kept by the surrogateescape decoding as U+DC80..U+DCFF
 # (a JSON "\udc80" escape is six ASCII characters, so it never matches).
@@ -43,24 +55,49 @@ class Recovered:
     count: int = 0  # items in the Records list
     records: list[dict[str, Any]] = field(default_factory=list)  # read, whole or salvaged
     bad: list[BadItem] = field(default_factory=list)
+    bare: bool = False  # a top-level array, not {"Records": [...]}
 
 
 def skip_value(s: str, pos: int) -> int:
     """The end of the JSON value starting at ``pos``, found without parsing it: brackets
-    counted, strings skipped whole. Stops before a ``,``/``]``/``}`` at depth 0."""
-    depth = 0
+    matched by type, strings skipped whole. Stops before a ``,``/``]``/``}`` at depth 0.
+
+    A closer of the wrong type closes the brackets opened inside its own (``[1,2}`` ends
+    the object the list is in); a closer that matches nothing open is skipped; an object
+    left open ends where a comma is followed by the next object."""
+    stack: list[str] = []
+    deeper = 0  # brackets past _TYPED_DEPTH, counted only
     for m in _TOKEN.finditer(s, pos):
         c = m.group()[0]
         if c in "[{":
-            depth += 1
+            if len(stack) < _TYPED_DEPTH:
+                stack.append(c)
+            else:
+                deeper += 1
         elif c in "]}":
-            if depth == 0:
+            if deeper:
+                deeper -= 1
+                continue
+            if not stack:
                 return m.start()
-            depth -= 1
-            if depth == 0:
+            opener = _OPENER[c]
+            if stack[-1] != opener:
+                if opener not in stack:
+                    continue  # closes nothing open: a stray bracket inside this item
+                while stack[-1] != opener:
+                    stack.pop()
+            stack.pop()
+            if not stack:
                 return m.end()
-        elif c == "," and depth == 0:
-            return m.start()
+        elif c == ",":
+            if not stack:
+                return m.start()
+            if stack == ["{"] and not deeper:
+                # an object never follows a comma inside an object: this item was never
+                # closed ({"a": 1, {next record}), so it ends here and the next one starts
+                after = _WS.match(s, m.end()).end()  # type: ignore[union-attr]
+                if s[after : after + 1] == "{":
+                    return m.start()
     return len(s)
 
 
@@ -118,17 +155,34 @@ def read_item(text: str) -> tuple[dict[str, Any] | None, str | None]:
     return record, reason
 
 
-def recover(data: bytes) -> Recovered | None:
-    """A ``{"Records": [...]}`` file read item by item; None when it does not start so."""
-    s = data.decode("utf-8", "surrogateescape")
-    m = _START.match(s)
-    if not m:
-        return None
+def recover(
+    data: bytes | memoryview, max_items: int | None = None, inner: bool = False
+) -> Recovered | None:
+    """A ``{"Records": [...]}`` file, or a bare ``[...]`` of records, read item by item;
+    None when it does not start so. ``inner``: ``data`` is the inside of such a list (a
+    slice of one, read without copying it into brackets). At most ``max_items`` items
+    are read: past that, the rest of the file is one bad item (memory stays bounded)."""
+    s = codecs.decode(data, "utf-8", "surrogateescape")
     out = Recovered()
-    pos = _WS.match(s, m.end()).end()  # type: ignore[union-attr]
-    if s[pos : pos + 1] == "]":
-        return out
+    if inner:
+        if not s.strip():
+            return out
+        pos = 0
+    else:
+        m = _START.match(s)
+        if not m:
+            m = _BARE_START.match(s)
+            if not m:
+                return None
+            out.bare = True
+        pos = _WS.match(s, m.end()).end()  # type: ignore[union-attr]
+        if s[pos : pos + 1] == "]":
+            return out
     while True:
+        if max_items is not None and out.count >= max_items:
+            # first, so a scan that shows only the first few bad records shows it
+            out.bad.insert(0, BadItem(out.count, f"past the {max_items:,}-record limit: not read"))
+            return out
         pos = _WS.match(s, pos).end()  # type: ignore[union-attr]
         end = skip_value(s, pos)
         index = out.count
@@ -145,9 +199,13 @@ def recover(data: bytes) -> Recovered | None:
         nxt = s[pos : pos + 1]
         if nxt == ",":
             pos += 1
-        elif nxt == "]":
+        elif nxt == "]" or (inner and nxt == ""):
             return out
-        else:  # truncated, or junk after an item: what was read so far is kept
+        else:  # truncated, or junk after an item: go on at the next record, if any
             if not (out.bad and out.bad[-1].index == index):
+                out.bad.append(BadItem(index, "junk after the record"))
+            resync = _NEXT_RECORD.search(s, pos) or _NEXT_OBJECT.search(s, pos)
+            if nxt == "" or resync is None:
                 out.bad.append(BadItem(out.count, "the file ends before the Records list does"))
-            return out
+                return out
+            pos = resync.end()

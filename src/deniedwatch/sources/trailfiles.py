@@ -1,11 +1,14 @@
 """CloudTrail log files: local files and folders, and s3://bucket/prefix.
 
-Files are ``{"Records": [...]}``, gzip-compressed (``.json.gz``) or plain
-(``.json``). Digest and Insights files are recognised by path and skipped on
-purpose. Decoding uses ISA-L and a msgspec decoder that reads only the fields a
-Finding needs when they are installed, and the stdlib otherwise. Every read and
-inflate is capped (``bounded.MAX_FILE_BYTES``); a file the fast decoder refuses is
-read record by record, so one bad record costs only itself.
+Files are ``{"Records": [...]}``, gzip-compressed (``.json.gz``) or plain (``.json``);
+a bare ``[...]`` of records (how attack-simulation logs and many exports are published),
+JSON Lines and ``lookup-events`` output are read too. Digest and Insights files are
+recognised by path and skipped on purpose. Decoding uses ISA-L and a msgspec decoder
+that reads only the fields a Finding needs when they are installed, and the stdlib
+otherwise. Every read and inflate is capped (``bounded.MAX_FILE_BYTES``); a file the
+fast decoder refuses is read record by record, so one bad record costs only itself. A
+file larger than ``WHOLE_BYTES`` is decoded a slice at a time (``slices.py``) and holds
+at most ``max_records(limit)`` records, so memory stays bounded whatever the records are.
 """
 
 from __future__ import annotations
@@ -14,16 +17,33 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import compress
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
-from deniedwatch.sources import bounded
+from deniedwatch.sources import bounded, gate, slices
 from deniedwatch.sources.bounded import MAX_FILE_BYTES
-from deniedwatch.sources.recover import BadItem, read_item, recover
+from deniedwatch.sources.decoded import (
+    BAD_TIME,
+    CLOUDTRAIL,
+    JSON_ARRAY,
+    JSON_LINES,
+    LOOKUP_EVENTS,
+    RECORD_KEYS,
+    Decoded,
+    array_decoder,
+    check_times,
+    json_lines,
+    log_decoder,
+    lookup_events,
+    lookup_items,
+)
+from deniedwatch.sources.recover import BadItem, recover
+
+__all__ = ["BAD_TIME", "CLOUDTRAIL", "JSON_ARRAY", "JSON_LINES", "LOOKUP_EVENTS", "Decoded"]
 
 try:
     import msgspec
@@ -102,16 +122,23 @@ class PathFilter:
     regions: frozenset[str] = frozenset()
 
     def wants(self, location: str) -> bool:
+        return self.left_out_by(location) is None
+
+    def left_out_by(self, location: str) -> str | None:
+        """The filter that leaves this file unread ('--account', '--region',
+        '--since/--until'), or None."""
         info = path_info(location)
         if self.accounts and info.account and info.account not in self.accounts:
-            return False
+            return "--account"
         if self.regions and info.region and info.region not in self.regions:
-            return False
+            return "--region"
         if info.day and self.since and info.day < self.since:
-            return False
+            return "--since/--until"
         # The day in a path is the delivery day, and a file holds events from before
         # its delivery (minutes, usually): keep one more day after `until`.
-        return not (info.day and self.until and info.day > self.until + _ONE_DAY)
+        if info.day and self.until and info.day > self.until + _ONE_DAY:
+            return "--since/--until"
+        return None
 
 
 def is_s3(source: str) -> bool:
@@ -187,59 +214,6 @@ def _capped(stream: Any, limit: int, size: int | None) -> bytes:
 
 # ---- decoding -------------------------------------------------------------------
 
-if msgspec is not None:
-    # gc=False: decoded records hold only strings and JSON values, never a cycle, and
-    # 2,000 tracked objects a file made the cyclic GC run constantly (measured: ~40% of
-    # the decode time). The two nested objects stay raw JSON (a slice of the text)
-    # until a denial asks for them: building their dicts for every record was the
-    # other half (profiles: bench/bench_scan.py --profile).
-    class _Record(msgspec.Struct, gc=False):
-        """Only the fields a Finding reads; msgspec skips the rest without building it."""
-
-        eventVersion: Any = None
-        eventID: Any = None
-        eventTime: Any = None
-        eventSource: Any = None
-        eventName: Any = None
-        awsRegion: Any = None
-        sourceIPAddress: Any = None
-        userAgent: Any = None
-        errorCode: Any = None
-        errorMessage: Any = None
-        userIdentity: msgspec.Raw = None  # type: ignore[assignment]
-        recipientAccountId: Any = None
-        resources: msgspec.Raw = None  # type: ignore[assignment]
-        # explain.py / finding.py: the Event-history note, the VPC endpoint, the resource
-        # named in the request (raw until a denial without a resource asks for it)
-        eventCategory: Any = None
-        eventType: Any = None
-        vpcEndpointId: Any = None
-        requestParameters: msgspec.Raw = None  # type: ignore[assignment]
-
-        def get(self, key: str, default: Any = None) -> Any:
-            """Mapping-style access, so the rules read a decoded struct like a dict."""
-            value = getattr(self, key, None)
-            if type(value) is msgspec.Raw:
-                value = msgspec.json.decode(value)
-            return default if value is None else value
-
-    class _LogFile(msgspec.Struct, gc=False):
-        Records: list[_Record]
-
-    class _LookupEvent(msgspec.Struct, gc=False):
-        CloudTrailEvent: Any = None  # the record, as a JSON string
-
-    class _LookupOutput(msgspec.Struct, gc=False):
-        """`aws cloudtrail lookup-events` output (LookupEvents' response shape):
-        https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_LookupEvents.html
-        """
-
-        Events: list[_LookupEvent]
-
-    _decoder = msgspec.json.Decoder(_LogFile)
-    _record_decoder = msgspec.json.Decoder(_Record)
-    _lookup_decoder = msgspec.json.Decoder(_LookupOutput)
-
 
 def inflate(data: bytes, limit: int = MAX_FILE_BYTES) -> bytes:
     """A file's bytes, gunzipped when gzip, never more than ``limit``; BadFile otherwise."""
@@ -255,42 +229,18 @@ def inflate(data: bytes, limit: int = MAX_FILE_BYTES) -> bytes:
         raise BadFile(str(exc)) from None
 
 
-# The shapes a file is read in; a scan says when it met one other than CLOUDTRAIL.
-CLOUDTRAIL = "CloudTrail log file"
-JSON_LINES = "JSON Lines"
-LOOKUP_EVENTS = "aws cloudtrail lookup-events output"
-# Keys every CloudTrail record has; a JSON Lines file's first record must have one.
-_RECORD_KEYS = frozenset({"eventVersion", "eventTime", "eventSource", "eventName", "eventID"})
+# Up to this size a file is decoded whole (the fastest way); past it, a slice at a time.
+# At most 1 MiB of text is ~350,000 values, ~60 MB decoded at worst.
+WHOLE_BYTES = bounded.MiB
+# The fewest bytes a CloudTrail record takes: real records are ~1-3 KB, so a file at the
+# size cap holds well under this many (a 63 MiB file of real denials: ~80,000 records).
+_MIN_RECORD_BYTES = 512
 
 
-@dataclass(slots=True)
-class Decoded:
-    """A log file decoded: how many records it holds, the ones asked for, the bad ones.
-
-    Each record has a dict-like ``get`` (a dict, or a decoded struct). ``bad`` names
-    every item that could not be read whole (by index); an item read in part (a
-    field that would not parse) is in ``records`` and in ``bad``. ``times``: the
-    eventTime of every record (text; from a struct, possibly None or another type: see
-    ``time_range``), for the range the data covers.
-    """
-
-    count: int
-    records: list[Any]
-    bad: list[BadItem] = field(default_factory=list)
-    format: str = CLOUDTRAIL
-    times: list[Any] = field(default_factory=list)
-
-    def time_range(self) -> tuple[list[str], str | None, str | None]:
-        """(the eventTimes that are text, the earliest, the latest)."""
-        times = self.times
-        try:  # all text (CloudTrail's own files): min and max run in C
-            low, high = min(times, default=None), max(times, default=None)
-            if not times or (type(low) is str and type(high) is str):
-                return times, low, high  # text never compares with another JSON type
-        except TypeError:
-            pass
-        times = [t for t in times if type(t) is str]
-        return times, min(times, default=None), max(times, default=None)
+def max_records(limit: int = MAX_FILE_BYTES) -> int:
+    """The most records a file of at most ``limit`` bytes may hold (131,072 at 64 MiB):
+    what keeps a bomb of tiny records (``{"Records":[{},{},…]}``) in bounded memory."""
+    return max(1, limit // _MIN_RECORD_BYTES)
 
 
 def decode_records(data: bytes, limit: int = MAX_FILE_BYTES) -> list[Any]:
@@ -310,120 +260,134 @@ def decode_candidates(data: bytes, limit: int = MAX_FILE_BYTES) -> Decoded:
     ~2% errors in real trails this spares the per-record Python work for 98% of them.
     """
     decoded = _decode(data, limit)
-    records = decoded.records
-    if decoded.format == CLOUDTRAIL and records and type(records[0]) is not dict:
-        # decoded structs, all of them (other formats may mix in salvaged dicts). The
-        # loops over every record run in C (map, compress): a Python comprehension here
-        # cost ~10% of the scan. compress keeps truthy codes: an empty or non-string
-        # errorCode is never a denial (rules.DenialRule.is_denial).
-        decoded.times = list(map(_EVENT_TIME, records))
-        decoded.records = list(compress(records, map(_ERROR_CODE, records)))
-    else:
-        decoded.times = [t for r in records if type(t := r.get("eventTime")) is str]
-        decoded.records = [r for r in records if r.get("errorCode") is not None]
+    if not decoded.filtered:
+        records, decoded.records = decoded.records, []
+        structs = decoded.format in (CLOUDTRAIL, JSON_ARRAY) and (
+            bool(records) and type(records[0]) is not dict
+        )  # the fast decoder's output: all structs (other formats may mix in dicts)
+        _keep_candidates(records, decoded, structs)
     return decoded
+
+
+def _keep_candidates(
+    records: list[Any], into: Decoded | slices.Kept, structs: bool, first: int = 0
+) -> None:
+    """The records a rule must look at, and every record's checked eventTime, into
+    ``into``. ``structs``: every record is a decoded struct (the fast decoder's)."""
+    if structs:
+        # The loops over every record run in C (map, compress): a Python comprehension
+        # here cost ~10% of the scan. compress keeps truthy codes: an empty or non-string
+        # errorCode is never a denial (rules.DenialRule.is_denial).
+        times = list(map(_EVENT_TIME, records))
+        into.records.extend(compress(records, map(_ERROR_CODE, records)))
+    else:
+        times = [r.get("eventTime") for r in records]
+        into.records.extend(r for r in records if r.get("errorCode") is not None)
+    check_times(times, into, first)
 
 
 def _decode(data: bytes, limit: int) -> Decoded:
     if not data:
         raise BadFile("empty file")
-    text = inflate(data, limit)
+    with gate.large_file_turn() as turn:
+        gz = data[:2] == bounded.GZIP_MAGIC
+        turn(int.from_bytes(data[-4:], "little") if gz else len(data))  # gzip's ISIZE
+        text = inflate(data, limit)
+        turn(len(text))
+        return _decode_text(text, limit)
+
+
+def _decode_text(text: bytes, limit: int) -> Decoded:
+    most = max_records(limit)
+    if len(text) > WHOLE_BYTES:
+        return _decode_large(text, most)
     if msgspec is not None:
         try:
-            log = _decoder.decode(text)
+            log = log_decoder.decode(text)
         except msgspec.ValidationError:
-            if (lookup := _lookup_events(text)) is not None:
+            if (lookup := lookup_events(text)) is not None:
                 return lookup
-            # other shapes: the generic parser reads them or gives a precise reason
+            try:  # a bare array of records
+                records = array_decoder.decode(text)
+                return Decoded(len(records), records, format=JSON_ARRAY)
+            except (msgspec.DecodeError, RecursionError):
+                pass  # other shapes: the generic parser reads them or gives a precise reason
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
-            return _json_lines(text) or _one_by_one(text, f"not JSON: {exc}")
+            return json_lines(text, most) or _one_by_one(text, f"not JSON: {exc}", most)
         else:
             return Decoded(len(log.Records), log.Records)
     try:
         body = json.loads(text)
     except (ValueError, RecursionError) as exc:
-        return _json_lines(text) or _one_by_one(text, f"not JSON: {exc}")
+        return json_lines(text, most) or _one_by_one(text, f"not JSON: {exc}", most)
     if isinstance(body, dict) and "Records" not in body:
         if isinstance(body.get("Events"), list):
-            return _lookup_items(body["Events"])
-        if _RECORD_KEYS & body.keys():  # JSON Lines of one record
+            return lookup_items(body["Events"])
+        if RECORD_KEYS & body.keys():  # JSON Lines of one record
             return Decoded(1, [body], format=JSON_LINES)
-    if not isinstance(body, dict) or "Records" not in body:
-        raise BadFile('not a CloudTrail log file (no "Records", "Events" or one record a line)')
-    items = body["Records"]
-    if not isinstance(items, list):
-        raise BadFile('"Records" is not a list')
+    if isinstance(body, list):
+        items, shape = body, JSON_ARRAY
+    elif isinstance(body, dict) and "Records" in body:
+        items, shape = body["Records"], CLOUDTRAIL
+        if not isinstance(items, list):
+            raise BadFile('"Records" is not a list')
+    else:
+        raise BadFile(NOT_A_LOG)
     records = [r for r in items if isinstance(r, dict)]
+    if items and not records and shape == JSON_ARRAY:
+        raise BadFile(f"{NOT_A_LOG}: a JSON array without records")
     bad = [
         BadItem(i, f"not a JSON object ({type(r).__name__})")
         for i, r in enumerate(items)
         if not isinstance(r, dict)
     ]
-    return Decoded(len(items), records, bad)
+    return Decoded(len(items), records, bad, format=shape)
 
 
-def _one_by_one(text: bytes, reason: str) -> Decoded:
+NOT_A_LOG = (
+    'not a CloudTrail log file (no "Records", "Events", array of records or one record a line)'
+)
+
+
+def _decode_slice(text: bytes) -> list[Any]:
+    try:
+        return array_decoder.decode(text)
+    except RecursionError:
+        raise ValueError("nests too deeply") from None
+
+
+def _decode_large(text: bytes, most: int) -> Decoded:
+    """A file past WHOLE_BYTES: a list of records a slice at a time (only the candidates
+    and the times are kept), else the other shapes, each under the record limit."""
+    bounds = slices.list_bounds(text)
+    if bounds is not None and msgspec is not None:
+        start, end, bare = bounds
+
+        def keep(records: list[Any], kept: slices.Kept) -> None:
+            structs = bool(records) and type(records[0]) is not dict  # a slice is one kind
+            _keep_candidates(records, kept, structs, kept.count - len(records))
+
+        kept = slices.read_slices(text, start, end, _decode_slice, keep, most)
+        if kept.count and not kept.records and not kept.times and len(kept.bad) >= kept.count:
+            raise BadFile(f"{NOT_A_LOG}: no item is a record")
+        return Decoded(
+            kept.count,
+            kept.records,
+            kept.bad,
+            format=JSON_ARRAY if bare else CLOUDTRAIL,
+            times=kept.times,
+            filtered=True,
+        )
+    few_objects = text.count(b"{") <= most * 8  # lookup output decoded whole: bounded
+    if msgspec is not None and few_objects and (lookup := lookup_events(text)) is not None:
+        return lookup
+    return json_lines(text, most) or _one_by_one(text, NOT_A_LOG, most)
+
+
+def _one_by_one(text: bytes, reason: str, most: int | None = None) -> Decoded:
     """The fast decoder refused the file: read it record by record, or name it bad."""
-    recovered = recover(text)
+    recovered = recover(text, max_items=most)
     if recovered is None or not recovered.records:  # nothing readable: the file is bad
         raise BadFile(reason)
-    return Decoded(recovered.count, recovered.records, recovered.bad)
-
-
-def _one_record(text: bytes) -> tuple[Any, str | None]:
-    """One record's JSON text -> (the record or None, why it is bad or None)."""
-    if msgspec is not None:
-        try:
-            return _record_decoder.decode(text), None
-        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-            pass  # read_item says precisely why, and salvages what it can
-    return read_item(text.decode("utf-8", "surrogateescape"))
-
-
-def _json_lines(text: bytes) -> Decoded | None:
-    """One record a line (what many tools export), or None when the first non-blank
-    line is not a CloudTrail record on its own."""
-    lines = text.split(b"\n")
-    first = next((line for line in lines if line.strip()), b"")
-    try:
-        head = json.loads(first)
-    except (ValueError, RecursionError):
-        return None
-    if not (isinstance(head, dict) and _RECORD_KEYS & head.keys()):
-        return None
-    out = Decoded(0, [], format=JSON_LINES)
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        record, reason = _one_record(line)
-        if record is not None:
-            out.records.append(record)
-        if reason:
-            out.bad.append(BadItem(out.count, f"line {number}: {reason}"))
-        out.count += 1
-    return out
-
-
-def _lookup_events(text: bytes) -> Decoded | None:
-    """`aws cloudtrail lookup-events` output read fast, or None if it is not that."""
-    try:
-        body = _lookup_decoder.decode(text)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
-    return _lookup_items([{"CloudTrailEvent": e.CloudTrailEvent} for e in body.Events])
-
-
-def _lookup_items(events: list[Any]) -> Decoded:
-    """Events[].CloudTrailEvent: each a CloudTrail record as a JSON string."""
-    out = Decoded(len(events), [], format=LOOKUP_EVENTS)
-    for index, event in enumerate(events):
-        raw = event.get("CloudTrailEvent") if isinstance(event, dict) else None
-        if not isinstance(raw, str):
-            out.bad.append(BadItem(index, "no CloudTrailEvent text"))
-            continue
-        record, reason = _one_record(raw.encode("utf-8", "surrogatepass"))
-        if record is not None:
-            out.records.append(record)
-        if reason:
-            out.bad.append(BadItem(index, reason))
-    return out
+    shape = JSON_ARRAY if recovered.bare else CLOUDTRAIL
+    return Decoded(recovered.count, recovered.records, recovered.bad, format=shape)

@@ -119,9 +119,13 @@ def retry_handlers(
     ]
 
 
-# slack_sdk logs request URLs (and bodies) at INFO/DEBUG; ours stays at WARNING, redacted.
+# slack_sdk logs request URLs (and bodies) at INFO/DEBUG and each failed try at ERROR
+# ("Failed to send a request to Slack API server…", once per retry): quiet. The channel's
+# DeliveryFailed is the one line (CLI) or log record (Lambda) that says what failed.
 sdk_logger = logging.getLogger("deniedwatch.slack_sdk")
-sdk_logger.setLevel(logging.WARNING)
+sdk_logger.setLevel(logging.CRITICAL + 1)
+sdk_logger.propagate = False
+sdk_logger.addHandler(logging.NullHandler())
 
 
 class _Redact(logging.Filter):

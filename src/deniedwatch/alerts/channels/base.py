@@ -90,6 +90,8 @@ class Context:
     now: Callable[[], float] = time.time
     client: Callable[[str], Any] | None = None  # boto3 client factory (sns), lazily boto3
     severity: Callable[[Finding], str] = lambda _f: "medium"  # the settings' severity()
+    # triage.buttons.Buttons: the actions block a slack-app message carries (None: none)
+    buttons: Any = None
     # seconds the current invocation has left (set per delivery; None: no deadline)
     time_left: Callable[[], float] | None = None
 

@@ -211,13 +211,14 @@ def render(
     now_iso = _iso(now)
     first = _parse_time(first_seen or alert.first_time or alert.last_time)
     last = _parse_time(alert.last_time or alert.first_time)
-    title = _text(wording.title(alert), TITLE_MAX) or "Denied AWS API call"
+    title = _text(wording.headline(alert, TITLE_MAX), TITLE_MAX) or "Denied AWS API call"
     reason = wording.why(f)
     where = wording.where(f, alert.account_label)
     description = " · ".join(
         x
         for x in (
-            f"{wording.who(f)} was denied {wording.what(f)} {wording.times(count or alert.total)}",
+            f"{wording.who(f)} was denied {wording.what(f)}: "
+            + wording.denied_calls(count or alert.total),
             reason,
             f"in {where}" if where else None,
             f.error_message,

@@ -73,7 +73,8 @@ class SlackChannel:
             response = client.send_dict(payload)
         except UNREACHABLE as exc:
             raise DeliveryFailed(
-                redact(f"Slack unreachable: {type(exc).__name__}: {exc}")
+                redact(f"Slack unreachable ({type(exc).__name__}: {exc})")
+                + ": check the webhook URL's host and this machine's network or proxy"
             ) from None
         if response.status_code == 200:
             return

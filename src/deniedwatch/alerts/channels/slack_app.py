@@ -13,7 +13,8 @@ back through ``reply``). slack_sdk's WebClient with our retry handlers: 429 wait
 what Retry-After says while the invocation has the time, 5xx and connection errors
 back off.
 Scopes the bot needs: ``chat:write`` (and ``chat:write.public`` to post in a
-public channel it was not invited to).
+public channel it was not invited to); with triage buttons (docs/triage.md),
+``usergroups:read`` when ``[triage] allowed_usergroup`` is set.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class SlackAppChannel:
         self.ctx = ctx
         self.pacer = Pacer(clock=ctx.clock, sleep=ctx.sleep)
         self._client: Any = None
+        self._members: dict[str, tuple[float, frozenset[str]]] = {}
 
     def _web(self) -> Any:
         if self._client is None:
@@ -96,10 +98,18 @@ class SlackAppChannel:
             raise DeliveryFailed(redact(clean(f"Slack {method}: {where}{reason}"))[:300]) from None
         return dict(response.data) if isinstance(response.data, dict) else {}
 
+    def _with_buttons(self, payload: dict[str, Any], actions: dict[str, Any] | None) -> dict:
+        """The triage buttons (docs/triage.md) under the message, within Slack's 50 blocks."""
+        if actions is None:
+            return payload
+        return {**payload, "blocks": [*payload["blocks"][:49], actions]}
+
     def send(self, alert: Alert) -> ThreadRef | None:
         payload = render(
             alert, slack_channel=self.ctx.slack_channel, window_minutes=self.ctx.window_minutes
         )
+        if self.ctx.buttons is not None:
+            payload = self._with_buttons(payload, self.ctx.buttons.for_alert(alert))
         data = self._call("chat_postMessage", channel=self.channel, **payload)
         channel, ts = data.get("channel"), data.get("ts")
         if isinstance(channel, str) and isinstance(ts, str):
@@ -108,6 +118,8 @@ class SlackAppChannel:
 
     def send_digest(self, digest: Digest) -> None:
         payload = render_digest(digest, slack_channel=self.ctx.slack_channel)
+        if self.ctx.buttons is not None:
+            payload = self._with_buttons(payload, self.ctx.buttons.for_digest(digest))
         self._call("chat_postMessage", channel=self.channel, **payload)
 
     def reply(self, alert: Alert, thread: ThreadRef, story: Story) -> None:
@@ -119,6 +131,28 @@ class SlackAppChannel:
             **render_repeat(alert, story),
             **extra,
         )
+
+    # -- triage (docs/triage.md): the bot's answers to a click ---------------------------
+    def post_in_thread(self, channel: str, ts: str, text: str) -> None:
+        """One audit line in an alert's thread."""
+        self._call("chat_postMessage", channel=channel, thread_ts=ts, text=text)
+
+    def usergroup_members(self, usergroup: str) -> frozenset[str]:
+        """The user ids of a Slack user group (scope usergroups:read), cached for a minute.
+        https://docs.slack.dev/reference/methods/usergroups.users.list"""
+        now = self.ctx.clock()
+        hit = self._members.get(usergroup)
+        if hit is not None and now - hit[0] < 60:
+            return hit[1]
+        data = self._call("usergroups_users_list", usergroup=usergroup)
+        users = data.get("users")
+        members = (
+            frozenset(u for u in users if isinstance(u, str))
+            if isinstance(users, list)
+            else frozenset()
+        )
+        self._members[usergroup] = (now, members)
+        return members
 
 
 def _check(value: str) -> str | None:
