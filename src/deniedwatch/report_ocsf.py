@@ -298,7 +298,15 @@ MAPPED = {
     "console_url": "finding_info.src_url",
 }
 # Finding fields OCSF 1.5.0 has no attribute for, kept under ``unmapped`` as they are.
-UNMAPPED = ("action", "principal_type", "denial_policy", "denial_explicit", "console_note")
+UNMAPPED = (
+    "action",
+    "action_known",
+    "principal_type",
+    "denial_policy",
+    "denial_explicit",
+    "resource_id",
+    "console_note",
+)
 
 
 def _unmapped(f: Finding, no_actor: bool) -> dict[str, Any]:
@@ -336,3 +344,26 @@ def write_ocsf(
             now_ms=now_ms,
         )
         out.write(clean_json(json.dumps(to_dict(model), ensure_ascii=False)) + "\n")
+
+
+def write_for_settings(
+    findings: Iterable[Finding],
+    out: IO[str],
+    settings: Any,
+    suppressed: Collection[str | None],
+    labels: dict[str, str],
+) -> None:
+    """``write_ocsf`` with severity from the settings' ``[[severity.rule]]`` (scan -f ocsf)."""
+    import time
+
+    from deniedwatch.severity import severity
+
+    rules = settings.severity_rules
+    write_ocsf(
+        findings,
+        out,
+        severity=lambda f: severity(f, rules),
+        suppressed=[s for s in suppressed if s],
+        labels=labels,
+        now_ms=int(time.time() * 1000),
+    )

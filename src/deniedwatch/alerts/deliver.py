@@ -1,17 +1,15 @@
 """Alerts -> destinations (channels), through the dedup store, per destination.
 
-For each alert: ask the store whether it goes out (fail open when the store
-errs); the alert budget (``budget.plan``) picks what is posted, most important
-first, and counts the rest in one digest per caller; send each to every
-destination its routes select (``select``) that a previous try did not reach,
-and tell the store what was reached (for a digest: each of its alerts), so an
-AWS retry of a failed invocation re-sends only what each destination missed. A
-failing destination is skipped for the rest of the batch and never blocks the
-others. ``DeliveryReport.raise_for_failures`` then makes the invocation fail.
-
-An alert the dedup window holds goes, as a thread reply, to the threaded
-destinations (Slack app) of its routes whose first post of the group is known;
-those replies count against the budget's posts.
+For each alert: ask the store whether it goes out (fail open when the store errs); the
+alert budget (``budget.plan``) picks what is posted, most important first, and counts the
+rest in one digest per caller; send each to every destination its routes select
+(``select``) that a previous try did not reach, and tell the store what was reached (for a
+digest: each of its alerts), so an AWS retry re-sends only what each destination missed.
+Whatever a destination raises fails it alone (``_send``): it is skipped for the rest of the
+batch, never blocks the others, and ``DeliveryReport.raise_for_failures`` fails the
+invocation. An alert the dedup window holds goes, as a thread reply, to the threaded
+destinations (Slack app) of its routes whose first post is known; replies count against
+the budget's posts.
 """
 
 from __future__ import annotations
@@ -21,19 +19,21 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from deniedwatch.alerts.budget import DEFAULT_BUDGET, Budget, Digest, by_caller, digests, plan
-from deniedwatch.alerts.channels.base import Channel, DeliveryFailed, Threaded, ThreadRef
+from deniedwatch.alerts.channels.base import (
+    Channel,
+    Threaded,
+    ThreadRef,
+    failure_reason,
+)
 from deniedwatch.alerts.dedup import DedupStore, DedupStoreError
 from deniedwatch.alerts.group import Alert, GroupKey
-from deniedwatch.alerts.text import clean, cut
 from deniedwatch.alerts.window import Decision, Delivery
 from deniedwatch.alerts.wording import Story
 from deniedwatch.metrics import Metrics, Writer, stdout_line
 from deniedwatch.metrics import log as log_line
-from deniedwatch.secrets import redact
 
 # Stop starting new posts when the invocation has less than this left (seconds).
 MIN_TIME_LEFT = 10.0
-REASON_MAX = 300  # a failure's reason, as logged and raised
 
 
 class DeliveryError(RuntimeError):
@@ -260,12 +260,7 @@ class _Run:
     def _send(
         self, channel: Channel, send: Callable[[], ThreadRef | None]
     ) -> tuple[str | None, ThreadRef | None]:
-        """Send unless skipped: (why it did not go or None, where a threaded post lives).
-
-        The one failure path of delivery: whatever ``send`` raises (a channel's own
-        ``DeliveryFailed``, or anything else: a rendering bug, an SDK error) fails
-        this channel alone, redacted, and the channel is skipped for the rest of
-        the run; the other channels go on."""
+        """Send unless skipped: (why not or None, the threaded post). The one failure path."""
         reason = self._skip(channel)
         ref = None
         if reason is None:
@@ -407,14 +402,6 @@ class _Run:
                 self.store.announced(a.key, a.count, now=self.now)
             except DedupStoreError as exc:
                 self.store_error(exc)
-
-
-def failure_reason(exc: BaseException) -> str:
-    """What a failed send says in logs, metrics and the invocation's error: a channel's
-    own words when it raised ``DeliveryFailed``, else the exception's type and text;
-    secrets redacted, control characters removed, cut to a log line's size."""
-    text = str(exc) if isinstance(exc, DeliveryFailed) else f"{type(exc).__name__}: {exc}"
-    return cut(redact(clean(text)), REASON_MAX)
 
 
 def story_of(decision: Decision) -> Story:

@@ -386,18 +386,9 @@ def _render(view: View, findings: list, out: Any) -> None:
         out.write(htmlreport.render(findings, view.labels, summary_lines(view.summary)))
         return
     if view.fmt == "ocsf":
-        from deniedwatch import report_ocsf
-        from deniedwatch.severity import severity
+        from deniedwatch.report_ocsf import write_for_settings
 
-        rules = view.settings.severity_rules
-        report_ocsf.write_ocsf(
-            findings,
-            out,
-            severity=lambda f: severity(f, rules),
-            suppressed=view.suppressed,
-            labels=view.labels,
-            now_ms=int(time.time() * 1000),
-        )
+        write_for_settings(findings, out, view.settings, view.suppressed, view.labels)
         return
     writer = {"jsonl": report.write_jsonl, "json": report.write_json, "csv": report.write_csv}
     writer[view.fmt](findings, out)

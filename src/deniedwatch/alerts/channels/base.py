@@ -17,14 +17,26 @@ from typing import Any, Protocol, runtime_checkable
 
 from deniedwatch.alerts.budget import Digest
 from deniedwatch.alerts.group import Alert
+from deniedwatch.alerts.text import clean, cut
 from deniedwatch.alerts.wording import Story
 from deniedwatch.finding import Finding
+from deniedwatch.secrets import redact
 
 Sleep = Callable[[float], None]
 
 
 class DeliveryFailed(RuntimeError):
     """One alert could not reach one destination; the text holds no secret."""
+
+
+REASON_MAX = 300  # a failure's reason, as logged and raised
+
+
+def failure_reason(exc: BaseException) -> str:
+    """A channel's own words (DeliveryFailed), else the exception's type and text; redacted,
+    cleaned, cut."""
+    text = str(exc) if isinstance(exc, DeliveryFailed) else f"{type(exc).__name__}: {exc}"
+    return cut(redact(clean(text)), REASON_MAX)
 
 
 @dataclass(frozen=True, slots=True)
