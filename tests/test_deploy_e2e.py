@@ -39,6 +39,7 @@ from typer.testing import CliRunner
 
 from aws_stand_ins import Recorded
 from deniedwatch.cli import app
+from deniedwatch.deploy.aws import tls_only_policy
 from deniedwatch.deploy.permissions import (
     FUNCTION_GRANTS,
     allows,
@@ -48,6 +49,7 @@ from deniedwatch.deploy.permissions import (
 )
 from deniedwatch.rules import DenialRule
 from deniedwatch.sources.invocation import FLUSH_EVENT
+from live_support import denial, sqs_batch
 
 WEBHOOK_PATH = "/services/T000/B000/XXXXXXXXXXXXXXXX"
 # What the Lambda python3.12 runtime provides besides the stdlib: boto3 and its closure.
@@ -214,7 +216,11 @@ def test_deploy_update_destroy_on_moto_and_the_zip_alerts_slack_when_run_outside
     assert s3.get_bucket_encryption(Bucket=ids["TrailBucket"])["ServerSideEncryptionConfiguration"]
     group = logs.describe_log_groups(logGroupNamePrefix=ids["TrailLogGroup"])["logGroups"][0]
     assert group["retentionInDays"] == 90
-    (deny,) = aws_stand_ins.bucket_policies[bucket]["Statement"]
+    # moto serves plain http and enforces aws:SecureTransport: deploy leaves the TLS-only
+    # policy out against such a stand-in and says so; its text is checked as AWS gets it
+    assert "not applied: the code bucket's TLS-only policy" in first.stderr
+    assert bucket not in aws_stand_ins.bucket_policies
+    (deny,) = json.loads(tls_only_policy(bucket, "us-east-1"))["Statement"]
     assert deny["Effect"] == "Deny" and deny["Condition"] == {
         "Bool": {"aws:SecureTransport": "false"}
     }
@@ -285,6 +291,17 @@ def test_deploy_update_destroy_on_moto_and_the_zip_alerts_slack_when_run_outside
     assert len(slack_posts) == 1
     message = slack_posts[0].get_data(as_text=True)
     assert "GetObject" in message and "#sec-alerts" in message
+    # the other shape the runtime hands it: an SQS batch of EventBridge envelopes (the
+    # eventbridge live source), a denial by someone else, run the same way under 3.12
+    sqs_dir = tmp_path / "sqs"
+    sqs_dir.mkdir()
+    other = denial(user="eve", event_name="DeleteTrail", source="cloudtrail.amazonaws.com")
+    batch = _run_zip_in_python312(
+        python, zip_bytes, _function_env(fn, aws_env, sqs_dir), sqs_batch([other]), sqs_dir
+    )
+    assert batch["batchItemFailures"] == [], batch
+    slack_posts = [r for r, _ in httpserver.log if r.path == WEBHOOK_PATH]
+    assert len(slack_posts) == 2 and "DeleteTrail" in slack_posts[1].get_data(as_text=True)
 
     # -- run again: nothing changed, then an update in place -------------------------------
     same = cli(

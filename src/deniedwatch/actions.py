@@ -121,6 +121,12 @@ def service_prefix(event_source: str) -> str:
     return ACTION_PREFIX.get(prefix, prefix)
 
 
+def api_name(event_name: str) -> str:
+    """CloudTrail's eventName without an API-version suffix: the operation's name in the
+    SDKs ('ListFunctions20150331' -> 'ListFunctions')."""
+    return _VERSION_SUFFIX.sub("", event_name) or event_name
+
+
 @lru_cache(maxsize=4096)  # a handful of (source, name) pairs repeat through a whole scan
 def action_of(event_source: str | None, event_name: str | None) -> str | None:
     """'lambda.amazonaws.com' + 'ListFunctions20150331' -> 'lambda:ListFunctions'."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from deniedwatch.actions import action_known, action_of, service_prefix
+from deniedwatch.actions import action_known, action_of, api_name, service_prefix
 from deniedwatch.explain import action_in, explain, hint_for, resource_in
 from deniedwatch.partition import console_base, partition_of
 from deniedwatch.request_resource import ec2_arn, ec2_id, resource_from_request
@@ -202,7 +202,9 @@ def _request_resource(record: RecordLike) -> str | None:
     region = _str(record.get("awsRegion"))
     prefix = service_prefix(source)
     partition = partition_of(region)
-    found = resource_from_request(prefix, record.get("requestParameters"), partition)
+    params = record.get("requestParameters")
+    name = _str(record.get("eventName"))
+    found = resource_from_request(prefix, params, partition, api_name(name) if name else None)
     if found and prefix == "ec2":
         account = _str(record.get("recipientAccountId"))
         return ec2_arn(found, partition, region, account)

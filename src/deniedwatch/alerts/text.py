@@ -234,3 +234,20 @@ def _defang_scheme(scheme: str) -> str:
     if lower in ("http", "https"):
         return "hxxp" + lower[4:] + "://"
     return scheme + "[://]"
+
+
+def looks_like_html(body: bytes | str | None) -> bool:
+    """A web page (a proxy's, a stand-in's), not a service's answer: services answer JSON,
+    XML or plain text, never ``<!doctype``/``<html``."""
+    if not body:
+        return False
+    head = (body[:64].decode("latin-1") if isinstance(body, bytes) else body[:64]).lstrip()
+    return head.lower().startswith(("<!doctype", "<html"))
+
+
+def answer_excerpt(body: object, limit: int = 200) -> str:
+    """What to quote of an error answer in one line: an HTML page is named, never shown."""
+    text = str(body or "")
+    return (
+        "(an HTML page, not the service's answer)" if looks_like_html(text) else clean(text)[:limit]
+    )

@@ -123,7 +123,7 @@ def friendly(exc: BaseException) -> str | None:
     if isinstance(exc, CliError | ConfigError | FileNotFoundError):
         return str(exc)
     module = type(exc).__module__ or ""
-    if module.startswith(("botocore", "boto3")):
+    if module.startswith(("botocore", "boto3", "deniedwatch.awsclient")):
         name = type(exc).__name__
         if name in ("NoCredentialsError", "PartialCredentialsError"):
             return (
@@ -134,13 +134,32 @@ def friendly(exc: BaseException) -> str | None:
             return "no AWS region: pass --region or set AWS_REGION"
         if name == "ProfileNotFound":
             return f"{exc} (check AWS_PROFILE and ~/.aws/config)"
-        response = getattr(exc, "response", None)
-        if isinstance(response, dict) and "Error" in response:
-            error = response["Error"]
-            op = getattr(exc, "operation_name", "the call")
-            return f"AWS refused {op}: {error.get('Code')}: {error.get('Message')}"
-        return f"AWS: {exc}"
+        return _aws_line(exc)
     return None
+
+
+def _aws_line(exc: BaseException) -> str:
+    """One line for an AWS SDK error; a page from something that is not AWS (a stand-in's
+    404, a proxy's 500) is named as such, never printed."""
+    from deniedwatch.alerts.text import looks_like_html
+    from deniedwatch.awsclient import NOT_AWS_CODE, stand_in_endpoint
+
+    where = stand_in_endpoint() or "the endpoint"
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict) and "Error" in response:
+        error = response["Error"]
+        op = getattr(exc, "operation_name", "the call")
+        code, message = str(error.get("Code")), str(error.get("Message") or "")
+        if code == NOT_AWS_CODE:
+            return str(exc)
+        if looks_like_html(message):
+            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", code)
+            return f"{op}: HTTP {status} from {where} (not an AWS response)"
+        return f"AWS refused {op}: {code}: {message}"
+    text = str(exc)
+    if type(exc).__name__ == "ResponseParserError" or "<html" in text.lower():
+        return f"an answer from {where} that is not an AWS response (unreadable as AWS's format)"
+    return f"AWS: {text}"
 
 
 def main() -> None:

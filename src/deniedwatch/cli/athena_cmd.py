@@ -36,10 +36,11 @@ def client_factory(service: str, region: str | None = None) -> Any:
     def get() -> Any:
         nonlocal client
         if client is None:
-            import boto3
             from botocore.config import Config
 
-            client = boto3.session.Session().client(
+            from deniedwatch import awsclient
+
+            client = awsclient.session().client(
                 service,
                 region_name=region,
                 config=Config(max_pool_connections=32, retries={"mode": "standard"}),

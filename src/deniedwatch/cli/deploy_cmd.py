@@ -89,6 +89,14 @@ def deploy(
             show_default=False,
         ),
     ] = None,
+    skip_preflight: Annotated[
+        bool,
+        typer.Option(
+            "--skip-preflight",
+            help="Make none of the checks that ask AWS first (TestMetricFilter, the secret, "
+            "the organization); each is named as not checked. For a local stand-in.",
+        ),
+    ] = False,
     slack_interactivity: Annotated[
         bool,
         typer.Option(
@@ -101,6 +109,7 @@ def deploy(
     yes: YesOpt = False,
 ) -> None:
     """Create or update the deniedwatch stack: trail, alarm, topic and the alerting function."""
+    from deniedwatch import awsclient
     from deniedwatch.deploy import aws, names, plan
     from deniedwatch.deploy.run import deploy as run_deploy
 
@@ -218,7 +227,9 @@ def deploy(
             channel=channel,
             confirm=confirm,
             progress=stack_io.progress,
-            say=lambda line: err.print(escape(line)),
+            say=lambda line: err.print(escape(line), soft_wrap=True),
+            stand_in=awsclient.stand_in_endpoint(),
+            skip_preflight=skip_preflight,
         )
     if outcome is None:
         raise typer.Exit(1)

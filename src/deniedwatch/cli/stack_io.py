@@ -89,9 +89,9 @@ def settings_of(config: Path | None) -> Settings:
 
 def session(region: str | None) -> Any:
     """A boto3 session: AWS_PROFILE, the credential chain and AWS_ENDPOINT_URL apply as usual."""
-    import boto3
+    from deniedwatch import awsclient
 
-    return boto3.session.Session(region_name=region)
+    return awsclient.session(region)
 
 
 def target(config: Path | None, stack: str | None, region: str | None) -> tuple[str, str]:

@@ -43,8 +43,12 @@ def tls_only_policy(bucket: str, region: str | None = None) -> str:
     )
 
 
-def ensure_code_bucket(s3: Any, bucket: str, region: str, account_id: str) -> bool:
-    """Make sure ``bucket`` exists, is ours and is in ``region``; True when created now."""
+def ensure_code_bucket(
+    s3: Any, bucket: str, region: str, account_id: str, *, tls_only: bool = True
+) -> bool:
+    """Make sure ``bucket`` exists, is ours and is in ``region``; True when created now.
+    ``tls_only=False`` leaves out the TLS-only policy: only for a stand-in served over
+    plain http (moto enforces aws:SecureTransport there, which would lock deploy out)."""
     try:
         s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=account_id)
     except ClientError as exc:
@@ -80,7 +84,8 @@ def ensure_code_bucket(s3: Any, bucket: str, region: str, account_id: str) -> bo
             "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
         },
     )
-    s3.put_bucket_policy(Bucket=bucket, Policy=tls_only_policy(bucket, region))
+    if tls_only:
+        s3.put_bucket_policy(Bucket=bucket, Policy=tls_only_policy(bucket, region))
     return True
 
 

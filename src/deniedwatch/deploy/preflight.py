@@ -16,6 +16,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from deniedwatch.alerts.text import looks_like_html
+from deniedwatch.awsclient import NOT_AWS_CODE
 from deniedwatch.deploy import names
 from deniedwatch.deploy.aws import check_existing_log_group, missing_secret_error, secret_state
 from deniedwatch.deploy.eventpattern import check_event_pattern
@@ -38,6 +40,9 @@ class Preflight:
     notes: list[str] = field(default_factory=list)  # what was proven, for the user
     # logical ids of what a failed first create left (deleted before the stack is created)
     failed_stack_resources: frozenset[str] = frozenset()
+    # AWS_ENDPOINT_URL: a local stand-in (moto_server, LocalStack) answers, not AWS
+    stand_in: str | None = None
+    skipped: list[str] = field(default_factory=list)  # checks not made, one line each
 
 
 Check = Callable[[Preflight], DeployPlan]
@@ -285,8 +290,44 @@ PREFLIGHT_CHECKS: tuple[Check, ...] = (
 )
 
 
-def run_checks(pf: Preflight, checks: Sequence[Check] = PREFLIGHT_CHECKS) -> DeployPlan:
+# What a stand-in says for an operation it does not implement (moto, LocalStack).
+UNIMPLEMENTED_CODES = frozenset(
+    {NOT_AWS_CODE, "NotImplemented", "NotImplementedException", "InvalidAction"}
+)
+
+
+def check_name(check: Check) -> str:
+    return check.__name__.removeprefix("check_").replace("_", " ")
+
+
+def unanswered(exc: ClientError) -> str | None:
+    """Why the endpoint could not answer (it lacks the operation), or None: a real refusal."""
+    code = _code(exc)
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    message = str(exc.response.get("Error", {}).get("Message", ""))
+    if code == NOT_AWS_CODE:
+        return message
+    if code in UNIMPLEMENTED_CODES or status == 501 or looks_like_html(message):
+        return f"{exc.operation_name}: {code or status}"
+    return None
+
+
+def run_checks(
+    pf: Preflight, checks: Sequence[Check] = PREFLIGHT_CHECKS, *, skip: bool = False
+) -> DeployPlan:
+    """Each check in turn. ``skip`` (``--skip-preflight``) makes none; against a stand-in
+    (``pf.stand_in``) a check whose call the stand-in does not implement is named in
+    ``pf.skipped`` and the rest go on. Against AWS every failure stops the deploy."""
     plan = pf.plan
     for check in checks:
-        plan = check(dataclasses.replace(pf, plan=plan))
+        if skip:
+            pf.skipped.append(f"not checked (--skip-preflight): {check_name(check)}")
+            continue
+        try:
+            plan = check(dataclasses.replace(pf, plan=plan))
+        except ClientError as exc:
+            why = unanswered(exc) if pf.stand_in else None
+            if why is None:
+                raise
+            pf.skipped.append(f"not checked: {check_name(check)} ({why})")
     return plan

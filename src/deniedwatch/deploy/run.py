@@ -62,8 +62,13 @@ def deploy(
     progress: Callable[[], AbstractContextManager[Observer]] | None = None,
     say: Callable[[str], None] = lambda line: None,
     checks: tuple[preflight.Check, ...] = preflight.PREFLIGHT_CHECKS,
+    stand_in: str | None = None,
+    skip_preflight: bool = False,
 ) -> DeployOutcome | None:
-    """Deploy ``the_plan``; None when ``confirm`` said no (nothing was created)."""
+    """Deploy ``the_plan``; None when ``confirm`` said no (nothing was created).
+
+    ``stand_in``: the local endpoint (AWS_ENDPOINT_URL) answering instead of AWS, whose
+    missing operations skip a preflight check with a warning instead of stopping."""
     from deniedwatch.deploy.package import build_zip
 
     the_plan = plan.check_plan(the_plan)
@@ -82,11 +87,19 @@ def deploy(
         existing = None
     stack_exists = existing is not None
     proofs = preflight.Preflight(
-        the_plan, rule, clients, account, stack_exists, failed_stack_resources=leftover
+        the_plan,
+        rule,
+        clients,
+        account,
+        stack_exists,
+        failed_stack_resources=leftover,
+        stand_in=stand_in,
     )
-    the_plan = preflight.run_checks(proofs, checks)
+    the_plan = preflight.run_checks(proofs, checks, skip=skip_preflight)
     for note in proofs.notes:
         say(note)
+    for line in proofs.skipped:
+        say(f"warning: {line}")
     summary = Summary(
         plan=the_plan,
         account=account,
@@ -107,8 +120,17 @@ def deploy(
         f"function zip: {package.size / 1024:.0f} KiB, {len(package.names)} files, "
         f"sha256 {package.sha256[:12]}"
     )
-    if aws.ensure_code_bucket(s3, the_plan.code_bucket, the_plan.region, account):
-        say(f"created code bucket {the_plan.code_bucket} (encrypted, TLS only, not public)")
+    plain_http = bool(stand_in and stand_in.startswith("http://"))
+    if aws.ensure_code_bucket(
+        s3, the_plan.code_bucket, the_plan.region, account, tls_only=not plain_http
+    ):
+        tls = "TLS only" if not plain_http else "NOT TLS only"
+        say(f"created code bucket {the_plan.code_bucket} (encrypted, {tls}, not public)")
+        if plain_http:
+            say(
+                f"warning: not applied: the code bucket's TLS-only policy ({stand_in} "
+                "serves plain http, which the policy would refuse)"
+            )
     key = plan.code_key(the_plan.stack_name, package.sha256)
     aws.upload_code(s3, the_plan.code_bucket, key, package.data)
     with (progress or _quiet)() as observer:
@@ -120,7 +142,17 @@ def deploy(
     outcome = DeployOutcome(result, summary)
     if secret_values:
         secret = names.secret_name(the_plan.stack_name)
-        rotated = store_secrets(clients("secretsmanager"), the_plan.stack_name, secret_values)
+        sm = clients("secretsmanager")
+        if stand_in and aws.secret_state(sm, secret) == "missing":
+            # moto's CloudFormation reports the stack complete without creating its
+            # AWS::SecretsManager::Secret: say that, not "deleted outside the stack"
+            outcome.notes.append(
+                f"warning: {stand_in} did not create the stack's secret {secret} "
+                "(its CloudFormation skips AWS::SecretsManager::Secret): the destination "
+                "secrets were not stored"
+            )
+            return outcome
+        rotated = store_secrets(sm, the_plan.stack_name, secret_values)
         if rotated != "unchanged":
             named = ", ".join(secret_values)
             outcome.notes.append(f"stored the secret of {named} in {secret}")

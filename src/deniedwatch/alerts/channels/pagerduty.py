@@ -37,7 +37,7 @@ from deniedwatch.alerts.channels.base import (
 )
 from deniedwatch.alerts.group import Alert
 from deniedwatch.alerts.retry import Unreachable, post_json
-from deniedwatch.alerts.text import clean, cut, cut_value
+from deniedwatch.alerts.text import answer_excerpt, clean, cut, cut_value
 from deniedwatch.secrets import SecretError, redact
 from deniedwatch.severity import most_severe
 
@@ -202,7 +202,7 @@ class PagerDutyChannel:
             return
         if answer.status in (400, 401, 403, 404):
             self.ctx.forget_secret()
-        body = redact(clean(answer.body))[:200]
+        body = redact(answer_excerpt(answer.body))
         raise DeliveryFailed(f"PagerDuty answered HTTP {answer.status}: {body}")
 
 

@@ -20,7 +20,7 @@ from deniedwatch.alerts.channels.base import (
 from deniedwatch.alerts.group import Alert
 from deniedwatch.alerts.retry import Pacer
 from deniedwatch.alerts.slack import render, render_digest
-from deniedwatch.alerts.text import clean
+from deniedwatch.alerts.text import answer_excerpt
 from deniedwatch.secrets import SecretError, check_url, redact, url_problem
 
 
@@ -81,7 +81,7 @@ class SlackChannel:
         if response.status_code in (403, 404, 410):
             self.ctx.forget_secret()  # revoked: read the secret again next time
             self._client = None
-        body = redact(clean(str(response.body or "")))[:200]
+        body = redact(answer_excerpt(response.body))
         raise DeliveryFailed(f"Slack answered HTTP {response.status_code}: {body}")
 
 

@@ -30,7 +30,7 @@ from deniedwatch.alerts.channels.base import (
 )
 from deniedwatch.alerts.group import Alert
 from deniedwatch.alerts.retry import Unreachable, post_json
-from deniedwatch.alerts.text import clean, cut_value
+from deniedwatch.alerts.text import answer_excerpt, clean, cut_value
 from deniedwatch.secrets import SecretError, check_url, redact, url_problem
 
 CARD_VERSION = "1.4"
@@ -246,7 +246,7 @@ class TeamsChannel:
             return
         if answer.status in (401, 403, 404, 410):
             self.ctx.forget_secret()
-        body = redact(clean(answer.body))[:200]
+        body = redact(answer_excerpt(answer.body))
         raise DeliveryFailed(f"Teams answered HTTP {answer.status}: {body}")
 
 
