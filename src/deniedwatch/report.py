@@ -10,14 +10,15 @@ from __future__ import annotations
 import csv
 import json
 import re
+import unicodedata
 from collections.abc import Iterable
 from typing import IO
 
 from deniedwatch.alerts.text import clean, clean_json
 from deniedwatch.finding import SCHEMA_FIELDS, Finding
 
-# table: deniedwatch.termview; html: deniedwatch.htmlreport
-FORMATS = ("table", "jsonl", "json", "csv", "html")
+# table: deniedwatch.termview; html: deniedwatch.htmlreport; ocsf: deniedwatch.report_ocsf
+FORMATS = ("table", "jsonl", "json", "csv", "html", "ocsf")
 
 
 def write_jsonl(findings: Iterable[Finding], out: IO[str]) -> None:
@@ -35,6 +36,11 @@ def write_json(findings: Iterable[Finding], out: IO[str]) -> None:
 # one where only whitespace, controls or a field separator (which starts a new cell
 # in a locale that splits on it) come first. Such cells get a leading apostrophe, and
 # every cell is quoted so no separator inside one can split it.
+# Spreadsheets (Excel with an East Asian input method among them) also read the
+# compatibility forms of these characters as the ASCII ones: full-width ＝ ＋ － ＠ ，,
+# small ﹦, superscript ⁼. So every check looks at the text NFKC-folded (Unicode's
+# compatibility folding, the same one those readers apply), one character at a time so
+# positions still line up with the text written.
 _FORMULA_START = frozenset("=+-@")
 _TAB_OR_CR = ("\t", "\r")
 _SEPARATORS_AND_QUOTES = frozenset(",;|\"'")
@@ -44,15 +50,31 @@ _SEPARATORS_AND_QUOTES = frozenset(",;|\"'")
 _SPLIT_FORMULA = re.compile(r"([,;|][ \"']*)(?=[=+\-@])")
 
 
+def _fold(ch: str) -> str:
+    """One character as a spreadsheet may read it: the first character of its NFKC form
+    (``＝`` -> ``=``, ``⩵`` -> ``=``), itself when folding removes it."""
+    folded = unicodedata.normalize("NFKC", ch)
+    return folded[0] if folded else ch
+
+
+def folded(text: str) -> str:
+    """``text`` NFKC-folded character by character: same length, same positions."""
+    return text if text.isascii() else "".join(map(_fold, text))
+
+
 def csv_cell(value: object) -> object:
     """A CSV cell of record text: cleaned (no raw controls, so no tab or newline left to
-    split it in a tab-separated import), and defused against formulas (OWASP)."""
+    split it in a tab-separated import), and defused against formulas (OWASP), also
+    when they are written in full-width or other compatibility characters."""
     if isinstance(value, bool):  # as in JSON, not Python's True/False
         return "true" if value else "false"
     if not isinstance(value, str):
         return value
-    text = _SPLIT_FORMULA.sub(r"\1'", clean(value))
-    if value.startswith(_TAB_OR_CR) or _formula_after_filler(value):
+    text = clean(value)
+    cuts = [m.end() for m in _SPLIT_FORMULA.finditer(folded(text))]
+    for at in reversed(cuts):
+        text = text[:at] + "'" + text[at:]
+    if value.startswith(_TAB_OR_CR) or _formula_after_filler(folded(value)):
         return "'" + text
     return text
 

@@ -1,17 +1,15 @@
 """Alerts -> destinations (channels), through the dedup store, per destination.
 
-For each alert: ask the store whether it goes out (fail open when the store
-errs); the alert budget (``budget.plan``) picks what is posted, most important
-first, and counts the rest in one digest per caller; send each to every
-destination its routes select (``select``) that a previous try did not reach,
-and tell the store what was reached (for a digest: each of its alerts), so an
-AWS retry of a failed invocation re-sends only what each destination missed. A
-failing destination is skipped for the rest of the batch and never blocks the
-others. ``DeliveryReport.raise_for_failures`` then makes the invocation fail.
-
-An alert the dedup window holds goes, as a thread reply, to the threaded
-destinations (Slack app) of its routes whose first post of the group is known;
-those replies count against the budget's posts.
+For each alert: ask the store whether it goes out (fail open when the store errs); the
+alert budget (``budget.plan``) picks what is posted, most important first, and counts the
+rest in one digest per caller; send each to every destination its routes select
+(``select``) that a previous try did not reach, and tell the store what was reached (for a
+digest: each of its alerts), so an AWS retry re-sends only what each destination missed.
+Whatever a destination raises fails it alone (``_send``): it is skipped for the rest of the
+batch, never blocks the others, and ``DeliveryReport.raise_for_failures`` fails the
+invocation. An alert the dedup window holds goes, as a thread reply, to the threaded
+destinations (Slack app) of its routes whose first post is known; replies count against
+the budget's posts.
 """
 
 from __future__ import annotations
@@ -21,7 +19,12 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from deniedwatch.alerts.budget import DEFAULT_BUDGET, Budget, Digest, by_caller, digests, plan
-from deniedwatch.alerts.channels.base import Channel, DeliveryFailed, Threaded, ThreadRef
+from deniedwatch.alerts.channels.base import (
+    Channel,
+    Threaded,
+    ThreadRef,
+    failure_reason,
+)
 from deniedwatch.alerts.dedup import DedupStore, DedupStoreError
 from deniedwatch.alerts.group import Alert, GroupKey
 from deniedwatch.alerts.window import Decision, Delivery
@@ -257,14 +260,14 @@ class _Run:
     def _send(
         self, channel: Channel, send: Callable[[], ThreadRef | None]
     ) -> tuple[str | None, ThreadRef | None]:
-        """Send unless skipped: (why it did not go or None, where a threaded post lives)."""
+        """Send unless skipped: (why not or None, the threaded post). The one failure path."""
         reason = self._skip(channel)
         ref = None
         if reason is None:
             try:
                 ref = send()
-            except DeliveryFailed as exc:
-                reason = self.broken[channel.name] = str(exc)
+            except Exception as exc:
+                reason = self.broken[channel.name] = failure_reason(exc)
         if reason is None:
             self.per_destination[channel.name, "AlertsDelivered"] += 1
         return reason, ref
@@ -323,10 +326,11 @@ class _Run:
                     continue
                 why = "over the alert budget" if budget_left <= 0 else self._skip(channel)
                 if why is None:
-                    try:
-                        channel.reply(alert, ref, story_of(decision))
-                    except DeliveryFailed as exc:
-                        why = self.broken[channel.name] = str(exc)
+                    why, _ = self._send(
+                        channel,
+                        lambda c=channel, a=alert, r=ref, d=decision: c.reply(a, r, story_of(d)),
+                    )
+                    if why is not None:
                         self.reply_failures += 1
                         self.per_destination[channel.name, "DeliveryFailures"] += 1
                 if why is not None:
@@ -341,7 +345,6 @@ class _Run:
                     continue
                 budget_left -= 1
                 self.report.replies += 1
-                self.per_destination[channel.name, "AlertsDelivered"] += 1
 
     def post_digest(self, digest: Digest) -> None:
         """Each channel gets the digest of the members it has not had yet."""

@@ -42,6 +42,7 @@ def send_alerts(
     topic_arn: str | None = None,
     threshold: int | None = None,
     only: str | None = None,
+    channels_out: list[Any] | None = None,
 ) -> DeliveryReport:
     """Group findings and deliver them like the Lambda does, without cross-run dedup.
 
@@ -70,6 +71,8 @@ def send_alerts(
         )
     except PipelineError as exc:
         fail(str(exc))
+    if channels_out is not None:  # test-alert: what each channel says it created
+        channels_out.extend(pipeline.channels)
     alerts = group_findings(findings, max_examples=a.max_examples, label=settings.ruleset.label)
     batch = hashlib.sha256(repr([f.event_id for f in findings]).encode()).hexdigest()[:32]
     return pipeline.deliver(
@@ -129,14 +132,23 @@ def test_alert(
     if destination is None and not settings.destinations and not slack_webhook_url:
         slack_webhook_url = typer.prompt("Slack incoming webhook URL", hide_input=True)
     finding = Finding.from_record(sample_record())
+    channels: list[Any] = []
     report = send_alerts(
-        [finding], settings, webhook_url=slack_webhook_url, threshold=1, only=destination
+        [finding],
+        settings,
+        webhook_url=slack_webhook_url,
+        threshold=1,
+        only=destination,
+        channels_out=channels,
     )
     if not report.sent and not report.failures:
         fail("no destination received the sample: check the settings' [[destinations]]")
     report_delivery(report)
     where = f"destination {destination}" if destination else "the destinations"
     err.print(f"sample alert sent: check {where}", highlight=False)
+    for channel in channels:  # a finding store (Security Hub): the id to look it up by
+        for finding_id in getattr(channel, "imported", ()):
+            typer.echo(f"{channel.name}: imported finding {finding_id}")
 
 
 @app.command("routes")

@@ -205,6 +205,7 @@ def deploy(
             decode_authorization_messages=settings.explain.decode_authorization_messages
             if decode_authorization_messages is None
             else decode_authorization_messages,
+            security_hub=any(d.type == "securityhub" for d in settings.destinations),
             slack_interactivity=slack_interactivity,
         )
 

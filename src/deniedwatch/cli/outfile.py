@@ -35,7 +35,8 @@ def format_for(output: Path | None, given: str | None, tty: bool) -> str:
     """--format, else what the output file's extension says, else table on a terminal and
     jsonl otherwise. OutputRefused when --format and the extension disagree."""
     implied = EXTENSIONS.get(output.suffix.lower()) if output is not None else None
-    if given and implied and given != implied:
+    # OCSF is written as JSON lines too: a .jsonl name fits it
+    if given and implied and given != implied and (given, implied) != ("ocsf", "jsonl"):
         raise OutputRefused(
             f"--output {output} ends in {output.suffix} ({implied}) but --format is {given}: "
             "make them agree, or leave out --format"

@@ -67,7 +67,8 @@ def scan(
         typer.Option(
             "--format",
             "-f",
-            help="table | jsonl | json | csv | html (one self-contained page, with -o). "
+            help="table | jsonl | json | csv | html (one self-contained page, with -o) | "
+            "ocsf (OCSF 1.5.0 Detection Findings, JSON lines). "
             "Default: table on a terminal, jsonl otherwise.",
         ),
     ] = None,
@@ -311,7 +312,8 @@ def scan(
     if suggest_suppressions:
         fmt = "suggest"
         findings = sorted(alertable, key=lambda f: (f.event_time or "", f.event_id or ""))
-    view = View(fmt, settings.ruleset.account_labels, group, summary)
+    suppressed = frozenset(f.event_id for f in findings) - {f.event_id for f in alertable}
+    view = View(fmt, settings.ruleset.account_labels, group, summary, settings, suppressed)
     _write(view, findings, output)
     if not quiet and engine == "athena":
         err.print(source.report(summary), highlight=False, soft_wrap=True)
@@ -349,6 +351,8 @@ class View:
     labels: dict[str, str]
     group: bool | None
     summary: Any
+    settings: Any = None  # ocsf: severity from the settings' rules
+    suppressed: frozenset[str | None] = frozenset()  # event ids only --include-suppressed adds
 
 
 def _write(view: View, findings: list, output: Path | None) -> None:
@@ -390,6 +394,11 @@ def _render(view: View, findings: list, out: Any) -> None:
         from deniedwatch.summary_text import summary_lines
 
         out.write(htmlreport.render(findings, view.labels, summary_lines(view.summary)))
+        return
+    if view.fmt == "ocsf":
+        from deniedwatch.report_ocsf import write_for_settings
+
+        write_for_settings(findings, out, view.settings, view.suppressed, view.labels)
         return
     writer = {"jsonl": report.write_jsonl, "json": report.write_json, "csv": report.write_csv}
     writer[view.fmt](findings, out)

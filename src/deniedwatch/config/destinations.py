@@ -10,7 +10,6 @@ from deniedwatch.alerts.routing import Route
 from deniedwatch.config.match_rules import PRINCIPAL_TYPES
 from deniedwatch.config.reader import Reader
 from deniedwatch.severity import LEVELS
-from deniedwatch.urls import https_or_loopback
 
 _DESTINATION_KEYS = {"name", "type", "url_env", "default"}
 _NAME = re.compile(r"[a-z0-9-]+")
@@ -42,13 +41,14 @@ def parse_destinations(reader: Reader, value: Any) -> tuple[Destination, ...]:
         if kind not in TYPES:
             fail("type" if "type" in entry else "", f"type must be one of {', '.join(TYPES)}")
         spec = channel_type(kind)
-        allowed = _DESTINATION_KEYS | set(spec.required) | set(spec.optional)
+        declared = {o.name: o for o in spec.options}  # the type's own keys and their checks
+        allowed = _DESTINATION_KEYS | set(declared)
         for key in entry:
             if key not in allowed:
                 fail(key, f"unknown key for type {kind} (known: {', '.join(sorted(allowed))})")
-        for key in spec.required:
-            if key not in entry:
-                fail("", f"type {kind} needs {key}")
+        for option in spec.options:
+            if option.required and option.name not in entry:
+                fail("", f"type {kind} needs {option.name} ({option.description})")
         for key in allowed - {"default"}:
             if key in entry and (not isinstance(entry[key], str) or not entry[key].strip()):
                 fail(key, "must be a non-empty string")
@@ -59,13 +59,9 @@ def parse_destinations(reader: Reader, value: Any) -> tuple[Destination, ...]:
             fail("url_env", f"{url_env!r} is not an environment variable name")
         if url_env is not None and spec.secret is None:
             fail("url_env", f"type {kind} has no secret")
-        for key in ("api_url", "events_url"):
-            if key in entry and not https_or_loopback(entry[key]):
-                fail(key, "must be an https:// URL (http:// only for localhost)")
-        if "topic_arn" in entry and not re.fullmatch(
-            r"arn:aws[a-z-]*:sns:[^:]+:\d{12}:.+", entry["topic_arn"]
-        ):
-            fail("topic_arn", f"{entry['topic_arn']!r} is not an SNS topic ARN")
+        for key, option in declared.items():
+            if key in entry and (problem := option.check(entry[key])):
+                fail(key, problem)
         options = {k: v for k, v in entry.items() if k not in _DESTINATION_KEYS}
         parsed.append(
             Destination(

@@ -25,8 +25,9 @@ import deniedwatch
 # each with the top-level packages taken from it (slack_sdk also ships the legacy `slack`).
 RUNTIME_DISTRIBUTIONS: dict[str, tuple[str, ...]] = {"slack_sdk": ("slack_sdk",)}
 # Sub-packages of deniedwatch that only the CLI uses (they import typer and rich).
-# htmlreport: the scan's page and its ~830 KB of chart library, never needed in the Lambda
-CLI_ONLY: tuple[str, ...] = ("cli", "deploy", "htmlreport")
+# htmlreport: the scan's page and its ~830 KB of chart library, never needed in the Lambda;
+# report_ocsf.py: `scan -f ocsf` (py-ocsf-models and pydantic, which the zip does not ship)
+CLI_ONLY: tuple[str, ...] = ("cli", "deploy", "htmlreport", "report_ocsf.py")
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the zip format's epoch
 # The function's runtime (template.yaml: python3.12). Byte code compiled by this version
 # ships in the zip, because Lambda's code folder is read-only: without it every cold

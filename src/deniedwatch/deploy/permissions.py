@@ -30,6 +30,14 @@ from deniedwatch.deploy.resources import every_resource
 CFN_PERMISSIONS_RESOURCE = "cfn_permissions.json"
 
 
+# A Grant's resource that is no stack resource: Security Hub's default product of the
+# account, in the template as this Fn::Sub.
+DEFAULT_PRODUCT = (
+    "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}"
+    ":product/${AWS::AccountId}/default"
+)
+
+
 @dataclass(frozen=True)
 class Grant:
     """One statement of the function's role: ``by`` is "code" (a boto3 call in the
@@ -68,6 +76,15 @@ FUNCTION_GRANTS: tuple[Grant, ...] = (
         "*",
         "code",
         condition="DecodeMessages",
+    ),
+    # Only with a "securityhub" destination: the account's default product in the stack's
+    # region (DEFAULT_PRODUCT), an AWS::IAM::RolePolicy behind the condition.
+    Grant(
+        "ImportFindings",
+        ("securityhub:BatchImportFindings",),
+        DEFAULT_PRODUCT,
+        "code",
+        condition="ImportFindings",
     ),
 )
 

@@ -167,6 +167,7 @@ class DeployPlan:
     alarm_threshold: int = 1
     alarm_period_seconds: int = 300
     decode_authorization_messages: bool = False
+    security_hub: bool = False  # a "securityhub" destination: the function may import findings
     live_source: str = DEFAULT_LIVE_SOURCE
     event_pattern: str = ""  # checked_event_pattern(rule), for the TestEventPattern proof
     queue_batch_size: int = 10
@@ -202,6 +203,7 @@ class DeployPlan:
             "AlarmPeriodSeconds": str(self.alarm_period_seconds),
             "DenialFilterPattern": self.filter_pattern,
             "DecodeAuthorizationMessages": str(self.decode_authorization_messages).lower(),
+            "SecurityHubFindings": str(self.security_hub).lower(),
             "LiveSource": self.live_source,
             "QueueBatchSize": str(self.queue_batch_size),
             "QueueBatchWindowSeconds": str(self.queue_batch_window_seconds),
@@ -229,6 +231,7 @@ CONDITIONS: dict[str, Callable[[Mapping[str, str]], bool]] = {
         p.get("LiveSource") != "eventbridge" or bool(p.get("ExistingLogGroupName"))
     ),
     "DecodeMessages": lambda p: p.get("DecodeAuthorizationMessages") == "true",
+    "ImportFindings": lambda p: p.get("SecurityHubFindings") == "true",
 }
 
 

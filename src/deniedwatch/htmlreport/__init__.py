@@ -3,7 +3,10 @@
 Charts are Vega-Lite specs drawn by Vega (vendor/, its minified builds inlined, see
 vendor/README.md); the findings table is a few lines of our own JS (report.js). The page
 loads nothing: a Content-Security-Policy of ``default-src 'none'`` forbids any fetch, and
-Vega runs in its interpreter mode (``ast: true``) so no ``eval`` is needed either.
+Vega runs in its interpreter mode (``ast: true``) so no ``eval`` is needed either. Scripts
+run only by their SHA-256 (``script-src 'sha256-…'``, CSP Level 2 hash sources): the two
+script elements the page is built with run, and any other inline script (markup that
+slipped into the page some day) does not, which ``'unsafe-inline'`` would allow.
 
 Record text is attacker-written: it travels as JSON inside a ``<script
 type="application/json">`` with ``<``, ``>`` and ``&`` escaped, and report.js puts it
@@ -12,6 +15,8 @@ into the page with ``textContent`` only.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 from collections import Counter
@@ -202,14 +207,30 @@ def render(
     """The whole page. ``summary``: plain-text lines about the scan, shown at the top."""
     data = page_data(findings, labels, summary, now or datetime.now(UTC))
     page = _asset("page.html")
+    # the HTML parser turns CR LF and CR into LF before the browser hashes a script
+    vendor, app = (_lf(_vendor_js()), _lf(_asset("report.js")))
     parts = {
+        "/*SCRIPT_HASHES*/": script_hashes(vendor, app),
         "/*STYLE*/": _asset("report.css"),
-        "/*VENDOR*/": _vendor_js(),
-        "/*APP*/": _asset("report.js"),
+        "/*VENDOR*/": vendor,
+        "/*APP*/": app,
         "/*DATA*/": script_json(data),
     }
     # one pass: text put in (record strings included) is never searched for markers again
     return _MARKER.sub(lambda m: parts[m.group()], page)
 
 
-_MARKER = re.compile(r"/\*(?:STYLE|VENDOR|APP|DATA)\*/")
+def _lf(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def script_hashes(*scripts: str) -> str:
+    """CSP hash sources of the page's scripts: the browser hashes an inline script's text
+    exactly as it stands between the tags (UTF-8), so these are of the text put there."""
+    return " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(s.encode("utf-8")).digest()).decode() + "'"
+        for s in scripts
+    )
+
+
+_MARKER = re.compile(r"/\*(?:SCRIPT_HASHES|STYLE|VENDOR|APP|DATA)\*/")

@@ -47,10 +47,15 @@ class _WaitingHandler(RetryHandler):
         state.increment_current_attempt()
 
 
+# Refused, reset, timed out or cut-off connections: what slack_sdk raises when no HTTP
+# answer came (after the retries below), so a channel can say "unreachable".
+UNREACHABLE = (URLError, ConnectionError, TimeoutError, HTTPException)
+
+
 class ConnectionErrorHandler(_WaitingHandler):
     """Refused, reset, timed out or cut-off connections (no HTTP answer at all)."""
 
-    ERRORS = (URLError, ConnectionError, TimeoutError, HTTPException)
+    ERRORS = UNREACHABLE
 
     def _can_retry(self, *, state, request, response=None, error=None) -> bool:  # type: ignore[override]
         return response is None and isinstance(error, self.ERRORS)

@@ -9,6 +9,7 @@ wording and send; they never import the delivery loop or each other.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -16,14 +17,26 @@ from typing import Any, Protocol, runtime_checkable
 
 from deniedwatch.alerts.budget import Digest
 from deniedwatch.alerts.group import Alert
+from deniedwatch.alerts.text import clean, cut
 from deniedwatch.alerts.wording import Story
 from deniedwatch.finding import Finding
+from deniedwatch.secrets import redact
 
 Sleep = Callable[[float], None]
 
 
 class DeliveryFailed(RuntimeError):
     """One alert could not reach one destination; the text holds no secret."""
+
+
+REASON_MAX = 300  # a failure's reason, as logged and raised
+
+
+def failure_reason(exc: BaseException) -> str:
+    """A channel's own words (DeliveryFailed), else the exception's type and text; redacted,
+    cleaned, cut."""
+    text = str(exc) if isinstance(exc, DeliveryFailed) else f"{type(exc).__name__}: {exc}"
+    return cut(redact(clean(text)), REASON_MAX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,14 +111,51 @@ class Context:
         return self.time_left() if self.time_left is not None else None
 
 
+Check = Callable[[str], "str | None"]  # a value's problem, or None
+
+
+def _any(_value: str) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Option:
+    """One key of a ``[[destinations]]`` entry of a type: declared beside the type's code,
+    so the settings check it (every value is a non-empty string first) without knowing
+    the type."""
+
+    name: str
+    description: str
+    check: Check = _any
+    required: bool = False
+
+
+def https_url(value: str) -> str | None:
+    """An endpoint the function posts to: https, or http to loopback (tests, stand-ins)."""
+    from deniedwatch.urls import https_or_loopback
+
+    if not https_or_loopback(value):
+        return "must be an https:// URL (http:// only for localhost)"
+    return None
+
+
+def arn_check(service: str, what: str, resource: str = ".+") -> Check:
+    """A check that the value is an ARN of ``service`` in any partition, with an account."""
+    shape = re.compile(rf"arn:aws[a-z-]*:{service}:[^:]+:\d{{12}}:{resource}")
+
+    def check(value: str) -> str | None:
+        return None if shape.fullmatch(value) else f"{value!r} is not {what}"
+
+    return check
+
+
 @dataclass(frozen=True)
 class ChannelType:
     """A destination type as the settings, the CLI and the factory see it."""
 
     name: str
     build: Callable[[Destination, Context], Channel]
-    required: tuple[str, ...] = ()  # keys a [[destinations]] entry of this type must have
-    optional: tuple[str, ...] = ()
+    options: tuple[Option, ...] = ()  # the keys a [[destinations]] entry of it may have
     secret: str | None = "secret"  # what the secret is ("Slack bot token"); None: no secret
     check_secret: Callable[[str], str | None] = lambda _value: None  # a problem, or None
     pages: bool = False  # wakes people up: only routes that name it reach it

@@ -31,12 +31,14 @@ from deniedwatch.alerts.channels.base import (
     Context,
     DeliveryFailed,
     Destination,
+    Option,
     ThreadRef,
+    https_url,
 )
 from deniedwatch.alerts.group import Alert
 from deniedwatch.alerts.retry import Unreachable, post_json
 from deniedwatch.alerts.text import answer_excerpt, clean, cut, cut_value
-from deniedwatch.secrets import redact
+from deniedwatch.secrets import SecretError, redact
 from deniedwatch.severity import most_severe
 
 DEFAULT_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
@@ -156,7 +158,7 @@ class PagerDutyChannel:
     def _key(self) -> str:
         try:
             return self.ctx.secret()
-        except Exception as exc:
+        except SecretError as exc:
             raise DeliveryFailed(redact(f"no PagerDuty routing key: {exc}")) from None
 
     @property
@@ -217,7 +219,14 @@ def _build(dest: Destination, ctx: Context) -> PagerDutyChannel:
 TYPE = ChannelType(
     name="pagerduty",
     build=_build,
-    optional=("events_url",),
+    options=(
+        Option(
+            "events_url",
+            f"the Events API v2 endpoint (default {DEFAULT_EVENTS_URL}; EU accounts use "
+            "https://events.eu.pagerduty.com/v2/enqueue)",
+            https_url,
+        ),
+    ),
     secret="PagerDuty Events v2 routing key",
     check_secret=_check,
     pages=True,

@@ -16,6 +16,7 @@ MODULES: dict[str, str] = {
     "teams": "deniedwatch.alerts.channels.teams",
     "pagerduty": "deniedwatch.alerts.channels.pagerduty",
     "sns": "deniedwatch.alerts.channels.sns",
+    "securityhub": "deniedwatch.alerts.channels.securityhub",
 }
 
 TYPES: tuple[str, ...] = tuple(MODULES)

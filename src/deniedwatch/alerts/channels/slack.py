@@ -21,7 +21,7 @@ from deniedwatch.alerts.group import Alert
 from deniedwatch.alerts.retry import Pacer
 from deniedwatch.alerts.slack import render, render_digest
 from deniedwatch.alerts.text import answer_excerpt
-from deniedwatch.secrets import check_url, redact, url_problem
+from deniedwatch.secrets import SecretError, check_url, redact, url_problem
 
 
 class SlackChannel:
@@ -41,7 +41,7 @@ class SlackChannel:
 
             try:
                 url = check_url(self.ctx.secret())
-            except Exception as exc:
+            except SecretError as exc:
                 raise DeliveryFailed(redact(f"no Slack webhook URL: {exc}")) from None
             self._client = WebhookClient(
                 url,
@@ -65,11 +65,13 @@ class SlackChannel:
         self.post(render_digest(digest, slack_channel=self.ctx.slack_channel))
 
     def post(self, payload: dict[str, Any]) -> None:
+        from deniedwatch.alerts.channels._slack_sdk import UNREACHABLE
+
         client = self._webhook()
         self.pacer.wait()
         try:
             response = client.send_dict(payload)
-        except Exception as exc:
+        except UNREACHABLE as exc:
             raise DeliveryFailed(
                 redact(f"Slack unreachable ({type(exc).__name__}: {exc})")
                 + ": check the webhook URL's host and this machine's network or proxy"

@@ -28,14 +28,16 @@ from deniedwatch.alerts.channels.base import (
     Context,
     DeliveryFailed,
     Destination,
+    Option,
     ThreadRef,
+    https_url,
 )
 from deniedwatch.alerts.group import Alert
 from deniedwatch.alerts.retry import Pacer
 from deniedwatch.alerts.slack import render, render_digest, render_repeat
 from deniedwatch.alerts.text import clean
 from deniedwatch.alerts.wording import Story
-from deniedwatch.secrets import redact
+from deniedwatch.secrets import SecretError, redact
 
 DEFAULT_API_URL = "https://slack.com/api/"
 ENV_API_URL = "DENIEDWATCH_SLACK_API_URL"  # GovSlack and tests: another Web API base
@@ -61,7 +63,7 @@ class SlackAppChannel:
 
             try:
                 token = self.ctx.secret()
-            except Exception as exc:
+            except SecretError as exc:
                 raise DeliveryFailed(redact(f"no Slack bot token: {exc}")) from None
             self._client = WebClient(
                 token=token,
@@ -73,18 +75,25 @@ class SlackAppChannel:
         return self._client
 
     def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
+        from slack_sdk.errors import SlackApiError
+
+        from deniedwatch.alerts.channels._slack_sdk import UNREACHABLE
+
         client = self._web()
         self.pacer.wait()
         try:
             response = getattr(client, method)(**kwargs)
-        except Exception as exc:
-            data = getattr(getattr(exc, "response", None), "data", None)
+        except UNREACHABLE as exc:
+            reason = f"Slack {method}: unreachable: {type(exc).__name__}: {exc}"
+            raise DeliveryFailed(redact(clean(reason))[:300]) from None
+        except SlackApiError as exc:  # Slack answered with an error: say which
+            data = getattr(exc.response, "data", None)
             error = data.get("error") if isinstance(data, dict) else None
             if error in _REVOKED:
                 self.ctx.forget_secret()
                 self._client = None
-            status = getattr(getattr(exc, "response", None), "status_code", None)
-            reason = error or f"{type(exc).__name__}: {exc}"
+            status = getattr(exc.response, "status_code", None)
+            reason = error or str(exc)
             where = f"HTTP {status}: " if status else ""
             raise DeliveryFailed(redact(clean(f"Slack {method}: {where}{reason}"))[:300]) from None
         return dict(response.data) if isinstance(response.data, dict) else {}
@@ -160,8 +169,14 @@ def _build(dest: Destination, ctx: Context) -> SlackAppChannel:
 TYPE = ChannelType(
     name="slack-app",
     build=_build,
-    required=("channel",),
-    optional=("api_url",),
+    options=(
+        Option("channel", "the Slack channel id (C0123…) or name the bot posts in", required=True),
+        Option(
+            "api_url",
+            f"the Web API base (default {DEFAULT_API_URL}; GovSlack: https://slack-gov.com/api/)",
+            https_url,
+        ),
+    ),
     secret="Slack bot token (xoxb-...)",
     check_secret=_check,
 )

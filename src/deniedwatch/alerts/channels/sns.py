@@ -15,7 +15,9 @@ from deniedwatch.alerts.channels.base import (
     Context,
     DeliveryFailed,
     Destination,
+    Option,
     ThreadRef,
+    arn_check,
 )
 from deniedwatch.alerts.email import body, digest_body, digest_subject, subject
 from deniedwatch.alerts.group import Alert
@@ -51,11 +53,12 @@ class SnsChannel:
         self._publish(digest_subject(digest), digest_body(digest))
 
     def _publish(self, subject: str, message: str) -> None:
+        from botocore.exceptions import ClientError  # lazily, with the client
+
         try:
             self.client.publish(TopicArn=self.topic_arn, Subject=subject, Message=message)
-        except Exception as exc:
-            error = (getattr(exc, "response", None) or {}).get("Error", {})
-            reason = error.get("Code") or type(exc).__name__
+        except ClientError as exc:  # SNS answered: name its error code and the topic
+            reason = exc.response.get("Error", {}).get("Code") or "ClientError"
             raise DeliveryFailed(f"SNS publish to {self.topic_arn} failed: {reason}") from None
 
 
@@ -70,4 +73,15 @@ def _build(dest: Destination, ctx: Context) -> SnsChannel:
     return SnsChannel(dest.name, arn, ctx)
 
 
-TYPE = ChannelType(name="sns", build=_build, optional=("topic_arn",), secret=None)
+TYPE = ChannelType(
+    name="sns",
+    build=_build,
+    options=(
+        Option(
+            "topic_arn",
+            f"the SNS topic to publish to (default: env {ENV_TOPIC_ARN}, the stack's topic)",
+            arn_check("sns", "an SNS topic ARN"),
+        ),
+    ),
+    secret=None,
+)

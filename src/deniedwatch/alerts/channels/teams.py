@@ -31,7 +31,7 @@ from deniedwatch.alerts.channels.base import (
 from deniedwatch.alerts.group import Alert
 from deniedwatch.alerts.retry import Unreachable, post_json
 from deniedwatch.alerts.text import answer_excerpt, clean, cut_value
-from deniedwatch.secrets import check_url, redact, url_problem
+from deniedwatch.secrets import SecretError, check_url, redact, url_problem
 
 CARD_VERSION = "1.4"
 TITLE_MAX = 200
@@ -229,7 +229,7 @@ class TeamsChannel:
     def _post(self, payload: dict[str, Any]) -> None:
         try:
             url = check_url(self.ctx.secret())
-        except Exception as exc:
+        except SecretError as exc:
             raise DeliveryFailed(redact(f"no Teams webhook URL: {exc}")) from None
         try:
             answer = post_json(
