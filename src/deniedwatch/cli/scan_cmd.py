@@ -6,7 +6,7 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,6 +31,7 @@ from deniedwatch.sources.bounded import MAX_FILE_BYTES, MiB
 from deniedwatch.termview import GROUP_ABOVE
 
 ATHENA = "Athena (--engine athena)"
+_PARSE_ALL = "Parse every file, even those whose bytes hold no denial code (skipped by default)."
 
 
 @app.command()
@@ -127,14 +128,7 @@ def scan(
             "the cap stops gzip bombs in bounded memory.",
         ),
     ] = MAX_FILE_BYTES // MiB,
-    parse_all: Annotated[
-        bool,
-        typer.Option(
-            "--parse-all",
-            help="Parse every file, even those whose bytes hold no denial code (by default "
-            "those are only counted, and the summary says their figures are estimates).",
-        ),
-    ] = False,
+    parse_all: Annotated[bool, typer.Option("--parse-all", help=_PARSE_ALL)] = False,
     fail_on_findings: Annotated[
         bool,
         typer.Option(
@@ -270,9 +264,8 @@ def scan(
     else:
         if not sources:
             fail("give log files, folders or s3:// URLs to scan (or --engine athena)")
-        request = ScanRequest(
-            tuple(sources), wanted, include_suppressed, jobs, max_file_mb * MiB, parse_all
-        )
+        request = ScanRequest(tuple(sources), wanted, include_suppressed, jobs, max_file_mb * MiB)
+        request = replace(request, parse_all=parse_all)
         source = FileSource(request, settings.ruleset, client_factory("s3"))
     with working if not quiet and err.is_terminal else _null():
         total = source.prepare(summary)
