@@ -299,18 +299,25 @@ class SecurityHubChannel:
         ident = finding_id(alert, self.window_minutes, now)
         first, before = self._seen.get(ident, (None, 0))
         total = before + (alert.total if count is None else count)
-        finding = render(
+        finding = self._render(alert, now, total, first)
+        self._seen[ident] = (first or alert.first_time or alert.last_time, total)
+        self._ids[alert.key.digest()] = ident
+        return finding
+
+    def _render(
+        self, alert: Alert, now: datetime, count: int, first_seen: str | None
+    ) -> dict[str, Any]:
+        """The ASFF document of ``alert`` with this destination's product, window and
+        the group's severity: one place for a first import and a window's repeat."""
+        return render(
             alert,
             product=self.product,
             severity=self._level(alert),
             window_minutes=self.window_minutes,
             now=now,
-            count=total,
-            first_seen=first,
+            count=count,
+            first_seen=first_seen,
         )
-        self._seen[ident] = (first or alert.first_time or alert.last_time, total)
-        self._ids[alert.key.digest()] = ident
-        return finding
 
     def _level(self, alert: Alert) -> str:
         """The group's severity: its most severe member's (decoys cannot lower it)."""
@@ -337,15 +344,7 @@ class SecurityHubChannel:
         now = datetime.fromtimestamp(self.ctx.now(), UTC)
         total = before + alert.total
         self._seen[ident] = (first, total)
-        finding = render(
-            alert,
-            product=self.product,
-            severity=self._level(alert),
-            window_minutes=self.window_minutes,
-            now=now,
-            count=total,
-            first_seen=first,
-        )
+        finding = self._render(alert, now, total, first)
         finding["Id"] = ident
         return finding
 
