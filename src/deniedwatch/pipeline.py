@@ -24,11 +24,11 @@ from deniedwatch.alerts.channels.sns import ENV_TOPIC_ARN
 from deniedwatch.alerts.dedup import DedupStore
 from deniedwatch.alerts.deliver import DeliveryReport, deliver
 from deniedwatch.alerts.group import Alert
-from deniedwatch.alerts.routing import Router, default_destinations
+from deniedwatch.alerts.routing import ROUTE_READS, Router, default_destinations
 from deniedwatch.config import Settings
 from deniedwatch.finding import Finding
 from deniedwatch.metrics import Metrics, Writer, stdout_line
-from deniedwatch.severity import most_severe, severity
+from deniedwatch.severity import fields_read, most_severe, severity
 from deniedwatch.triage.buttons import Buttons, Choices
 
 LEGACY_EMAIL = "email"
@@ -80,6 +80,9 @@ class Pipeline:
     channels: list[Channel]
     router: Router
     route_all: bool = False  # test-alert: the one chosen destination gets everything
+    # The Finding fields severity and routing read (group_records keeps one member per
+    # distinct value of them); None: not known, every field a rule could read.
+    reads: frozenset[str] | None = None
 
     @classmethod
     def fixed(cls, channels: Sequence[Channel]) -> Pipeline:
@@ -166,7 +169,8 @@ def build_pipeline(
             channels.append(channel_type(dest.type).build(dest, ctx))
         except ValueError as exc:
             raise PipelineError(str(exc)) from None
-    return Pipeline(destinations, channels, router(settings, destinations), only is not None)
+    reads = fields_read(settings.severity_rules) | ROUTE_READS
+    return Pipeline(destinations, channels, router(settings, destinations), only is not None, reads)
 
 
 def _secret(
