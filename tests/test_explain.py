@@ -214,17 +214,21 @@ def test_explicit_wins_when_both_phrases_appear() -> None:
     assert (why.policy, why.explicit) == ("permissions-boundary", True)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(
     st.lists(
         st.sampled_from(
-            ['on resource: "', "ON Resource:", "on resource:", " ", '"', ".", "x", "İ", "\n"]
+            [
+                *['on resource: "', "ON Resource:", "on resource:", " ", '"', ".", "x", "İ"],
+                *["\n", ",", ";", ".;", "\t", "\x1c", "\x85", "arn:aws:s3:::b/k", "\u3000"],
+            ]
         )
         | st.text(max_size=5),
         max_size=12,
     ).map("".join)
 )
 def test_resource_in_finds_what_the_regex_search_finds(message: str) -> None:
+    """Read where its words stand, without the regex's lazy match (issue 25): the same."""
     from deniedwatch.explain import _RESOURCE, resource_in
 
     m = _RESOURCE.search(message)
@@ -252,3 +256,45 @@ def test_one_record_per_policy_type() -> None:
     assert len({k.name for k in POLICY_KINDS}) == len(POLICY_KINDS) == len(POLICY_TYPES)
     for kind in POLICY_KINDS:
         assert kind.phrase == kind.phrase.lower() and kind.doc.startswith("https://docs.aws.")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "with an explicit deny in a service control policy",
+                "WITH AN EXPLICIT DENY IN AN identity-based POLICY",
+                "with an explicit deny in the ",
+                "with an explicit deny",
+                "with an explİcit deny",  # not ASCII: the plain search
+                "because no resource-based policy allows",
+                "BECAUSE NO permissions boundary allows",
+                "because no ",
+                "due to a VPC endpoint policy",
+                "Due To the vpc endpoint policy",
+                "xwith an explicit deny",
+                " ",
+                "K",  # the Kelvin sign: case-blind, it is a "k"
+            ]
+        )
+        | st.text(max_size=5),
+        max_size=8,
+    ).map("".join)
+)
+def test_policy_and_explicit_are_what_the_plain_searches_find(message: str) -> None:
+    """``_policy_of`` starts each case-blind search where its words stand: the same
+    policy type and explicit/implicit as searching the whole message (issue 25)."""
+    from deniedwatch import explain as ex
+
+    if typed := ex._EXPLICIT.search(message):
+        expected = (POLICY_TYPES[typed.group(1).lower()], True, typed.span())
+    elif typed := ex._IMPLICIT.search(message):
+        expected = (POLICY_TYPES[typed.group(1).lower()], False, typed.span())
+    elif ex._VPCE_POLICY.search(message):
+        expected = ("vpc-endpoint-policy", None, None)
+    else:
+        expected = (None, True if ex._UNTYPED_EXPLICIT.search(message) else None, None)
+    policy, explicit, match = ex._policy_of(message)
+    assert (policy, explicit, match.span() if match else None) == expected
+    assert ex.explicit_in(message or None) == explain(message).explicit

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 import regex
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from deniedwatch.alerts import email, slack
 from deniedwatch.alerts.text import DEFAULT_IGNORABLE, clean, clean_json, defang, is_unsafe
@@ -166,3 +168,31 @@ def test_defang_leaves_versions_and_addresses_readable() -> None:
     text = "aws-cli/2.17.20 Python/3.11.6 Linux/6.1 from 203.0.113.7"
     assert defang(text) == text
     assert defang("ftp://files.evil.example/x") == "ftp[://]files[.]evil[.]example/x"
+
+
+def _units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _head_by_char(text: str, limit: int) -> str:
+    out, used = [], 0
+    for ch in text:
+        if used + _units(ch) > limit:
+            break
+        out.append(ch)
+        used += _units(ch)
+    return "".join(out)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(max_size=40) | st.text(st.characters(max_codepoint=127), max_size=40),
+    st.integers(-2, 45),
+)
+def test_ascii_fast_paths_cut_as_the_per_character_count_does(value: str, limit: int) -> None:
+    """``width`` and ``_head`` skip the UTF-16 count for ASCII text (issue 25): the same
+    widths and cuts as counting every character."""
+    from deniedwatch.alerts.text import _head, width
+
+    assert width(value) == _units(value)
+    assert _head(value, limit) == _head_by_char(value, limit)

@@ -139,14 +139,24 @@ def explain(message: str | None) -> Explanation:
 
 
 def _policy_of(message: str) -> tuple[str | None, bool | None, re.Match[str] | None]:
-    """(policy type, explicit, the typed phrase's match): the first part of ``_explain``."""
-    if typed := _EXPLICIT.search(message):
+    """(policy type, explicit, the typed phrase's match): the first part of ``_explain``.
+    Each case-blind regex starts where its first words stand: a case-blind search cannot
+    skip ahead on its own, and tries every position of the message."""
+    lowered = message.lower() if message.isascii() else None  # ASCII: the same indexes
+
+    def search(pattern: re.Pattern[str], words: str) -> re.Match[str] | None:
+        if lowered is None:
+            return pattern.search(message)
+        at = lowered.find(words)
+        return pattern.search(message, at) if at >= 0 else None
+
+    if typed := search(_EXPLICIT, "with an explicit deny in "):
         return POLICY_TYPES[typed.group(1).lower()], True, typed
-    if typed := _IMPLICIT.search(message):
+    if typed := search(_IMPLICIT, "because no "):
         return POLICY_TYPES[typed.group(1).lower()], False, typed
-    if _VPCE_POLICY.search(message):
+    if search(_VPCE_POLICY, "due to "):
         return "vpc-endpoint-policy", None, None
-    return None, (True if _UNTYPED_EXPLICIT.search(message) else None), None
+    return None, (True if search(_UNTYPED_EXPLICIT, "with an explicit deny") else None), None
 
 
 @lru_cache(maxsize=4096)
@@ -190,17 +200,36 @@ def action_in(message: str | None) -> str | None:
 def resource_in(message: str | None) -> str | None:
     """Just the resource of a denial message (grouping needs it for every denial; the
     policy type only for the few it shows): the same as searching with ``_RESOURCE``,
-    but the regex runs only where "on resource:" stands, not across the message."""
+    but read only where "on resource:" stands, not across the message."""
     if not message or not isinstance(message, str):
         return None
-    m = None
-    if message.isascii():  # lower() keeps every index: match only where the words are
+    if message.isascii():  # lower() keeps every index: read only where the words are
         lowered, start = message.lower(), 0
-        while m is None and (at := lowered.find("on resource:", start)) >= 0:
-            m, start = _RESOURCE.match(message, at), at + 1
-    else:
-        m = _RESOURCE.search(message)
+        while (at := lowered.find("on resource:", start)) >= 0:
+            matched, resource = _resource_after(message, at + len("on resource:"))
+            if matched:
+                return resource
+            start = at + 1
+        return None
+    m = _RESOURCE.search(message)
     return ((m.group(1) if m.group(1) is not None else m.group(2)) or None) if m else None
+
+
+_SPACES = re.compile(r"\s*")
+_TOKEN = re.compile(r"\S+")
+
+
+def _resource_after(message: str, pos: int) -> tuple[bool, str | None]:
+    r"""(whether ``_RESOURCE`` matches, its resource) after its words end at ``pos``:
+    a quoted value, else the run of non-space characters without one final ``.,;``.
+    The regex's lazy ``\S+?`` finds the same by trying every length (~7 µs an ARN)."""
+    at = _SPACES.match(message, pos).end()  # type: ignore[union-attr]
+    if at == len(message):
+        return False, None
+    if message[at] == '"' and (end := message.find('"', at + 1)) >= 0:
+        return True, message[at + 1 : end] or None
+    token = _TOKEN.match(message, at).group()  # type: ignore[union-attr]
+    return True, token[:-1] if len(token) > 1 and token[-1] in ".,;" else token
 
 
 _ASSUME_ROLE = ("sts:AssumeRole", "sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleWithSAML")

@@ -7,6 +7,7 @@ shape delivered the records: a bad record is logged and skipped, never the batch
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from deniedwatch.alerts.group import GroupKey, record_key
@@ -15,7 +16,7 @@ from deniedwatch.rules import Ruleset, Verdict
 from deniedwatch.sources.invocation import Invocation, Item
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Detected:
     """A denial (its raw record: a Finding is built only for what an alert shows) and
     the item that carried it (its SQS message, for a partial failure)."""
@@ -23,12 +24,12 @@ class Detected:
     record: dict[str, Any]
     item: Item
 
-    @property
+    @cached_property  # read three times per denial by the handler
     def event_id(self) -> str | None:
         value = self.record.get("eventID")
         return value if isinstance(value, str) and value else None  # as Finding.event_id
 
-    @property
+    @cached_property  # mutes and SQS failures read it per denial
     def key(self) -> GroupKey:
         """GroupKey.of(its Finding), read straight from the record."""
         return GroupKey(*record_key(self.record))
@@ -38,21 +39,25 @@ def detect(invocation: Invocation, ruleset: Ruleset, metrics: Metrics) -> list[D
     """Every item -> the denials among them; counts Events, bad, suppressed and denied."""
     metrics.add("Events", len(invocation))
     found: list[Detected] = []
+    suppressed = 0
+    classify = ruleset.classify
     for item in invocation:
-        if item.problem or item.record is None:
+        record = item.record
+        if item.problem or record is None:
             _bad(invocation, item, item.problem or "not a record", metrics)
-        if item.record is None:
+        if record is None:
             continue
         try:
-            detection = ruleset.classify(item.record)
+            verdict = classify(record).verdict
         except Exception as exc:  # never let one record sink the batch
             _bad(invocation, item, f"rules failed: {type(exc).__name__}: {exc}"[:300], metrics)
             continue
-        if detection.verdict is Verdict.SUPPRESSED:
-            metrics.add("SuppressedEvents")
-        elif detection.verdict is Verdict.DENIED:
-            metrics.add("DeniedEvents")
-            found.append(Detected(item.record, item))
+        if verdict is Verdict.DENIED:
+            found.append(Detected(record, item))
+        elif verdict is Verdict.SUPPRESSED:
+            suppressed += 1
+    metrics.add("SuppressedEvents", suppressed)  # counted once per batch, not per record
+    metrics.add("DeniedEvents", len(found))
     return found
 
 

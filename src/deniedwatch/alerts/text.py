@@ -60,7 +60,7 @@ def _is_clean(text: str) -> bool:
 
 def width(text: str) -> int:
     """Length as Slack counts it (UTF-16 code units), never below Python's len."""
-    return len(text.encode("utf-16-le")) // 2
+    return len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
 
 
 def clean(value: object) -> str:
@@ -119,6 +119,8 @@ def cut_middle(text: str, limit: int) -> str:
 
 
 def _head(text: str, limit: int) -> str:
+    if text.isascii():  # one code unit per character
+        return text[: max(limit, 0)]
     out, used = [], 0
     for ch in text:
         if used + width(ch) > limit:
