@@ -42,6 +42,7 @@ from deniedwatch.alerts.sightings import (
     tamper_record,
 )
 from deniedwatch.config import BUNDLED_SETTINGS_ARCNAME, ENV_CONFIG, Settings, load_settings
+from deniedwatch.finding import record_action
 from deniedwatch.intake import Detected, detect
 from deniedwatch.metrics import Metrics, log
 from deniedwatch.pipeline import Pipeline, build_pipeline
@@ -333,7 +334,7 @@ def unmuted(
         metrics.add("DedupStoreErrors")
         log("mutes-unreadable", level="error", error=str(exc)[:300])
         return detected
-    kept, hidden = hide_muted(detected, mutes, lambda d: d.key.action, now)
+    kept, hidden = hide_muted(detected, mutes, lambda d: record_action(d.record), now)
     for mute_id, count in sorted(hidden.items()):
         log("muted", mute=mute_id, denials=count)
     metrics.add("MutedEvents", sum(hidden.values()))
