@@ -18,7 +18,7 @@ UV_PIP  = $(UV) pip --quiet
 LOCK_ARGS = --universal --generate-hashes --python-version 3.11 --upgrade \
             --custom-compile-command "make lock"
 
-.PHONY: demo test lint format bench reliability clean vendor-js lock
+.PHONY: demo test test-lambda lint format bench reliability clean vendor-js lock
 
 $(UV): tools/requirements-uv.lock
 	$(PYTHON) -m venv .venv-uv
@@ -54,7 +54,7 @@ $(VENV)/.installed-dev: $(LOCK) pyproject.toml | $(BIN)/python $(UV)
 # tests/test_athena_botocore_next.py runs the Athena commands from this venv against moto
 # through a REST-JSON stand-in (tests/athena_rest_json.py): what users' current releases do.
 .venv-botocore-next/.installed: tools/requirements-botocore-next.lock $(LOCK) pyproject.toml | $(UV)
-	$(PYTHON) -m venv .venv-botocore-next
+	$(PYTHON) -m venv --clear .venv-botocore-next
 	$(UV_PIP) install --python .venv-botocore-next/bin/python -c $(LOCK) setuptools
 	$(UV_PIP) install --python .venv-botocore-next/bin/python -c $(LOCK) --no-build-isolation -e .
 	$(UV_PIP) install --python .venv-botocore-next/bin/python --require-hashes --no-deps \
@@ -82,6 +82,13 @@ test: $(VENV)/.installed-dev .venv-checkov/.installed .venv-botocore-next/.insta
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-logo
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow"
+
+## test-lambda: the function's own tests (handler, fast path, triage, dedup store, the zip) in
+## $(VENV): `.ci/run` runs them under python3.12, the Lambda runtime, after the 3.11 suite
+LAMBDA_TESTS = tests/test_lambda_handler.py tests/test_fast_path.py tests/test_triage.py \
+               tests/test_dedup.py tests/test_package.py
+test-lambda: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile $(LAMBDA_TESTS)
 
 ## reliability: fault injection, bad input, injection, secrets, template checks at full size; prints the figures
 reliability: $(VENV)/.installed-dev .venv-checkov/.installed
