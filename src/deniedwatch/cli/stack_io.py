@@ -149,7 +149,7 @@ def progress() -> Iterator[RichObserver]:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=err, transient=True) as progress:
+    with Progress(*columns, console=err.real(), transient=True) as progress:
         yield RichObserver(progress)
 
 
