@@ -25,7 +25,7 @@ from deniedwatch.cli._app import (
     load_cli_settings,
     webhook_option,
 )
-from deniedwatch.cli.athena_cmd import client_factory
+from deniedwatch.cli.athena_cmd import client_factory, report_athena
 from deniedwatch.finding import with_history_note
 from deniedwatch.sources.bounded import MAX_FILE_BYTES, MiB
 from deniedwatch.termview import GROUP_ABOVE
@@ -309,7 +309,7 @@ def scan(
     view = View(fmt, settings.ruleset.account_labels, group, summary, settings, suppressed)
     _write(view, findings, output)
     if not quiet and engine == "athena":
-        err.print(source.report(summary), highlight=False, soft_wrap=True)
+        report_athena(source, summary)
     elif not quiet:
         _print_summary(summary)
     if notify:
