@@ -18,7 +18,7 @@ UV_PIP  = $(UV) pip --quiet
 LOCK_ARGS = --universal --generate-hashes --python-version 3.11 --upgrade \
             --custom-compile-command "make lock"
 
-.PHONY: demo test lint format bench reliability clean vendor-js lock
+.PHONY: demo test lint format bench reliability clean vendor-js lock rehearse
 
 $(UV): tools/requirements-uv.lock
 	$(PYTHON) -m venv .venv-uv
@@ -68,6 +68,12 @@ test: $(VENV)/.installed-dev .venv-checkov/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-logo
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow"
+
+## rehearse: before your real account, the whole deployment against moto_server on 127.0.0.1
+## (fake credentials): deploy, one denial through the deployed zip, the alert at a local Slack
+## receiver, status, destroy --purge; one line per step, the servers always stopped (docs/deploy.md)
+rehearse: $(VENV)/.installed-dev
+	$(BIN)/python tests/rehearse.py
 
 ## reliability: fault injection, bad input, injection, secrets, template checks at full size; prints the figures
 reliability: $(VENV)/.installed-dev .venv-checkov/.installed

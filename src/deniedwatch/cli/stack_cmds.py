@@ -83,10 +83,14 @@ def destroy(
             err.print(f"[bold green]stack {stack_name} deleted[/]")
         if purge:
             s3, logs = session.client("s3"), session.client("logs")
-            if bucket and aws.purge_bucket(s3, bucket):
-                err.print(f"deleted bucket {bucket}")
-            if group and aws.purge_log_group(logs, group):
-                err.print(f"deleted log group {group}")
+            if bucket:  # a stand-in that ignores DeletionPolicy (moto) deleted it already
+                done = aws.purge_bucket(s3, bucket)
+                err.print(f"deleted bucket {bucket}" if done else f"bucket {bucket}: already gone")
+            if group:
+                done = aws.purge_log_group(logs, group)
+                err.print(
+                    f"deleted log group {group}" if done else f"log group {group}: already gone"
+                )
             if code := params.get("CodeBucket"):
                 removed = aws.delete_code(s3, code, names.code_prefix(stack_name))
                 err.print(f"deleted {removed} function zip(s) from {code}")
