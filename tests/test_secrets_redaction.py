@@ -72,3 +72,13 @@ def test_webhook_flag_help_warns_about_proc_cmdline(cli, monkeypatch: pytest.Mon
         squeezed = "".join(c for c in result.stdout if not c.isspace() and c != "│")
         assert "/proc/PID/cmdline" in squeezed, command  # however rich wrapped it
     assert "prefer the environment variable" in WEBHOOK_FLAG_WARNING
+
+
+@pytest.mark.parametrize("value", ["", " ", "1", "abc1234"])
+def test_a_too_short_secret_does_not_scrub_the_alert(value: str) -> None:
+    # An empty entry in the destinations' secret, or a one-character test value, would
+    # otherwise replace every digit or insert the marker between every character.
+    secrets.remember(value)
+    secrets.parse_secrets(json.dumps({"email": value, "slack": URL}), "arn:test")
+    text = "123456789012 denied s3:GetObject 1 time at 03:00 (abc1234)"
+    assert secrets.redact(text) == text

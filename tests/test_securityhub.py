@@ -273,11 +273,6 @@ class Recorder:
 def test_failed_findings_fail_the_destination_alone_and_the_retry_imports_them(
     aws_env: str, httpserver: Any, fake: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from deniedwatch import secrets
-
-    # secrets other tests of this process remembered ("1" among them) would be redacted
-    # from the reason too: start from none
-    monkeypatch.setattr(secrets, "_known", set())
     stand_in = HubStandIn(httpserver, fail=1)
     fake.now = T0
     ch = channel(fake)

@@ -15,19 +15,17 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from deniedwatch import secrets
-from deniedwatch.alerts.budget import DEFAULT_BUDGET, Budget
 from deniedwatch.alerts.channels.base import Channel, Context, Destination
 from deniedwatch.alerts.channels.registry import channel_type
 from deniedwatch.alerts.channels.sns import ENV_TOPIC_ARN
-from deniedwatch.alerts.dedup import DedupStore
 from deniedwatch.alerts.deliver import DeliveryReport, deliver
 from deniedwatch.alerts.group import Alert
 from deniedwatch.alerts.routing import Router, default_destinations
 from deniedwatch.config import Settings
 from deniedwatch.finding import Finding
-from deniedwatch.metrics import Metrics, Writer, stdout_line
 from deniedwatch.severity import most_severe, severity
 from deniedwatch.triage.buttons import Buttons, Choices
 
@@ -91,32 +89,10 @@ class Pipeline:
             return tuple(c.name for c in self.channels)
         return self.router.destinations(most_severe(alert.members, self.router.severity))
 
-    def deliver(
-        self,
-        alerts: Iterable[Alert],
-        *,
-        store: DedupStore,
-        batch: str,
-        now: float,
-        metrics: Metrics | None = None,
-        time_left: Callable[[], float] | None = None,
-        write: Writer = stdout_line,
-        budget: Budget = DEFAULT_BUDGET,
-        alert_batch: Callable[[Alert], str] | None = None,
-    ) -> DeliveryReport:
-        return deliver(
-            alerts,
-            channels=self.channels,
-            store=store,
-            batch=batch,
-            now=now,
-            metrics=metrics,
-            time_left=time_left,
-            write=write,
-            budget=budget,
-            alert_batch=alert_batch,
-            select=self.select,
-        )
+    def deliver(self, alerts: Iterable[Alert], **options: Any) -> DeliveryReport:
+        """``alerts.deliver.deliver`` to this pipeline's channels, routed by ``select``;
+        ``options`` are deliver's own (store, batch, now, ...), named there once."""
+        return deliver(alerts, channels=self.channels, select=self.select, **options)
 
 
 def build_pipeline(

@@ -49,6 +49,11 @@ _SECRET_SHAPES = re.compile(
     r"|(?:[?&]|%3[fF]|%26)sig(?:=|%3[dD])[^\s'\"<>&]+"  # signed webhook URLs (Teams Workflows)
 )
 TOKEN_MIN = 12  # a last path segment or sig this long is a secret on its own (Slack's: 24)
+# A value shorter than this is not scrubbed: scrubbing "1" or "" (an empty entry of the
+# destinations' secret) would erase every account id, count and time from the alert
+# itself, and a secret that short protects nothing (PagerDuty routing keys are 32
+# characters, Slack signing secrets 32, webhook URLs far longer).
+SECRET_MIN = 8
 
 CACHE_SECONDS = 300
 
@@ -93,7 +98,10 @@ class SecretError(RuntimeError):
 def remember(secret: str) -> str:
     """Note a secret so ``redact`` scrubs it in every form: whole, a URL's path, and its
     token (the last path segment, or a ``sig``) alone, which percent-encoding, JSON
-    escaping or a proxy's log line leave as it is."""
+    escaping or a proxy's log line leave as it is. Values under ``SECRET_MIN`` characters
+    are not remembered (see there)."""
+    if len(secret.strip()) < SECRET_MIN:
+        return secret
     _known.add(secret)
     path = re.sub(r"^https?://[^/]+", "", secret)
     if path != secret and len(path) > 8:
