@@ -267,6 +267,8 @@ def readable(payload: dict[str, Any]) -> list[str]:
         parts = [re.sub(r"^>|[*`]", "", x).strip() for x in text.splitlines() if x.strip()]
         if len(parts) == 2 and re.fullmatch(r"\*[^*]+\*", text.splitlines()[0].strip()):
             parts = [f"{parts[0]}: {parts[1]}"]  # a field: its label, then its value
+        elif label := re.match(r"\*([^*]+)\* `", text):  # label and value on one line
+            parts[0] = parts[0].replace(label.group(1), f"{label.group(1)}:", 1)
         lines += parts
     return lines
 

@@ -138,18 +138,29 @@ def explain(message: str | None) -> Explanation:
     return _explain(message)
 
 
+def _policy_of(message: str) -> tuple[str | None, bool | None, re.Match[str] | None]:
+    """(policy type, explicit, the typed phrase's match): the first part of ``_explain``."""
+    if typed := _EXPLICIT.search(message):
+        return POLICY_TYPES[typed.group(1).lower()], True, typed
+    if typed := _IMPLICIT.search(message):
+        return POLICY_TYPES[typed.group(1).lower()], False, typed
+    if _VPCE_POLICY.search(message):
+        return "vpc-endpoint-policy", None, None
+    return None, (True if _UNTYPED_EXPLICIT.search(message) else None), None
+
+
+@lru_cache(maxsize=4096)
+def explicit_in(message: str | None) -> bool | None:
+    """Just ``explain(message).explicit`` (Finding.denial_explicit): what grouping reads of
+    every denial to tell severity members apart, without the rest of the explanation."""
+    if not message or not isinstance(message, str):
+        return None
+    return _policy_of(message)[1]
+
+
 @lru_cache(maxsize=4096)  # a probing key repeats the same few messages many times
 def _explain(message: str) -> Explanation:
-    policy: str | None = None
-    explicit: bool | None = None
-    if typed := _EXPLICIT.search(message):
-        policy, explicit = POLICY_TYPES[typed.group(1).lower()], True
-    elif typed := _IMPLICIT.search(message):
-        policy, explicit = POLICY_TYPES[typed.group(1).lower()], False
-    elif _VPCE_POLICY.search(message):
-        policy = "vpc-endpoint-policy"
-    elif _UNTYPED_EXPLICIT.search(message):
-        explicit = True
+    policy, explicit, typed = _policy_of(message)
     resource = resource_in(message)
     policy_arn = None
     if typed is not None and (arn := _POLICY_ARN.match(message, typed.end())):

@@ -286,6 +286,7 @@ def process(
         max_examples=rt.settings.alerts.max_examples,
         label=ruleset.label,
         log=LogLocation(os.environ.get("AWS_REGION"), invocation.log_group, invocation.log_stream),
+        reads=rt.pipeline.reads,  # one severity member per distinct value of what they read
     )
     if rt.decoder:
         alerts = rt.decoder.enrich_alerts(alerts, time_left)

@@ -23,10 +23,10 @@ from deniedwatch.alerts.channels.registry import channel_type
 from deniedwatch.alerts.channels.sns import ENV_TOPIC_ARN
 from deniedwatch.alerts.deliver import DeliveryReport, deliver
 from deniedwatch.alerts.group import Alert
-from deniedwatch.alerts.routing import Router, default_destinations
+from deniedwatch.alerts.routing import ROUTE_READS, Router, default_destinations
 from deniedwatch.config import Settings
 from deniedwatch.finding import Finding
-from deniedwatch.severity import most_severe, severity
+from deniedwatch.severity import fields_read, most_severe, severity
 from deniedwatch.triage.buttons import Buttons, Choices
 
 LEGACY_EMAIL = "email"
@@ -78,6 +78,9 @@ class Pipeline:
     channels: list[Channel]
     router: Router
     route_all: bool = False  # test-alert: the one chosen destination gets everything
+    # The Finding fields severity and routing read (group_records keeps one member per
+    # distinct value of them); None: not known, every field a rule could read.
+    reads: frozenset[str] | None = None
 
     @classmethod
     def fixed(cls, channels: Sequence[Channel]) -> Pipeline:
@@ -142,7 +145,8 @@ def build_pipeline(
             channels.append(channel_type(dest.type).build(dest, ctx))
         except ValueError as exc:
             raise PipelineError(str(exc)) from None
-    return Pipeline(destinations, channels, router(settings, destinations), only is not None)
+    reads = fields_read(settings.severity_rules) | ROUTE_READS
+    return Pipeline(destinations, channels, router(settings, destinations), only is not None, reads)
 
 
 def _secret(

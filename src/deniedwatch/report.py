@@ -19,6 +19,9 @@ from deniedwatch.finding import SCHEMA_FIELDS, Finding
 
 # table: deniedwatch.termview; html: deniedwatch.htmlreport; ocsf: deniedwatch.report_ocsf
 FORMATS = ("table", "jsonl", "json", "csv", "html", "ocsf")
+# table: more findings than this and the grouped view is the default (here, not in
+# termview, so `scan --help` can say it without importing the terminal renderer)
+GROUP_ABOVE = 50
 
 
 def write_jsonl(findings: Iterable[Finding], out: IO[str]) -> None:

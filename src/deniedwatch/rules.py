@@ -228,6 +228,12 @@ class Suppression:
             checks.append(("source_ip", self._ip_matches))
         return tuple(checks)
 
+    def reads(self) -> frozenset[str]:
+        """The Finding fields ``matches`` reads (grouping keeps one member per distinct
+        value of what severity rules read: ``severity.fields_read``)."""
+        same = ("caller_account_id", "account_id") if self.same_account else ()
+        return frozenset((*(name for name, _ in self._checks), *same))
+
     def matches(self, f: Finding | RecordView) -> bool:
         """Every key the rule sets matches (a Finding, or a raw record's RecordView)."""
         for name, test in self._checks:

@@ -31,7 +31,6 @@ from deniedwatch.sources.base import (
 from deniedwatch.sources.bounded import MAX_FILE_BYTES
 from deniedwatch.sources.decoded import Decoded
 from deniedwatch.sources.trailfiles import BadFile, TrailFile
-from deniedwatch.timespec import EVENT_TIME
 
 
 def unique(findings: list[Finding]) -> tuple[list[Finding], int]:
@@ -66,7 +65,7 @@ def scan_bytes(
     those of its first and last records (sources/skim.py). Not with --since/--until,
     which count every record outside them."""
     result = FileResult(location)
-    skip = None if (parse_all or wanted.since or wanted.until) else partial(_skim, ruleset, limit)
+    skip = None if (parse_all or wanted.since or wanted.until) else partial(_skim, ruleset)
     try:
         # only records with an errorCode come back: no rule could call the others
         # denied, and skipping them in C is most of the scan's speed
@@ -83,17 +82,12 @@ def scan_bytes(
     return scan_records(decoded.records, result, ruleset, wanted, include_suppressed)
 
 
-def _skim(ruleset: Ruleset, limit: int, text: bytes) -> Decoded | None:
-    """A Decoded standing for the parse when no denial can be in ``text``; else None.
-    A file that may hold more records than trailfiles.max_records allows (each starts
-    with a ``{``) is parsed, so it is named as #24's record limit says."""
+def _skim(ruleset: Ruleset, text: bytes) -> Decoded | None:
+    """A Decoded standing for the parse when no denial can be in ``text``; else None."""
     skimmed = skim.skim(text)  # the shape first: cheap, and other shapes are parsed
     if skimmed is None or byte_test(ruleset.denial).may_hold_denial(text):
         return None
-    most = trailfiles.max_records(limit)
-    if len(text) > 3 * most and text.count(b"{") > most:
-        return None
-    times = [t for t in (skimmed.first_time, skimmed.last_time) if t and EVENT_TIME.fullmatch(t)]
+    times = [skimmed.first_time, skimmed.last_time]
     return Decoded(0, [], times=times, filtered=True, skimmed=True)
 
 

@@ -150,6 +150,18 @@ class SeverityRule:
     match: Suppression
 
 
+# The Finding fields builtin_severity reads; ``fields_read`` adds the rules' keys.
+BUILTIN_READS: frozenset[str] = frozenset(
+    {"action", "principal_type", "caller_account_id", "account_id", "event_name", "denial_explicit"}
+)
+
+
+def fields_read(rules: Sequence[SeverityRule] = ()) -> frozenset[str]:
+    """Every Finding field ``severity(f, rules)`` may read: members whose values of these
+    agree get the same level (alerts/group.py keeps one member per distinct value)."""
+    return BUILTIN_READS.union(*(rule.match.reads() for rule in rules))
+
+
 def builtin_severity(f: Finding) -> str:
     """The table above."""
     if is_high_impact(f.action, f.principal_type) or from_another_account(f):

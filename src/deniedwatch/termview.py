@@ -32,9 +32,9 @@ from deniedwatch.alerts import wording
 from deniedwatch.alerts.group import Alert, group_findings
 from deniedwatch.alerts.text import clean
 from deniedwatch.finding import Finding
+from deniedwatch.report import GROUP_ABOVE
 
 WIDE_MIN = 140  # columns from which one finding is one table row
-GROUP_ABOVE = 50  # findings: more than this and the grouped view is the default
 FLEX_MIN = 14  # a table whose free-text columns would be narrower than this is stacked
 WHY_MIN = 24  # the findings table's Why column (prose) at least this wide, else stacked
 DETAIL_SEP = "  ·  "

@@ -9,16 +9,18 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any, TypeVar
+from operator import attrgetter, itemgetter
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
-from deniedwatch.explain import action_in
+from deniedwatch.explain import action_in, explicit_in
 from deniedwatch.finding import (
     Finding,
     RecordLike,
+    RecordView,
     _map,
     _str,
     action_of,
@@ -185,8 +187,8 @@ class Alert:
 
     @cached_property
     def members(self) -> tuple[Finding, ...]:
-        """The sample and one member per distinct (event name, source IP, user agent,
-        principal id, explicit deny): severity and routing take the most severe of them."""
+        """The sample and one member per distinct value of what severity and routing read
+        (``group_records(reads=...)``): they take the most severe of them."""
         if self.finding_of is None:
             return (self.sample,)
         return (self.sample, *map(self.finding_of, self.variants))
@@ -240,30 +242,27 @@ class Alert:
 
 
 # What grouping reads of each denial, in this order: (event_time or "", event_id or "",
-# region, source_ip, user_agent, resource, principal_id, event_name, explicit deny).
-# Times and ids order the group; the last two only tell severity variants apart.
-Fields = tuple[
-    str, str, str | None, str | None, str | None, str | None, str | None, str | None, bool
-]
-_DISTINCT = ("region", "source_ip", "user_agent", "resource", "principal_id")  # Fields[2:7]
-_FIELD_INDEX = {name: i for i, name in enumerate(_DISTINCT, 2)}
-_EXPLICIT = "explicit deny"
+# region, source_ip, user_agent, resource, principal_id, event_name, denial_explicit,
+# principal_type, caller_account_id, service). Times and ids order the group; the rest
+# count variety and novelty, and tell severity members apart (MEMBER_READS).
+Fields = tuple[Any, ...]
+_NAMES = "region source_ip user_agent resource principal_id event_name denial_explicit"
+_FIELD_INDEX = {
+    n: i for i, n in enumerate(f"{_NAMES} principal_type caller_account_id service".split(), 2)
+}
+_DISTINCT = tuple(_FIELD_INDEX)[:5]  # Fields[2:7]: variety and novelty
+_KEY_FIELDS = frozenset({"account_id", "action", "error_code"})  # the group key fixes them
+# Every other Finding field severity (with any [[severity.rule]]) or a route can read
+# (severity.fields_read, routing.ROUTE_READS): members kept when the reader is not known.
+MEMBER_READS = frozenset(_FIELD_INDEX) - {"region", "resource", "principal_id"}
+MEMBER_READS |= {"principal_arn", "principal_name"}
+
+
+_finding_fields = attrgetter(*_FIELD_INDEX)  # a Finding's Fields[2:], by name
 
 
 def _finding_entry(f: Finding) -> tuple[GroupKey, Fields]:
-    t, i = f.event_time or "", f.event_id or ""
-    explicit = bool(f.error_message and _EXPLICIT in f.error_message)
-    return GroupKey.of(f), (
-        t,
-        i,
-        f.region,
-        f.source_ip,
-        f.user_agent,
-        f.resource,
-        f.principal_id,
-        f.event_name,
-        explicit,
-    )
+    return GroupKey.of(f), (f.event_time or "", f.event_id or "", *_finding_fields(f))
 
 
 def _record_entry(r: RecordLike) -> tuple[tuple[str | None, ...], Fields]:
@@ -295,7 +294,7 @@ def _record_entry(r: RecordLike) -> tuple[tuple[str | None, ...], Fields]:
         code if type(code) is str and code else None,
     )
     t, i, region = get("eventTime"), get("eventID"), get("awsRegion")
-    ip, agent = get("sourceIPAddress"), get("userAgent")
+    ip, agent, kind = get("sourceIPAddress"), get("userAgent"), uget("type")
     fields_ = (
         checked_time(t) or "",  # as Finding.event_time: only CloudTrail's time format
         i if type(i) is str else "",
@@ -305,7 +304,10 @@ def _record_entry(r: RecordLike) -> tuple[tuple[str | None, ...], Fields]:
         resource_of(r),
         pid,
         name if type(name) is str and name else None,
-        message is not None and _EXPLICIT in message,
+        explicit_in(message),
+        kind if type(kind) is str and kind else None,
+        _str(uget("accountId")),
+        source if type(source) is str and source else None,
     )
     return key, fields_
 
@@ -321,9 +323,13 @@ def group_findings(
     max_examples: int = DEFAULT_MAX_EXAMPLES,
     label: Callable[[str | None], str | None] = lambda _: None,
     log: LogLocation | None = None,
+    reads: Collection[str] | None = None,
 ) -> list[Alert]:
-    """Group findings into alerts, earliest group first."""
-    return _group(findings, _finding_entry, lambda f: f, max_examples, label, log)
+    """Group findings into alerts, earliest group first. ``reads``: the Finding fields
+    severity and routing read (``Pipeline.reads``); one member is kept per distinct value
+    of them (None: of every field they could read, ``MEMBER_READS``)."""
+    entry = _Entry(_finding_entry, lambda f: f, lambda f: f)
+    return _group(findings, entry, max_examples, label, log, reads)
 
 
 def group_records(
@@ -332,23 +338,50 @@ def group_records(
     max_examples: int = DEFAULT_MAX_EXAMPLES,
     label: Callable[[str | None], str | None] = lambda _: None,
     log: LogLocation | None = None,
+    reads: Collection[str] | None = None,
 ) -> list[Alert]:
     """``group_findings`` of the records' Findings, building a Finding only for what an
-    alert shows (its sample and examples): the live path's hot loop."""
-    return _group(records, _record_entry, Finding.from_record, max_examples, label, log)
+    alert shows (its sample, examples and severity members): the live path's hot loop."""
+    entry = _Entry(_record_entry, Finding.from_record, RecordView)
+    return _group(records, entry, max_examples, label, log, reads)
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry(Generic[T]):
+    """How ``_group`` reads its items: (key, Fields), the Finding, a view of other fields."""
+
+    fields: Callable[[T], tuple[Hashable, Fields]]
+    finding: Callable[[T], Finding]
+    view: Callable[[T], Any]  # principal_arn / principal_name without a whole Finding
+
+
+def _member_key(entry: _Entry[T], reads: Collection[str] | None) -> Callable[[Fields, T], Any]:
+    """The key of a severity member: the values of what severity and routing read, so
+    members with the same key get the same level and destinations. Any member of a key
+    stands for all of it: ``most_severe`` picks the earliest at the highest level."""
+    wanted = MEMBER_READS if reads is None else frozenset(reads) - _KEY_FIELDS
+    at = sorted(_FIELD_INDEX[n] for n in wanted if n in _FIELD_INDEX)
+    pick = itemgetter(*at) if at else lambda _: ()
+    other = tuple(sorted(n for n in wanted if n not in _FIELD_INDEX))
+    if not other:
+        return lambda fields_, item: pick(fields_)
+    viewed = all(hasattr(RecordView, n) for n in other)
+    read = entry.view if viewed else entry.finding
+    return lambda fields_, item: (pick(fields_), attrgetter(*other)(read(item)))
 
 
 def _group(
     items: Iterable[T],
-    entry_of: Callable[[T], tuple[Hashable, Fields]],
-    finding_of: Callable[[T], Finding],
+    entry: _Entry[T],
     max_examples: int,
     label: Callable[[str | None], str | None],
     log: LogLocation | None,
+    reads: Collection[str] | None,
 ) -> list[Alert]:
+    finding_of, member_of = entry.finding, _member_key(entry, reads)
     groups: dict[Hashable, list[tuple[Fields, T]]] = {}
     for item in items:
-        key, fields_ = entry_of(item)
+        key, fields_ = entry.fields(item)
         groups.setdefault(key, []).append((fields_, item))
     alerts = []
     for raw_key, members in groups.items():
@@ -379,10 +412,10 @@ def _group(
             name: tuple(sorted(u for n, u in by_value if n == name))[:UNITS_MAX]
             for name in NOVELTY_FIELDS
         }
-        variants: dict[tuple[object, ...], T] = {}
-        last = members[-1][0][3:]
+        variants: dict[Any, T] = {}
+        last = member_of(*members[-1])  # the sample's: it is a member already
         for fields_, item in members:
-            if (v := (*fields_[3:5], *fields_[6:])) != (*last[:2], *last[3:]):
+            if (v := member_of(fields_, item)) != last:
                 variants.setdefault(v, item)
         alerts.append(
             Alert(

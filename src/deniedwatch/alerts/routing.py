@@ -19,6 +19,10 @@ from deniedwatch.finding import Finding
 Severity = Callable[[Finding], str]
 
 
+# The Finding fields a route reads besides the severity (``Route.matches``).
+ROUTE_READS: frozenset[str] = frozenset({"account_id", "principal_type", "service", "error_code"})
+
+
 @dataclass(frozen=True)
 class Route:
     """One ``[[routes]]`` entry of the settings."""

@@ -6,7 +6,6 @@ import sys
 from typing import Any, NoReturn
 
 import typer
-from rich.console import Console
 from typer.core import TyperGroup
 
 
@@ -42,7 +41,26 @@ app = typer.Typer(
     context_settings={"max_content_width": 200},
 )
 
-err = Console(stderr=True, highlight=False)
+
+class _Stderr:
+    """The stderr console (rich), made on first use: a quiet scan prints nothing and so
+    never imports rich (a tenth of its start-up, docs/performance.md)."""
+
+    _console: Any = None
+
+    def real(self) -> Any:
+        """The rich ``Console`` itself (what rich's Progress and Status take)."""
+        if self._console is None:
+            from rich.console import Console
+
+            type(self)._console = Console(stderr=True, highlight=False)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real(), name)
+
+
+err: Any = _Stderr()
 
 
 def _version(value: bool) -> None:
@@ -115,7 +133,8 @@ def load_cli_settings(config: object = None) -> Any:
 
 
 # The variable botocore reads for the region (botocore.configprovider's session variables:
-# "region" <- AWS_DEFAULT_REGION; it reads AWS_REGION only inside Lambda's own runtime).
+# "region" <- AWS_DEFAULT_REGION; AWS_REGION only picks its "auto" defaults mode inside AWS's
+# own runtimes, never a client's region).
 REGION_ENV = "AWS_DEFAULT_REGION"
 
 

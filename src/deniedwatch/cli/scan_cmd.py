@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from deniedwatch.alerts.text import clean
+from deniedwatch.cli import scan_output as shown
 from deniedwatch.cli._app import (
     EXIT_BAD_INPUT,
     EXIT_FINDINGS,
@@ -26,9 +25,9 @@ from deniedwatch.cli._app import (
     webhook_option,
 )
 from deniedwatch.cli.athena_cmd import client_factory, report_athena
-from deniedwatch.finding import with_history_note
+from deniedwatch.cli.scan_output import escape
+from deniedwatch.report import GROUP_ABOVE
 from deniedwatch.sources.bounded import MAX_FILE_BYTES, MiB
-from deniedwatch.termview import GROUP_ABOVE
 
 ATHENA = "Athena (--engine athena)"
 _PARSE_ALL = "Parse every file, even those whose bytes hold no denial code (skipped by default)."
@@ -201,6 +200,7 @@ def scan(
     """
     from deniedwatch import report
     from deniedwatch.cli.outfile import OutputRefused, format_for
+    from deniedwatch.finding import with_history_note
     from deniedwatch.scan import FileSource, FindingFilter, ScanRequest, ScanSummary, unique
     from deniedwatch.sources.trailfiles import is_s3, split_s3
     from deniedwatch.timespec import parse_when
@@ -246,7 +246,7 @@ def scan(
         fail("--print-sql needs --engine athena")
     summary = ScanSummary()
     doing = "running the Athena query…" if engine == "athena" else "listing log files…"
-    working = err.status(doing, spinner="dots")
+    working = shown.status(quiet, doing)
     if engine == "athena":
         from deniedwatch.cli.athena_cmd import athena_source
 
@@ -267,20 +267,20 @@ def scan(
         request = ScanRequest(tuple(sources), wanted, include_suppressed, jobs, max_file_mb * MiB)
         request = replace(request, parse_all=parse_all)
         source = FileSource(request, settings.ruleset, client_factory("s3"))
-    with working if not quiet and err.is_terminal else _null():
+    with working:
         total = source.prepare(summary)
     if output is not None:  # checked before any file is read
         inputs = [*(sources or ()), *(tf.location for tf in getattr(source, "files", ()))]
-        output = _checked_output(output, force, inputs)
+        output = shown.checked_output(output, force, inputs)
 
     findings = []
     alertable = []  # --notify: never the suppressed ones
-    progress = _progress(quiet, total or 0)
+    progress = shown.progress(quiet, total or 0)
     with progress:
         task = progress.add_task("scanning", total=total)
         for result in source.results():
             summary.add(result)
-            for problem in _problems(result):
+            for problem in shown.problems(result):
                 # paths and reasons are data, never markup or escape sequences; one line
                 # each, to grep
                 progress.console.print(
@@ -306,12 +306,12 @@ def scan(
         fmt = "suggest"
         findings = sorted(alertable, key=lambda f: (f.event_time or "", f.event_id or ""))
     suppressed = frozenset(f.event_id for f in findings) - {f.event_id for f in alertable}
-    view = View(fmt, settings.ruleset.account_labels, group, summary, settings, suppressed)
-    _write(view, findings, output)
+    view = shown.View(fmt, settings.ruleset.account_labels, group, summary, settings, suppressed)
+    shown.write(view, findings, output)
     if not quiet and engine == "athena":
         report_athena(source, summary)
     elif not quiet:
-        _print_summary(summary)
+        shown.print_summary(summary)
     if notify:
         from deniedwatch.cli.alert_cmd import report_delivery, send_alerts
 
@@ -321,130 +321,3 @@ def scan(
         raise typer.Exit(EXIT_FINDINGS)
     if summary.bad_input:
         raise typer.Exit(EXIT_BAD_INPUT)
-
-
-def _checked_output(output: Path, force: bool, inputs: list[str]) -> Path:
-    """The file --output may write (checked before any work), or a one-line error."""
-    from deniedwatch.cli.outfile import OutputRefused, refuse_inputs, target
-    from deniedwatch.sources.trailfiles import is_s3
-
-    try:
-        path = target(output, force=force)
-        refuse_inputs(path, (i for i in inputs if not is_s3(i)))
-    except OutputRefused as exc:
-        fail(escape(str(exc)))
-    return path
-
-
-@dataclass(frozen=True)
-class View:
-    """How findings are written: the format and what the human formats need."""
-
-    fmt: str
-    labels: dict[str, str]
-    group: bool | None
-    summary: Any
-    settings: Any = None  # ocsf: severity from the settings' rules
-    suppressed: frozenset[str | None] = frozenset()  # event ids only --include-suppressed adds
-
-
-def _write(view: View, findings: list, output: Path | None) -> None:
-    from deniedwatch.cli.outfile import atomic_text
-
-    if output is None:
-        try:
-            _render(view, findings, sys.stdout)
-            sys.stdout.flush()
-        except BrokenPipeError:  # `| head`: the reader left; not a finding, not an error
-            # Python's advice: stdout to devnull, so the flush at exit cannot fail again
-            # (https://docs.python.org/3/library/signal.html#note-on-sigpipe)
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return
-    try:
-        with atomic_text(output) as out:
-            _render(view, findings, out)
-    except OSError as exc:  # no permission, no such directory, disk full
-        fail(escape(f"--output {output}: {exc.strerror or exc}"))
-
-
-def _render(view: View, findings: list, out: Any) -> None:
-    from deniedwatch import report
-
-    if view.fmt == "table":
-        from deniedwatch import termview
-
-        tty = out is sys.stdout and sys.stdout.isatty()
-        width = termview.terminal_width(tty, lambda: shutil.get_terminal_size().columns)
-        out.write(termview.render(findings, view.labels, width, view.group))
-        return
-    if view.fmt == "suggest":
-        from deniedwatch import suggest
-
-        out.write(suggest.to_toml(suggest.suggest(findings), len(findings)))
-        return
-    if view.fmt == "html":
-        from deniedwatch import htmlreport
-        from deniedwatch.summary_text import summary_lines
-
-        out.write(htmlreport.render(findings, view.labels, summary_lines(view.summary)))
-        return
-    if view.fmt == "ocsf":
-        from deniedwatch.report_ocsf import write_for_settings
-
-        write_for_settings(findings, out, view.settings, view.suppressed, view.labels)
-        return
-    writer = {"jsonl": report.write_jsonl, "json": report.write_json, "csv": report.write_csv}
-    writer[view.fmt](findings, out)
-
-
-BAD_RECORDS_SHOWN = 5  # per file, and files named in the summary; the rest are counted
-
-
-def _problems(result: Any) -> list[str]:
-    """A file's warning lines: why it is bad, or which of its records are (by index)."""
-    if result.error:
-        return [f"{result.location}: {result.error}"]
-    lines = [f"{result.location}: {bad}" for bad in result.bad_records[:BAD_RECORDS_SHOWN]]
-    if len(result.bad_records) > BAD_RECORDS_SHOWN:
-        more = len(result.bad_records) - BAD_RECORDS_SHOWN
-        lines.append(f"{result.location}: {more} more bad records")
-    return lines
-
-
-def _progress(quiet: bool, total: int) -> Any:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("files"),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-        disable=quiet or not err.is_terminal or total < 2,
-    )
-
-
-def _print_summary(summary: Any) -> None:
-    from deniedwatch.summary_text import summary_lines
-
-    first, *rest = summary_lines(summary)
-    color = "yellow" if summary.bad_input else "default"
-    err.print(f"scan: [{color}]{escape(clean(first))}[/]", highlight=False, soft_wrap=True)
-    for line in rest:
-        err.print(f"  {escape(clean(line))}", highlight=False, soft_wrap=True)
-
-
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None

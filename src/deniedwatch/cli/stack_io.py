@@ -151,7 +151,7 @@ def progress() -> Iterator[RichObserver]:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=err, transient=True) as progress:
+    with Progress(*columns, console=err.real(), transient=True) as progress:
         yield RichObserver(progress)
 
 
