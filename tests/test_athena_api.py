@@ -8,8 +8,6 @@ the real client, and each such test says so."""
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
@@ -27,40 +25,12 @@ from deniedwatch.sources.athena import (
     create_table,
     wait_for,
 )
-from deniedwatch.sources.cloudtrail_table import COLUMNS, TableSpec
+from deniedwatch.sources.cloudtrail_table import TableSpec
 from dwtest import EXAMPLE_CONFIG, EXAMPLES, CliResult
+from moto_athena import as_athena, post, put_trail, queue_results
 from samples import CONFIG_IDS, ids
 
 Cli = Callable[..., CliResult]
-NAMES = [n.lower() for n, _ in COLUMNS]
-
-
-def _post(endpoint: str, path: str, body: dict[str, Any]) -> None:
-    request = urllib.request.Request(
-        endpoint + path, json.dumps(body).encode(), {"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request) as response:
-        assert response.status in (200, 201)
-
-
-def queue_results(endpoint: str, rows: list[dict[str, Any]]) -> None:
-    """The next query's result set, as Athena shapes it: header row first."""
-
-    def cells(values: list[Any]) -> dict[str, Any]:
-        return {"Data": [{} if v is None else {"VarCharValue": v} for v in values]}
-
-    data = [cells(NAMES)] + [cells([_text(r.get(n)) for n in NAMES]) for r in rows]
-    info = [{"Name": n, "Label": n, "Type": "varchar"} for n in NAMES]
-    _post(endpoint, "/moto-api/static/athena/query-results", {
-        "region": "us-east-1", "results": [{"rows": data, "column_info": info}]
-    })  # fmt: skip
-
-
-def _text(value: Any) -> str | None:
-    """A DuckDB-free rendering of a cell as Athena's json_format gives nested columns."""
-    if value is None or isinstance(value, str):
-        return value
-    return json.dumps(value, separators=(",", ":"))
 
 
 @pytest.fixture(autouse=True)
@@ -71,14 +41,8 @@ def _clean(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def trail_bucket(aws_env: str, unique_name: Callable[[str], str]) -> str:
-    s3 = boto3.client("s3")
     bucket = unique_name("trail")
-    s3.create_bucket(Bucket=bucket)
-    for path in EXAMPLES.rglob("*"):
-        if path.is_file():
-            key = "logs/" + path.relative_to(EXAMPLES).as_posix()
-            s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
-    s3.put_object(Bucket=bucket, Key="logs/AWSLogs/not-an-account,x/CloudTrail/x", Body=b"")
+    put_trail(boto3.client("s3"), bucket)
     return bucket
 
 
@@ -164,7 +128,7 @@ def test_create_table_refuses_bad_names_and_empty_buckets(cli: Cli, trail_bucket
 
 
 def test_scan_engine_athena_gives_the_file_scans_findings(cli: Cli, aws_env: str) -> None:
-    queue_results(aws_env, [_as_athena(r) for r in example_rows()])
+    queue_results(aws_env, [as_athena(r) for r in example_rows()])
     result = cli("scan", "--engine", "athena", "--since", "2026-11-01", "--format", "jsonl",
                  "--config", EXAMPLE_CONFIG)  # fmt: skip
     assert result.exit_code == 0, result.stderr
@@ -174,13 +138,6 @@ def test_scan_engine_athena_gives_the_file_scans_findings(cli: Cli, aws_env: str
     assert "athena: partitions 2026/11/01 .. today" in result.stderr
     assert "athena: query " in result.stderr
     assert "bytes scanned" in result.stderr or "scanned (~$" in result.stderr
-
-
-def _as_athena(row: dict[str, Any]) -> dict[str, Any]:
-    """A table row (DuckDB-shaped dicts for nested columns) as Athena returns it: every
-    struct field present, null where absent. moto returns whatever rows it is given, so
-    this is all the SQL would keep and more: the rules run again on every row."""
-    return {k: row.get(k) for k in NAMES}
 
 
 def test_scan_engine_athena_needs_a_time_bound(cli: Cli, aws_env: str) -> None:
@@ -251,7 +208,7 @@ def test_a_failed_query_says_why(aws_env: str) -> None:
 def test_results_are_read_page_by_page(aws_env: str) -> None:
     """Simulated paging: moto returns one page, so each row after the header becomes a
     page of its own behind NextToken, as Athena pages large results."""
-    rows = [_as_athena(r) for r in example_rows()]
+    rows = [as_athena(r) for r in example_rows()]
     queue_results(aws_env, rows)
     real = boto3.client("athena")
 
@@ -277,10 +234,10 @@ def test_results_are_read_page_by_page(aws_env: str) -> None:
 def slow_queries(aws_env: str) -> Iterator[None]:
     """moto's state manager keeps queries QUEUED for many polls."""
     model = {"model_name": "athena::execution"}
-    _post(aws_env, "/moto-api/state-manager/set-transition",
+    post(aws_env, "/moto-api/state-manager/set-transition",
           {**model, "transition": {"progression": "manual", "times": 1000}})  # fmt: skip
     yield
-    _post(aws_env, "/moto-api/state-manager/unset-transition", model)
+    post(aws_env, "/moto-api/state-manager/unset-transition", model)
 
 
 def test_ctrl_c_while_waiting_stops_the_query(aws_env: str, slow_queries: None) -> None:

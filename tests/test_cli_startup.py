@@ -1,14 +1,19 @@
 """`deniedwatch scan` starts without what it does not use (issue 25, docs/performance.md):
-a run imports only its own command's module (``deniedwatch.cli.COMMANDS``), and a quiet
-scan never imports rich. What is checked is which modules load, never a time."""
+a run imports only its own command's module (``deniedwatch.cli.COMMANDS``), a quiet scan
+never imports rich, and plain option values skip typer's pydantic (cli/_coerce.py) with
+the very outcome typer's own coercion gives. What is checked is which modules load and
+what values come out, never a time."""
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from deniedwatch import cli
 from dwtest import EXAMPLE_CONFIG, EXAMPLES
@@ -63,9 +68,60 @@ def test_a_quiet_scan_loads_only_the_scan_command_and_no_rich(tmp_path) -> None:
     others = {f"deniedwatch.cli.{m}" for m in set(cli.COMMANDS.values()) - {"scan_cmd"}}
     assert loaded & others == {"deniedwatch.cli.athena_cmd"}  # scan's --engine athena
     assert not {m for m in loaded if m == "rich" or m.startswith("rich.")}
+    assert "pydantic" not in loaded
 
 
 @pytest.mark.parametrize("args", [["--help"], ["no-such-command"]])
 def test_help_and_a_typo_still_know_every_command(args: list[str]) -> None:
     loaded = _loaded(*args)
     assert {f"deniedwatch.cli.{m}" for m in cli.COMMANDS.values()} <= loaded
+
+
+# ---- typer's coercion without pydantic (cli/_coerce.py) ------------------------------
+
+
+@functools.cache
+def _scan_params() -> tuple[object, list[tuple[object, object, object]]]:
+    """scan's context and, per parameter, (the parameter, its PlainParam, typer's own)."""
+    from typer.main import get_command
+
+    from deniedwatch.cli._coerce import PlainParam, typers
+
+    group = get_command(cli.register_all())
+    ctx = group.make_context("deniedwatch", ["scan", "--help"], resilient_parsing=True)
+    command = group.get_command(ctx, "scan")
+    params = command.get_params(ctx)
+    plain = [p for p in params if isinstance(p._runtime_param, PlainParam)]
+    assert len(plain) == len(params)  # every scan parameter takes the plain path
+    scan_ctx = command.make_context("scan", [], parent=ctx, resilient_parsing=True)
+    return scan_ctx, [(p, p._runtime_param, typers(p._runtime_param)) for p in plain]
+
+
+def _outcome(runtime: object, value: object, param: object, ctx: object) -> object:
+    try:
+        got = runtime._coerce_value(value, param=param, ctx=ctx)  # type: ignore[attr-defined]
+    except Exception as exc:  # the error is what is compared
+        return ("error", type(exc).__name__, str(exc))
+    return ("value", type(got).__name__, got)
+
+
+_VALUES = st.one_of(
+    st.text(max_size=12),
+    st.from_regex(r"\A[+-]?[0-9_ ]{0,22}\Z"),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.booleans(),
+    st.lists(st.text(max_size=6), max_size=3).map(tuple),
+    st.just("/"),
+    st.just("."),
+    st.just("tests"),
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(value=_VALUES)
+def test_plain_coercion_is_typers_own(value: object) -> None:
+    """Every plain parameter of `scan` (str, int with bounds, bool, Path, list[str]) gives,
+    for any value, what typer's pydantic coercion gives: the same value or the same error."""
+    ctx, params = _scan_params()
+    for param, mine, typers in params:
+        assert _outcome(mine, value, param, ctx) == _outcome(typers, value, param, ctx)

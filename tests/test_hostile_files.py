@@ -24,7 +24,7 @@ from deniedwatch.sources.bounded import MiB
 from deniedwatch.sources.cwlogs import PayloadError
 from deniedwatch.sources.recover import recover
 from deniedwatch.sources.trailfiles import BadFile
-from hostile import bomb, deep_denial, records_bomb
+from hostile import PAST_EVERY_PARSER, bomb, deep_denial, records_bomb
 from live_support import denial
 
 # ---- memory bounds -----------------------------------------------------------------
@@ -154,8 +154,8 @@ def deep(depth: int) -> dict[str, Any]:
     return value
 
 
-def test_one_record_nested_1000_deep_does_not_lose_its_file() -> None:
-    names, bad, error = _scan(gzip.compress(_file_with(deep_denial(1000))))
+def test_one_record_nested_past_the_parser_does_not_lose_its_file() -> None:
+    names, bad, error = _scan(gzip.compress(_file_with(deep_denial(PAST_EVERY_PARSER))))
     assert error is None
     # the deep record is itself a denial: read without the field that is too deep
     assert names == ["alice", "mallory", "bob"]
@@ -184,7 +184,7 @@ def test_lambda_alerts_on_a_denial_nested_past_the_parser_and_counts_it_bad() ->
     rt = lambda_handler.Runtime(
         lambda_handler.Settings(), MemoryStore(), Pipeline.fixed([Capture()])
     )
-    deep = deep_denial(5000).decode()
+    deep = deep_denial(PAST_EVERY_PARSER).decode()
     payload = subscription_payload([json.dumps(denial(user="alice")), deep])
     metrics = Metrics(write=lines.append)
     result = lambda_handler.process(decode_invocation(payload), rt, metrics, now=1e9).summary
@@ -237,7 +237,7 @@ def test_file_with_nothing_readable_is_still_a_bad_file() -> None:
 
 
 def test_scan_cli_names_file_and_index_of_each_bad_record(cli, tmp_path: Path) -> None:
-    (tmp_path / "mixed.json").write_bytes(_file_with(deep_denial(1000)))
+    (tmp_path / "mixed.json").write_bytes(_file_with(deep_denial(PAST_EVERY_PARSER)))
     result = cli("scan", tmp_path, "--format", "jsonl", "--jobs", "1")
     assert result.exit_code == 3  # some input could not be read whole
     names = [json.loads(x)["principal_name"] for x in result.stdout.splitlines()]

@@ -36,7 +36,8 @@ def test_every_declared_dependency_is_locked_within_its_range() -> None:
 def test_every_requirement_is_an_exact_pin_with_hashes() -> None:
     """What `--require-hashes` installs: one release per requirement, each wheel's hash."""
     tools = REPO / "tools"
-    for lock in (LOCK, tools / "requirements-checkov.lock", tools / "requirements-uv.lock"):
+    locks = ("requirements-checkov.lock", "requirements-uv.lock", "requirements-botocore-next.lock")
+    for lock in (LOCK, *(tools / name for name in locks)):
         lines = lock.read_text().splitlines()
         reqs = [(i, line) for i, line in enumerate(lines) if line and line[0] not in " #"]
         assert reqs, lock
@@ -59,3 +60,19 @@ def test_the_lambda_zip_carries_the_locked_slack_sdk() -> None:
             if line.startswith("Version: ")
         )
     assert version == locked_versions()["slack-sdk"]
+
+
+def test_what_is_installed_is_exactly_what_the_lock_pins() -> None:
+    """A fresh clone's `make test` on an index with newer releases than the lock (this
+    machine's has them: tools/requirements-botocore-next.lock, resolved from the same index,
+    pins a newer botocore than requirements.lock's) installs the lock's releases and nothing
+    else: `uv pip sync --require-hashes` does not pick up what the index has since. Besides
+    the lock: the package itself (editable) and the venv's own pip."""
+    from importlib.metadata import distributions
+
+    pins = locked_versions()
+    installed = {canonicalize_name(d.metadata["Name"]): d.version for d in distributions()}
+    extra = installed.keys() - pins.keys() - {"deniedwatch", "pip"}
+    wrong = {n: (v, pins[n]) for n, v in installed.items() if n in pins and pins[n] != v}
+    missing = pins.keys() - installed.keys()
+    assert (extra, wrong, missing) == (set(), {}, set())

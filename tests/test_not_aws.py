@@ -110,6 +110,8 @@ def test_every_command_says_one_line(
         (200, "text/html", PAGE, True),  # a page where a document was due
         (404, "application/xml", b"<Error><Code>NoSuchKey</Code></Error>", False),
         (400, "application/x-amz-json-1.1", b'{"__type": "ValidationException"}', False),
+        # moto server's JSON errors (Athena's InvalidRequestException) come as text/html
+        (400, "text/html; charset=utf-8", b'{"__type": "InvalidRequestException"}', False),
         (404, "text/html", b"", False),  # HEAD: AWS's answer has no body
         (200, "application/xml", b"<ListBucketResult/>", False),
     ],

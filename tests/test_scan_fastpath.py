@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from deniedwatch.rules import Ruleset
-from deniedwatch.scan import ScanRequest, _batch_size, run
+from deniedwatch.scan import POOL_MIN_BYTES, ScanRequest, _batch_size, _pooled, run
 from deniedwatch.sources import trailfiles
 from deniedwatch.sources.trailfiles import BadFile, TrailFile
 
@@ -31,6 +31,17 @@ def test_a_lying_size_in_the_gzip_trailer_is_a_bad_file(announced: int) -> None:
     lying = packed[:-4] + announced.to_bytes(4, "little")
     with pytest.raises(BadFile, match="corrupt gzip"):
         trailfiles.decode_records(lying)
+
+
+def test_the_default_jobs_start_a_pool_only_for_work_worth_sharing() -> None:
+    small = [TrailFile(f"f{i}", 100_000) for i in range(5)]
+    big = [TrailFile(f"f{i}", POOL_MIN_BYTES // 4) for i in range(5)]
+    unknown = [TrailFile("a", 10), TrailFile("b")]  # a size not listed: assume big
+    auto, two = ScanRequest(("x",)), ScanRequest(("x",), jobs=2)
+    assert not _pooled(auto, 2, small)
+    assert _pooled(auto, 2, big) and _pooled(auto, 2, unknown)
+    assert _pooled(two, 2, small)  # --jobs 2 asked for: two processes
+    assert not _pooled(two, 2, small[:1]) and not _pooled(auto, 1, big)
 
 
 def test_batch_size_never_leaves_a_small_scan_on_one_worker() -> None:

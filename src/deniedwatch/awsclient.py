@@ -55,8 +55,10 @@ def is_not_aws(status: int, headers: Any, body: bytes | str | None) -> bool:
         return False
     if status < 300:
         return looks_like_html(text)
+    if text[0] == "{":  # a JSON error document; moto labels its own ones text/html
+        return False
     ctype = str((headers or {}).get("content-type", "")).lower()
-    return "text/html" in ctype or looks_like_html(text) or text[0] not in "<{"
+    return "text/html" in ctype or looks_like_html(text) or text[0] != "<"
 
 
 def endpoint_of(url: str) -> str:

@@ -25,7 +25,15 @@ from figures import record, sizes
 
 from deniedwatch.alerts.text import is_unsafe
 from deniedwatch.sources.bounded import MiB
-from hostile import CSV_CASES, INVISIBLE, TERMINAL_ATTACKS, bomb, deep_denial, records_bomb
+from hostile import (
+    CSV_CASES,
+    INVISIBLE,
+    PAST_EVERY_PARSER,
+    TERMINAL_ATTACKS,
+    bomb,
+    deep_denial,
+    records_bomb,
+)
 from live_support import denial, subscription_payload
 
 HERE = Path(__file__).resolve().parent
@@ -217,9 +225,10 @@ def hostile_files(full: bool) -> dict[str, tuple[bytes, int]]:
             b'{"Records": [' + _good(name + "-a") + b", " + bad + b", " + _good(name + "-b") + b"]}"
         )
 
-    depth = 100_000 if full else 5_000
+    depth = 100_000 if full else 2 * PAST_EVERY_PARSER
+    past = PAST_EVERY_PARSER
     files: dict[str, tuple[bytes, int]] = {
-        "deep-1000.json": (around("deep-1000", deep_denial(1000)), 3),  # the deep one too
+        f"deep-{past}.json": (around(f"deep-{past}", deep_denial(past)), 3),  # the deep one too
         f"deep-{depth}.json.gz": (gzip.compress(around(f"deep-{depth}", deep_denial(depth))), 3),
         "bad-utf8.json": (
             around("bad-utf8", _good("utf8-x").replace(b"aws-cli", b"aws\xffcli")),

@@ -8,6 +8,8 @@ from typing import Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
+from deniedwatch.cli import _coerce
+
 
 class _Group(TyperGroup):
     """Help that never loses a word: plain text (Rich markup ate ``[[destinations]]``
@@ -15,8 +17,14 @@ class _Group(TyperGroup):
     an option's value named after the option (``--stack-name STACK_NAME``) instead of a
     type tag (``<str>``)."""
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        _coerce.install(self.get_params(ctx))  # the root's own options (--version, --help)
+        return super().parse_args(ctx, args)
+
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _coerce.install(command.get_params(ctx))  # plain values without pydantic
         for param in command.params if command is not None else ():
             # typer vendors click (typer._click): options are known by their kind
             kind = getattr(param, "param_type_name", "")
