@@ -83,10 +83,11 @@ def peer_naive(files: list[str]) -> int:
 
 def peer_duckdb(files: list[str], threads: int) -> int:
     """DuckDB's read_json over the same .json.gz files (its schema detection, as a user
-    would write it), the denial rule as the SQL rules.py renders for Athena."""
+    would write it), the denial rule as the SQL rules_sql.py renders for Athena."""
     import duckdb
 
-    from deniedwatch.rules import DEFAULT_DENIAL_RULE, denial_sql
+    from deniedwatch.rules import DEFAULT_DENIAL_RULE
+    from deniedwatch.rules_sql import denial_sql
 
     con = duckdb.connect()
     con.execute(f"SET threads = {threads}")

@@ -166,7 +166,8 @@ def test_create_table_speaks_rest_json(
     run = _next("deniedwatch", "athena", "create-table", "--bucket", bucket, "--prefix", "logs",
                 "--database", "dw_next", "--table", "trail", env=env)  # fmt: skip
     assert run.returncode == 0, run.stderr
-    assert "created: dw_next.trail over s3://" in run.stdout
+    # moto runs no DDL, and with AWS_ENDPOINT_URL set the line says so (the DDL is checked below)
+    assert "not created by the stand-in: dw_next.trail over s3://" in run.stdout
     assert "accounts (2): 111122223333, 444455556666" in run.stdout
     ops = _ops(translator)
     assert ("POST", "StartQueryExecution", 200) in ops
