@@ -74,7 +74,8 @@ def destroy(
             resume = f"deniedwatch destroy --purge --stack-name {stack_name} --region {region}"
             resume += f" --trail-bucket {bucket}" * bool(bucket)
             resume += f" --trail-log-group {group}" * bool(group)
-            err.print(f"if this is interrupted, finish with: {escape(resume)}")
+            # one line whatever the width: the command is copied from it
+            err.print(f"if this is interrupted, finish with: {escape(resume)}", soft_wrap=True)
         if stack is not None:
             with stack_io.progress() as observer:
                 stacks.observer = observer
@@ -95,7 +96,8 @@ def destroy(
                 removed = aws.delete_code(s3, code, names.code_prefix(stack_name))
                 err.print(f"deleted {removed} function zip(s) from {code}")
         elif kept:
-            err.print("kept " + " and ".join(kept) + " (CloudTrail history); --purge removes them")
+            kept_line = "kept " + " and ".join(kept) + " (CloudTrail history); --purge removes them"
+            err.print(kept_line, soft_wrap=True)
 
 
 @app.command("set-secret")
@@ -282,7 +284,7 @@ def status(stack_name: StackOpt = None, region: RegionOpt = None, config: Config
         err.print(f"[yellow]warning:[/] {escape(line)}", soft_wrap=True)
     problems = health_problems(report)
     for problem in problems:
-        err.print(f"[yellow]![/] {escape(problem)}")
+        err.print(f"[yellow]![/] {escape(problem)}", soft_wrap=True)
     if report.stack_status is None:
         where = where_else(region, stack_io.settings_of(config).deploy.region, region_flag)
         err.print(f"  {escape(where)}")
