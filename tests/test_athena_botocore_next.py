@@ -24,6 +24,7 @@ from typing import Any
 import boto3
 import botocore.session
 import pytest
+from botocore.loaders import Loader
 from packaging.version import Version
 
 from athena_rest_json import Translator, serve
@@ -121,7 +122,7 @@ def _missing(old: Any, new: Any, path: str = "") -> list[str]:
 
 def test_every_call_has_the_same_members_in_the_newer_model(probe: dict[str, Any]) -> None:
     locked = botocore.session.get_session().get_service_model("athena")
-    old_shapes = locked._shape_resolver._shape_map
+    old_shapes = Loader().load_service_model("athena", "service-2")["shapes"]
     new = probe["model"]
     for name, (sent, read) in ATHENA_CALLS.items():
         new_op, old_op = new["operations"][name], locked.operation_model(name)
