@@ -18,7 +18,7 @@ UV_PIP  = $(UV) pip --quiet
 LOCK_ARGS = --universal --generate-hashes --python-version 3.11 --upgrade \
             --custom-compile-command "make lock"
 
-.PHONY: demo test test-lambda lint format bench reliability clean vendor-js lock
+.PHONY: demo test test-lambda lint format bench reliability clean vendor-js lock rehearse
 
 $(UV): tools/requirements-uv.lock
 	$(PYTHON) -m venv .venv-uv
@@ -89,6 +89,12 @@ LAMBDA_TESTS = tests/test_lambda_handler.py tests/test_fast_path.py tests/test_t
                tests/test_dedup.py tests/test_package.py
 test-lambda: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile $(LAMBDA_TESTS)
+
+## rehearse: before your real account, the whole deployment against moto_server on 127.0.0.1
+## (fake credentials): deploy, one denial through the deployed zip, the alert at a local Slack
+## receiver, status, destroy --purge; one line per step, the servers always stopped (docs/deploy.md)
+rehearse: $(VENV)/.installed-dev
+	$(BIN)/python tests/rehearse.py
 
 ## reliability: fault injection, bad input, injection, secrets, template checks at full size; prints the figures
 reliability: $(VENV)/.installed-dev .venv-checkov/.installed

@@ -24,6 +24,7 @@ from typing import Any
 import boto3
 import botocore.session
 import pytest
+from botocore.loaders import Loader
 from packaging.version import Version
 
 from athena_rest_json import Translator, serve
@@ -121,7 +122,7 @@ def _missing(old: Any, new: Any, path: str = "") -> list[str]:
 
 def test_every_call_has_the_same_members_in_the_newer_model(probe: dict[str, Any]) -> None:
     locked = botocore.session.get_session().get_service_model("athena")
-    old_shapes = locked._shape_resolver._shape_map
+    old_shapes = Loader().load_service_model("athena", "service-2")["shapes"]
     new = probe["model"]
     for name, (sent, read) in ATHENA_CALLS.items():
         new_op, old_op = new["operations"][name], locked.operation_model(name)
@@ -165,7 +166,8 @@ def test_create_table_speaks_rest_json(
     run = _next("deniedwatch", "athena", "create-table", "--bucket", bucket, "--prefix", "logs",
                 "--database", "dw_next", "--table", "trail", env=env)  # fmt: skip
     assert run.returncode == 0, run.stderr
-    assert "created: dw_next.trail over s3://" in run.stdout
+    # moto runs no DDL, and with AWS_ENDPOINT_URL set the line says so (the DDL is checked below)
+    assert "not created by the stand-in: dw_next.trail over s3://" in run.stdout
     assert "accounts (2): 111122223333, 444455556666" in run.stdout
     ops = _ops(translator)
     assert ("POST", "StartQueryExecution", 200) in ops

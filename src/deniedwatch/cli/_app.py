@@ -140,6 +140,24 @@ def load_cli_settings(config: object = None) -> Any:
     return settings
 
 
+# The variable botocore reads for the region (botocore.configprovider's session variables:
+# "region" <- AWS_DEFAULT_REGION; AWS_REGION only picks its "auto" defaults mode inside AWS's
+# own runtimes, never a client's region).
+REGION_ENV = "AWS_DEFAULT_REGION"
+
+
+def no_region(*also: str) -> str:
+    """The line for "no region found": every place one could come from, and, when the user
+    set AWS_REGION (what most AWS SDKs read), that botocore does not read it."""
+    import os
+
+    places = ("pass --region", f"set {REGION_ENV}", *also, "set region in your AWS profile")
+    line = f"no AWS region: {', '.join(places[:-1])} or {places[-1]}"
+    if os.environ.get("AWS_REGION") and not os.environ.get(REGION_ENV):
+        line += f"; AWS_REGION is set, but boto3 reads {REGION_ENV}"
+    return line
+
+
 def friendly(exc: BaseException) -> str | None:
     """A one-line explanation for errors a user can act on; None for real bugs."""
     from deniedwatch.config import ConfigError
@@ -157,7 +175,7 @@ def friendly(exc: BaseException) -> str | None:
                 "AWS_SECRET_ACCESS_KEY, or run `aws sso login` / `aws configure`"
             )
         if name == "NoRegionError":
-            return "no AWS region: pass --region or set AWS_REGION"
+            return no_region()
         if name == "ProfileNotFound":
             return f"{exc} (check AWS_PROFILE and ~/.aws/config)"
         return _aws_line(exc)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from deniedwatch.cli._app import app, fail
+from deniedwatch.cli._app import app, err, fail
 
 athena_app = typer.Typer(
     help="Organization history with Athena: the table `scan --engine athena` reads.",
@@ -84,18 +84,23 @@ def create_table(
     bucket = bucket.removeprefix("s3://").strip("/")
     spec = TableSpec(bucket, prefix, organization_id, database, table)
     target = AthenaTarget(database, table, workgroup, output_location)
+    glue = client_factory("glue")()
     try:
         outcome = create(
             spec,
             target,
             athena=client_factory("athena")(),
-            glue=client_factory("glue")(),
+            glue=glue,
             s3=client_factory("s3")(),
             first_day=start,
         )
     except AthenaError as exc:
         fail(str(exc))
-    print(f"{outcome.action}: {database}.{table} over {spec.location}")
+    action, missing = outcome.action, _not_created_by_stand_in(glue, database, table)
+    if missing:
+        action = "not created by the stand-in"
+        err.print(f"warning: {missing}", soft_wrap=True)
+    print(f"{action}: {database}.{table} over {spec.location}")
     print(f"  accounts ({len(outcome.accounts)}): {', '.join(outcome.accounts)}")
     print(f"  regions ({len(outcome.regions)}): {', '.join(outcome.regions)}")
     print(f"  days: {start:%Y/%m/%d} .. today (projected; no partitions to load)")
@@ -107,6 +112,34 @@ def create_table(
         f"Athena bills ${USD_PER_TB:g} per TB scanned (us-east-1 list price, 10 MB minimum a "
         "query); `deniedwatch scan --engine athena --since 90d` reads only those days' partitions."
     )
+
+
+def athena_by_stand_in() -> str | None:
+    """What to say when a local stand-in (AWS_ENDPOINT_URL) answers Athena: it runs no SQL
+    (moto's get_query_results: "Queries are not executed by Moto", 0 rows by default)."""
+    from deniedwatch import awsclient
+
+    if stand_in := awsclient.stand_in_endpoint():
+        return f"{stand_in} answered for Athena: a stand-in runs no SQL (moto executes no query)"
+    return None
+
+
+def _not_created_by_stand_in(glue: Any, database: str, table: str) -> str | None:
+    """Against a stand-in, the table the DDL should have made, when Glue does not have it."""
+    if (said := athena_by_stand_in()) is None:
+        return None
+    try:
+        glue.get_table(DatabaseName=database, Name=table)
+    except glue.exceptions.EntityNotFoundException:
+        return f"{said}, so {database}.{table} was not created"
+    return None
+
+
+def report_athena(source: Any, summary: Any) -> None:
+    """`scan --engine athena`'s summary line, and what a stand-in's answer is worth."""
+    err.print(source.report(summary), highlight=False, soft_wrap=True)
+    if said := athena_by_stand_in():
+        err.print(f"warning: {said}: these rows are not your trail's", soft_wrap=True)
 
 
 def athena_source(

@@ -234,7 +234,7 @@ def deploy(
     if outcome is None:
         raise typer.Exit(1)
     for note in outcome.notes:
-        err.print(escape(note))
+        err.print(escape(note), soft_wrap=True)  # one line each, greppable
     _show_result(outcome.result, outcome.summary.plan)
 
 

@@ -24,7 +24,7 @@ from deniedwatch.cli._app import (
     load_cli_settings,
     webhook_option,
 )
-from deniedwatch.cli.athena_cmd import client_factory
+from deniedwatch.cli.athena_cmd import client_factory, report_athena
 from deniedwatch.cli.scan_output import escape
 from deniedwatch.report import GROUP_ABOVE
 from deniedwatch.sources.bounded import MAX_FILE_BYTES, MiB
@@ -309,7 +309,7 @@ def scan(
     view = shown.View(fmt, settings.ruleset.account_labels, group, summary, settings, suppressed)
     shown.write(view, findings, output)
     if not quiet and engine == "athena":
-        err.print(source.report(summary), highlight=False, soft_wrap=True)
+        report_athena(source, summary)
     elif not quiet:
         shown.print_summary(summary)
     if notify:

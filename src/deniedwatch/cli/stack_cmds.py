@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from deniedwatch import awsclient
 from deniedwatch.cli import stack_io
 from deniedwatch.cli._app import WEBHOOK_ENV, app, err, fail, webhook_option
 from deniedwatch.cli.stack_io import (
@@ -73,7 +74,8 @@ def destroy(
             resume = f"deniedwatch destroy --purge --stack-name {stack_name} --region {region}"
             resume += f" --trail-bucket {bucket}" * bool(bucket)
             resume += f" --trail-log-group {group}" * bool(group)
-            err.print(f"if this is interrupted, finish with: {escape(resume)}")
+            # one line whatever the width: the command is copied from it
+            err.print(f"if this is interrupted, finish with: {escape(resume)}", soft_wrap=True)
         if stack is not None:
             with stack_io.progress() as observer:
                 stacks.observer = observer
@@ -82,15 +84,29 @@ def destroy(
             err.print(f"[bold green]stack {stack_name} deleted[/]")
         if purge:
             s3, logs = session.client("s3"), session.client("logs")
-            if bucket and aws.purge_bucket(s3, bucket):
-                err.print(f"deleted bucket {bucket}")
-            if group and aws.purge_log_group(logs, group):
-                err.print(f"deleted log group {group}")
+            if bucket:  # a stand-in that ignores DeletionPolicy (moto) deleted it already
+                done = aws.purge_bucket(s3, bucket)
+                err.print(f"deleted bucket {bucket}" if done else f"bucket {bucket}: already gone")
+            if group:
+                done = aws.purge_log_group(logs, group)
+                err.print(
+                    f"deleted log group {group}" if done else f"log group {group}: already gone"
+                )
             if code := params.get("CodeBucket"):
                 removed = aws.delete_code(s3, code, names.code_prefix(stack_name))
                 err.print(f"deleted {removed} function zip(s) from {code}")
-        elif kept:
-            err.print("kept " + " and ".join(kept) + " (CloudTrail history); --purge removes them")
+        elif kept and (stand_in := awsclient.stand_in_endpoint()):
+            # moto deletes them: it honours DeletionPolicy Retain, not RetainExceptOnCreate
+            if lost := aws.gone(session.client("s3"), session.client("logs"), bucket, group):
+                err.print(
+                    f"warning: {stand_in} deleted {' and '.join(lost)} with the stack (it "
+                    "ignores DeletionPolicy RetainExceptOnCreate; AWS keeps them)",
+                    soft_wrap=True,
+                )
+            kept = [k for k in kept if k not in lost]
+        if kept and not purge:
+            kept_line = "kept " + " and ".join(kept) + " (CloudTrail history); --purge removes them"
+            err.print(kept_line, soft_wrap=True)
 
 
 @app.command("set-secret")
@@ -153,7 +169,9 @@ def _store_secret(
 ) -> None:
     from deniedwatch import secrets
     from deniedwatch.deploy import names
+    from deniedwatch.deploy.aws import SecretMissing
     from deniedwatch.deploy.run import store_secrets
+    from deniedwatch.deploy.stack import Stacks
 
     if not value or not value.strip():
         fail(f"no {need.what} given for {need.destination}")
@@ -163,8 +181,16 @@ def _store_secret(
     stack_name, region = stack_io.target(config, stack_name, region)
     with stack_io.clear_errors():
         secret = names.secret_name(stack_name)
-        sm = stack_io.session(region).client("secretsmanager")
-        version = store_secrets(sm, stack_name, {need.destination: value})
+        session = stack_io.session(region)
+        stand_in = awsclient.stand_in_endpoint()
+        try:
+            version = store_secrets(
+                session.client("secretsmanager"), stack_name, {need.destination: value}, stand_in
+            )
+        except SecretMissing:  # no secret: a mistyped stack or region first, then "deleted"
+            if Stacks(session.client("cloudformation")).describe(stack_name) is None:
+                fail(f"no stack {stack_name} in {region}: check --stack-name and --region")
+            raise
     if version == "unchanged":
         err.print(f"{secret} already holds that {need.what}: nothing to do")
         return
@@ -208,15 +234,17 @@ def set_webhook(
 def status(stack_name: StackOpt = None, region: RegionOpt = None, config: ConfigOpt = None) -> None:
     """Is the stack healthy? Stack, trail, email subscription, function errors, dead letters,
     held denials."""
-    from deniedwatch.deploy.aws import gather_status, health_problems, where_else
     from deniedwatch.deploy.names import HEALTHY_STACK_STATUSES
     from deniedwatch.deploy.preflight import filter_pattern_form
+    from deniedwatch.deploy.status import gather_status, health_problems, where_else
 
     region_flag = region
     stack_name, region = stack_io.target(config, stack_name, region)
     with stack_io.clear_errors():
         session = stack_io.session(region)
-        report = gather_status(session.client, stack_name, region=region)
+        report = gather_status(
+            session.client, stack_name, region=region, stand_in=awsclient.stand_in_endpoint()
+        )
     table = Table(show_header=False, box=None)
 
     def show(value: object, good: bool | None) -> str:
@@ -237,6 +265,7 @@ def status(stack_name: StackOpt = None, region: RegionOpt = None, config: Config
         )
     if report.trail_name:
         logging = {True: "logging", False: "NOT logging", None: "unknown"}[report.trail_logging]
+        logging = "not created by the stand-in" if report.not_made_by_stand_in else logging
         table.add_row("trail", show(f"{report.trail_name}: {logging}", report.trail_logging))
     elif report.stack_status:
         table.add_row("trail", show("existing log group (not ours to check)", None))
@@ -260,9 +289,11 @@ def status(stack_name: StackOpt = None, region: RegionOpt = None, config: Config
     from rich.console import Console
 
     Console(highlight=False).print(table)
+    for line in report.not_made_by_stand_in:
+        err.print(f"[yellow]warning:[/] {escape(line)}", soft_wrap=True)
     problems = health_problems(report)
     for problem in problems:
-        err.print(f"[yellow]![/] {escape(problem)}")
+        err.print(f"[yellow]![/] {escape(problem)}", soft_wrap=True)
     if report.stack_status is None:
         where = where_else(region, stack_io.settings_of(config).deploy.region, region_flag)
         err.print(f"  {escape(where)}")

@@ -23,7 +23,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from deniedwatch.cli._app import err, fail, friendly, load_cli_settings
+from deniedwatch.cli._app import err, fail, friendly, load_cli_settings, no_region
 from deniedwatch.config import Settings
 
 EXIT_UNHEALTHY = 1  # `status` found something to look at
@@ -41,7 +41,9 @@ StackOpt = Annotated[
 ]
 RegionOpt = Annotated[
     str | None,
-    typer.Option(help="AWS region. Default: [deploy] region, then AWS_REGION / your profile's."),
+    typer.Option(
+        help="AWS region. Default: [deploy] region, then AWS_DEFAULT_REGION / your profile's."
+    ),
 ]
 YesOpt = Annotated[
     bool, typer.Option("--yes", "-y", help="Ask nothing; fail if something is missing.")
@@ -110,7 +112,7 @@ def region_of(flag: str | None, settings: Settings, yes: bool) -> str:
         region = ask("AWS region", default, yes=yes, check=problem_of(check_region))
     region = region or session(None).region_name
     if not region:
-        fail("no AWS region: pass --region, set AWS_REGION or [deploy] region")
+        fail(no_region("set [deploy] region in the settings"))
     return region
 
 

@@ -1,4 +1,5 @@
-"""The AWS calls around the stack: code bucket and upload, the webhook secret, purge, status.
+"""The AWS calls around the stack: code bucket and upload, the webhook secret, purge
+(`deniedwatch status` reads the stack in deploy/status.py).
 
 Every function takes the boto3 client it needs, so tests point them at moto server.
 """
@@ -6,13 +7,10 @@ Every function takes the boto3 client it needs, so tests point them at moto serv
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from deniedwatch.deploy.names import HEALTHY_STACK_STATUSES
 from deniedwatch.deploy.plan import PlanError
 from deniedwatch.partition import arn
 from deniedwatch.secrets import quiet_botocore
@@ -20,7 +18,7 @@ from deniedwatch.secrets import quiet_botocore
 SUBSCRIPTION_FILTER_LIMIT = 2  # per log group, a CloudWatch Logs quota
 
 
-def _code(exc: ClientError) -> str:
+def code_of(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
@@ -52,9 +50,9 @@ def ensure_code_bucket(
     try:
         s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=account_id)
     except ClientError as exc:
-        if _code(exc) not in ("404", "NoSuchBucket", "NotFound"):
+        if code_of(exc) not in ("404", "NoSuchBucket", "NotFound"):
             raise PlanError(
-                f"code bucket {bucket} exists but is not yours to use ({_code(exc)}); "
+                f"code bucket {bucket} exists but is not yours to use ({code_of(exc)}); "
                 "pick another name with --code-bucket"
             ) from None
     else:
@@ -95,7 +93,7 @@ def upload_code(s3: Any, bucket: str, key: str, data: bytes) -> bool:
         s3.head_object(Bucket=bucket, Key=key)
         return False
     except ClientError as exc:
-        if _code(exc) not in ("404", "NoSuchKey", "NotFound"):
+        if code_of(exc) not in ("404", "NoSuchKey", "NotFound"):
             raise
     s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/zip")
     return True
@@ -111,7 +109,7 @@ def delete_code(s3: Any, bucket: str, prefix: str) -> int:
                 delete_objects(s3, bucket, keys)
                 removed += len(keys)
     except ClientError as exc:
-        if _code(exc) != "NoSuchBucket":
+        if code_of(exc) != "NoSuchBucket":
             raise
     return removed
 
@@ -123,7 +121,7 @@ def secret_value(sm: Any, name: str) -> str | None:
         with quiet_botocore():
             return sm.get_secret_value(SecretId=name)["SecretString"]
     except ClientError as exc:
-        if _code(exc) == "ResourceNotFoundException":
+        if code_of(exc) == "ResourceNotFoundException":
             return None
         raise
 
@@ -138,13 +136,30 @@ def secret_state(sm: Any, name: str) -> str:
     try:
         described = sm.describe_secret(SecretId=name)
     except ClientError as exc:
-        if _code(exc) == "ResourceNotFoundException":
+        if code_of(exc) == "ResourceNotFoundException":
             return "missing"
         raise
     return "scheduled" if described.get("DeletedDate") else "present"
 
 
-def missing_secret_error(name: str, state: str, stack: str) -> SecretMissing:
+def not_made_by_stand_in(stand_in: str, what: str, aws_type: str) -> str:
+    """The one wording for a resource a local stand-in's CloudFormation reported created but
+    skipped (moto: tests/test_template.py MOTO_SKIPS, read from moto's own model map)."""
+    return f"{stand_in} did not create the stack's {what} (its CloudFormation skips {aws_type})"
+
+
+def secret_not_made(stand_in: str, name: str) -> str:
+    return not_made_by_stand_in(stand_in, f"secret {name}", "AWS::SecretsManager::Secret")
+
+
+def missing_secret_error(
+    name: str, state: str, stack: str, stand_in: str | None = None
+) -> SecretMissing:
+    if stand_in and state == "missing":  # not deleted by anyone: never made
+        return SecretMissing(
+            f"{secret_not_made(stand_in, name)}: there is no secret to store into (on AWS "
+            "the stack creates it)"
+        )
     if state == "scheduled":
         fix = f"aws secretsmanager restore-secret --secret-id {name}"
         return SecretMissing(
@@ -159,7 +174,7 @@ def missing_secret_error(name: str, state: str, stack: str) -> SecretMissing:
     )
 
 
-def rotate_secret(sm: Any, name: str, value: str, stack: str) -> str:
+def rotate_secret(sm: Any, name: str, value: str, stack: str, stand_in: str | None = None) -> str:
     """Store ``value`` as the secret's new AWSCURRENT version; returns "unchanged" or the
     new version id. The previous value stays as AWSPREVIOUS (roll back with
     ``aws secretsmanager update-secret-version-stage``). Never creates the secret: the
@@ -171,9 +186,9 @@ def rotate_secret(sm: Any, name: str, value: str, stack: str) -> str:
         with quiet_botocore():
             return str(sm.put_secret_value(SecretId=name, SecretString=value)["VersionId"])
     except ClientError as exc:
-        if _code(exc) not in ("ResourceNotFoundException", "InvalidRequestException"):
+        if code_of(exc) not in ("ResourceNotFoundException", "InvalidRequestException"):
             raise
-    raise missing_secret_error(name, secret_state(sm, name), stack) from None
+    raise missing_secret_error(name, secret_state(sm, name), stack, stand_in) from None
 
 
 def delete_secret(sm: Any, name: str) -> None:
@@ -181,7 +196,7 @@ def delete_secret(sm: Any, name: str) -> None:
     try:
         sm.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
     except ClientError as exc:
-        if _code(exc) != "ResourceNotFoundException":
+        if code_of(exc) != "ResourceNotFoundException":
             raise
 
 
@@ -242,195 +257,35 @@ def purge_bucket(s3: Any, bucket: str) -> bool:
                 delete_objects(s3, bucket, doomed)
         s3.delete_bucket(Bucket=bucket)
     except ClientError as exc:
-        if _code(exc) == "NoSuchBucket":
+        if code_of(exc) == "NoSuchBucket":
             return False
         raise
     return True
+
+
+def gone(s3: Any, logs: Any, bucket: str | None, group: str | None) -> list[str]:
+    """Which of the trail bucket and log group no longer exist (as ``"bucket NAME"``,
+    ``"log group NAME"``): a stand-in that ignores DeletionPolicy deletes them with the stack."""
+    missing = []
+    if bucket:
+        try:
+            s3.head_bucket(Bucket=bucket)
+        except ClientError as exc:
+            if code_of(exc) not in ("404", "NoSuchBucket", "NotFound"):
+                raise
+            missing.append(f"bucket {bucket}")
+    if group:
+        found = logs.describe_log_groups(logGroupNamePrefix=group).get("logGroups", [])
+        if not any(g.get("logGroupName") == group for g in found):
+            missing.append(f"log group {group}")
+    return missing
 
 
 def purge_log_group(logs: Any, name: str) -> bool:
     try:
         logs.delete_log_group(logGroupName=name)
     except ClientError as exc:
-        if _code(exc) == "ResourceNotFoundException":
+        if code_of(exc) == "ResourceNotFoundException":
             return False
         raise
     return True
-
-
-# -- status ------------------------------------------------------------------------
-@dataclass
-class StatusReport:
-    stack_name: str
-    region: str | None = None  # where `status` looked
-    stack_status: str | None = None
-    filter_pattern: str | None = None  # the subscription filter pattern deployed
-    trail_name: str | None = None
-    trail_logging: bool | None = None  # None: no trail of ours (existing-trail mode) or unknown
-    email_subscriptions: dict[str, bool] = field(default_factory=dict)  # endpoint -> confirmed
-    function_errors_24h: int | None = None
-    dead_letters: int | None = None
-    events_dead_letters: int | None = None  # the fast path's (live_source eventbridge / both)
-    # denials the dedup table holds unannounced: in how many groups, and how many of them
-    # sit in windows that closed long enough ago that the flush schedule should have run
-    held_denials: int | None = None
-    held_groups: int = 0
-    held_overdue: int = 0
-    active_mutes: int | None = None  # set from Slack's buttons (docs/triage.md)
-    unreadable: list[str] = field(default_factory=list)  # what could not be checked, and why
-
-
-# The flush schedule runs every 15 minutes; a window closed longer ago than this with
-# denials still held means it is not running (or cannot post).
-FLUSH_OVERDUE = timedelta(minutes=30)
-
-
-def health_problems(report: StatusReport) -> list[str]:
-    """What a person should look at; empty when all is well."""
-    problems = []
-    if report.stack_status is None:
-        return [f"stack {report.stack_name} does not exist in {report.region or 'this region'}"]
-    if report.stack_status not in HEALTHY_STACK_STATUSES:
-        problems.append(f"stack is {report.stack_status}")
-    if report.trail_name and report.trail_logging is False:
-        problems.append(f"trail {report.trail_name} is not logging")
-    pending = [e for e, ok in report.email_subscriptions.items() if not ok]
-    if pending:
-        problems.append("email subscription not confirmed: " + ", ".join(pending))
-    if report.function_errors_24h:
-        problems.append(f"the function failed {report.function_errors_24h} times in 24 h")
-    if report.dead_letters:
-        problems.append(f"{report.dead_letters} undelivered alerts in the dead-letter queue")
-    if report.events_dead_letters:
-        problems.append(
-            f"{report.events_dead_letters} denials the fast path could not alert in the events "
-            "dead-letter queue (docs/live-sources.md)"
-        )
-    if report.held_overdue:
-        problems.append(
-            f"{report.held_overdue} held denials in dedup windows that closed over 30 min ago "
-            "were never summarised: is the FlushSchedule rule enabled, and the function healthy?"
-        )
-    return problems + [f"could not check {u}" for u in report.unreadable]
-
-
-def where_else(region: str, settings_region: str | None, region_flag: str | None) -> str:
-    """Where to look when `status` finds no stack in ``region``: the settings' region when
-    the flag pointed elsewhere, else how to name another one."""
-    if settings_region and settings_region != region:
-        command = f"deniedwatch status --region {settings_region}"
-        return f"the settings name {settings_region}: `{command}`"
-    if region_flag:
-        return "deployed in another region? pass that --region"
-    return "deployed in another region? pass --region, or set [deploy] region in the settings"
-
-
-def gather_status(
-    clients: Any, stack_name: str, now: datetime | None = None, region: str | None = None
-) -> StatusReport:
-    """Read everything `deniedwatch status` shows; ``clients(name)`` returns a boto3 client."""
-    from deniedwatch.deploy.stack import physical_ids
-
-    report = StatusReport(stack_name, region)
-    cfn = clients("cloudformation")
-    try:
-        stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
-    except ClientError as exc:
-        if "does not exist" in str(exc):
-            return report
-        raise
-    report.stack_status = stack["StackStatus"]
-    parameters = {p["ParameterKey"]: p.get("ParameterValue") for p in stack.get("Parameters", [])}
-    if parameters.get("LiveSource") != "eventbridge":  # else no subscription filter
-        report.filter_pattern = parameters.get("DenialFilterPattern")
-    ids = physical_ids(cfn, stack["StackId"])
-
-    def probe(what: str, fn: Any) -> None:
-        try:
-            fn()
-        except ClientError as exc:
-            report.unreadable.append(f"{what} ({_code(exc)})")
-
-    if "TrailLogGroup" in ids:  # the stack made its own trail (not existing-trail mode)
-        trail = report.trail_name = ids.get("Trail") or f"{stack_name}-trail"
-
-        def trail_status() -> None:
-            status = clients("cloudtrail").get_trail_status(Name=trail)
-            report.trail_logging = bool(status.get("IsLogging"))
-
-        probe(f"trail {trail}", trail_status)
-    if topic := ids.get("AlertTopic"):
-
-        def subscriptions() -> None:
-            sns = clients("sns")
-            for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic):
-                for sub in page.get("Subscriptions", []):
-                    if sub.get("Protocol") == "email":
-                        confirmed = sub.get("SubscriptionArn", "").startswith("arn:")
-                        report.email_subscriptions[sub["Endpoint"]] = confirmed
-
-        probe("the email subscription", subscriptions)
-    if function := ids.get("Function"):
-
-        def errors() -> None:
-            end = now or datetime.now(UTC)
-            stats = clients("cloudwatch").get_metric_statistics(
-                Namespace="AWS/Lambda",
-                MetricName="Errors",
-                Dimensions=[{"Name": "FunctionName", "Value": function}],
-                StartTime=end - timedelta(hours=24),
-                EndTime=end,
-                Period=3600,
-                Statistics=["Sum"],
-            )
-            report.function_errors_24h = int(sum(p["Sum"] for p in stats.get("Datapoints", [])))
-
-        probe("the function's errors", errors)
-
-    def depth(queue: str) -> int:
-        attrs = clients("sqs").get_queue_attributes(
-            QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"]
-        )["Attributes"]
-        return int(attrs.get("ApproximateNumberOfMessages", 0))
-
-    if queue := ids.get("DeadLetterQueue"):
-
-        def alerts_depth() -> None:
-            report.dead_letters = depth(queue)
-
-        probe("the dead-letter queue", alerts_depth)
-    if events_queue := ids.get("DenialEventsDeadLetterQueue"):
-
-        def events_depth() -> None:
-            report.events_dead_letters = depth(events_queue)
-
-        probe("the events dead-letter queue", events_depth)
-    if table := ids.get("DedupTable"):
-
-        def held() -> None:
-            from deniedwatch.alerts.dedup import DedupStoreError, DynamoStore
-
-            try:
-                groups = DynamoStore(table, client=clients("dynamodb")).held_groups()
-            except DedupStoreError as exc:  # the store's own error: it wraps ClientError
-                report.unreadable.append(f"the held denials ({str(exc)[:120]})")
-                return
-            overdue = (now or datetime.now(UTC)) - FLUSH_OVERDUE
-            report.held_denials = sum(g.held for g in groups)
-            report.held_groups = len(groups)
-            report.held_overdue = sum(g.held for g in groups if g.closes_at < overdue.timestamp())
-
-        probe("the held denials", held)
-
-        def mutes() -> None:
-            from deniedwatch.alerts.dedup import DynamoStore
-            from deniedwatch.triage.store import DynamoMutes, MuteStoreError
-
-            store = DynamoMutes(DynamoStore(table, client=clients("dynamodb")))
-            try:
-                report.active_mutes = len(store.active((now or datetime.now(UTC)).timestamp()))
-            except MuteStoreError as exc:
-                report.unreadable.append(f"the mutes ({str(exc)[:120]})")
-
-        probe("the mutes", mutes)
-    return report

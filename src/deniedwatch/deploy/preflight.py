@@ -19,7 +19,12 @@ from botocore.exceptions import ClientError
 from deniedwatch.alerts.text import looks_like_html
 from deniedwatch.awsclient import NOT_AWS_CODE
 from deniedwatch.deploy import names
-from deniedwatch.deploy.aws import check_existing_log_group, missing_secret_error, secret_state
+from deniedwatch.deploy.aws import (
+    check_existing_log_group,
+    missing_secret_error,
+    secret_not_made,
+    secret_state,
+)
 from deniedwatch.deploy.eventpattern import check_event_pattern
 from deniedwatch.deploy.plan import CONDITIONS, DeployPlan, PlanError
 from deniedwatch.rules import DENIAL_EXACT, DENIAL_PREFIXES, DENIAL_SUFFIXES, DenialRule
@@ -219,6 +224,9 @@ def check_secret(pf: Preflight) -> DeployPlan:
     new stack whose secret name is taken, would fail later; say so now."""
     name = names.secret_name(pf.plan.stack_name)
     state = secret_state(pf.clients("secretsmanager"), name)
+    if pf.stack_exists and pf.stand_in and state == "missing":
+        pf.skipped.append(f"not checked: secret ({secret_not_made(pf.stand_in, name)})")
+        return pf.plan
     if pf.stack_exists and state != "present":
         raise missing_secret_error(name, state, pf.plan.stack_name)
     # A failed create whose rollback itself failed may still hold its secret; deleting

@@ -147,8 +147,7 @@ def deploy(
             # moto's CloudFormation reports the stack complete without creating its
             # AWS::SecretsManager::Secret: say that, not "deleted outside the stack"
             outcome.notes.append(
-                f"warning: {stand_in} did not create the stack's secret {secret} "
-                "(its CloudFormation skips AWS::SecretsManager::Secret): the destination "
+                f"warning: {aws.secret_not_made(stand_in, secret)}: the destination "
                 "secrets were not stored"
             )
             return outcome
@@ -159,9 +158,12 @@ def deploy(
     return outcome
 
 
-def store_secrets(sm: Any, stack: str, values: Mapping[str, str]) -> str:
+def store_secrets(
+    sm: Any, stack: str, values: Mapping[str, str], stand_in: str | None = None
+) -> str:
     """Set destinations' secrets in the stack's secret, keeping the others (``deploy`` and
-    ``set-secret``); "unchanged" or the new version id (the old one stays AWSPREVIOUS)."""
+    ``set-secret``); "unchanged" or the new version id (the old one stays AWSPREVIOUS).
+    ``stand_in``: the local endpoint (AWS_ENDPOINT_URL), to name a secret it never made."""
     from deniedwatch import secrets
 
     secret = names.secret_name(stack)
@@ -169,4 +171,4 @@ def store_secrets(sm: Any, stack: str, values: Mapping[str, str]) -> str:
     plan.stored_secret_names(merged, secret)  # a value of the wrong shape: a clear error
     for name, value in values.items():
         merged = secrets.merge_secrets(merged, name, value)
-    return aws.rotate_secret(sm, secret, merged or "{}", stack)
+    return aws.rotate_secret(sm, secret, merged or "{}", stack, stand_in)
