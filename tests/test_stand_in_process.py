@@ -200,3 +200,22 @@ def test_athena_on_moto_says_that_the_stand_in_runs_no_sql(
     )  # fmt: skip
     assert scanned.returncode == 0, scanned.stderr
     assert _lines(scanned.stderr)[-1] == f"{said}: these rows are not your trail's"
+
+
+def test_gone_names_only_the_trail_resources_that_no_longer_exist(
+    moto_server: str, unique_name: Callable[[str], str]
+) -> None:
+    """What `destroy` (without --purge) checks on a stand-in before it says "kept"."""
+    from deniedwatch.deploy.aws import gone
+
+    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1", **_KEYS)
+    logs = boto3.client("logs", endpoint_url=moto_server, region_name="us-east-1", **_KEYS)
+    bucket, group = unique_name("dwkept"), unique_name("/dw/kept")
+    s3.create_bucket(Bucket=bucket)
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_group(logGroupName=group + "-longer")  # a prefix match is not the group
+    assert gone(s3, logs, bucket, group) == []
+    s3.delete_bucket(Bucket=bucket)
+    logs.delete_log_group(logGroupName=group)
+    assert gone(s3, logs, bucket, group) == [f"bucket {bucket}", f"log group {group}"]
+    assert gone(s3, logs, None, None) == []

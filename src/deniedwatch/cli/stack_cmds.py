@@ -95,7 +95,16 @@ def destroy(
             if code := params.get("CodeBucket"):
                 removed = aws.delete_code(s3, code, names.code_prefix(stack_name))
                 err.print(f"deleted {removed} function zip(s) from {code}")
-        elif kept:
+        elif kept and (stand_in := awsclient.stand_in_endpoint()):
+            # moto deletes them: it honours DeletionPolicy Retain, not RetainExceptOnCreate
+            if lost := aws.gone(session.client("s3"), session.client("logs"), bucket, group):
+                err.print(
+                    f"warning: {stand_in} deleted {' and '.join(lost)} with the stack (it "
+                    "ignores DeletionPolicy RetainExceptOnCreate; AWS keeps them)",
+                    soft_wrap=True,
+                )
+            kept = [k for k in kept if k not in lost]
+        if kept and not purge:
             kept_line = "kept " + " and ".join(kept) + " (CloudTrail history); --purge removes them"
             err.print(kept_line, soft_wrap=True)
 

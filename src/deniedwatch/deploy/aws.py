@@ -263,6 +263,24 @@ def purge_bucket(s3: Any, bucket: str) -> bool:
     return True
 
 
+def gone(s3: Any, logs: Any, bucket: str | None, group: str | None) -> list[str]:
+    """Which of the trail bucket and log group no longer exist (as ``"bucket NAME"``,
+    ``"log group NAME"``): a stand-in that ignores DeletionPolicy deletes them with the stack."""
+    missing = []
+    if bucket:
+        try:
+            s3.head_bucket(Bucket=bucket)
+        except ClientError as exc:
+            if code_of(exc) not in ("404", "NoSuchBucket", "NotFound"):
+                raise
+            missing.append(f"bucket {bucket}")
+    if group:
+        found = logs.describe_log_groups(logGroupNamePrefix=group).get("logGroups", [])
+        if not any(g.get("logGroupName") == group for g in found):
+            missing.append(f"log group {group}")
+    return missing
+
+
 def purge_log_group(logs: Any, name: str) -> bool:
     try:
         logs.delete_log_group(logGroupName=name)
