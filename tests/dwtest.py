@@ -3,6 +3,8 @@ with more than one conftest.py in the tree, ``import conftest`` may get another 
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,3 +68,22 @@ def locked_versions(lock: Path = LOCK) -> dict[str, str]:
         if req.marker is None or req.marker.evaluate():
             pins[canonicalize_name(req.name)] = str(req.specifier).removeprefix("==")
     return pins
+
+
+def run_clean(
+    argv: Sequence[str], *, env: Mapping[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run a command as a user would (no stdin) and fail the test if it printed a
+    traceback or an HTML page, whatever its exit code."""
+    done = subprocess.run(
+        list(argv),
+        env=None if env is None else dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    out = done.stdout + done.stderr
+    assert "Traceback" not in out and "<!doctype" not in out.lower(), out
+    return done

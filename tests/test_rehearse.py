@@ -16,22 +16,14 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from dwtest import run_clean
+
 REHEARSE = Path(__file__).with_name("rehearse.py")
 STEPS = ["stand-in", "receiver", "deploy", "invoke", "alert", "status", "destroy", "gone"]
 
 
 def _rehearse(*args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, str(REHEARSE), *args],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
-    out = done.stdout + done.stderr
-    assert "Traceback" not in out and "<!doctype" not in out.lower(), out
-    return done
+    return run_clean([sys.executable, str(REHEARSE), *args], timeout=900)
 
 
 def test_the_rehearsal_deploys_alerts_and_destroys_against_moto(

@@ -17,7 +17,7 @@ from pathlib import Path
 import boto3
 from botocore.configprovider import BOTOCORE_DEFAUT_SESSION_VARIABLES
 
-from dwtest import EXAMPLES
+from dwtest import EXAMPLES, run_clean
 from live_support import SlackStandIn
 from samples import NO_CONFIG_IDS
 
@@ -25,18 +25,7 @@ DENIEDWATCH = str(Path(sys.executable).with_name("deniedwatch"))
 
 
 def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [DENIEDWATCH, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
-    out = done.stdout + done.stderr
-    assert "Traceback" not in out and "<!doctype" not in out.lower(), out
-    return done
+    return run_clean([DENIEDWATCH, *args], env=env)
 
 
 def _lines(text: str) -> list[str]:
