@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import subprocess
 import sys
 
 import pytest
+import typer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -125,3 +127,40 @@ def test_plain_coercion_is_typers_own(value: object) -> None:
     ctx, params = _scan_params()
     for param, mine, typers in params:
         assert _outcome(mine, value, param, ctx) == _outcome(typers, value, param, ctx)
+
+
+def test_the_shortcut_is_taken_only_on_the_typer_it_was_checked_against() -> None:
+    from deniedwatch.cli._coerce import CHECKED, applies
+
+    assert applies(typer.__version__)  # the locked typer: the comparison above ran on it
+    assert applies(CHECKED) and applies(CHECKED + ".9")
+    assert not applies("0.30.0") and not applies("0.12.5") and not applies(CHECKED + "1.0")
+
+
+@pytest.mark.parametrize(
+    "other_typer",
+    [
+        "sys.modules['deniedwatch.cli._coerce'] = None",  # its private modules moved
+        "import typer; typer.__version__ = '0.30.0'",  # a minor version not compared
+    ],
+    ids=["private-coercion-gone", "other-minor-version"],
+)
+def test_another_typer_still_runs_the_cli_through_its_own_coercion(other_typer: str) -> None:
+    """Simulated: pip may install deniedwatch beside another typer. The CLI then starts,
+    coerces through typer itself, and a bad value is still typer's one-line error."""
+    env = {**os.environ, "NO_COLOR": "1"}
+
+    def run(*args: str, before: str = other_typer) -> subprocess.CompletedProcess[str]:
+        code = f"import sys; {before}\nfrom deniedwatch.cli import main\n"
+        code += "sys.argv = ['deniedwatch', *sys.argv[1:]]\nmain()\n"
+        argv = [sys.executable, "-c", code, *args]
+        return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+
+    scan = ("scan", str(EXAMPLES), "--jobs", "1", "-q", "-f", "jsonl")
+    ok, usual = run(*scan), run(*scan, before="pass")
+    assert "Traceback" not in ok.stderr, ok.stderr
+    assert (ok.returncode, ok.stdout) == (usual.returncode, usual.stdout) and ok.stdout
+    bad = run("scan", str(EXAMPLES), "--jobs", "many")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr, bad.stderr
+    assert "Invalid value for '--jobs'" in bad.stderr
+    assert bad.stderr == run("scan", str(EXAMPLES), "--jobs", "many", before="pass").stderr

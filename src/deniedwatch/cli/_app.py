@@ -8,7 +8,10 @@ from typing import Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from deniedwatch.cli import _coerce
+try:  # typer's private coercion, as the locked typer has it (cli/_coerce.py)
+    from deniedwatch.cli import _coerce
+except ImportError:  # another typer: it coerces every value itself
+    _coerce = None  # type: ignore[assignment]
 
 
 class _Group(TyperGroup):
@@ -18,12 +21,13 @@ class _Group(TyperGroup):
     type tag (``<str>``)."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        _coerce.install(self.get_params(ctx))  # the root's own options (--version, --help)
+        if _coerce is not None:  # the root's own options (--version, --help)
+            _coerce.install(self.get_params(ctx))
         return super().parse_args(ctx, args)
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
-        if command is not None:
+        if command is not None and _coerce is not None:
             _coerce.install(command.get_params(ctx))  # plain values without pydantic
         for param in command.params if command is not None else ():
             # typer vendors click (typer._click): options are known by their kind

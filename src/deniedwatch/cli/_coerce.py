@@ -9,6 +9,11 @@ a value that is plainly right (a string; decimal digits within the bounds) is ta
 here, exactly as typer would take it; anything else (a wrong value, another kind of
 parameter) goes to typer's own coercion, so every error reads as typer says it.
 ``tests/test_cli_startup.py`` compares the two over generated values.
+
+This reads typer's private modules, as the locked typer (0.29) has them. A user who
+``pip install``s deniedwatch may get another typer: then ``install`` does nothing and
+typer coerces every value itself (slower to start, never wrong). The shortcut is taken
+only on the typer minor version it was compared against (``CHECKED``).
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import typer
 from typer._coercion import RuntimeParam, build_runtime_param, resolve_type_descriptor
 from typer._param_types import coerce_cli_path
 
+CHECKED = "0.29"  # typer's minor version whose coercion tests/test_cli_startup.py compared
 _PLAIN = (str, int, bool, Path, list[str])
 
 
@@ -59,6 +66,8 @@ def typers(plain: PlainParam) -> RuntimeParam:
 
 def install(params: list[Any]) -> None:
     """Give each plain parameter a PlainParam (typer asks ``_runtime_param`` first)."""
+    if not applies(typer.__version__):
+        return
     for param in params:
         desc = getattr(param, "type_descriptor", None)
         if desc is None or getattr(param, "_runtime_param", 0) is not None:
@@ -67,3 +76,8 @@ def install(params: list[Any]) -> None:
         plain = desc.annotation in _PLAIN and desc.file_annotation is None
         if plain and info.parser is None and info.path_type is None:
             param._runtime_param = PlainParam(info, desc.annotation)
+
+
+def applies(version: str) -> bool:
+    """Is the shortcut for this typer (the minor version it was checked against)?"""
+    return version == CHECKED or version.startswith(CHECKED + ".")
