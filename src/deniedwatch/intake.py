@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from deniedwatch.alerts.group import GroupKey, record_key
+from deniedwatch.finding import _str
 from deniedwatch.metrics import Metrics, log
 from deniedwatch.rules import Ruleset, Verdict
 from deniedwatch.sources.invocation import Invocation, Item
@@ -47,17 +48,12 @@ def detect(invocation: Invocation, ruleset: Ruleset, metrics: Metrics) -> list[D
             _bad(invocation, item, f"rules failed: {type(exc).__name__}: {exc}"[:300], metrics)
             continue
         if verdict is Verdict.DENIED:
-            event_id = record.get("eventID")
-            found.append(Detected(record, item, event_id if _nonempty_str(event_id) else None))
+            found.append(Detected(record, item, _str(record.get("eventID"))))
         elif verdict is Verdict.SUPPRESSED:
             suppressed += 1
     metrics.add("SuppressedEvents", suppressed)  # counted once per batch, not per record
     metrics.add("DeniedEvents", len(found))
     return found
-
-
-def _nonempty_str(value: Any) -> bool:
-    return isinstance(value, str) and value != ""
 
 
 def _bad(invocation: Invocation, item: Item, reason: str, metrics: Metrics) -> None:

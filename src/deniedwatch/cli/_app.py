@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any, NoReturn
 
@@ -153,8 +154,6 @@ REGION_ENV = "AWS_DEFAULT_REGION"
 def no_region(*also: str) -> str:
     """The line for "no region found": every place one could come from, and, when the user
     set AWS_REGION (what most AWS SDKs read), that botocore does not read it."""
-    import os
-
     places = ("pass --region", f"set {REGION_ENV}", *also, "set region in your AWS profile")
     line = f"no AWS region: {', '.join(places[:-1])} or {places[-1]}"
     if os.environ.get("AWS_REGION") and not os.environ.get(REGION_ENV):

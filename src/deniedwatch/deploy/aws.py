@@ -201,13 +201,18 @@ def delete_secret(sm: Any, name: str) -> None:
 
 
 # -- existing-trail mode -----------------------------------------------------------
+def log_group_exists(logs: Any, name: str) -> bool:
+    """Whether the log group ``name`` exists (the API lists by prefix: the name must match)."""
+    groups = logs.describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
+    return any(g.get("logGroupName") == name for g in groups)
+
+
 def check_existing_log_group(
     logs: Any, name: str, function_name: str, *, subscribes: bool = True
 ) -> None:
     """The group must exist and, when the stack subscribes to it (not live_source
     eventbridge, which only hangs the CIS metric filter on it), have room for our filter."""
-    groups = logs.describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
-    if not any(g["logGroupName"] == name for g in groups):
+    if not log_group_exists(logs, name):
         raise PlanError(f"log group {name} does not exist in this account and region")
     if not subscribes:
         return
@@ -274,10 +279,8 @@ def gone(s3: Any, logs: Any, bucket: str | None, group: str | None) -> list[str]
             if code_of(exc) not in ("404", "NoSuchBucket", "NotFound"):
                 raise
             missing.append(f"bucket {bucket}")
-    if group:
-        found = logs.describe_log_groups(logGroupNamePrefix=group).get("logGroups", [])
-        if not any(g.get("logGroupName") == group for g in found):
-            missing.append(f"log group {group}")
+    if group and not log_group_exists(logs, group):
+        missing.append(f"log group {group}")
     return missing
 
 
